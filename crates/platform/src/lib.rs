@@ -1,0 +1,420 @@
+//! Platform names and the `/arch` answer, in one place.
+//!
+//! `arch-server` reports the machine it runs on (`uname -m`), `multiarch` reads OCI
+//! platforms out of image indexes (`linux/arm64`), and checking one against the other is
+//! the whole point of the kit. Both sides therefore share this small crate: the OCI
+//! platform type with the normalisation containerd applies (`arm64/v8` is `arm64`, `arm`
+//! is `arm/v7`), the table between kernel machine names and platforms, and the JSON
+//! body of `GET /arch`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// An OCI platform: `os/architecture[/variant]`, normalised.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Platform {
+    os: String,
+    architecture: String,
+    variant: Option<String>,
+}
+
+/// Why a platform string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlatformError {
+    /// Nothing was given.
+    #[error("the platform is empty")]
+    Empty,
+    /// Only an architecture was given; OCI platforms name the OS first.
+    #[error("`{0}` has no operating system: write it as `linux/{0}`")]
+    MissingOs(String),
+    /// More than three `/`-separated parts, or an empty part.
+    #[error("`{0}` is not of the form os/architecture[/variant]")]
+    Malformed(String),
+    /// An operating system this kit does not know.
+    #[error(
+        "`{os}` in `{input}` is not a known operating system (linux, windows, darwin, freebsd)"
+    )]
+    UnknownOs {
+        /// The whole string given.
+        input: String,
+        /// The part that was refused.
+        os: String,
+    },
+    /// An architecture this kit does not know.
+    #[error("`{architecture}` in `{input}` is not a known architecture ({known})", known = KNOWN_ARCHITECTURES.join(", "))]
+    UnknownArchitecture {
+        /// The whole string given.
+        input: String,
+        /// The part that was refused.
+        architecture: String,
+    },
+    /// A variant that does not exist for that architecture.
+    #[error("`{variant}` is not a variant of `{architecture}` in `{input}` (known: {known})")]
+    UnknownVariant {
+        /// The whole string given.
+        input: String,
+        /// The architecture the variant was given for.
+        architecture: String,
+        /// The part that was refused.
+        variant: String,
+        /// The variants that architecture has.
+        known: String,
+    },
+}
+
+const KNOWN_OSES: &[&str] = &["linux", "windows", "darwin", "freebsd"];
+
+/// Architectures as the OCI image spec (GOARCH) names them.
+pub const KNOWN_ARCHITECTURES: &[&str] = &[
+    "amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64",
+];
+
+/// The variants each architecture may carry, and the one assumed when none is given.
+fn variants(architecture: &str) -> (&'static [&'static str], Option<&'static str>) {
+    match architecture {
+        "arm" => (&["v5", "v6", "v7", "v8"], Some("v7")),
+        "amd64" => (&["v1", "v2", "v3", "v4"], None),
+        // `arm64/v8` is plain `arm64`, as containerd normalises it.
+        "arm64" => (&["v8"], None),
+        _ => (&[], None),
+    }
+}
+
+impl Platform {
+    /// Builds a platform from parts that are already known to be valid.
+    ///
+    /// # Errors
+    /// The same as parsing `os/architecture[/variant]`.
+    pub fn new(os: &str, architecture: &str, variant: Option<&str>) -> Result<Self, PlatformError> {
+        let text = match variant {
+            Some(v) if !v.is_empty() => format!("{os}/{architecture}/{v}"),
+            _ => format!("{os}/{architecture}"),
+        };
+        text.parse()
+    }
+
+    /// `linux/amd64`.
+    pub fn linux_amd64() -> Self {
+        Self::new("linux", "amd64", None).expect("a known platform")
+    }
+
+    /// `linux/arm64`.
+    pub fn linux_arm64() -> Self {
+        Self::new("linux", "arm64", None).expect("a known platform")
+    }
+
+    /// The operating system: `linux`.
+    pub fn os(&self) -> &str {
+        &self.os
+    }
+
+    /// The architecture, GOARCH style: `arm64`.
+    pub fn architecture(&self) -> &str {
+        &self.architecture
+    }
+
+    /// The variant, if the architecture has one: `v7`.
+    pub fn variant(&self) -> Option<&str> {
+        self.variant.as_deref()
+    }
+
+    /// The platform of a Linux machine whose kernel reports `machine` (`uname -m`).
+    ///
+    /// Returns `None` for a machine name this kit does not know.
+    pub fn from_machine(machine: &str) -> Option<Self> {
+        let (architecture, variant) = match machine {
+            "x86_64" | "amd64" => ("amd64", None),
+            "aarch64" | "arm64" | "armv8l" => ("arm64", None),
+            "armv7l" | "armv7" => ("arm", Some("v7")),
+            "armv6l" | "armv6" => ("arm", Some("v6")),
+            "armv5tel" | "armv5l" | "armv5" => ("arm", Some("v5")),
+            "i386" | "i486" | "i586" | "i686" => ("386", None),
+            "ppc64le" => ("ppc64le", None),
+            "s390x" => ("s390x", None),
+            "riscv64" => ("riscv64", None),
+            "mips64" | "mips64le" => ("mips64le", None),
+            "loongarch64" => ("loong64", None),
+            _ => return None,
+        };
+        Some(Self {
+            os: "linux".into(),
+            architecture: architecture.into(),
+            variant: variant.map(Into::into),
+        })
+    }
+
+    /// Whether a machine that reports `machine` runs this platform's binaries natively.
+    ///
+    /// The variant only counts where the kernel names it: `armv7l` is `arm/v7`,
+    /// but an `amd64/v3` image runs on any `x86_64`.
+    pub fn matches_machine(&self, machine: &str) -> bool {
+        let Some(running) = Self::from_machine(machine) else {
+            return false;
+        };
+        running.os == self.os
+            && running.architecture == self.architecture
+            && (self.architecture != "arm" || running.variant == self.variant)
+    }
+
+    /// What `uname -m` says on a machine of this platform (`x86_64` for `amd64`).
+    pub fn machine(&self) -> Option<&'static str> {
+        Some(match (self.architecture.as_str(), self.variant()) {
+            ("amd64", _) => "x86_64",
+            ("arm64", _) => "aarch64",
+            ("arm", Some("v7")) => "armv7l",
+            ("arm", Some("v6")) => "armv6l",
+            ("arm", Some("v5")) => "armv5tel",
+            ("386", _) => "i686",
+            ("ppc64le", _) => "ppc64le",
+            ("s390x", _) => "s390x",
+            ("riscv64", _) => "riscv64",
+            ("mips64le", _) => "mips64",
+            ("loong64", _) => "loongarch64",
+            _ => return None,
+        })
+    }
+}
+
+impl FromStr for Platform {
+    type Err = PlatformError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(PlatformError::Empty);
+        }
+        let lower = trimmed.to_ascii_lowercase();
+        let parts: Vec<&str> = lower.split('/').collect();
+        if parts.iter().any(|p| p.is_empty()) || parts.len() > 3 {
+            return Err(PlatformError::Malformed(trimmed.into()));
+        }
+        if parts.len() == 1 {
+            return if KNOWN_OSES.contains(&parts[0]) {
+                Err(PlatformError::Malformed(trimmed.into()))
+            } else {
+                Err(PlatformError::MissingOs(trimmed.into()))
+            };
+        }
+        let os = parts[0];
+        if !KNOWN_OSES.contains(&os) {
+            return Err(PlatformError::UnknownOs {
+                input: trimmed.into(),
+                os: os.into(),
+            });
+        }
+        // Aliases people type, mapped to the OCI names.
+        let architecture = match parts[1] {
+            "x86_64" | "x86-64" => "amd64",
+            "aarch64" => "arm64",
+            "i386" | "i686" => "386",
+            other => other,
+        };
+        if !KNOWN_ARCHITECTURES.contains(&architecture) {
+            return Err(PlatformError::UnknownArchitecture {
+                input: trimmed.into(),
+                architecture: parts[1].into(),
+            });
+        }
+        let (known, default) = variants(architecture);
+        let variant = match parts.get(2) {
+            Some(v) if known.contains(v) => Some(*v),
+            Some(v) => {
+                return Err(PlatformError::UnknownVariant {
+                    input: trimmed.into(),
+                    architecture: architecture.into(),
+                    variant: (*v).into(),
+                    known: if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    },
+                });
+            }
+            None => default,
+        };
+        let variant = match (architecture, variant) {
+            ("arm64", Some("v8")) => None,
+            (_, v) => v,
+        };
+        Ok(Self {
+            os: os.into(),
+            architecture: architecture.into(),
+            variant: variant.map(Into::into),
+        })
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Platform {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Platform {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses a comma-separated list such as `linux/amd64,linux/arm64`, refusing duplicates.
+///
+/// # Errors
+/// The first entry that does not parse, or a platform named twice.
+pub fn parse_platform_list(input: &str) -> Result<Vec<Platform>, PlatformListError> {
+    let mut platforms: Vec<Platform> = Vec::new();
+    for part in input.split(',') {
+        let platform: Platform = part.parse().map_err(PlatformListError::Invalid)?;
+        if platforms.contains(&platform) {
+            return Err(PlatformListError::Duplicate(platform));
+        }
+        platforms.push(platform);
+    }
+    Ok(platforms)
+}
+
+/// Why a list of platforms was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlatformListError {
+    /// One entry is not a platform.
+    #[error(transparent)]
+    Invalid(PlatformError),
+    /// The same platform twice (after normalisation: `arm64` and `arm64/v8` are one).
+    #[error("`{0}` is named twice")]
+    Duplicate(Platform),
+}
+
+/// The JSON body of `GET /arch`.
+///
+/// `architecture` keeps the meaning it had in the FastAPI demo this kit replaces
+/// (`platform.machine()`, that is `uname -m` at run time); the other fields were added
+/// after it and may grow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchAnswer {
+    /// What the kernel (or QEMU) reports as the machine: `x86_64`, `aarch64`, `armv7l`.
+    pub architecture: String,
+    /// The operating system: `linux`.
+    pub os: String,
+    /// The OCI platform that machine runs natively, when known: `linux/arm64`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub platform: Option<String>,
+    /// The architecture the server binary was compiled for (Rust's `target_arch`).
+    pub compiled_for: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("linux/amd64", "linux/amd64")]
+    #[case("linux/arm64", "linux/arm64")]
+    #[case("linux/arm64/v8", "linux/arm64")]
+    #[case("LINUX/ARM64", "linux/arm64")]
+    #[case(" linux/arm64 ", "linux/arm64")]
+    #[case("linux/arm", "linux/arm/v7")]
+    #[case("linux/arm/v6", "linux/arm/v6")]
+    #[case("linux/amd64/v3", "linux/amd64/v3")]
+    #[case("linux/x86_64", "linux/amd64")]
+    #[case("linux/aarch64", "linux/arm64")]
+    #[case("linux/386", "linux/386")]
+    #[case("linux/s390x", "linux/s390x")]
+    #[case("windows/amd64", "windows/amd64")]
+    fn parses_and_normalises(#[case] input: &str, #[case] expected: &str) {
+        let platform: Platform = input.parse().unwrap();
+        assert_eq!(platform.to_string(), expected);
+    }
+
+    #[rstest]
+    #[case("", "the platform is empty")]
+    #[case("amd64", "`amd64` has no operating system: write it as `linux/amd64`")]
+    #[case("linux", "`linux` is not of the form os/architecture[/variant]")]
+    #[case("linux/", "`linux/` is not of the form os/architecture[/variant]")]
+    #[case(
+        "linux/arm64/v8/x",
+        "`linux/arm64/v8/x` is not of the form os/architecture[/variant]"
+    )]
+    #[case(
+        "linux/arm64/v9",
+        "`v9` is not a variant of `arm64` in `linux/arm64/v9` (known: v8)"
+    )]
+    #[case(
+        "linux/s390x/v2",
+        "`v2` is not a variant of `s390x` in `linux/s390x/v2` (known: none)"
+    )]
+    #[case(
+        "plan9/amd64",
+        "`plan9` in `plan9/amd64` is not a known operating system (linux, windows, darwin, freebsd)"
+    )]
+    #[case(
+        "linux/sparc",
+        "`sparc` in `linux/sparc` is not a known architecture (amd64, arm64, arm, 386, ppc64le, s390x, riscv64, mips64le, loong64)"
+    )]
+    fn refuses_with_a_message(#[case] input: &str, #[case] message: &str) {
+        let err = input.parse::<Platform>().unwrap_err();
+        assert_eq!(err.to_string(), message);
+    }
+
+    #[rstest]
+    #[case("x86_64", "linux/amd64")]
+    #[case("aarch64", "linux/arm64")]
+    #[case("armv7l", "linux/arm/v7")]
+    #[case("armv6l", "linux/arm/v6")]
+    #[case("i686", "linux/386")]
+    #[case("ppc64le", "linux/ppc64le")]
+    #[case("s390x", "linux/s390x")]
+    #[case("riscv64", "linux/riscv64")]
+    fn maps_machines_to_platforms(#[case] machine: &str, #[case] platform: &str) {
+        let from_machine = Platform::from_machine(machine).unwrap();
+        assert_eq!(from_machine.to_string(), platform);
+        assert!(from_machine.matches_machine(machine));
+        let parsed: Platform = platform.parse().unwrap();
+        assert_eq!(parsed.machine(), Some(machine));
+    }
+
+    #[rstest]
+    #[case("linux/amd64", "aarch64", false)]
+    #[case("linux/arm64", "x86_64", false)]
+    #[case("linux/arm/v7", "armv6l", false)]
+    #[case("linux/amd64/v3", "x86_64", true)]
+    #[case("linux/arm64", "mystery", false)]
+    fn machine_matching(#[case] platform: &str, #[case] machine: &str, #[case] matches: bool) {
+        let platform: Platform = platform.parse().unwrap();
+        assert_eq!(platform.matches_machine(machine), matches);
+    }
+
+    #[test]
+    fn platform_lists_refuse_duplicates_after_normalising() {
+        let list = parse_platform_list("linux/amd64,linux/arm64").unwrap();
+        assert_eq!(list, vec![Platform::linux_amd64(), Platform::linux_arm64()]);
+        let err = parse_platform_list("linux/arm64,linux/arm64/v8").unwrap_err();
+        assert_eq!(err.to_string(), "`linux/arm64` is named twice");
+        let err = parse_platform_list("linux/amd64,").unwrap_err();
+        assert_eq!(err.to_string(), "the platform is empty");
+    }
+
+    #[test]
+    fn the_arch_answer_keeps_the_fastapi_key_first() {
+        let answer = ArchAnswer {
+            architecture: "aarch64".into(),
+            os: "linux".into(),
+            platform: Some("linux/arm64".into()),
+            compiled_for: "aarch64".into(),
+        };
+        let json = serde_json::to_string(&answer).unwrap();
+        assert!(json.starts_with(r#"{"architecture":"aarch64""#), "{json}");
+    }
+}

@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# The test bed: a real Docker engine with the containerd image store and buildx,
+# QEMU emulation for arm64 (and arm/v7), a `registry:2` image, and the arm64 cross
+# toolchain, set up from Debian's packages on a machine that can pull no image.
+#
+#   scripts/testbed.sh up      bring up what is missing (idempotent)
+#   scripts/testbed.sh status  say what is there and what is not
+#   scripts/testbed.sh down    stop only what `up` started
+#
+# On a machine that already runs Docker (a laptop), `up` uses that engine and says
+# what is missing instead of installing over it.
+set -euo pipefail
+
+STATE_DIR=${MULTIARCH_TESTBED_STATE:-/var/lib/multiarch-testbed}
+DOCKERD_LOG=/var/log/multiarch-dockerd.log
+# Debian's rustc and its aarch64 std must be the very same version (see ENVIRONMENT.md).
+DEBIAN_RUSTC_VERSION=${DEBIAN_RUSTC_VERSION:-1.85.0+dfsg3-1~deb12u3}
+TESTBED_LABEL=io.github.multiarch.testbed
+
+say() { printf '==> %s\n' "$*" >&2; }
+ok() { printf '    ok: %s\n' "$*" >&2; }
+missing() { printf '    missing: %s\n' "$*" >&2; }
+die() {
+  printf 'error: %s\n' "$1" >&2
+  [ $# -gt 1 ] && printf 'hint: %s\n' "$2" >&2
+  exit 1
+}
+
+is_root() { [ "$(id -u)" = 0 ]; }
+is_debian() { [ -r /etc/debian_version ] && command -v apt-get >/dev/null; }
+engine_up() { docker info >/dev/null 2>&1; }
+
+need_root() {
+  is_root || die "$1 needs root" "run it again as root: sudo $0 up"
+}
+
+apt_updated=false
+apt_update() {
+  if ! $apt_updated; then
+    say "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    apt_updated=true
+  fi
+}
+
+apt_install() {
+  apt_update
+  say "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+# Debian 13 as a second, low-priority suite, derived from the machine's own
+# sources so that no mirror host is written into this project.
+add_trixie_suite() {
+  local list=/etc/apt/sources.list.d/multiarch-trixie.sources
+  [ -f "$list" ] && return 0
+  local src=/etc/apt/sources.list.d/debian.sources
+  [ -f "$src" ] || die "cannot find $src to derive the trixie suite from" \
+    "install docker.io (26 or newer) and docker-buildx by hand, then run this again"
+  say "adding Debian trixie as a low-priority apt suite"
+  awk 'BEGIN{done=0} /^#/ {next} /^[[:space:]]*$/ { if (seen) done=1; next }
+       !done { seen=1; if ($1=="Suites:") print "Suites: trixie"; else print }' "$src" >"$list"
+  cat >/etc/apt/preferences.d/multiarch-trixie <<'PIN'
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+PIN
+  apt_updated=false
+}
+
+add_arm64_architecture() {
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    say "adding the arm64 package architecture (for the aarch64 Rust std)"
+    dpkg --add-architecture arm64
+    apt_updated=false
+  fi
+}
+
+containerd_store_on() {
+  docker info -f '{{json .DriverStatus}}' 2>/dev/null | grep -q 'io.containerd.snapshotter'
+}
+
+wait_for_engine() {
+  local i
+  for i in $(seq 1 60); do
+    engine_up && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+ensure_engine() {
+  say "Docker engine"
+  if engine_up && ! [ -f "$STATE_DIR/dockerd.pid" ]; then
+    ok "an engine is already running: $(docker version -f '{{.Server.Version}}' 2>/dev/null), using it"
+    containerd_store_on && ok "containerd image store is on" || missing \
+      'the containerd image store: multi-platform images cannot be stored or pushed by the engine;
+             add {"features":{"containerd-snapshotter":true}} to /etc/docker/daemon.json
+             (Docker Desktop: Settings > General > "Use containerd for pulling and storing images")'
+    return 0
+  fi
+  if engine_up; then
+    ok "dockerd started by the test bed is running (pid $(cat "$STATE_DIR/dockerd.pid"))"
+    return 0
+  fi
+  if ! command -v dockerd >/dev/null || ! dockerd --version | grep -qE 'version (2[6-9]|[3-9][0-9])'; then
+    is_debian || die "no dockerd 26 or newer here" "install Docker Engine: https://docs.docker.com/engine/install/"
+    need_root "installing dockerd"
+    add_trixie_suite
+    # name/trixie takes only these from trixie; their dependencies stay bookworm's
+    # where they can (-t trixie would upgrade libc and much else).
+    apt_install docker.io/trixie docker-buildx/trixie docker-compose/trixie
+  fi
+  need_root "starting dockerd"
+  mkdir -p /etc/docker "$STATE_DIR"
+  if ! [ -f /etc/docker/daemon.json ]; then
+    echo '{"features":{"containerd-snapshotter":true}}' >/etc/docker/daemon.json
+    touch "$STATE_DIR/wrote-daemon-json"
+  elif ! grep -q containerd-snapshotter /etc/docker/daemon.json; then
+    missing "containerd-snapshotter in /etc/docker/daemon.json (left as it is: it is yours)"
+  fi
+  say "starting dockerd (log: $DOCKERD_LOG)"
+  setsid dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/dockerd.pid"
+  wait_for_engine || {
+    tail -n 20 "$DOCKERD_LOG" >&2
+    die "dockerd did not come up within 30 s" "read $DOCKERD_LOG"
+  }
+  ok "dockerd $(docker version -f '{{.Server.Version}}') is up"
+}
+
+ensure_buildx_and_compose() {
+  say "buildx and compose"
+  if docker buildx version >/dev/null 2>&1; then
+    ok "$(docker buildx version)"
+  elif is_debian && is_root; then
+    add_trixie_suite
+    apt_install docker-buildx/trixie
+  else
+    missing "docker buildx: https://docs.docker.com/build/install-buildx/"
+  fi
+  if docker compose version >/dev/null 2>&1; then
+    ok "$(docker compose version)"
+  elif is_debian && is_root; then
+    add_trixie_suite
+    apt_install docker-compose/trixie
+  else
+    missing "docker compose: https://docs.docker.com/compose/install/"
+  fi
+}
+
+binfmt_ready() {
+  local arch
+  for arch in aarch64 arm; do
+    grep -q '^enabled' "/proc/sys/fs/binfmt_misc/qemu-$arch" 2>/dev/null || return 1
+    # F (fix-binary): the kernel opens the emulator now, so it works inside containers.
+    grep -q '^flags: .*F' "/proc/sys/fs/binfmt_misc/qemu-$arch" || return 1
+  done
+}
+
+ensure_binfmt() {
+  say "QEMU emulation (binfmt_misc)"
+  if binfmt_ready; then
+    ok "qemu-aarch64 and qemu-arm are registered with the F flag"
+    return 0
+  fi
+  is_root || { missing "QEMU handlers: run as root, or 'docker run --privileged --rm tonistiigi/binfmt --install all'"; return 0; }
+  # binfmt_misc must be mounted before qemu-user-static registers its handlers.
+  if ! [ -f /proc/sys/fs/binfmt_misc/register ]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  fi
+  if ! dpkg -s qemu-user-static >/dev/null 2>&1 || ! dpkg -s binfmt-support >/dev/null 2>&1; then
+    is_debian || die "no QEMU handlers here" "install qemu-user-static, or run tonistiigi/binfmt"
+    apt_install qemu-user-static binfmt-support
+  fi
+  binfmt_ready || update-binfmts --enable >/dev/null 2>&1 || true
+  binfmt_ready || die "QEMU handlers are still not registered" "check /proc/sys/fs/binfmt_misc"
+  ok "qemu-aarch64 and qemu-arm are registered with the F flag"
+}
+
+# A `registry:2` image from Debian's distribution binary. A real one (pulled) wins.
+ensure_registry_image() {
+  say "registry:2 image"
+  if docker image inspect registry:2 >/dev/null 2>&1; then
+    ok "registry:2 is present ($(docker image inspect -f "{{index .Config.Labels \"$TESTBED_LABEL\"}}" registry:2 | sed 's/^$/pulled/'))"
+    return 0
+  fi
+  # With internet, `docker pull registry:2` first and this step keeps the real one.
+  is_debian || die "there is no registry:2 image" "pull it: docker pull registry:2"
+  if ! [ -x /usr/bin/docker-registry ]; then
+    need_root "installing docker-registry"
+    apt_install docker-registry
+  fi
+  local root
+  root=$(mktemp -d)
+  trap 'rm -rf "$root"' RETURN
+  mkdir -p "$root/bin" "$root/etc/docker/registry" "$root/var/lib/registry" "$root/tmp"
+  cp /usr/bin/docker-registry "$root/bin/registry"
+  local lib
+  for lib in $(ldd /usr/bin/docker-registry | grep -o '/[^ ]*'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  cat >"$root/etc/docker/registry/config.yml" <<'YML'
+version: 0.1
+log:
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: /var/lib/registry
+  delete:
+    enabled: true
+http:
+  addr: :5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+YML
+  tar -C "$root" -c . | docker import \
+    --change 'ENTRYPOINT ["/bin/registry"]' \
+    --change 'CMD ["serve","/etc/docker/registry/config.yml"]' \
+    --change 'EXPOSE 5000' \
+    --change 'VOLUME /var/lib/registry' \
+    --change "LABEL $TESTBED_LABEL=built-from-debian" \
+    - registry:2 >/dev/null
+  ok "built registry:2 from Debian's docker-registry ($(/usr/bin/docker-registry --version 2>/dev/null | awk '{print $3}'))"
+}
+
+# Debian's rustc with its aarch64 std unpacked into a sysroot of our own. Installing
+# libstd-rust-web-dev:arm64 through dpkg would drag in arm64 copies of LLVM and libc
+# that must match the host's versions exactly; a static build needs only the rlibs.
+CROSS_SYSROOT=${MULTIARCH_CROSS_SYSROOT:-/opt/multiarch-testbed/rust-sysroot}
+
+cross_ready() {
+  [ -x /usr/bin/rustc ] && /usr/bin/rustc --version | grep -q "^rustc ${DEBIAN_RUSTC_VERSION%%+*} " &&
+    [ -d "$CROSS_SYSROOT/lib/rustlib/aarch64-unknown-linux-gnu/lib" ] &&
+    command -v aarch64-linux-gnu-gcc >/dev/null
+}
+
+ensure_cross_toolchain() {
+  say "arm64 cross toolchain for arch-server"
+  if cross_ready; then
+    ok "$(/usr/bin/rustc --version) with the aarch64 std in $CROSS_SYSROOT"
+    return 0
+  fi
+  if ! is_debian || ! is_root; then
+    missing "the aarch64 Rust target: 'rustup target add aarch64-unknown-linux-gnu' and an aarch64 linker"
+    return 0
+  fi
+  add_arm64_architecture
+  apt_install "rustc-web=$DEBIAN_RUSTC_VERSION" "libstd-rust-web-dev=$DEBIAN_RUSTC_VERSION" \
+    "libstd-rust-web-${DEBIAN_RUSTC_VERSION%.*}=$DEBIAN_RUSTC_VERSION" \
+    gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  local debs
+  debs=$(mktemp -d)
+  chmod 755 "$debs"
+  (cd "$debs" && apt-get download -qq "libstd-rust-web-dev:arm64=$DEBIAN_RUSTC_VERSION" 2>/dev/null)
+  rm -rf "$CROSS_SYSROOT"
+  mkdir -p "$CROSS_SYSROOT/lib/rustlib"
+  dpkg-deb -x "$debs"/libstd-rust-web-dev_*_arm64.deb "$debs/root"
+  mv "$debs/root/usr/lib/rustlib/aarch64-unknown-linux-gnu" "$CROSS_SYSROOT/lib/rustlib/"
+  ln -s /usr/lib/rustlib/x86_64-unknown-linux-gnu "$CROSS_SYSROOT/lib/rustlib/x86_64-unknown-linux-gnu"
+  rm -rf "$debs"
+  cross_ready || die "the cross toolchain did not install" "see the apt output above"
+  ok "$(/usr/bin/rustc --version) with the aarch64 std in $CROSS_SYSROOT"
+}
+
+bridge_ok() {
+  # Without docker0, traffic to published ports leaves the machine (ENVIRONMENT.md).
+  ip link show docker0 >/dev/null 2>&1
+}
+
+cmd_up() {
+  local started=$SECONDS
+  ensure_engine
+  ensure_buildx_and_compose
+  ensure_binfmt
+  ensure_registry_image
+  ensure_cross_toolchain
+  if ! bridge_ok; then
+    die "the engine's docker0 bridge is missing" "restart dockerd: scripts/testbed.sh down && scripts/testbed.sh up"
+  fi
+  say "test bed is up ($((SECONDS - started)) s)"
+}
+
+cmd_status() {
+  local bad=0
+  say "test bed status"
+  if engine_up; then
+    ok "engine: dockerd $(docker version -f '{{.Server.Version}}'), API $(docker version -f '{{.Server.APIVersion}}')"
+    containerd_store_on && ok "containerd image store: on" || { missing "containerd image store"; bad=1; }
+    docker buildx version >/dev/null 2>&1 && ok "buildx: $(docker buildx version | awk '{print $2}')" || { missing buildx; bad=1; }
+    docker image inspect registry:2 >/dev/null 2>&1 && ok "registry:2 image" || { missing "registry:2 image"; bad=1; }
+    bridge_ok && ok "docker0 bridge" || { missing "docker0 bridge"; bad=1; }
+  else
+    missing "a running Docker engine"
+    bad=1
+  fi
+  binfmt_ready && ok "QEMU handlers: aarch64, arm" || { missing "QEMU handlers"; bad=1; }
+  cross_ready && ok "cross toolchain: $(/usr/bin/rustc --version)" || { missing "arm64 cross toolchain"; bad=1; }
+  [ -f "$STATE_DIR/dockerd.pid" ] && ok "dockerd was started by the test bed (pid $(cat "$STATE_DIR/dockerd.pid"))"
+  return $bad
+}
+
+cmd_down() {
+  say "stopping what the test bed started"
+  if [ -f "$STATE_DIR/dockerd.pid" ]; then
+    local pid
+    pid=$(cat "$STATE_DIR/dockerd.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      ok "stopped dockerd (pid $pid)"
+    fi
+    rm -f "$STATE_DIR/dockerd.pid"
+  else
+    ok "nothing to stop: the test bed did not start an engine"
+  fi
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  status) cmd_status ;;
+  down) cmd_down ;;
+  *)
+    echo "usage: $0 up|status|down" >&2
+    exit 2
+    ;;
+esac
