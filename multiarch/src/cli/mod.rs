@@ -1,0 +1,95 @@
+//! The command line: one module per subcommand, each with its `Args` and `run`.
+//! Data goes to stdout (tables, digests, `--json`); logs and errors go to stderr.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+mod inspect;
+
+/// Build, push, inspect and prove multi-architecture container images.
+#[derive(Debug, Parser)]
+#[command(name = "multiarch", version, about, long_about = None)]
+pub struct Cli {
+    /// More logs on stderr (-v debug, -vv trace)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show an image's index: one row per platform, attestations named
+    Inspect(inspect::Args),
+}
+
+/// Registry flags shared by every subcommand that reads or writes a registry.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// Speak plain HTTP to this registry (host:port); repeatable. Local registries
+    /// (localhost, 127.0.0.1) always use HTTP
+    #[arg(
+        long = "insecure",
+        value_name = "REGISTRY",
+        env = "MULTIARCH_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub insecure: Vec<String>,
+}
+
+/// Output flags shared by subcommands that print data.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Print the facts as JSON, for scripts
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the parsed command line.
+///
+/// # Errors
+/// Whatever the subcommand reports; printed once by [`report`].
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    init_tracing(cli.verbose);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Inspect(args) => inspect::run(args).await,
+        }
+    })
+}
+
+/// Prints an error and its causes, then a `hint:` line when the library has one.
+pub fn report(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if let Some(hint) = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<multiarch::error::Error>())
+        .and_then(multiarch::error::Error::hint)
+    {
+        eprintln!("hint: {hint}");
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "multiarch=warn",
+        1 => "multiarch=debug",
+        _ => "multiarch=trace,oci_client=debug,bollard=debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .without_time()
+        .init();
+}

@@ -1,0 +1,222 @@
+//! The Docker engine, through bollard: connecting, and the label every container,
+//! network and volume this kit creates carries, so leftovers can be found and removed
+//! (`docker ps -a --filter label=io.github.multiarch.managed-by`).
+
+use std::time::Duration;
+
+use bollard::Docker;
+
+use crate::error::{Error, Result};
+
+/// The label key on everything this kit creates.
+pub const MANAGED_BY_LABEL: &str = "io.github.multiarch.managed-by";
+/// Its value.
+pub const MANAGED_BY_VALUE: &str = "multiarch";
+
+/// Connects to the engine named by `DOCKER_HOST` (or the local socket), checks that it
+/// answers, and negotiates the API version.
+///
+/// # Errors
+/// [`Error::EngineUnreachable`] when nothing answers within a few seconds.
+pub async fn connect() -> Result<Docker> {
+    let docker = Docker::connect_with_local_defaults().map_err(|e| Error::EngineUnreachable {
+        reason: e.to_string(),
+    })?;
+    match tokio::time::timeout(Duration::from_secs(5), docker.ping()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            return Err(Error::EngineUnreachable {
+                reason: root_cause(&e),
+            });
+        }
+        Err(_) => {
+            return Err(Error::EngineUnreachable {
+                reason: "no answer within 5 s".into(),
+            });
+        }
+    }
+    docker
+        .negotiate_version()
+        .await
+        .map_err(|e| Error::EngineUnreachable {
+            reason: e.to_string(),
+        })
+}
+
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// A container to run with one port published on loopback.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// The image reference.
+    pub image: String,
+    /// The platform to run; under QEMU when it is not the host's.
+    pub platform: Option<multiarch_platform::Platform>,
+    /// The port the server listens on inside the container.
+    pub container_port: u16,
+    /// Extra labels, added to [`MANAGED_BY_LABEL`].
+    pub labels: std::collections::HashMap<String, String>,
+    /// Arguments after the image's entrypoint.
+    pub cmd: Option<Vec<String>>,
+}
+
+/// A container started by [`run_published`].
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The container id.
+    pub id: String,
+    /// The loopback port its `container_port` is published on.
+    pub host_port: u16,
+}
+
+/// Whether the engine's `docker0` bridge exists. Without it, traffic to published
+/// ports leaves the machine instead of reaching the container.
+pub fn bridge_present() -> bool {
+    std::path::Path::new("/sys/class/net/docker0").exists()
+}
+
+/// Creates and starts a labelled container with `container_port` published on a free
+/// port of `127.0.0.1` (never on every interface).
+///
+/// On any failure after creation the container is removed again.
+///
+/// # Errors
+/// [`Error::Engine`] naming the image and platform.
+pub async fn run_published(docker: &Docker, spec: &RunSpec) -> Result<Started> {
+    use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+    use bollard::query_parameters::CreateContainerOptionsBuilder;
+
+    let port_key = format!("{}/tcp", spec.container_port);
+    let mut labels = spec.labels.clone();
+    labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: spec.cmd.clone(),
+        labels: Some(labels),
+        exposed_ports: Some(vec![port_key.clone()]),
+        host_config: Some(HostConfig {
+            port_bindings: Some(
+                [(
+                    port_key.clone(),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".into()),
+                        host_port: Some(String::new()),
+                    }]),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let platform_text = spec.platform.as_ref().map(ToString::to_string);
+    let mut options = CreateContainerOptionsBuilder::new();
+    if let Some(platform) = &platform_text {
+        options = options.platform(platform);
+    }
+    let action = || {
+        format!(
+            "run `{}`{}",
+            spec.image,
+            platform_text
+                .as_ref()
+                .map(|p| format!(" for `{p}`"))
+                .unwrap_or_default()
+        )
+    };
+    let created = docker
+        .create_container(Some(options.build()), body)
+        .await
+        .map_err(|e| Error::Engine {
+            action: action(),
+            reason: engine_message(&e),
+        })?;
+    let id = created.id;
+    let started = async {
+        docker
+            .start_container(&id, None)
+            .await
+            .map_err(|e| Error::Engine {
+                action: action(),
+                reason: engine_message(&e),
+            })?;
+        let inspected = docker
+            .inspect_container(&id, None)
+            .await
+            .map_err(|e| Error::Engine {
+                action: action(),
+                reason: engine_message(&e),
+            })?;
+        inspected
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|ports| ports.get(&port_key).cloned().flatten())
+            .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port))
+            .and_then(|port| port.parse::<u16>().ok())
+            .ok_or_else(|| Error::Engine {
+                action: action(),
+                reason: format!("the engine published no port for {port_key}"),
+            })
+    }
+    .await;
+    match started {
+        Ok(host_port) => Ok(Started { id, host_port }),
+        Err(error) => {
+            remove(docker, &id).await;
+            Err(error)
+        }
+    }
+}
+
+/// Stops a container (SIGTERM, then SIGKILL after `grace`) and returns its exit code.
+///
+/// # Errors
+/// [`Error::Engine`] when the engine refuses.
+pub async fn stop(docker: &Docker, id: &str, grace: Duration) -> Result<i64> {
+    use bollard::query_parameters::StopContainerOptionsBuilder;
+    let seconds = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+    docker
+        .stop_container(
+            id,
+            Some(StopContainerOptionsBuilder::new().t(seconds).build()),
+        )
+        .await
+        .map_err(|e| Error::Engine {
+            action: format!("stop container `{id}`"),
+            reason: engine_message(&e),
+        })?;
+    let inspected = docker
+        .inspect_container(id, None)
+        .await
+        .map_err(|e| Error::Engine {
+            action: format!("inspect container `{id}`"),
+            reason: engine_message(&e),
+        })?;
+    Ok(inspected.state.and_then(|s| s.exit_code).unwrap_or(-1))
+}
+
+/// Removes a container and its anonymous volumes, ignoring one that is already gone.
+pub async fn remove(docker: &Docker, id: &str) {
+    use bollard::query_parameters::RemoveContainerOptionsBuilder;
+    let options = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    if let Err(e) = docker.remove_container(id, Some(options)).await {
+        tracing::debug!(%id, error = %e, "container already gone");
+    }
+}
+
+/// The engine's own message, without bollard's wrapping.
+pub fn engine_message(error: &bollard::errors::Error) -> String {
+    match error {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => root_cause(other),
+    }
+}

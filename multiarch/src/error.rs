@@ -1,0 +1,117 @@
+//! Every failure the library reports, one variant each, with the values a person
+//! needs to act on it. The CLI adds a `hint:` line per variant ([`Error::hint`]).
+
+use multiarch_platform::Platform;
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The image reference does not parse.
+    #[error("`{reference}` is not a valid image reference: {reason}")]
+    BadReference {
+        /// What was given.
+        reference: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The registry could not be reached at all.
+    #[error("cannot reach the registry `{registry}`: {reason}")]
+    Unreachable {
+        /// host[:port].
+        registry: String,
+        /// The transport error.
+        reason: String,
+    },
+    /// HTTPS was used but the registry speaks plain HTTP.
+    #[error("cannot reach `{registry}` over HTTPS: it answers plain HTTP")]
+    HttpOnly {
+        /// host[:port].
+        registry: String,
+    },
+    /// The registry has no manifest under that reference.
+    #[error("`{reference}` was not found in the registry")]
+    NotFound {
+        /// The reference asked for.
+        reference: String,
+    },
+    /// The registry refused our credentials, or wants some.
+    #[error("the registry refused access to `{reference}` ({status})")]
+    Unauthorized {
+        /// The reference asked for.
+        reference: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The registry answered something this tool cannot use.
+    #[error("the registry answered `{reference}` with something unusable: {reason}")]
+    BadAnswer {
+        /// The reference asked for.
+        reference: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// Content whose digest is not the one it was asked for.
+    #[error("`{reference}`: the content's digest is not `{expected}`; refusing it")]
+    DigestMismatch {
+        /// The reference asked for.
+        reference: String,
+        /// The digest expected.
+        expected: String,
+    },
+    /// The image has no entry for a platform that was asked for.
+    #[error("`{reference}` has no image for `{platform}` (it has: {available})")]
+    PlatformMissing {
+        /// The reference.
+        reference: String,
+        /// The platform asked for.
+        platform: Platform,
+        /// The platforms it does have.
+        available: String,
+    },
+    /// The Docker engine cannot be reached.
+    #[error("cannot reach the Docker engine: {reason}")]
+    EngineUnreachable {
+        /// The transport error.
+        reason: String,
+    },
+    /// A call to the Docker engine failed.
+    #[error("the Docker engine refused to {action}: {reason}")]
+    Engine {
+        /// What was being done: `pull localhost:5000/x for linux/arm64`.
+        action: String,
+        /// The engine's message.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The fix to suggest, on its own `hint:` line.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::BadReference { .. } => {
+                "write it as `[registry/]repository[:tag][@digest]`, e.g. `localhost:5000/arch-server:latest`".into()
+            }
+            Self::Unreachable { registry, .. } => format!(
+                "is the registry running? for the local one: `multiarch registry up` (then it answers at http://{registry}/v2/)"
+            ),
+            Self::HttpOnly { registry } => format!(
+                "pass `--insecure {registry}` (or set MULTIARCH_INSECURE_REGISTRIES); for builds add `[registry.\"{registry}\"] http = true` to buildkitd.toml"
+            ),
+            Self::NotFound { .. } => "check the tag, or push it first: `multiarch build --push`".into(),
+            Self::Unauthorized { .. } => "log in first: `docker login <registry>`".into(),
+            Self::DigestMismatch { .. } => {
+                "the registry or something between you and it altered the content; do not use it".into()
+            }
+            Self::PlatformMissing { platform, .. } => {
+                format!("build it for that platform: `multiarch build --platform {platform} --push`")
+            }
+            Self::EngineUnreachable { .. } => {
+                "start Docker (on a fresh Debian machine: `sudo scripts/testbed.sh up`), or set DOCKER_HOST".into()
+            }
+            Self::BadAnswer { .. } | Self::Engine { .. } => return None,
+        })
+    }
+}
+
+/// Shorthand for results of this library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,13 @@
+//! The library behind the `multiarch` command: registries, image indexes, the Docker
+//! engine, and the checks that prove an image holds what its index claims.
+//!
+//! Nothing here prints: the CLI layer (`src/cli/`) decides what a person sees. Errors
+//! are [`error::Error`] variants carrying the values that matter (reference, platform,
+//! URL, status) so that the CLI can say what failed and what to do.
+
+pub mod docker;
+pub mod error;
+pub mod index;
+pub mod registry;
+
+pub use multiarch_platform::{ArchAnswer, Platform, PlatformError, parse_platform_list};

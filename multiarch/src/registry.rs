@@ -1,0 +1,366 @@
+//! Talking to an OCI registry: manifests, configs and blobs, digests checked.
+//!
+//! `oci-client` does the protocol (token auth, the distribution API, digest checks of
+//! what it downloads); this module chooses plain HTTP or HTTPS per registry, finds
+//! credentials in the Docker config, and turns transport failures into errors that say
+//! which setting to change. Local registries (`localhost`, `127.0.0.1`, `[::1]`) are
+//! spoken to over plain HTTP, as Docker itself does; others only when marked insecure.
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::OciDescriptor;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};
+
+use crate::error::{Error, Result};
+use crate::index::{IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES, Manifest};
+
+/// Environment variable holding extra insecure registries, comma-separated.
+pub const INSECURE_ENV: &str = "MULTIARCH_INSECURE_REGISTRIES";
+
+/// Parses an image reference the way Docker does (`alpine` is `docker.io/library/alpine:latest`).
+///
+/// # Errors
+/// [`Error::BadReference`] naming the reference.
+pub fn parse_reference(text: &str) -> Result<Reference> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(Error::BadReference {
+            reference: text.into(),
+            reason: "it is empty".into(),
+        });
+    }
+    let reference: Reference =
+        trimmed
+            .parse()
+            .map_err(|e: oci_client::ParseError| Error::BadReference {
+                reference: text.into(),
+                reason: e.to_string(),
+            })?;
+    // The parser accepts capitals; registries and Docker refuse them.
+    if reference
+        .repository()
+        .chars()
+        .any(|c| c.is_ascii_uppercase())
+    {
+        return Err(Error::BadReference {
+            reference: text.into(),
+            reason: "repository names must be lowercase".into(),
+        });
+    }
+    Ok(reference)
+}
+
+/// Whether a registry is on this machine, and so spoken to over plain HTTP.
+pub fn is_local(registry: &str) -> bool {
+    let host = match registry.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => registry,
+    };
+    matches!(host, "localhost" | "[::1]" | "::1") || host.starts_with("127.")
+}
+
+/// A manifest fetched by reference, with the digest the registry served it under
+/// (checked against the bytes).
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// `sha256:...` of `bytes`.
+    pub digest: String,
+    /// The exact bytes the registry sent.
+    pub bytes: Vec<u8>,
+    /// Those bytes, parsed.
+    pub manifest: Manifest,
+}
+
+/// One platform's image: its manifest and its config, both digest-checked.
+#[derive(Debug, Clone)]
+pub struct PlatformImage {
+    /// The image manifest's digest.
+    pub digest: String,
+    /// The image manifest.
+    pub manifest: ImageManifest,
+    /// The image config (architecture, os, variant, entrypoint).
+    pub config: ImageConfiguration,
+}
+
+/// A registry client for one or more registries.
+#[derive(Clone)]
+pub struct Registry {
+    client: Client,
+    insecure: Vec<String>,
+}
+
+impl Registry {
+    /// A client that uses plain HTTP for local registries and for `insecure` ones.
+    pub fn new(insecure: impl IntoIterator<Item = String>) -> Self {
+        let insecure: Vec<String> = insecure.into_iter().collect();
+        Self {
+            client: Client::new(ClientConfig {
+                protocol: ClientProtocol::HttpsExcept(insecure.clone()),
+                ..Default::default()
+            }),
+            insecure,
+        }
+    }
+
+    /// A client for the registry of `reference`, with `insecure` and the
+    /// [`INSECURE_ENV`] list marked for plain HTTP.
+    pub fn for_reference(reference: &Reference, insecure: &[String]) -> Self {
+        let mut list: Vec<String> = insecure.to_vec();
+        if let Ok(extra) = std::env::var(INSECURE_ENV) {
+            list.extend(
+                extra
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from),
+            );
+        }
+        let registry = reference.resolve_registry().to_string();
+        if is_local(&registry) {
+            list.push(registry);
+        }
+        Self::new(list)
+    }
+
+    /// Whether this client speaks plain HTTP to `registry`.
+    pub fn uses_http(&self, registry: &str) -> bool {
+        self.insecure.iter().any(|r| r == registry)
+    }
+
+    /// Fetches what a tag or digest points at: an index or an image manifest.
+    ///
+    /// # Errors
+    /// The registry cannot be reached, refuses, has no such tag, or sends bytes that
+    /// are not a manifest or do not match their digest.
+    pub async fn fetch(&self, reference: &Reference) -> Result<Fetched> {
+        let accepted: Vec<&str> = INDEX_MEDIA_TYPES
+            .iter()
+            .chain(IMAGE_MEDIA_TYPES)
+            .copied()
+            .collect();
+        let (bytes, digest) = self
+            .client
+            .pull_manifest_raw(reference, &auth_for(reference), &accepted)
+            .await
+            .map_err(|e| self.classify(reference, e))?;
+        let manifest = Manifest::parse(&bytes).map_err(|e| Error::BadAnswer {
+            reference: reference.whole(),
+            reason: e.to_string(),
+        })?;
+        Ok(Fetched {
+            digest,
+            bytes: bytes.to_vec(),
+            manifest,
+        })
+    }
+
+    /// Fetches one platform's image manifest and config, by digest.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`], and [`Error::BadAnswer`] when the digest names an index.
+    pub async fn fetch_image(&self, reference: &Reference, digest: &str) -> Result<PlatformImage> {
+        let by_digest = reference.clone_with_digest(digest.to_string());
+        let fetched = self.fetch(&by_digest).await?;
+        let Manifest::Image(manifest) = fetched.manifest else {
+            return Err(Error::BadAnswer {
+                reference: by_digest.whole(),
+                reason: "expected an image manifest, found an index".into(),
+            });
+        };
+        let config_bytes = self.fetch_blob(&by_digest, manifest.config()).await?;
+        let config: ImageConfiguration =
+            serde_json::from_slice(&config_bytes).map_err(|e| Error::BadAnswer {
+                reference: by_digest.whole(),
+                reason: format!("the image config is not valid: {e}"),
+            })?;
+        Ok(PlatformImage {
+            digest: fetched.digest,
+            manifest,
+            config,
+        })
+    }
+
+    /// Downloads a blob whole, refusing it if its digest does not match.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`]; [`Error::DigestMismatch`] for altered content.
+    pub async fn fetch_blob(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+    ) -> Result<Vec<u8>> {
+        let wanted = OciDescriptor {
+            media_type: descriptor.media_type().to_string(),
+            digest: descriptor.digest().to_string(),
+            size: i64::try_from(descriptor.size()).unwrap_or(i64::MAX),
+            ..Default::default()
+        };
+        let mut out = Vec::with_capacity(usize::try_from(descriptor.size()).unwrap_or(0));
+        self.client
+            .pull_blob(reference, &wanted, &mut out)
+            .await
+            .map_err(|e| self.classify(reference, e))?;
+        Ok(out)
+    }
+
+    /// Turns a client error into one that says what to do.
+    fn classify(&self, reference: &Reference, error: OciDistributionError) -> Error {
+        let registry = reference.resolve_registry().to_string();
+        let whole = reference.whole();
+        match error {
+            OciDistributionError::ImageManifestNotFoundError(_) => {
+                Error::NotFound { reference: whole }
+            }
+            OciDistributionError::ServerError { code: 404, .. } => {
+                Error::NotFound { reference: whole }
+            }
+            OciDistributionError::RegistryError { ref envelope, .. }
+                if envelope.errors.iter().any(|e| {
+                    matches!(
+                        e.code,
+                        oci_client::errors::OciErrorCode::ManifestUnknown
+                            | oci_client::errors::OciErrorCode::NameUnknown
+                            | oci_client::errors::OciErrorCode::NotFound
+                    )
+                }) =>
+            {
+                Error::NotFound { reference: whole }
+            }
+            OciDistributionError::UnauthorizedError { .. }
+            | OciDistributionError::AuthenticationFailure(_) => Error::Unauthorized {
+                reference: whole,
+                status: 401,
+            },
+            OciDistributionError::ServerError { code, .. } if code == 401 || code == 403 => {
+                Error::Unauthorized {
+                    reference: whole,
+                    status: code,
+                }
+            }
+            OciDistributionError::DigestError(_) => Error::DigestMismatch {
+                expected: reference.digest().unwrap_or("the one served").to_string(),
+                reference: whole,
+            },
+            OciDistributionError::RequestError(ref e) if e.is_connect() || e.is_timeout() => {
+                if !self.uses_http(&registry) && chain_mentions_tls(e) {
+                    Error::HttpOnly { registry }
+                } else {
+                    Error::Unreachable {
+                        registry,
+                        reason: root_cause(e),
+                    }
+                }
+            }
+            OciDistributionError::RequestError(ref e) => Error::Unreachable {
+                registry,
+                reason: root_cause(e),
+            },
+            other => Error::BadAnswer {
+                reference: whole,
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// A TLS handshake with a plain-HTTP server fails with a record-layer complaint.
+fn chain_mentions_tls(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("invalidcontenttype")
+            || text.contains("corrupt message")
+            || text.contains("wrong version number")
+            || text.contains("http request to an https server")
+            || text.contains("invalid content type")
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// Credentials for the reference's registry from the Docker config, if any.
+fn auth_for(reference: &Reference) -> RegistryAuth {
+    let server = match reference.resolve_registry() {
+        "index.docker.io" | "docker.io" | "registry-1.docker.io" => "https://index.docker.io/v1/",
+        other => other,
+    };
+    match docker_credential::get_credential(server) {
+        Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => {
+            RegistryAuth::Basic(user, password)
+        }
+        Ok(docker_credential::DockerCredential::IdentityToken(token)) => {
+            RegistryAuth::Bearer(token)
+        }
+        Err(_) => RegistryAuth::Anonymous,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("localhost:5000", true)]
+    #[case("localhost", true)]
+    #[case("127.0.0.1:5001", true)]
+    #[case("[::1]:5000", true)]
+    #[case("host.docker.internal:5000", false)]
+    #[case("registry.example.com", false)]
+    #[case("index.docker.io", false)]
+    fn local_registries_use_plain_http(#[case] registry: &str, #[case] local: bool) {
+        assert_eq!(is_local(registry), local);
+    }
+
+    #[rstest]
+    #[case(
+        "localhost:5000/arch-server:latest",
+        "localhost:5000",
+        "arch-server",
+        Some("latest")
+    )]
+    #[case("alpine", "docker.io", "library/alpine", Some("latest"))]
+    #[case(
+        "ghcr.io/org/app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        "ghcr.io",
+        "org/app",
+        None
+    )]
+    fn references_parse_as_docker_does(
+        #[case] text: &str,
+        #[case] registry: &str,
+        #[case] repository: &str,
+        #[case] tag: Option<&str>,
+    ) {
+        let reference = parse_reference(text).unwrap();
+        assert_eq!(reference.registry(), registry);
+        assert_eq!(reference.repository(), repository);
+        assert_eq!(reference.tag(), tag);
+    }
+
+    #[rstest]
+    #[case("", "`` is not a valid image reference: it is empty")]
+    #[case("UPPER/case", "`UPPER/case` is not a valid image reference")]
+    #[case(
+        "localhost:5000/x:bad tag",
+        "`localhost:5000/x:bad tag` is not a valid image reference"
+    )]
+    #[case("x@sha256:short", "`x@sha256:short` is not a valid image reference")]
+    fn bad_references_are_named(#[case] text: &str, #[case] prefix: &str) {
+        let message = parse_reference(text).unwrap_err().to_string();
+        assert!(message.starts_with(prefix), "{message}");
+    }
+}

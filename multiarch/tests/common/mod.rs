@@ -1,0 +1,173 @@
+//! The one helper every test against the real engine uses: it connects (or fails
+//! loudly in CI, or skips with a reason outside it), labels what it creates with this
+//! run's id, and removes all of it on drop, also when the test panics.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use bollard::Docker;
+use multiarch::docker::{self, MANAGED_BY_LABEL};
+
+/// The label that ties a resource to one test run.
+pub const RUN_LABEL: &str = "io.github.multiarch.test-run";
+
+pub struct TestBed {
+    pub docker: Docker,
+    pub run_id: String,
+    images: Vec<String>,
+}
+
+/// Connects to the engine. In CI an engine that cannot be reached fails the test;
+/// elsewhere the test is skipped with the reason.
+pub async fn testbed() -> Option<TestBed> {
+    match docker::connect().await {
+        Ok(docker) => {
+            assert!(
+                docker::bridge_present(),
+                "the engine's docker0 bridge is missing: restart dockerd (scripts/testbed.sh down && up) before sending traffic to containers"
+            );
+            let run_id = format!(
+                "{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .subsec_nanos()
+            );
+            Some(TestBed {
+                docker,
+                run_id,
+                images: Vec::new(),
+            })
+        }
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!(
+                "CI is set and the Docker engine cannot be reached: {e}\nhint: run `sudo scripts/testbed.sh up` first"
+            )
+        }
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: no Docker engine ({e}); run `sudo scripts/testbed.sh up` to run this test"
+            );
+            None
+        }
+    }
+}
+
+/// The repository root (the workspace), where the Dockerfile and scripts live.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+impl TestBed {
+    /// Labels for everything this run creates.
+    pub fn labels(&self) -> HashMap<String, String> {
+        HashMap::from([
+            (RUN_LABEL.to_string(), self.run_id.clone()),
+            (MANAGED_BY_LABEL.to_string(), "multiarch-tests".to_string()),
+        ])
+    }
+
+    /// Remembers an image tag to remove at the end.
+    pub fn track_image(&mut self, image: &str) {
+        self.images.push(image.to_string());
+    }
+
+    /// Starts a throw-away `registry:2` on a free loopback port; returns `localhost:PORT`.
+    pub async fn start_registry(&self) -> String {
+        let spec = docker::RunSpec {
+            image: "registry:2".into(),
+            platform: None,
+            container_port: 5000,
+            labels: self.labels(),
+            cmd: None,
+        };
+        let started = docker::run_published(&self.docker, &spec)
+            .await
+            .expect("a registry:2 image (scripts/testbed.sh up builds one)");
+        let address = format!("localhost:{}", started.host_port);
+        wait_for_http(&format!("http://{address}/v2/")).await;
+        address
+    }
+
+    /// Runs a command, failing the test with its output when it fails.
+    pub fn run(&self, program: &str, args: &[&str]) -> String {
+        let output = Command::new(program)
+            .args(args)
+            .current_dir(repo_root())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+}
+
+impl Drop for TestBed {
+    fn drop(&mut self) {
+        // The CLI, synchronously: this runs during unwinding too.
+        let filter = format!("label={RUN_LABEL}={}", self.run_id);
+        let ids = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &filter])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f", "-v"])
+                .args(&ids)
+                .output();
+        }
+        for kind in ["network", "volume"] {
+            let _ = Command::new("docker")
+                .args([kind, "prune", "-f", "--filter", &filter])
+                .output();
+        }
+        if !self.images.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rmi", "-f"])
+                .args(&self.images)
+                .output();
+        }
+    }
+}
+
+/// Waits until `url` answers 200 (at most 30 s).
+pub async fn wait_for_http(url: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok((200, body)) = http_get(url).await {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{url} never answered 200"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A plain HTTP GET on loopback, returning status and body.
+pub async fn http_get(url: &str) -> reqwest::Result<(u16, String)> {
+    let response = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .no_proxy()
+        .build()?
+        .get(url)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}

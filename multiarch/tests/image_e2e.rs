@@ -1,0 +1,132 @@
+//! The two-platform image, end to end on the real test bed (issue #3): cross-compiled
+//! on the host, built from the repository's Dockerfile by buildx with the binaries as
+//! the named context, pushed to a real registry, read back over HTTP, pulled and run
+//! per platform (arm64 under QEMU), and stopped by its own SIGTERM handler.
+
+mod common;
+
+use std::time::Duration;
+
+use multiarch::Platform;
+use multiarch::docker;
+use multiarch::index::{EntryKind, Manifest, entries};
+use multiarch::registry::{Registry, parse_reference};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_two_platform_image_runs_and_answers_its_own_architecture() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+
+    // 1. Cross-compile on the host.
+    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
+
+    // 2. Build from the Dockerfile with the host binaries, push to a real registry.
+    let registry = bed.start_registry().await;
+    let image = format!("{registry}/arch-server-e2e:{}", bed.run_id);
+    bed.track_image(&image);
+    bed.run(
+        "docker",
+        &[
+            "buildx",
+            "build",
+            "--builder",
+            "default",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--build-context",
+            "build=dist",
+            "--tag",
+            &image,
+            "--push",
+            ".",
+        ],
+    );
+
+    // 3. The registry's index, over HTTP: one image per platform, attestations as such,
+    //    each config saying the architecture its descriptor claims.
+    let reference = parse_reference(&image).unwrap();
+    let client = Registry::for_reference(&reference, &[]);
+    let fetched = client.fetch(&reference).await.unwrap();
+    let Manifest::Index(index) = &fetched.manifest else {
+        panic!("expected an index for {image}");
+    };
+    let listed = entries(index);
+    let mut platforms = Vec::new();
+    for entry in &listed {
+        match &entry.kind {
+            EntryKind::Image { platform } => {
+                let image = client.fetch_image(&reference, &entry.digest).await.unwrap();
+                assert_eq!(
+                    image.config.architecture().to_string(),
+                    platform.architecture()
+                );
+                assert_eq!(image.config.os().to_string(), platform.os());
+                platforms.push(platform.clone());
+            }
+            EntryKind::Attestation {
+                subject_platform, ..
+            } => {
+                assert!(
+                    subject_platform.is_some(),
+                    "each attestation describes an image of the index"
+                );
+            }
+            EntryKind::Unknown { platform } => panic!("an unexplained entry `{platform}`"),
+        }
+    }
+    platforms.sort();
+    assert_eq!(
+        platforms,
+        vec![Platform::linux_amd64(), Platform::linux_arm64()]
+    );
+
+    // 4. Local copies gone; pull each platform; run it; ask it what it runs on.
+    bed.run("docker", &["image", "rm", "-f", &image]);
+    for (platform, machine) in [
+        (Platform::linux_amd64(), "x86_64"),
+        (Platform::linux_arm64(), "aarch64"),
+    ] {
+        bed.run(
+            "docker",
+            &[
+                "pull",
+                "--quiet",
+                "--platform",
+                &platform.to_string(),
+                &image,
+            ],
+        );
+        let started = docker::run_published(
+            &bed.docker,
+            &docker::RunSpec {
+                image: image.clone(),
+                platform: Some(platform.clone()),
+                container_port: 80,
+                labels: bed.labels(),
+                cmd: None,
+            },
+        )
+        .await
+        .unwrap();
+        let base = format!("http://127.0.0.1:{}", started.host_port);
+        let answer = common::wait_for_http(&format!("{base}/arch")).await;
+        let json: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(json["architecture"], machine, "{platform}: {answer}");
+        assert_eq!(json["platform"], platform.to_string());
+        let (status, page) = common::http_get(&format!("{base}/")).await.unwrap();
+        assert_eq!(status, 200);
+        assert!(
+            page.contains(machine) && page.contains("<html"),
+            "{platform} page renders"
+        );
+
+        // 5. `docker stop`: its own SIGTERM handler ends it with 0, well before the kill.
+        let exit = docker::stop(&bed.docker, &started.id, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(exit, 0, "{platform} exited {exit} on docker stop");
+        docker::remove(&bed.docker, &started.id).await;
+    }
+    // 6. `bed` removes the registry, its volume and the image when dropped.
+}
