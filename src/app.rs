@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -34,7 +35,7 @@ pub struct AppState {
 
 struct Inner {
     machine: MachineInfo,
-    arch_json: Vec<u8>,
+    arch_json: Bytes,
     index_html: String,
     ready: AtomicBool,
 }
@@ -43,7 +44,9 @@ impl AppState {
     /// State for a server on `machine`, not ready until [`AppState::mark_ready`].
     pub fn new(machine: MachineInfo) -> Self {
         // `/arch` never changes while the process lives: serialise it once.
-        let arch_json = serde_json::to_vec(&machine.answer()).expect("plain strings serialise");
+        let arch_json = Bytes::from(
+            serde_json::to_vec(&machine.answer()).expect("plain strings serialise"),
+        );
         let index_html = render_index(&machine);
         Self {
             inner: Arc::new(Inner {
@@ -95,9 +98,12 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
                         .extensions()
                         .get::<MatchedPath>()
                         .map_or("<unmatched>", MatchedPath::as_str);
-                    tracing::info_span!("request", method = %request.method(), route, path = %request.uri().path())
+                    tracing::debug_span!("request", method = %request.method(), route, path = %request.uri().path())
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                // One line per request at DEBUG: formatting a line per request at the
+                // default level would cost a third of the throughput (BENCHMARKS.md).
+                // Failures (5xx, timeouts) are logged at ERROR whatever the level.
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .with_state(state)
 }
