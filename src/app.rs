@@ -44,9 +44,8 @@ impl AppState {
     /// State for a server on `machine`, not ready until [`AppState::mark_ready`].
     pub fn new(machine: MachineInfo) -> Self {
         // `/arch` never changes while the process lives: serialise it once.
-        let arch_json = Bytes::from(
-            serde_json::to_vec(&machine.answer()).expect("plain strings serialise"),
-        );
+        let arch_json =
+            Bytes::from(serde_json::to_vec(&machine.answer()).expect("plain strings serialise"));
         let index_html = render_index(&machine);
         Self {
             inner: Arc::new(Inner {

@@ -74,6 +74,40 @@ pub enum Error {
         /// The transport error.
         reason: String,
     },
+    /// A port this tool would publish is already taken by another program.
+    #[error("port {port} on {bind} is already in use by another program")]
+    PortTaken {
+        /// The address.
+        bind: std::net::IpAddr,
+        /// The port.
+        port: u16,
+    },
+    /// The local registry is running under another address than the one asked for.
+    #[error("the local registry `{container}` already runs on {running}, not {wanted}")]
+    RegistryElsewhere {
+        /// Its container name.
+        container: String,
+        /// Where it runs.
+        running: String,
+        /// Where it was asked to run.
+        wanted: String,
+    },
+    /// A server did not answer in time.
+    #[error("`{url}` did not answer within {seconds} s")]
+    NotReady {
+        /// What was polled.
+        url: String,
+        /// How long.
+        seconds: u64,
+    },
+    /// An image is not in the engine and cannot be pulled.
+    #[error("the image `{image}` is not available: {reason}")]
+    ImageUnavailable {
+        /// The image.
+        image: String,
+        /// The engine's message.
+        reason: String,
+    },
     /// A call to the Docker engine failed.
     #[error("the Docker engine refused to {action}: {reason}")]
     Engine {
@@ -108,6 +142,17 @@ impl Error {
             Self::EngineUnreachable { .. } => {
                 "start Docker (on a fresh Debian machine: `sudo scripts/testbed.sh up`), or set DOCKER_HOST".into()
             }
+            Self::PortTaken { port, .. } => format!(
+                "choose another port, e.g. `--port {}`, or stop what listens there",
+                port.saturating_add(1)
+            ),
+            Self::RegistryElsewhere { .. } => {
+                "stop it first with `multiarch registry down`, or use the address it has".into()
+            }
+            Self::NotReady { .. } => "look at its logs: `docker logs multiarch-registry`".into(),
+            Self::ImageUnavailable { image, .. } => format!(
+                "pull it (`docker pull {image}`); where nothing can be pulled, `sudo scripts/testbed.sh up` builds registry:2 from Debian's packages"
+            ),
             Self::BadAnswer { .. } | Self::Engine { .. } => return None,
         })
     }

@@ -5,9 +5,11 @@
 //! are [`error::Error`] variants carrying the values that matter (reference, platform,
 //! URL, status) so that the CLI can say what failed and what to do.
 
+pub mod compose;
 pub mod docker;
 pub mod error;
 pub mod index;
+pub mod local_registry;
 pub mod registry;
 
 pub use multiarch_platform::{ArchAnswer, Platform, PlatformError, parse_platform_list};

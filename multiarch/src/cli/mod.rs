@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod inspect;
+mod registry;
 
 /// Build, push, inspect and prove multi-architecture container images.
 #[derive(Debug, Parser)]
@@ -21,6 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start, stop or show the local registry (settings from registry.yml)
+    Registry(registry::Args),
     /// Show an image's index: one row per platform, attestations named
     Inspect(inspect::Args),
 }
@@ -58,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         match cli.command {
+            Command::Registry(args) => registry::run(args).await,
             Command::Inspect(args) => inspect::run(args).await,
         }
     })

@@ -171,3 +171,26 @@ pub async fn http_get(url: &str) -> reqwest::Result<(u16, String)> {
     let status = response.status().as_u16();
     Ok((status, response.text().await?))
 }
+
+/// Runs the `multiarch` binary; returns (exit code, stdout, stderr).
+pub fn multiarch(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_multiarch"))
+        .args(args)
+        .current_dir(repo_root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the multiarch binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (output.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

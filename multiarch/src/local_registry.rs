@@ -1,0 +1,437 @@
+//! The local registry container: start it (idempotently), stop it, and say how it is.
+//!
+//! Its settings come from `registry.yml` ([`crate::compose`]). Starting twice reuses the
+//! running container, a stopped one is started again, and its data lives in a named
+//! volume that survives `down` unless the volume is asked to go too.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, CreateImageOptionsBuilder};
+use futures_util::TryStreamExt;
+
+use crate::compose::RegistrySpec;
+use crate::docker::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, engine_message, remove};
+use crate::error::{Error, Result};
+
+/// What `up` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpOutcome {
+    /// A new container was created and started.
+    Created,
+    /// A stopped container was started again.
+    Restarted,
+    /// It was already running.
+    AlreadyRunning,
+}
+
+/// How the local registry is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// The container's name.
+    pub container: String,
+    /// Its image.
+    pub image: String,
+    /// `running`, `exited`, or `absent`.
+    pub state: String,
+    /// Where it is published, e.g. `127.0.0.1:5000`.
+    pub published: Option<String>,
+    /// Whether `/v2/` answered.
+    pub answers: bool,
+    /// Whether other machines can reach it (published on a non-loopback address).
+    pub exposed: bool,
+    /// Repositories it holds.
+    pub repositories: Vec<String>,
+    /// The data volume.
+    pub volume: String,
+}
+
+fn labels(spec: &RegistrySpec) -> HashMap<String, String> {
+    let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+    labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
+    labels
+}
+
+fn port_key(spec: &RegistrySpec) -> String {
+    format!("{}/tcp", spec.container_port)
+}
+
+/// Where an existing container publishes the registry port.
+fn published(
+    inspect: &bollard::models::ContainerInspectResponse,
+    key: &str,
+) -> Option<(String, String)> {
+    let bindings = inspect
+        .host_config
+        .as_ref()?
+        .port_bindings
+        .as_ref()?
+        .get(key)?
+        .clone()?;
+    let binding = bindings.into_iter().next()?;
+    Some((
+        binding
+            .host_ip
+            .filter(|ip| !ip.is_empty())
+            .unwrap_or_else(|| "0.0.0.0".into()),
+        binding.host_port.unwrap_or_default(),
+    ))
+}
+
+/// Starts the registry, reusing what exists, and waits until `/v2/` answers.
+///
+/// # Errors
+/// [`Error::PortTaken`] when another program holds the port, [`Error::RegistryElsewhere`]
+/// when it already runs on another address, [`Error::ImageUnavailable`] when the image
+/// can be neither found nor pulled, [`Error::NotReady`] when it does not answer.
+pub async fn up(docker: &Docker, spec: &RegistrySpec) -> Result<UpOutcome> {
+    let key = port_key(spec);
+    let wanted = (spec.bind.to_string(), spec.host_port.to_string());
+    let outcome = match docker.inspect_container(&spec.container_name, None).await {
+        Ok(existing) => {
+            let running = existing
+                .state
+                .as_ref()
+                .and_then(|s| s.running)
+                .unwrap_or(false);
+            let has = published(&existing, &key);
+            if has.as_ref() != Some(&wanted) {
+                let running_at =
+                    has.map_or("no port".to_string(), |(ip, port)| format!("{ip}:{port}"));
+                if running {
+                    return Err(Error::RegistryElsewhere {
+                        container: spec.container_name.clone(),
+                        running: running_at,
+                        wanted: format!("{}:{}", wanted.0, wanted.1),
+                    });
+                }
+                // Stopped with other settings: recreate it; the data volume stays.
+                remove(docker, &spec.container_name).await;
+                create(docker, spec).await?;
+                UpOutcome::Created
+            } else if running {
+                UpOutcome::AlreadyRunning
+            } else {
+                check_port_free(spec.bind, spec.host_port)?;
+                start(docker, spec).await?;
+                UpOutcome::Restarted
+            }
+        }
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {
+            create(docker, spec).await?;
+            UpOutcome::Created
+        }
+        Err(e) => {
+            return Err(Error::Engine {
+                action: format!("inspect container `{}`", spec.container_name),
+                reason: engine_message(&e),
+            });
+        }
+    };
+    wait_ready(
+        &format!("http://{}/v2/", probe_address(spec)),
+        Duration::from_secs(20),
+    )
+    .await?;
+    Ok(outcome)
+}
+
+async fn create(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
+    check_port_free(spec.bind, spec.host_port)?;
+    ensure_image(docker, &spec.image).await?;
+    docker
+        .create_volume(VolumeCreateRequest {
+            name: Some(spec.volume.clone()),
+            labels: Some(labels(spec)),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| Error::Engine {
+            action: format!("create volume `{}`", spec.volume),
+            reason: engine_message(&e),
+        })?;
+    let key = port_key(spec);
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        env: Some(
+            spec.environment
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+        ),
+        labels: Some(labels(spec)),
+        exposed_ports: Some(vec![key.clone()]),
+        host_config: Some(HostConfig {
+            port_bindings: Some(
+                [(
+                    key,
+                    Some(vec![PortBinding {
+                        host_ip: Some(spec.bind.to_string()),
+                        host_port: Some(spec.host_port.to_string()),
+                    }]),
+                )]
+                .into(),
+            ),
+            binds: Some(vec![format!("{}:{}", spec.volume, spec.volume_target)]),
+            restart_policy: spec.restart.as_deref().map(|name| RestartPolicy {
+                name: Some(match name {
+                    "always" => RestartPolicyNameEnum::ALWAYS,
+                    "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+                    "no" => RestartPolicyNameEnum::NO,
+                    _ => RestartPolicyNameEnum::UNLESS_STOPPED,
+                }),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    docker
+        .create_container(
+            Some(
+                CreateContainerOptionsBuilder::new()
+                    .name(&spec.container_name)
+                    .build(),
+            ),
+            body,
+        )
+        .await
+        .map_err(|e| Error::Engine {
+            action: format!("create the registry container `{}`", spec.container_name),
+            reason: engine_message(&e),
+        })?;
+    if let Err(error) = start(docker, spec).await {
+        // Nothing half-done: a container that cannot start is removed again.
+        remove(docker, &spec.container_name).await;
+        return Err(error);
+    }
+    Ok(())
+}
+
+async fn start(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
+    docker
+        .start_container(&spec.container_name, None)
+        .await
+        .map_err(|e| {
+            let reason = engine_message(&e);
+            if reason.contains("address already in use")
+                || reason.contains("port is already allocated")
+            {
+                Error::PortTaken {
+                    bind: spec.bind,
+                    port: spec.host_port,
+                }
+            } else {
+                Error::Engine {
+                    action: format!("start the registry container `{}`", spec.container_name),
+                    reason,
+                }
+            }
+        })
+}
+
+/// Pulls the image when the engine does not have it.
+async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
+    if docker.inspect_image(image).await.is_ok() {
+        return Ok(());
+    }
+    let options = CreateImageOptionsBuilder::new().from_image(image).build();
+    docker
+        .create_image(Some(options), None, None)
+        .try_collect::<Vec<_>>()
+        .await
+        .map_err(|e| Error::ImageUnavailable {
+            image: image.to_string(),
+            reason: engine_message(&e),
+        })?;
+    Ok(())
+}
+
+fn check_port_free(bind: IpAddr, port: u16) -> Result<()> {
+    match std::net::TcpListener::bind((bind, port)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(Error::PortTaken { bind, port }),
+        // Another error (an address not on this machine): let the engine report it.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Stops and removes the container; with `volume`, its data too. Returns whether there
+/// was a container.
+///
+/// # Errors
+/// [`Error::Engine`] when the engine refuses to remove the volume.
+pub async fn down(docker: &Docker, spec: &RegistrySpec, volume: bool) -> Result<bool> {
+    let existed = docker
+        .inspect_container(&spec.container_name, None)
+        .await
+        .is_ok();
+    if existed {
+        remove(docker, &spec.container_name).await;
+    }
+    if volume {
+        match docker
+            .remove_volume(
+                &spec.volume,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+        {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => {
+                return Err(Error::Engine {
+                    action: format!("remove volume `{}`", spec.volume),
+                    reason: engine_message(&e),
+                });
+            }
+        }
+    }
+    Ok(existed)
+}
+
+/// How the registry is: container state, address, whether it answers, what it holds.
+///
+/// # Errors
+/// [`Error::Engine`] when the engine cannot be asked.
+pub async fn status(docker: &Docker, spec: &RegistrySpec) -> Result<Status> {
+    let inspect = match docker.inspect_container(&spec.container_name, None).await {
+        Ok(inspect) => Some(inspect),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => None,
+        Err(e) => {
+            return Err(Error::Engine {
+                action: format!("inspect container `{}`", spec.container_name),
+                reason: engine_message(&e),
+            });
+        }
+    };
+    let Some(inspect) = inspect else {
+        return Ok(Status {
+            container: spec.container_name.clone(),
+            image: spec.image.clone(),
+            state: "absent".into(),
+            published: None,
+            answers: false,
+            exposed: false,
+            repositories: Vec::new(),
+            volume: spec.volume.clone(),
+        });
+    };
+    let state = inspect
+        .state
+        .as_ref()
+        .and_then(|s| s.status)
+        .map_or("unknown".to_string(), |s| s.to_string());
+    let image = inspect
+        .config
+        .as_ref()
+        .and_then(|c| c.image.clone())
+        .unwrap_or_else(|| spec.image.clone());
+    let bound = published(&inspect, &port_key(spec));
+    let exposed = bound
+        .as_ref()
+        .is_some_and(|(ip, _)| ip.parse::<IpAddr>().map_or(true, |ip| !ip.is_loopback()));
+    let probe = bound.as_ref().map(|(ip, port)| {
+        let host = match ip.parse::<IpAddr>() {
+            Ok(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+            Ok(IpAddr::V6(ip)) => format!("[{ip}]"),
+            _ => ip.clone(),
+        };
+        format!("{host}:{port}")
+    });
+    let (answers, repositories) = match &probe {
+        Some(address) if state == "running" => match catalog(address).await {
+            Ok(repositories) => (true, repositories),
+            Err(_) => (false, Vec::new()),
+        },
+        _ => (false, Vec::new()),
+    };
+    Ok(Status {
+        container: spec.container_name.clone(),
+        image,
+        state,
+        published: bound.map(|(ip, port)| format!("{ip}:{port}")),
+        answers,
+        exposed,
+        repositories,
+        volume: spec.volume.clone(),
+    })
+}
+
+/// The address to probe the registry on from this machine.
+pub fn probe_address(spec: &RegistrySpec) -> String {
+    match spec.bind {
+        ip if ip.is_unspecified() => format!("127.0.0.1:{}", spec.host_port),
+        IpAddr::V6(ip) => format!("[{ip}]:{}", spec.host_port),
+        ip => format!("{ip}:{}", spec.host_port),
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .no_proxy()
+        .build()
+        .expect("a plain HTTP client builds")
+}
+
+/// Polls `url` until it answers 200.
+///
+/// # Errors
+/// [`Error::NotReady`] after `timeout`.
+pub async fn wait_ready(url: &str, timeout: Duration) -> Result<()> {
+    let client = http();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Ok(response) = client.get(url).send().await {
+            if response.status().is_success() {
+                return Ok(());
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::NotReady {
+                url: url.to_string(),
+                seconds: timeout.as_secs(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The repositories a registry at `address` (host:port) holds, over plain HTTP.
+///
+/// # Errors
+/// [`Error::Unreachable`] or [`Error::BadAnswer`].
+pub async fn catalog(address: &str) -> Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Catalog {
+        #[serde(default)]
+        repositories: Vec<String>,
+    }
+    let url = format!("http://{address}/v2/_catalog");
+    let response = http()
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| Error::Unreachable {
+            registry: address.to_string(),
+            reason: e.to_string(),
+        })?;
+    let catalog: Catalog = response.json().await.map_err(|e| Error::BadAnswer {
+        reference: url.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(catalog.repositories)
+}
