@@ -220,3 +220,42 @@ pub fn engine_message(error: &bollard::errors::Error) -> String {
         other => root_cause(other),
     }
 }
+
+/// Removes every container carrying `key=value` (used on Ctrl-C). Returns how many.
+pub async fn remove_labelled(docker: &Docker, key: &str, value: &str) -> usize {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let filters =
+        std::collections::HashMap::from([("label".to_string(), vec![format!("{key}={value}")])]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let containers = docker
+        .list_containers(Some(options))
+        .await
+        .unwrap_or_default();
+    for container in &containers {
+        if let Some(id) = &container.id {
+            remove(docker, id).await;
+        }
+    }
+    containers.len()
+}
+
+/// The label that ties containers to one invocation of the CLI.
+pub const SESSION_LABEL: &str = "io.github.multiarch.session";
+
+/// A fresh session id for [`SESSION_LABEL`].
+pub fn new_session_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// The platform the engine runs natively (from its reported architecture).
+pub async fn engine_platform(docker: &Docker) -> Option<multiarch_platform::Platform> {
+    let info = docker.info().await.ok()?;
+    multiarch_platform::Platform::from_machine(info.architecture.as_deref()?)
+}

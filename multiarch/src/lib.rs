@@ -7,9 +7,12 @@
 
 pub mod compose;
 pub mod docker;
+pub mod elf;
 pub mod error;
 pub mod index;
+pub mod layers;
 pub mod local_registry;
 pub mod registry;
+pub mod verify;
 
 pub use multiarch_platform::{ArchAnswer, Platform, PlatformError, parse_platform_list};

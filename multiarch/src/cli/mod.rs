@@ -8,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 mod inspect;
 mod registry;
+mod verify;
 
 /// Build, push, inspect and prove multi-architecture container images.
 #[derive(Debug, Parser)]
@@ -26,6 +27,8 @@ enum Command {
     Registry(registry::Args),
     /// Show an image's index: one row per platform, attestations named
     Inspect(inspect::Args),
+    /// Prove each platform holds what the index claims: ELF headers, then run it
+    Verify(verify::Args),
 }
 
 /// Registry flags shared by every subcommand that reads or writes a registry.
@@ -40,6 +43,31 @@ pub struct RegistryArgs {
         value_delimiter = ','
     )]
     pub insecure: Vec<String>,
+}
+
+/// The platforms to act on, e.g. `linux/amd64,linux/arm64`.
+#[derive(Debug, Clone, Args)]
+pub struct PlatformArgs {
+    /// Comma-separated platforms, e.g. `linux/amd64,linux/arm64` [default: all in the index]
+    #[arg(long, value_parser = parse_platforms)]
+    pub platform: Option<PlatformList>,
+}
+
+/// A parsed `--platform` list (a newtype, so clap takes it as one value).
+#[derive(Debug, Clone)]
+pub struct PlatformList(pub Vec<multiarch::Platform>);
+
+impl PlatformList {
+    /// Whether `platform` is in the list.
+    pub fn contains(&self, platform: &multiarch::Platform) -> bool {
+        self.0.contains(platform)
+    }
+}
+
+fn parse_platforms(text: &str) -> Result<PlatformList, String> {
+    multiarch::parse_platform_list(text)
+        .map(PlatformList)
+        .map_err(|e| e.to_string())
 }
 
 /// Output flags shared by subcommands that print data.
@@ -63,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         match cli.command {
             Command::Registry(args) => registry::run(args).await,
             Command::Inspect(args) => inspect::run(args).await,
+            Command::Verify(args) => verify::run(args).await,
         }
     })
 }

@@ -194,3 +194,27 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Builds the two-platform image from the repository's Dockerfile with the binaries in
+/// `context` (`<arch>/arch-server`) and pushes it as `image`.
+pub fn build_and_push(bed: &mut TestBed, context: &str, image: &str) {
+    bed.track_image(image);
+    bed.run(
+        "docker",
+        &[
+            "buildx",
+            "build",
+            "--builder",
+            "default",
+            "--quiet",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--build-context",
+            &format!("build={context}"),
+            "--tag",
+            image,
+            "--push",
+            ".",
+        ],
+    );
+}

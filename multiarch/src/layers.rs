@@ -1,0 +1,292 @@
+//! Finding a file in an image's layers without unpacking them to disk.
+//!
+//! Layers are tar archives (gzip-compressed or not) applied bottom to top; an upper
+//! layer's file, or its whiteout (`.wh.NAME`), hides a lower one. Symbolic and hard
+//! links are followed, so `/usr/local/bin/app -> /app` finds `/app`.
+
+use std::io::Read;
+
+use flate2::read::GzDecoder;
+
+/// How many bytes of a found file are kept: enough for any ELF header or `#!` line.
+pub const HEAD_BYTES: usize = 4096;
+
+/// One layer: its media type and its (compressed) bytes.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// `application/vnd.oci.image.layer.v1.tar+gzip` and friends.
+    pub media_type: String,
+    /// The blob as downloaded.
+    pub bytes: Vec<u8>,
+}
+
+/// Why the layers could not be searched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayerError {
+    /// A layer compression this tool does not read.
+    #[error("layers of type `{0}` cannot be read (only tar and tar+gzip)")]
+    Unsupported(String),
+    /// The archive is damaged.
+    #[error("a layer is not a valid tar archive: {0}")]
+    Corrupt(String),
+    /// Links that never end.
+    #[error("`{0}` is a link loop")]
+    LinkLoop(String),
+}
+
+enum Hit {
+    File(Vec<u8>),
+    Link(String),
+    Whiteout,
+}
+
+/// The path as tar stores it: no leading `/` or `./`.
+fn normalise(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
+fn search(layer: &Layer, wanted: &str) -> Result<Option<Hit>, LayerError> {
+    let media_type = layer.media_type.as_str();
+    let reader: Box<dyn Read + '_> = if media_type.ends_with("+gzip")
+        || media_type.ends_with(".gzip")
+        || media_type == "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    {
+        Box::new(GzDecoder::new(layer.bytes.as_slice()))
+    } else if media_type.ends_with(".tar") || media_type.ends_with("layer.v1.tar") {
+        Box::new(layer.bytes.as_slice())
+    } else {
+        return Err(LayerError::Unsupported(media_type.to_string()));
+    };
+    let (dir, name) = match wanted.rsplit_once('/') {
+        Some((dir, name)) => (format!("{dir}/"), name),
+        None => (String::new(), wanted),
+    };
+    let whiteout = format!("{dir}.wh.{name}");
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive
+        .entries()
+        .map_err(|e| LayerError::Corrupt(e.to_string()))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| LayerError::Corrupt(e.to_string()))?;
+        let path = entry
+            .path()
+            .map_err(|e| LayerError::Corrupt(e.to_string()))?
+            .to_string_lossy()
+            .into_owned();
+        let path = normalise(&path);
+        if path == whiteout {
+            return Ok(Some(Hit::Whiteout));
+        }
+        if path != wanted {
+            continue;
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_symlink() || kind.is_hard_link() {
+            let target = entry
+                .link_name()
+                .map_err(|e| LayerError::Corrupt(e.to_string()))?
+                .map(|t| t.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            // A relative symlink is relative to its directory; a hard link names a
+            // path from the archive's root.
+            let resolved = if kind.is_symlink() && !target.starts_with('/') {
+                normalise(&format!("{dir}{target}"))
+            } else {
+                normalise(&target)
+            };
+            return Ok(Some(Hit::Link(resolved)));
+        }
+        let mut head = Vec::with_capacity(HEAD_BYTES);
+        entry
+            .by_ref()
+            .take(HEAD_BYTES as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| LayerError::Corrupt(e.to_string()))?;
+        return Ok(Some(Hit::File(head)));
+    }
+    Ok(None)
+}
+
+/// Finds `path` in the layers (last layer wins) and returns the path it resolved to
+/// and the first [`HEAD_BYTES`] of the file, or `None` when no layer has it.
+///
+/// # Errors
+/// A layer that cannot be read, or a link loop.
+pub fn read_head(layers: &[Layer], path: &str) -> Result<Option<(String, Vec<u8>)>, LayerError> {
+    let mut wanted = normalise(path);
+    'follow: for _ in 0..16 {
+        for layer in layers.iter().rev() {
+            match search(layer, &wanted)? {
+                Some(Hit::File(head)) => return Ok(Some((format!("/{wanted}"), head))),
+                Some(Hit::Link(target)) => {
+                    wanted = target;
+                    continue 'follow;
+                }
+                Some(Hit::Whiteout) => return Ok(None),
+                None => {}
+            }
+        }
+        return Ok(None);
+    }
+    Err(LayerError::LinkLoop(format!("/{wanted}")))
+}
+
+/// The program a container of this config starts: the entrypoint's first word, else
+/// the command's, looked up on the config's `PATH` when it has no `/`.
+pub fn program_candidates(entrypoint: &[String], cmd: &[String], env: &[String]) -> Vec<String> {
+    let Some(program) = entrypoint.first().or_else(|| cmd.first()) else {
+        return Vec::new();
+    };
+    if program.contains('/') {
+        return vec![program.clone()];
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path.split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| format!("{}/{program}", dir.trim_end_matches('/')))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+
+    enum Item<'a> {
+        File(&'a str, &'a [u8]),
+        Symlink(&'a str, &'a str),
+    }
+
+    fn layer(items: &[Item<'_>], gzip: bool) -> Layer {
+        let mut builder = tar::Builder::new(Vec::new());
+        for item in items {
+            let mut header = tar::Header::new_gnu();
+            match item {
+                Item::File(path, data) => {
+                    header.set_size(data.len() as u64);
+                    header.set_mode(0o755);
+                    header.set_cksum();
+                    builder.append_data(&mut header, path, *data).unwrap();
+                }
+                Item::Symlink(path, target) => {
+                    header.set_entry_type(tar::EntryType::Symlink);
+                    header.set_size(0);
+                    builder.append_link(&mut header, path, target).unwrap();
+                }
+            }
+        }
+        let tar = builder.into_inner().unwrap();
+        if gzip {
+            let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+            std::io::Write::write_all(&mut encoder, &tar).unwrap();
+            Layer {
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+                bytes: encoder.finish().unwrap(),
+            }
+        } else {
+            Layer {
+                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+                bytes: tar,
+            }
+        }
+    }
+
+    #[test]
+    fn finds_a_file_in_a_gzip_layer() {
+        let layers = [layer(&[Item::File("arch-server", b"\x7fELF binary")], true)];
+        let (path, head) = read_head(&layers, "/arch-server").unwrap().unwrap();
+        assert_eq!(path, "/arch-server");
+        assert_eq!(head, b"\x7fELF binary");
+    }
+
+    #[test]
+    fn the_upper_layer_wins_and_whiteouts_hide() {
+        let lower = layer(
+            &[Item::File("bin/app", b"old"), Item::File("bin/gone", b"x")],
+            false,
+        );
+        let upper = layer(
+            &[
+                Item::File("bin/app", b"new"),
+                Item::File("bin/.wh.gone", b""),
+            ],
+            true,
+        );
+        let layers = [lower, upper];
+        assert_eq!(read_head(&layers, "/bin/app").unwrap().unwrap().1, b"new");
+        assert_eq!(read_head(&layers, "/bin/gone").unwrap(), None);
+        assert_eq!(read_head(&layers, "/bin/never").unwrap(), None);
+    }
+
+    #[test]
+    fn links_are_followed_across_layers() {
+        let lower = layer(&[Item::File("opt/app/real", b"real")], true);
+        let upper = layer(
+            &[
+                Item::Symlink("usr/local/bin/app", "../../../opt/app/real"),
+                Item::Symlink("app", "/usr/local/bin/app"),
+            ],
+            true,
+        );
+        let (path, head) = read_head(&[lower, upper], "/app").unwrap().unwrap();
+        assert_eq!(path, "/opt/app/real");
+        assert_eq!(head, b"real");
+    }
+
+    #[test]
+    fn link_loops_and_bad_layers_are_errors() {
+        let looping = layer(&[Item::Symlink("a", "b"), Item::Symlink("b", "a")], false);
+        assert_eq!(
+            read_head(&[looping], "/a").unwrap_err().to_string(),
+            "`/a` is a link loop"
+        );
+        let zstd = Layer {
+            media_type: "application/vnd.oci.image.layer.v1.tar+zstd".into(),
+            bytes: vec![],
+        };
+        assert!(matches!(
+            read_head(&[zstd], "/a"),
+            Err(LayerError::Unsupported(_))
+        ));
+        let corrupt = Layer {
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            bytes: b"not gzip at all".to_vec(),
+        };
+        assert!(matches!(
+            read_head(&[corrupt], "/a"),
+            Err(LayerError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn programs_are_looked_up_on_the_configured_path() {
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            program_candidates(&s(&["/arch-server"]), &[], &[]),
+            s(&["/arch-server"])
+        );
+        assert_eq!(
+            program_candidates(
+                &[],
+                &s(&["uvicorn", "app"]),
+                &s(&["PATH=/venv/bin:/usr/bin"])
+            ),
+            s(&["/venv/bin/uvicorn", "/usr/bin/uvicorn"])
+        );
+        assert!(program_candidates(&[], &[], &[]).is_empty());
+    }
+}

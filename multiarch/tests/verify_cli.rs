@@ -1,0 +1,100 @@
+//! `multiarch verify` against real images (issue #4): a correct two-platform image
+//! passes; an index whose arm64 entry holds the amd64 binary fails, both statically and
+//! when run; a platform the index lacks is a clear error.
+
+mod common;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
+    let registry = bed.start_registry().await;
+
+    // The real image: both platforms pass, statically and running.
+    let good = format!("{registry}/verify-good:{}", bed.run_id);
+    common::build_and_push(&mut bed, "dist", &good);
+    let (code, stdout, stderr) = common::multiarch(&["verify", &good]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert!(rows[0].starts_with("linux/amd64  PASS"), "{stdout}");
+    assert!(
+        rows[0].contains("x86-64, 64-bit, little-endian") && rows[0].contains("x86_64 (native)")
+    );
+    assert!(rows[1].starts_with("linux/arm64  PASS"), "{stdout}");
+    assert!(
+        rows[1].contains("AArch64, 64-bit, little-endian")
+            && rows[1].contains("aarch64 (emulated)")
+    );
+
+    // The classic failure: the arm64 entry holds the amd64 binary.
+    let wrong = tempfile::tempdir().unwrap();
+    for arch in ["amd64", "arm64"] {
+        std::fs::create_dir(wrong.path().join(arch)).unwrap();
+        std::fs::copy(
+            common::repo_root().join("dist/amd64/arch-server"),
+            wrong.path().join(arch).join("arch-server"),
+        )
+        .unwrap();
+    }
+    let bad = format!("{registry}/verify-bad:{}", bed.run_id);
+    common::build_and_push(&mut bed, wrong.path().to_str().unwrap(), &bad);
+
+    let (code, stdout, stderr) = common::multiarch(&["verify", "--static-only", &bad]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let arm = stdout
+        .lines()
+        .find(|l| l.starts_with("linux/arm64"))
+        .unwrap();
+    assert!(arm.contains("FAIL"), "{arm}");
+    assert!(
+        arm.contains("/arch-server is x86-64, 64-bit, little-endian (a linux/amd64 binary), not a linux/arm64 binary"),
+        "{arm}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("linux/amd64  PASS")),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 of 2 platform(s)"), "{stderr}");
+
+    let (code, stdout, _) = common::multiarch(&["verify", "--platform", "linux/arm64", &bad]);
+    assert_eq!(code, 1);
+    let arm = stdout
+        .lines()
+        .find(|l| l.starts_with("linux/arm64"))
+        .unwrap();
+    assert!(
+        arm.contains("answered `x86_64` (emulated), expected `aarch64`"),
+        "{arm}"
+    );
+
+    // A platform the index does not have, and a platform that does not exist.
+    let (code, _, stderr) = common::multiarch(&["verify", "--platform", "linux/s390x", &good]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("has no image for `linux/s390x` (it has: linux/amd64, linux/arm64)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: build it for that platform"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = common::multiarch(&["verify", "--platform", "linux/arm64/v9", &good]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("`v9` is not a variant of `arm64`"),
+        "{stderr}"
+    );
+
+    // Nothing the checks started is left behind.
+    let left = bed.run(
+        "docker",
+        &["ps", "-aq", "--filter", "label=io.github.multiarch.session"],
+    );
+    assert!(
+        left.trim().is_empty(),
+        "verify removed its containers: {left}"
+    );
+}
