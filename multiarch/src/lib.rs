@@ -12,6 +12,8 @@ pub mod error;
 pub mod index;
 pub mod layers;
 pub mod local_registry;
+pub mod manifest_list;
+pub mod pull;
 pub mod registry;
 pub mod verify;
 

@@ -107,6 +107,11 @@ impl Registry {
     /// A client for the registry of `reference`, with `insecure` and the
     /// [`INSECURE_ENV`] list marked for plain HTTP.
     pub fn for_reference(reference: &Reference, insecure: &[String]) -> Self {
+        Self::for_references(std::slice::from_ref(reference), insecure)
+    }
+
+    /// A client for several references' registries (copies between registries).
+    pub fn for_references(references: &[Reference], insecure: &[String]) -> Self {
         let mut list: Vec<String> = insecure.to_vec();
         if let Ok(extra) = std::env::var(INSECURE_ENV) {
             list.extend(
@@ -117,9 +122,11 @@ impl Registry {
                     .map(String::from),
             );
         }
-        let registry = reference.resolve_registry().to_string();
-        if is_local(&registry) {
-            list.push(registry);
+        for reference in references {
+            let registry = reference.resolve_registry().to_string();
+            if is_local(&registry) && !list.contains(&registry) {
+                list.push(registry);
+            }
         }
         Self::new(list)
     }
@@ -205,6 +212,97 @@ impl Registry {
         Ok(out)
     }
 
+    /// Makes `source`'s image manifest `digest` (and its config and layers) available
+    /// in `target`'s repository: blobs already there are skipped, blobs in the same
+    /// registry are mounted, others are copied.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`], plus a refused push.
+    pub async fn copy_image(
+        &self,
+        source: &Reference,
+        digest: &str,
+        target: &Reference,
+    ) -> Result<()> {
+        let source_by_digest = source.clone_with_digest(digest.to_string());
+        let fetched = self.fetch(&source_by_digest).await?;
+        let Manifest::Image(image) = &fetched.manifest else {
+            return Err(Error::BadAnswer {
+                reference: source_by_digest.whole(),
+                reason: "expected an image manifest, found an index".into(),
+            });
+        };
+        let same_repository = source.resolve_registry() == target.resolve_registry()
+            && source.repository() == target.repository();
+        if !same_repository {
+            self.client
+                .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
+                .await;
+            let same_registry = source.resolve_registry() == target.resolve_registry();
+            for blob in std::iter::once(image.config()).chain(image.layers()) {
+                let blob_digest = blob.digest().to_string();
+                let present = self
+                    .client
+                    .blob_exists(target, &blob_digest)
+                    .await
+                    .map_err(|e| self.classify(target, e))?;
+                if present {
+                    continue;
+                }
+                let mounted = same_registry
+                    && self
+                        .client
+                        .mount_blob(target, source, &blob_digest)
+                        .await
+                        .is_ok()
+                    && self
+                        .client
+                        .blob_exists(target, &blob_digest)
+                        .await
+                        .unwrap_or(false);
+                if !mounted {
+                    let bytes = self.fetch_blob(&source_by_digest, blob).await?;
+                    self.client
+                        .push_blob(target, bytes, &blob_digest)
+                        .await
+                        .map_err(|e| self.classify(target, e))?;
+                }
+            }
+        }
+        self.push_manifest(
+            &target.clone_with_digest(digest.to_string()),
+            fetched.bytes,
+            &fetched.manifest.media_type(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Pushes manifest bytes as they are; returns their digest.
+    ///
+    /// # Errors
+    /// The registry refuses the push or cannot be reached.
+    pub async fn push_manifest(
+        &self,
+        target: &Reference,
+        bytes: Vec<u8>,
+        media_type: &str,
+    ) -> Result<String> {
+        self.client
+            .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
+            .await;
+        let content_type = media_type.parse().map_err(|_| Error::BadAnswer {
+            reference: target.whole(),
+            reason: format!("`{media_type}` is not a valid media type"),
+        })?;
+        let digest = sha256_digest(&bytes);
+        self.client
+            .push_manifest_raw(target, bytes, content_type)
+            .await
+            .map_err(|e| self.classify(target, e))?;
+        Ok(digest)
+    }
+
     /// Turns a client error into one that says what to do.
     fn classify(&self, reference: &Reference, error: OciDistributionError) -> Error {
         let registry = reference.resolve_registry().to_string();
@@ -263,6 +361,14 @@ impl Registry {
             },
         }
     }
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(bytes);
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {

@@ -219,6 +219,8 @@ pub async fn check_running(
 ) -> Result<Check> {
     let image = reference.clone_with_digest(digest.to_string()).whole();
     let platform_text = platform.to_string();
+    // Leave the engine as it was: an image pulled only for this check goes again.
+    let already_there = docker.inspect_image(&image).await.is_ok();
     docker
         .create_image(
             Some(
@@ -239,7 +241,7 @@ pub async fn check_running(
     let started = docker::run_published(
         docker,
         &RunSpec {
-            image,
+            image: image.clone(),
             platform: Some(platform.clone()),
             container_port: probe.port,
             labels,
@@ -249,6 +251,14 @@ pub async fn check_running(
     .await?;
     let answer = probe_http(started.host_port, probe).await;
     docker::remove(docker, &started.id).await;
+    if !already_there {
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
+            .force(true)
+            .build();
+        if let Err(e) = docker.remove_image(&image, Some(options), None).await {
+            tracing::debug!(%image, error = %e, "could not remove the image pulled for the check");
+        }
+    }
     let how = match engine_platform {
         Some(native) if native.architecture() == platform.architecture() => "native",
         _ => "emulated",

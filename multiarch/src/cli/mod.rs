@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod inspect;
+mod manifest;
+mod pull;
 mod registry;
 mod verify;
 
@@ -27,6 +29,10 @@ enum Command {
     Registry(registry::Args),
     /// Show an image's index: one row per platform, attestations named
     Inspect(inspect::Args),
+    /// Assemble and push an index from per-platform images
+    Manifest(manifest::Args),
+    /// Pull platforms through the engine and check it got exactly those
+    Pull(pull::Args),
     /// Prove each platform holds what the index claims: ELF headers, then run it
     Verify(verify::Args),
 }
@@ -64,7 +70,7 @@ impl PlatformList {
     }
 }
 
-fn parse_platforms(text: &str) -> Result<PlatformList, String> {
+pub fn parse_platforms(text: &str) -> Result<PlatformList, String> {
     multiarch::parse_platform_list(text)
         .map(PlatformList)
         .map_err(|e| e.to_string())
@@ -91,6 +97,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         match cli.command {
             Command::Registry(args) => registry::run(args).await,
             Command::Inspect(args) => inspect::run(args).await,
+            Command::Manifest(args) => manifest::run(args).await,
+            Command::Pull(args) => pull::run(args).await,
             Command::Verify(args) => verify::run(args).await,
         }
     })

@@ -19,6 +19,7 @@ pub struct TestBed {
     pub docker: Docker,
     pub run_id: String,
     images: Vec<String>,
+    registries: Vec<String>,
 }
 
 /// Connects to the engine. In CI an engine that cannot be reached fails the test;
@@ -42,6 +43,7 @@ pub async fn testbed() -> Option<TestBed> {
                 docker,
                 run_id,
                 images: Vec::new(),
+                registries: Vec::new(),
             })
         }
         Err(e) if std::env::var_os("CI").is_some() => {
@@ -81,7 +83,7 @@ impl TestBed {
     }
 
     /// Starts a throw-away `registry:2` on a free loopback port; returns `localhost:PORT`.
-    pub async fn start_registry(&self) -> String {
+    pub async fn start_registry(&mut self) -> String {
         let spec = docker::RunSpec {
             image: "registry:2".into(),
             platform: None,
@@ -94,6 +96,7 @@ impl TestBed {
             .expect("a registry:2 image (scripts/testbed.sh up builds one)");
         let address = format!("localhost:{}", started.host_port);
         wait_for_http(&format!("http://{address}/v2/")).await;
+        self.registries.push(address.clone());
         address
     }
 
@@ -134,6 +137,26 @@ impl Drop for TestBed {
             let _ = Command::new("docker")
                 .args([kind, "prune", "-f", "--filter", &filter])
                 .output();
+        }
+        // Every image pulled from this run's registries, by tag or by digest.
+        let listed = Command::new("docker")
+            .args([
+                "images",
+                "--digests",
+                "--format",
+                "{{.Repository}}@{{.Digest}}",
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for line in listed.lines() {
+            if self
+                .registries
+                .iter()
+                .any(|r| line.starts_with(&format!("{r}/")))
+            {
+                self.images.push(line.to_string());
+            }
         }
         if !self.images.is_empty() {
             let _ = Command::new("docker")
@@ -217,4 +240,41 @@ pub fn build_and_push(bed: &mut TestBed, context: &str, image: &str) {
             ".",
         ],
     );
+}
+
+/// Replaces every `sha256:<64 hex>` with `sha256:[digest]` and the registry address with
+/// `[registry]`, so snapshots hold only what is stable.
+pub fn redact(text: &str, registry: &str) -> String {
+    let text = text.replace(registry, "[registry]");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("sha256:") {
+        out.push_str(&rest[..at + 7]);
+        let after = &rest[at + 7..];
+        let hex = after.chars().take_while(|c| c.is_ascii_hexdigit()).count();
+        if hex == 64 {
+            out.push_str("[digest]");
+            rest = &after[64..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    // Sizes follow the binary, which changes with every source change.
+    let words: Vec<&str> = out.split(' ').collect();
+    let mut redacted: Vec<String> = Vec::with_capacity(words.len());
+    for (i, word) in words.iter().enumerate() {
+        let unit = words.get(i + 1).map(|w| w.trim_end_matches('\n'));
+        if word.parse::<f64>().is_ok() && matches!(unit, Some("B" | "KiB" | "MiB" | "GiB")) {
+            redacted.push("[size]".into());
+        } else if matches!(*word, "B" | "KiB" | "MiB" | "GiB")
+            && i > 0
+            && words[i - 1].parse::<f64>().is_ok()
+        {
+            continue;
+        } else {
+            redacted.push((*word).to_string());
+        }
+    }
+    redacted.join(" ")
 }
