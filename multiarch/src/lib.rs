@@ -7,6 +7,7 @@
 
 pub mod compose;
 pub mod docker;
+pub mod doctor;
 pub mod elf;
 pub mod error;
 pub mod index;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod doctor;
 mod inspect;
 mod manifest;
 mod pull;
@@ -25,6 +26,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check what this machine can do, with a fix for each problem
+    Doctor(doctor::Args),
     /// Start, stop or show the local registry (settings from registry.yml)
     Registry(registry::Args),
     /// Show an image's index: one row per platform, attestations named
@@ -95,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         match cli.command {
+            Command::Doctor(args) => doctor::run(args).await,
             Command::Registry(args) => registry::run(args).await,
             Command::Inspect(args) => inspect::run(args).await,
             Command::Manifest(args) => manifest::run(args).await,

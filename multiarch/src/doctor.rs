@@ -1,0 +1,343 @@
+//! What this machine can do for multi-architecture images, and a one-line fix for each
+//! problem: the engine, its image store, buildx, QEMU emulators, and the registry.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use bollard::Docker;
+use serde::Serialize;
+
+/// How a finding stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Works.
+    Ok,
+    /// Works, with a caveat.
+    Warn,
+    /// Does not work; the fix says what to do.
+    Problem,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// What was checked: `engine`, `image store`, `buildx`, `emulation`, `registry`.
+    pub area: &'static str,
+    /// How it stands.
+    pub level: Level,
+    /// What was found.
+    pub detail: String,
+    /// What to do about it.
+    pub fix: Option<String>,
+}
+
+fn finding(
+    area: &'static str,
+    level: Level,
+    detail: impl Into<String>,
+    fix: Option<&str>,
+) -> Finding {
+    Finding {
+        area,
+        level,
+        detail: detail.into(),
+        fix: fix.map(String::from),
+    }
+}
+
+/// QEMU handlers by their binfmt_misc name, and the platform each one runs.
+const EMULATORS: &[(&str, &str)] = &[
+    ("qemu-aarch64", "linux/arm64"),
+    ("qemu-arm", "linux/arm/v7"),
+    ("qemu-x86_64", "linux/amd64"),
+    ("qemu-i386", "linux/386"),
+    ("qemu-ppc64le", "linux/ppc64le"),
+    ("qemu-s390x", "linux/s390x"),
+    ("qemu-riscv64", "linux/riscv64"),
+    ("qemu-mips64el", "linux/mips64le"),
+];
+
+/// Reads the registered emulators from a binfmt_misc directory: (platform, has the F flag).
+pub fn emulators(binfmt_dir: &Path) -> Vec<(&'static str, bool)> {
+    EMULATORS
+        .iter()
+        .filter_map(|(name, platform)| {
+            let text = std::fs::read_to_string(binfmt_dir.join(name)).ok()?;
+            let enabled = text.lines().next() == Some("enabled");
+            let fix_binary = text
+                .lines()
+                .find_map(|l| l.strip_prefix("flags: "))
+                .is_some_and(|flags| flags.contains('F'));
+            enabled.then_some((*platform, fix_binary))
+        })
+        .collect()
+}
+
+/// Checks the engine (when reachable) and the emulators.
+pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let Some(docker) = docker else {
+        findings.push(finding(
+            "engine",
+            Level::Problem,
+            format!("not reachable: {}", connect_error.unwrap_or_default()),
+            Some("start Docker; on a fresh Debian machine: `sudo scripts/testbed.sh up`"),
+        ));
+        return findings;
+    };
+    match docker.version().await {
+        Ok(version) => findings.push(finding(
+            "engine",
+            Level::Ok,
+            format!(
+                "Docker {} (API {}), {}/{}",
+                version.version.unwrap_or_default(),
+                version.api_version.unwrap_or_default(),
+                version.os.unwrap_or_default(),
+                version.arch.unwrap_or_default()
+            ),
+            None,
+        )),
+        Err(e) => findings.push(finding("engine", Level::Problem, e.to_string(), None)),
+    }
+    if let Ok(info) = docker.info().await {
+        let containerd_store = info
+            .driver_status
+            .unwrap_or_default()
+            .iter()
+            .flatten()
+            .any(|s| s.contains("io.containerd.snapshotter"));
+        findings.push(if containerd_store {
+            finding("image store", Level::Ok, "containerd image store: multi-platform images can be stored and pushed", None)
+        } else {
+            finding(
+                "image store",
+                Level::Problem,
+                format!(
+                    "classic store (`{}`): the engine keeps one platform per tag, so the built-in builder cannot build and push multi-platform images",
+                    info.driver.unwrap_or_default()
+                ),
+                Some(r#"add {"features":{"containerd-snapshotter":true}} to /etc/docker/daemon.json and restart dockerd (Docker Desktop: Settings > General > "Use containerd for pulling and storing images")"#),
+            )
+        });
+    }
+    let buildx = tokio::process::Command::new("docker")
+        .args(["buildx", "version"])
+        .output()
+        .await;
+    findings.push(match buildx {
+        Ok(output) if output.status.success() => finding(
+            "buildx",
+            Level::Ok,
+            String::from_utf8_lossy(&output.stdout).trim().to_string(),
+            None,
+        ),
+        _ => finding(
+            "buildx",
+            Level::Problem,
+            "`docker buildx` is not installed",
+            Some("install the buildx plugin (Debian: `apt-get install docker-buildx`)"),
+        ),
+    });
+    let binfmt = Path::new("/proc/sys/fs/binfmt_misc");
+    let found = emulators(binfmt);
+    if found.is_empty() {
+        findings.push(finding(
+            "emulation",
+            Level::Problem,
+            "no QEMU handlers in /proc/sys/fs/binfmt_misc: images of other architectures cannot run here",
+            Some("`sudo apt-get install qemu-user-static binfmt-support` (or `docker run --privileged --rm tonistiigi/binfmt --install all`)"),
+        ));
+    } else {
+        for (platform, fix_binary) in found {
+            findings.push(if fix_binary {
+                finding("emulation", Level::Ok, format!("{platform}: QEMU, usable inside containers"), None)
+            } else {
+                finding(
+                    "emulation",
+                    Level::Problem,
+                    format!("{platform}: QEMU registered without the F flag, so containers cannot find it"),
+                    Some("re-register the handlers with the F flag: `docker run --privileged --rm tonistiigi/binfmt --install all`"),
+                )
+            });
+        }
+    }
+    findings
+}
+
+/// How a registry answers, and whether the engine will push to it over plain HTTP.
+pub async fn check_registry(docker: Option<&Docker>, registry: &str) -> Vec<Finding> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .no_proxy()
+        .build()
+        .expect("a plain client builds");
+    let http = client
+        .get(format!("http://{registry}/v2/"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    let mut findings = Vec::new();
+    match http {
+        Ok(status) if status == 200 || status == 401 => findings.push(finding(
+            "registry",
+            Level::Ok,
+            format!("{registry} answers over plain HTTP ({status})"),
+            None,
+        )),
+        Ok(status) => findings.push(finding(
+            "registry",
+            Level::Warn,
+            format!("{registry} answers HTTP {status} at /v2/: is it a registry?"),
+            None,
+        )),
+        Err(_) => {
+            findings.push(finding(
+                "registry",
+                Level::Problem,
+                format!("{registry} does not answer over plain HTTP"),
+                Some("start the local one: `multiarch registry up`"),
+            ));
+            return findings;
+        }
+    }
+    if let Some(docker) = docker {
+        if let Ok(info) = docker.info().await {
+            let insecure = engine_treats_as_insecure(info.registry_config.as_ref(), registry);
+            findings.push(if insecure {
+                finding("registry", Level::Ok, format!("the engine pushes to {registry} over HTTP"), None)
+            } else {
+                finding(
+                    "registry",
+                    Level::Problem,
+                    format!("the engine will try HTTPS for {registry}, which answers plain HTTP"),
+                    Some(&format!(
+                        r#"add "insecure-registries": ["{registry}"] to /etc/docker/daemon.json, and `[registry."{registry}"] http = true` to buildkitd.toml"#
+                    )),
+                )
+            });
+        }
+    }
+    findings
+}
+
+/// Docker treats loopback registries and those in `insecure-registries` as plain HTTP.
+pub fn engine_treats_as_insecure(
+    config: Option<&bollard::models::RegistryServiceConfig>,
+    registry: &str,
+) -> bool {
+    if crate::registry::is_local(registry) {
+        return true;
+    }
+    let Some(config) = config else {
+        return false;
+    };
+    if let Some(index) = config.index_configs.as_ref().and_then(|i| i.get(registry)) {
+        if index.secure == Some(false) {
+            return true;
+        }
+    }
+    let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
+    let Ok(ip) = host.parse::<IpAddr>() else {
+        return false;
+    };
+    config
+        .insecure_registry_cidrs
+        .as_ref()
+        .is_some_and(|cidrs| cidrs.iter().any(|cidr| cidr_contains(cidr, ip)))
+}
+
+fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
+    let Some((network, bits)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(network), Ok(bits)) = (network.parse::<IpAddr>(), bits.parse::<u32>()) else {
+        return false;
+    };
+    match (network, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) if bits <= 32 => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) if bits <= 128 => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[test]
+    fn emulators_are_read_with_their_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("qemu-aarch64"),
+            "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: POCF\noffset 0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("qemu-arm"),
+            "enabled\ninterpreter x\nflags: OC\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("qemu-s390x"), "disabled\nflags: F\n").unwrap();
+        assert_eq!(
+            emulators(dir.path()),
+            vec![("linux/arm64", true), ("linux/arm/v7", false)]
+        );
+    }
+
+    #[rstest]
+    #[case("10.0.0.0/8", "10.1.2.3", true)]
+    #[case("10.0.0.0/8", "11.1.2.3", false)]
+    #[case("192.168.1.0/24", "192.168.1.200", true)]
+    #[case("::1/128", "::1", true)]
+    #[case("bad", "10.0.0.1", false)]
+    fn cidrs(#[case] cidr: &str, #[case] ip: &str, #[case] inside: bool) {
+        assert_eq!(cidr_contains(cidr, ip.parse().unwrap()), inside);
+    }
+
+    #[test]
+    fn insecure_registries_as_docker_sees_them() {
+        let config = bollard::models::RegistryServiceConfig {
+            insecure_registry_cidrs: Some(vec!["10.0.0.0/8".into()]),
+            index_configs: Some(
+                [(
+                    "host.docker.internal:5000".to_string(),
+                    bollard::models::IndexInfo {
+                        secure: Some(false),
+                        ..Default::default()
+                    },
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        assert!(engine_treats_as_insecure(Some(&config), "localhost:5000"));
+        assert!(engine_treats_as_insecure(
+            Some(&config),
+            "host.docker.internal:5000"
+        ));
+        assert!(engine_treats_as_insecure(Some(&config), "10.2.3.4:5000"));
+        assert!(!engine_treats_as_insecure(
+            Some(&config),
+            "registry.example.com"
+        ));
+        assert!(!engine_treats_as_insecure(None, "192.168.1.5:5000"));
+    }
+}
