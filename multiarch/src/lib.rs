@@ -15,6 +15,7 @@ pub mod layers;
 pub mod local_registry;
 pub mod manifest_list;
 pub mod pull;
+pub mod reference;
 pub mod registry;
 pub mod verify;
 

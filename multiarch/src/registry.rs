@@ -11,6 +11,8 @@ use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
+use std::sync::{Arc, OnceLock};
+
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};
 
 use crate::error::{Error, Result};
@@ -24,32 +26,10 @@ pub const INSECURE_ENV: &str = "MULTIARCH_INSECURE_REGISTRIES";
 /// # Errors
 /// [`Error::BadReference`] naming the reference.
 pub fn parse_reference(text: &str) -> Result<Reference> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err(Error::BadReference {
-            reference: text.into(),
-            reason: "it is empty".into(),
-        });
-    }
-    let reference: Reference =
-        trimmed
-            .parse()
-            .map_err(|e: oci_client::ParseError| Error::BadReference {
-                reference: text.into(),
-                reason: e.to_string(),
-            })?;
-    // The parser accepts capitals; registries and Docker refuse them.
-    if reference
-        .repository()
-        .chars()
-        .any(|c| c.is_ascii_uppercase())
-    {
-        return Err(Error::BadReference {
-            reference: text.into(),
-            reason: "repository names must be lowercase".into(),
-        });
-    }
-    Ok(reference)
+    crate::reference::parse(text.trim()).map_err(|e| Error::BadReference {
+        reference: text.into(),
+        reason: e.to_string(),
+    })
 }
 
 /// Whether a registry is on this machine, and so spoken to over plain HTTP.
@@ -85,22 +65,90 @@ pub struct PlatformImage {
 }
 
 /// A registry client for one or more registries.
+///
+/// Plain-HTTP registries (local and insecure ones) are read with a bare HTTP client
+/// first: building `oci-client`'s client loads the system's TLS roots twice, which was
+/// most of the time of an `inspect` of a local registry (BENCHMARKS.md). A registry that
+/// asks for credentials, and every HTTPS registry, goes through `oci-client`, built on
+/// first use.
 #[derive(Clone)]
 pub struct Registry {
-    client: Client,
+    oci: Arc<OnceLock<Client>>,
+    plain: reqwest::Client,
     insecure: Vec<String>,
 }
 
 impl Registry {
     /// A client that uses plain HTTP for local registries and for `insecure` ones.
     pub fn new(insecure: impl IntoIterator<Item = String>) -> Self {
-        let insecure: Vec<String> = insecure.into_iter().collect();
         Self {
-            client: Client::new(ClientConfig {
-                protocol: ClientProtocol::HttpsExcept(insecure.clone()),
+            oci: Arc::new(OnceLock::new()),
+            // No TLS roots: this client only ever speaks plain HTTP.
+            plain: reqwest::Client::builder()
+                .tls_certs_only(Vec::<reqwest::Certificate>::new())
+                .no_proxy()
+                .timeout(std::time::Duration::from_secs(60))
+                .build()
+                .expect("a plain HTTP client builds"),
+            insecure: insecure.into_iter().collect(),
+        }
+    }
+
+    /// The `oci-client` client, built on first use.
+    fn oci(&self) -> &Client {
+        self.oci.get_or_init(|| {
+            Client::new(ClientConfig {
+                protocol: ClientProtocol::HttpsExcept(self.insecure.clone()),
                 ..Default::default()
+            })
+        })
+    }
+
+    /// GET over plain HTTP; `None` when the registry wants credentials (then `oci-client`
+    /// handles the token dance).
+    async fn plain_get(
+        &self,
+        reference: &Reference,
+        path: &str,
+        accept: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>> {
+        let registry = reference.resolve_registry();
+        let url = format!("http://{registry}/v2/{}/{path}", reference.repository());
+        let response = self
+            .plain
+            .get(&url)
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable {
+                registry: registry.to_string(),
+                reason: root_cause(&e),
+            })?;
+        match response.status().as_u16() {
+            200 => {
+                let header_digest = response
+                    .headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from);
+                let bytes = response.bytes().await.map_err(|e| Error::Unreachable {
+                    registry: registry.to_string(),
+                    reason: root_cause(&e),
+                })?;
+                Ok(Some((bytes.to_vec(), header_digest)))
+            }
+            401 => Ok(None),
+            404 => Err(Error::NotFound {
+                reference: reference.whole(),
             }),
-            insecure,
+            403 => Err(Error::Unauthorized {
+                reference: reference.whole(),
+                status: 403,
+            }),
+            status => Err(Error::BadAnswer {
+                reference: reference.whole(),
+                reason: format!("`{url}` answered HTTP {status}"),
+            }),
         }
     }
 
@@ -147,11 +195,44 @@ impl Registry {
             .chain(IMAGE_MEDIA_TYPES)
             .copied()
             .collect();
-        let (bytes, digest) = self
-            .client
-            .pull_manifest_raw(reference, &auth_for(reference), &accepted)
-            .await
-            .map_err(|e| self.classify(reference, e))?;
+        let plain = if self.uses_http(reference.resolve_registry()) {
+            let target = reference
+                .digest()
+                .or(reference.tag())
+                .unwrap_or("latest")
+                .to_string();
+            self.plain_get(
+                reference,
+                &format!("manifests/{target}"),
+                &accepted.join(", "),
+            )
+            .await?
+        } else {
+            None
+        };
+        let (bytes, digest) = match plain {
+            Some((bytes, header_digest)) => {
+                let digest = sha256_digest(&bytes);
+                // The bytes must be what was asked for, and what the registry says they are.
+                for expected in [reference.digest(), header_digest.as_deref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    if expected != digest {
+                        return Err(Error::DigestMismatch {
+                            reference: reference.whole(),
+                            expected: expected.to_string(),
+                        });
+                    }
+                }
+                (bytes::Bytes::from(bytes), digest)
+            }
+            None => self
+                .oci()
+                .pull_manifest_raw(reference, &auth_for(reference), &accepted)
+                .await
+                .map_err(|e| self.classify(reference, e))?,
+        };
         let manifest = Manifest::parse(&bytes).map_err(|e| Error::BadAnswer {
             reference: reference.whole(),
             reason: e.to_string(),
@@ -204,8 +285,20 @@ impl Registry {
             size: i64::try_from(descriptor.size()).unwrap_or(i64::MAX),
             ..Default::default()
         };
+        if self.uses_http(reference.resolve_registry()) {
+            let path = format!("blobs/{}", descriptor.digest());
+            if let Some((bytes, _)) = self.plain_get(reference, &path, "*/*").await? {
+                if sha256_digest(&bytes) != descriptor.digest().to_string() {
+                    return Err(Error::DigestMismatch {
+                        reference: reference.whole(),
+                        expected: descriptor.digest().to_string(),
+                    });
+                }
+                return Ok(bytes);
+            }
+        }
         let mut out = Vec::with_capacity(usize::try_from(descriptor.size()).unwrap_or(0));
-        self.client
+        self.oci()
             .pull_blob(reference, &wanted, &mut out)
             .await
             .map_err(|e| self.classify(reference, e))?;
@@ -235,14 +328,14 @@ impl Registry {
         let same_repository = source.resolve_registry() == target.resolve_registry()
             && source.repository() == target.repository();
         if !same_repository {
-            self.client
+            self.oci()
                 .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
                 .await;
             let same_registry = source.resolve_registry() == target.resolve_registry();
             for blob in std::iter::once(image.config()).chain(image.layers()) {
                 let blob_digest = blob.digest().to_string();
                 let present = self
-                    .client
+                    .oci()
                     .blob_exists(target, &blob_digest)
                     .await
                     .map_err(|e| self.classify(target, e))?;
@@ -251,18 +344,18 @@ impl Registry {
                 }
                 let mounted = same_registry
                     && self
-                        .client
+                        .oci()
                         .mount_blob(target, source, &blob_digest)
                         .await
                         .is_ok()
                     && self
-                        .client
+                        .oci()
                         .blob_exists(target, &blob_digest)
                         .await
                         .unwrap_or(false);
                 if !mounted {
                     let bytes = self.fetch_blob(&source_by_digest, blob).await?;
-                    self.client
+                    self.oci()
                         .push_blob(target, bytes, &blob_digest)
                         .await
                         .map_err(|e| self.classify(target, e))?;
@@ -288,7 +381,7 @@ impl Registry {
         bytes: Vec<u8>,
         media_type: &str,
     ) -> Result<String> {
-        self.client
+        self.oci()
             .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
             .await;
         let content_type = media_type.parse().map_err(|_| Error::BadAnswer {
@@ -296,7 +389,7 @@ impl Registry {
             reason: format!("`{media_type}` is not a valid media type"),
         })?;
         let digest = sha256_digest(&bytes);
-        self.client
+        self.oci()
             .push_manifest_raw(target, bytes, content_type)
             .await
             .map_err(|e| self.classify(target, e))?;
