@@ -108,6 +108,40 @@ pub enum Error {
         /// The engine's message.
         reason: String,
     },
+    /// A builder of that name exists with another driver.
+    #[error("a builder named `{name}` already exists with the `{driver}` driver")]
+    BuilderConflict {
+        /// The name.
+        name: String,
+        /// Its driver.
+        driver: String,
+    },
+    /// No builder of that name.
+    #[error("there is no builder named `{0}`")]
+    NoSuchBuilder(String),
+    /// The engine keeps one platform per tag.
+    #[error(
+        "the engine's image store cannot hold multi-platform images (the containerd image store is off)"
+    )]
+    NoMultiPlatform,
+    /// The builder would speak HTTPS to a registry that answers plain HTTP.
+    #[error(
+        "cannot push to `{registry}`: the `{driver}` builder would use HTTPS, and the registry answers plain HTTP"
+    )]
+    RegistryNotHttp {
+        /// host:port.
+        registry: String,
+        /// The builder's driver.
+        driver: String,
+        /// What to add, and where.
+        fix: String,
+    },
+    /// The build itself failed; BuildKit's message was shown above.
+    #[error("the build of `{image}` failed")]
+    BuildFailed {
+        /// The tag being built.
+        image: String,
+    },
     /// A call to the Docker engine failed.
     #[error("the Docker engine refused to {action}: {reason}")]
     Engine {
@@ -150,9 +184,19 @@ impl Error {
                 "stop it first with `multiarch registry down`, or use the address it has".into()
             }
             Self::NotReady { .. } => "look at its logs: `docker logs multiarch-registry`".into(),
+            Self::ImageUnavailable { image, .. } if image.contains("buildkit") => format!(
+                "pull it (`docker pull {image}`), or use the engine's own BuildKit: `--driver docker`"
+            ),
             Self::ImageUnavailable { image, .. } => format!(
                 "pull it (`docker pull {image}`); where nothing can be pulled, `sudo scripts/testbed.sh up` builds registry:2 from Debian's packages"
             ),
+            Self::BuilderConflict { name, .. } => {
+                format!("remove it first (`multiarch builder rm {name}`) or choose another name")
+            }
+            Self::NoSuchBuilder(_) => "create it: `multiarch builder create`".into(),
+            Self::NoMultiPlatform => r#"add {"features":{"containerd-snapshotter":true}} to /etc/docker/daemon.json and restart dockerd, or use `--driver docker-container`"#.into(),
+            Self::RegistryNotHttp { fix, .. } => fix.clone(),
+            Self::BuildFailed { .. } => "BuildKit's own message for the failing step is above".into(),
             Self::BadAnswer { .. } | Self::Engine { .. } => return None,
         })
     }

@@ -5,11 +5,14 @@
 //! are [`error::Error`] variants carrying the values that matter (reference, platform,
 //! URL, status) so that the CLI can say what failed and what to do.
 
+pub mod builder;
+pub mod buildkit_config;
 pub mod compose;
 pub mod docker;
 pub mod doctor;
 pub mod elf;
 pub mod error;
+pub mod image_build;
 pub mod index;
 pub mod layers;
 pub mod local_registry;

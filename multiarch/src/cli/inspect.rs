@@ -48,17 +48,34 @@ pub struct Row {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let reference = parse_reference(&args.image)?;
-    let registry = Registry::for_reference(&reference, &args.registry.insecure);
-    let fetched = registry
-        .fetch(&reference)
-        .await
-        .with_context(|| format!("cannot inspect `{}`", args.image))?;
     if args.raw {
+        let reference = parse_reference(&args.image)?;
+        let registry = Registry::for_reference(&reference, &args.registry.insecure);
+        let fetched = registry
+            .fetch(&reference)
+            .await
+            .with_context(|| format!("cannot inspect `{}`", args.image))?;
         use std::io::Write;
         std::io::stdout().write_all(&fetched.bytes)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let report = report(&args.image, &args.registry.insecure).await?;
+    if args.output.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads an image's index (or manifest) and each platform's manifest.
+pub async fn report(image: &str, insecure: &[String]) -> anyhow::Result<Report> {
+    let reference = parse_reference(image)?;
+    let registry = Registry::for_reference(&reference, insecure);
+    let fetched = registry
+        .fetch(&reference)
+        .await
+        .with_context(|| format!("cannot inspect `{image}`"))?;
 
     let media_type = fetched.manifest.media_type();
     let rows = match &fetched.manifest {
@@ -123,18 +140,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }]
         }
     };
-    let report = Report {
+    Ok(Report {
         name: reference.whole(),
         digest: fetched.digest,
         media_type,
         manifests: rows,
-    };
-    if args.output.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", render(&report));
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// The table a person reads.

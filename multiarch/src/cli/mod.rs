@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod build;
+mod builder;
+mod demo;
 mod doctor;
 mod inspect;
 mod manifest;
@@ -26,6 +29,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create, remove, list or inspect builders (buildkitd.toml)
+    Builder(builder::Args),
+    /// Build (and push) a multi-platform image through a builder
+    Build(build::Args),
+    /// The whole story: registry, builder, build and push, inspect, run each platform, verify
+    Demo(demo::Args),
     /// Check what this machine can do, with a fix for each problem
     Doctor(doctor::Args),
     /// Start, stop or show the local registry (settings from registry.yml)
@@ -98,6 +107,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         match cli.command {
+            Command::Builder(args) => builder::run(args).await,
+            Command::Build(args) => build::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,
             Command::Registry(args) => registry::run(args).await,
             Command::Inspect(args) => inspect::run(args).await,

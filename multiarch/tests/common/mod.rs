@@ -133,11 +133,13 @@ impl Drop for TestBed {
                 .args(&ids)
                 .output();
         }
-        for kind in ["network", "volume"] {
-            let _ = Command::new("docker")
-                .args([kind, "prune", "-f", "--filter", &filter])
-                .output();
-        }
+        let _ = Command::new("docker")
+            .args(["network", "prune", "-f", "--filter", &filter])
+            .output();
+        // `-a`: named volumes too, not only anonymous ones.
+        let _ = Command::new("docker")
+            .args(["volume", "prune", "-a", "-f", "--filter", &filter])
+            .output();
         // Every image pulled from this run's registries, by tag or by digest.
         let listed = Command::new("docker")
             .args([
@@ -197,8 +199,14 @@ pub async fn http_get(url: &str) -> reqwest::Result<(u16, String)> {
 
 /// Runs the `multiarch` binary; returns (exit code, stdout, stderr).
 pub fn multiarch(args: &[&str]) -> (i32, String, String) {
+    multiarch_with(args, &[])
+}
+
+/// Runs the `multiarch` binary with extra environment variables.
+pub fn multiarch_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_multiarch"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(repo_root())
         .env("NO_COLOR", "1")
         .output()
@@ -207,6 +215,21 @@ pub fn multiarch(args: &[&str]) -> (i32, String, String) {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(!stderr.contains("panicked"), "{stderr}");
     (output.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+/// A compose file for a registry of this run only: its own name, port and volume, all
+/// labelled with the run, so the drop removes them.
+pub fn registry_file(bed: &TestBed, port: u16) -> tempfile::NamedTempFile {
+    use std::io::Write;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    write!(
+        file,
+        "services:\n  registry:\n    image: registry:2\n    container_name: multiarch-registry-test-{run}\n    ports: [\"127.0.0.1:{port}:5000\"]\n    volumes: [\"data:/var/lib/registry\"]\n    labels:\n      {label}: \"{run}\"\nvolumes:\n  data:\n    name: multiarch-registry-test-data-{run}\n    labels:\n      {label}: \"{run}\"\n",
+        run = bed.run_id,
+        label = RUN_LABEL,
+    )
+    .unwrap();
+    file
 }
 
 /// A free loopback port (bound, then released).

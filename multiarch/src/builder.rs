@@ -1,0 +1,361 @@
+//! Builders: where multi-platform builds run, as buildx has them.
+//!
+//! - `docker`: the engine's own BuildKit. It builds multi-platform images only with the
+//!   containerd image store on; the engine's registry settings decide plain HTTP.
+//! - `docker-container`: a `moby/buildkit` container (privileged, on the host network so
+//!   it reaches a registry on localhost) with `buildkitd.toml` mounted at
+//!   `/etc/buildkit/buildkitd.toml`, its API on a loopback TCP port.
+//!
+//! Builders are remembered in a small JSON file in the user's state directory; a
+//! `docker-container` builder is also its labelled container.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::docker::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, engine_message, remove};
+use crate::error::{Error, Result};
+
+/// The builder's name when none is given.
+pub const DEFAULT_NAME: &str = "multiarch-builder";
+/// The pinned BuildKit image for `docker-container` builders.
+pub const DEFAULT_BUILDKIT_IMAGE: &str = "moby/buildkit:v0.18.2";
+/// The label naming the builder on its container.
+pub const BUILDER_LABEL: &str = "io.github.multiarch.builder";
+/// Where BuildKit reads its configuration inside the container.
+pub const CONFIG_IN_CONTAINER: &str = "/etc/buildkit/buildkitd.toml";
+
+/// How a builder runs BuildKit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Driver {
+    /// The engine's own BuildKit.
+    Docker,
+    /// A moby/buildkit container.
+    DockerContainer,
+}
+
+impl std::fmt::Display for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Docker => "docker",
+            Self::DockerContainer => "docker-container",
+        })
+    }
+}
+
+/// A builder as remembered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Builder {
+    /// Its name.
+    pub name: String,
+    /// Its driver.
+    pub driver: Driver,
+    /// The buildkitd.toml it was created with (absolute), if any.
+    pub config: Option<PathBuf>,
+    /// The BuildKit image (docker-container only).
+    pub image: Option<String>,
+    /// The loopback port of BuildKit's API (docker-container only).
+    pub port: Option<u16>,
+}
+
+impl Builder {
+    /// The name of a docker-container builder's container.
+    pub fn container_name(&self) -> String {
+        format!("multiarch-buildkit-{}", self.name)
+    }
+
+    /// The container a `docker-container` builder runs as: privileged (BuildKit needs
+    /// it for its snapshotter and for running foreign binaries), on the host network,
+    /// with buildkitd.toml mounted read-only and the API on `tcp://127.0.0.1:PORT`.
+    pub fn container_body(&self) -> ContainerCreateBody {
+        let mut labels = HashMap::from([
+            (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
+            (BUILDER_LABEL.to_string(), self.name.clone()),
+        ]);
+        labels.insert("io.github.multiarch.driver".into(), self.driver.to_string());
+        let port = self.port.unwrap_or(1234);
+        ContainerCreateBody {
+            image: Some(
+                self.image
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_BUILDKIT_IMAGE.into()),
+            ),
+            cmd: Some(vec![
+                "--addr".into(),
+                "unix:///run/buildkit/buildkitd.sock".into(),
+                "--addr".into(),
+                format!("tcp://127.0.0.1:{port}"),
+                "--config".into(),
+                CONFIG_IN_CONTAINER.into(),
+            ]),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                privileged: Some(true),
+                network_mode: Some("host".into()),
+                binds: self
+                    .config
+                    .as_ref()
+                    .map(|c| vec![format!("{}:{CONFIG_IN_CONTAINER}:ro", c.display())]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+/// Where builders are remembered: `$MULTIARCH_STATE_DIR`, else the XDG state directory.
+pub fn state_file() -> PathBuf {
+    let dir = std::env::var_os("MULTIARCH_STATE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("multiarch")))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/multiarch"))
+        })
+        .unwrap_or_else(|| std::env::temp_dir().join("multiarch"));
+    dir.join("builders.json")
+}
+
+/// Every remembered builder, by name.
+pub fn load_all(file: &Path) -> BTreeMap<String, Builder> {
+    std::fs::read(file)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+fn save_all(file: &Path, builders: &BTreeMap<String, Builder>) -> Result<()> {
+    let io = |e: std::io::Error| Error::Engine {
+        action: format!("remember builders in `{}`", file.display()),
+        reason: e.to_string(),
+    };
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let text = serde_json::to_vec_pretty(builders).expect("builders serialise");
+    std::fs::write(file, text).map_err(io)
+}
+
+/// What `create` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// A new builder.
+    New,
+    /// It existed already with these settings.
+    Existing,
+}
+
+/// Creates a builder, or finds it already there.
+///
+/// # Errors
+/// [`Error::BuilderConflict`] when the name exists with another driver,
+/// [`Error::NoMultiPlatform`] when the engine cannot build multi-platform images,
+/// [`Error::ImageUnavailable`] when the BuildKit image cannot be had (nothing is left).
+pub async fn create(docker: &Docker, file: &Path, builder: Builder) -> Result<Created> {
+    let mut all = load_all(file);
+    if let Some(existing) = all.get(&builder.name) {
+        if existing.driver != builder.driver {
+            return Err(Error::BuilderConflict {
+                name: builder.name.clone(),
+                driver: existing.driver.to_string(),
+            });
+        }
+        if builder.driver == Driver::Docker || container_running(docker, existing).await {
+            return Ok(Created::Existing);
+        }
+    }
+    match builder.driver {
+        Driver::Docker => {
+            if !containerd_store(docker).await {
+                return Err(Error::NoMultiPlatform);
+            }
+        }
+        Driver::DockerContainer => {
+            let image = builder
+                .image
+                .clone()
+                .unwrap_or_else(|| DEFAULT_BUILDKIT_IMAGE.into());
+            ensure_image(docker, &image).await?;
+            remove(docker, &builder.container_name()).await;
+            let options = bollard::query_parameters::CreateContainerOptionsBuilder::new()
+                .name(&builder.container_name())
+                .build();
+            docker
+                .create_container(Some(options), builder.container_body())
+                .await
+                .map_err(|e| Error::Engine {
+                    action: format!(
+                        "create the builder container `{}`",
+                        builder.container_name()
+                    ),
+                    reason: engine_message(&e),
+                })?;
+            if let Err(e) = docker
+                .start_container(&builder.container_name(), None)
+                .await
+            {
+                remove(docker, &builder.container_name()).await;
+                return Err(Error::Engine {
+                    action: format!("start the builder container `{}`", builder.container_name()),
+                    reason: engine_message(&e),
+                });
+            }
+        }
+    }
+    all.insert(builder.name.clone(), builder);
+    save_all(file, &all)?;
+    Ok(Created::New)
+}
+
+/// Removes a builder (and its container). Returns whether it existed.
+///
+/// # Errors
+/// The state file cannot be written.
+pub async fn remove_builder(docker: &Docker, file: &Path, name: &str) -> Result<bool> {
+    let mut all = load_all(file);
+    let Some(builder) = all.remove(name) else {
+        return Ok(false);
+    };
+    if builder.driver == Driver::DockerContainer {
+        remove(docker, &builder.container_name()).await;
+    }
+    save_all(file, &all)?;
+    Ok(true)
+}
+
+/// `running`, `stopped`, or why not.
+pub async fn status(docker: &Docker, builder: &Builder) -> String {
+    match builder.driver {
+        Driver::Docker => {
+            if containerd_store(docker).await {
+                "running".into()
+            } else {
+                "no containerd image store: single-platform only".into()
+            }
+        }
+        Driver::DockerContainer => {
+            if container_running(docker, builder).await {
+                "running".into()
+            } else {
+                "stopped".into()
+            }
+        }
+    }
+}
+
+async fn container_running(docker: &Docker, builder: &Builder) -> bool {
+    docker
+        .inspect_container(&builder.container_name(), None)
+        .await
+        .ok()
+        .and_then(|c| c.state)
+        .and_then(|s| s.running)
+        .unwrap_or(false)
+}
+
+/// Whether the engine uses the containerd image store (needed for multi-platform images).
+pub async fn containerd_store(docker: &Docker) -> bool {
+    docker
+        .info()
+        .await
+        .ok()
+        .and_then(|i| i.driver_status)
+        .is_some_and(|status| {
+            status
+                .iter()
+                .flatten()
+                .any(|s| s.contains("io.containerd.snapshotter"))
+        })
+}
+
+async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
+    use futures_util::TryStreamExt;
+    if docker.inspect_image(image).await.is_ok() {
+        return Ok(());
+    }
+    let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
+        .from_image(image)
+        .build();
+    docker
+        .create_image(Some(options), None, None)
+        .try_collect::<Vec<_>>()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::ImageUnavailable {
+            image: image.to_string(),
+            reason: engine_message(&e),
+        })
+}
+
+/// The platforms a builder on this engine can build: the engine's own, plus every
+/// platform QEMU is registered for.
+pub async fn platforms(docker: &Docker) -> Vec<String> {
+    let mut list: Vec<String> = crate::docker::engine_platform(docker)
+        .await
+        .map(|p| p.to_string())
+        .into_iter()
+        .collect();
+    for (platform, usable) in crate::doctor::emulators(Path::new("/proc/sys/fs/binfmt_misc")) {
+        if usable && !list.iter().any(|p| p == platform) {
+            list.push(platform.to_string());
+        }
+    }
+    list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_docker_container_builder_carries_its_configuration() {
+        let builder = Builder {
+            name: "b".into(),
+            driver: Driver::DockerContainer,
+            config: Some("/work/buildkitd.toml".into()),
+            image: None,
+            port: Some(41234),
+        };
+        let body = builder.container_body();
+        assert_eq!(body.image.as_deref(), Some(DEFAULT_BUILDKIT_IMAGE));
+        let host = body.host_config.unwrap();
+        assert_eq!(host.privileged, Some(true));
+        assert_eq!(host.network_mode.as_deref(), Some("host"));
+        assert_eq!(
+            host.binds.unwrap(),
+            vec!["/work/buildkitd.toml:/etc/buildkit/buildkitd.toml:ro".to_string()]
+        );
+        let cmd = body.cmd.unwrap();
+        assert!(
+            cmd.windows(2)
+                .any(|w| w == ["--config", CONFIG_IN_CONTAINER])
+        );
+        assert!(
+            cmd.contains(&"tcp://127.0.0.1:41234".to_string()),
+            "API on loopback only"
+        );
+        let labels = body.labels.unwrap();
+        assert_eq!(labels[BUILDER_LABEL], "b");
+        assert_eq!(labels[MANAGED_BY_LABEL], MANAGED_BY_VALUE);
+        assert_eq!(builder.container_name(), "multiarch-buildkit-b");
+    }
+
+    #[test]
+    fn builders_are_remembered_in_a_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nested/builders.json");
+        assert!(load_all(&file).is_empty());
+        let builder = Builder {
+            name: "x".into(),
+            driver: Driver::Docker,
+            config: None,
+            image: None,
+            port: None,
+        };
+        save_all(&file, &BTreeMap::from([("x".to_string(), builder.clone())])).unwrap();
+        assert_eq!(load_all(&file)["x"], builder);
+    }
+}

@@ -1,0 +1,117 @@
+//! `multiarch build [CONTEXT] -t IMAGE --platform ... [--push]`: build through a
+//! builder; with `--push`, end with the index digest and the platform table.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use multiarch::builder::{self, Builder, DEFAULT_NAME, Driver};
+use multiarch::buildkit_config::BuildkitConfig;
+use multiarch::error::Error;
+use multiarch::image_build::{self, BuildRequest};
+use multiarch::registry::parse_reference;
+
+use super::{PlatformList, RegistryArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The build context
+    #[arg(default_value = ".")]
+    context: PathBuf,
+    /// The image to build: `localhost:5000/arch-server:latest`
+    #[arg(long, short = 't')]
+    tag: String,
+    /// Comma-separated platforms
+    #[arg(long, value_parser = super::parse_platforms, default_value = "linux/amd64,linux/arm64")]
+    platform: PlatformList,
+    /// Push the index when built
+    #[arg(long)]
+    push: bool,
+    /// The Dockerfile [default: CONTEXT/Dockerfile]
+    #[arg(long, short = 'f')]
+    file: Option<PathBuf>,
+    /// A build argument `KEY=VALUE`; repeatable
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    build_args: Vec<String>,
+    /// A named context `NAME=DIR`; repeatable (e.g. `build=dist` for host-built binaries)
+    #[arg(long = "build-context", value_name = "NAME=DIR")]
+    build_contexts: Vec<String>,
+    /// The builder [default: multiarch-builder if created, else the engine's own]
+    #[arg(long)]
+    builder: Option<String>,
+    /// Plain progress output, even on a terminal
+    #[arg(long)]
+    plain: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let reference = parse_reference(&args.tag)?;
+    for pair in args.build_args.iter().chain(&args.build_contexts) {
+        if !pair.contains('=') {
+            anyhow::bail!(
+                "`{pair}` is not of the form KEY=VALUE\nhint: e.g. `--build-context build=dist`"
+            );
+        }
+    }
+    let docker = multiarch::docker::connect().await?;
+    let all = builder::load_all(&builder::state_file());
+    let chosen = match &args.builder {
+        Some(name) => all
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchBuilder(name.clone()))?,
+        None => all.get(DEFAULT_NAME).cloned().unwrap_or(Builder {
+            name: "default".into(),
+            driver: Driver::Docker,
+            config: None,
+            image: None,
+            port: None,
+        }),
+    };
+    if chosen.driver == Driver::Docker
+        && args.platform.0.len() > 1
+        && !builder::containerd_store(&docker).await
+    {
+        return Err(Error::NoMultiPlatform.into());
+    }
+    if args.push {
+        let registry = reference.resolve_registry().to_string();
+        let buildkit = BuildkitConfig::load(chosen.config.as_deref())?;
+        let http = image_build::answers_plain_http(&registry).await
+            || args.registry.insecure.iter().any(|r| r == &registry);
+        image_build::check_registry(&docker, &chosen, &buildkit, &registry, http).await?;
+    }
+    let request = BuildRequest {
+        context: args.context,
+        file: args.file,
+        tag: args.tag.clone(),
+        platforms: args.platform.0.clone(),
+        build_args: args.build_args,
+        build_contexts: args.build_contexts,
+        push: args.push,
+        plain_progress: args.plain,
+    };
+    let started = std::time::Instant::now();
+    eprintln!(
+        "building {} for {} with builder `{}` ({} driver)",
+        args.tag,
+        args.platform
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        chosen.name,
+        chosen.driver
+    );
+    image_build::run(&chosen, &request).await?;
+    eprintln!("built in {:.1} s", started.elapsed().as_secs_f64());
+    if args.push {
+        // The same table as `inspect`, read back from the registry.
+        let report = super::inspect::report(&args.tag, &args.registry.insecure).await?;
+        eprintln!("pushed {} as {}", args.tag, report.digest);
+        print!("{}", super::inspect::render(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}

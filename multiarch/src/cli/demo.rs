@@ -1,0 +1,303 @@
+//! `multiarch demo`: the whole story in one command, each step with a heading and its
+//! time: doctor, registry, builder, build and push both platforms, inspect, then for
+//! each platform pull, run, `GET /arch`; verify; clean up. It stops at the first failing
+//! step and says what to do. The registry and the image stay; the containers go.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use multiarch::builder::{self, Builder, DEFAULT_NAME, Driver};
+use multiarch::buildkit_config::BuildkitConfig;
+use multiarch::docker::{self, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RunSpec, SESSION_LABEL};
+use multiarch::doctor::{self, Level};
+use multiarch::image_build::{self, BuildRequest};
+use multiarch::local_registry;
+use multiarch::registry::{Registry, parse_reference};
+use multiarch::verify::{self, PlatformReport, Probe};
+use multiarch::{ArchAnswer, Platform, compose};
+
+use super::PlatformList;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The repository and tag to build, in the local registry
+    #[arg(long, default_value = "arch-server:demo")]
+    image: String,
+    /// Platforms to build and prove
+    #[arg(long, value_parser = super::parse_platforms, default_value = "linux/amd64,linux/arm64")]
+    platform: PlatformList,
+    /// Host-built binaries (`<arch>/arch-server`) handed to the Dockerfile as its `build`
+    /// stage [default: ./dist when it exists; otherwise the Dockerfile compiles]
+    #[arg(long, value_name = "DIR")]
+    binaries: Option<PathBuf>,
+    /// The build context (the repository root)
+    #[arg(long, default_value = ".")]
+    context: PathBuf,
+    /// The compose file with the registry's settings [default: ./registry.yml, else built in]
+    #[arg(long, value_name = "FILE")]
+    registry_file: Option<PathBuf>,
+}
+
+const STEPS: usize = 8;
+
+struct Story {
+    step: usize,
+    started: Instant,
+}
+
+impl Story {
+    fn heading(&mut self, title: &str) -> Instant {
+        self.step += 1;
+        eprintln!("\n==> [{}/{STEPS}] {title}", self.step);
+        Instant::now()
+    }
+
+    fn done(&self, since: Instant) {
+        eprintln!("    ({:.1} s)", since.elapsed().as_secs_f64());
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let session = docker::new_session_id();
+    let docker = docker::connect().await?;
+    let labels = HashMap::from([
+        (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
+        (SESSION_LABEL.to_string(), session.clone()),
+        (
+            "io.github.multiarch.purpose".to_string(),
+            "demo".to_string(),
+        ),
+    ]);
+    let story = story(&docker, &args, labels);
+    let result = tokio::select! {
+        result = story => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    // Whatever happened, the demo's containers go.
+    let removed = docker::remove_labelled(&docker, SESSION_LABEL, &session).await;
+    if removed > 0 {
+        eprintln!("removed {removed} demo container(s)");
+    }
+    result
+}
+
+async fn story(
+    docker: &bollard::Docker,
+    args: &Args,
+    labels: HashMap<String, String>,
+) -> anyhow::Result<ExitCode> {
+    let mut story = Story {
+        step: 0,
+        started: Instant::now(),
+    };
+
+    let t = story.heading("doctor: what this machine can do");
+    let mut findings = doctor::check_engine(Some(docker), None).await;
+    let default_file = PathBuf::from("registry.yml");
+    let registry_file = args
+        .registry_file
+        .clone()
+        .or_else(|| default_file.exists().then_some(default_file));
+    let registry_spec = compose::load(registry_file.as_deref())?;
+    let registry = registry_spec.address();
+    for f in &findings {
+        if f.level != Level::Ok {
+            eprintln!("    {:?} {}: {}", f.level, f.area, f.detail);
+        }
+    }
+    findings.retain(|f| f.level == Level::Problem);
+    if let Some(problem) = findings.first() {
+        anyhow::bail!(
+            "the machine is not ready: {}: {}\nhint: {}",
+            problem.area,
+            problem.detail,
+            problem
+                .fix
+                .clone()
+                .unwrap_or_else(|| "run `multiarch doctor`".into())
+        );
+    }
+    eprintln!("    engine, containerd store, buildx and QEMU are ready");
+    story.done(t);
+
+    let t = story.heading(&format!("registry up: {registry}"));
+    local_registry::up(docker, &registry_spec)
+        .await
+        .context("the local registry did not start")?;
+    eprintln!(
+        "    http://{}/v2/ answers",
+        local_registry::probe_address(&registry_spec)
+    );
+    story.done(t);
+
+    let t = story.heading("builder create (the engine's BuildKit, docker driver)");
+    let config = super::builder::config_path(None);
+    let buildkit = BuildkitConfig::load(config.as_deref())?;
+    let chosen = Builder {
+        name: DEFAULT_NAME.into(),
+        driver: Driver::Docker,
+        config: config.as_ref().map(std::fs::canonicalize).transpose()?,
+        image: None,
+        port: None,
+    };
+    image_build::check_registry(docker, &chosen, &buildkit, &registry, true).await?;
+    let existing = builder::load_all(&builder::state_file());
+    let chosen = match existing.get(DEFAULT_NAME) {
+        Some(b) if b.driver == Driver::Docker => b.clone(),
+        _ => {
+            builder::create(docker, &builder::state_file(), chosen.clone()).await?;
+            chosen
+        }
+    };
+    eprintln!(
+        "    builder `{}`: {}",
+        chosen.name,
+        builder::status(docker, &chosen).await
+    );
+    story.done(t);
+
+    let image = format!("{registry}/{}", args.image);
+    let t = story.heading(&format!(
+        "build and push {} for {}",
+        image,
+        args.platform
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let binaries = args.binaries.clone().or_else(|| {
+        let dist = args.context.join("dist");
+        dist.exists().then_some(dist)
+    });
+    if let Some(dir) = &binaries {
+        eprintln!(
+            "    using host-built binaries from {} as the `build` stage",
+            dir.display()
+        );
+    }
+    let request = BuildRequest {
+        context: args.context.clone(),
+        file: None,
+        tag: image.clone(),
+        platforms: args.platform.0.clone(),
+        build_args: Vec::new(),
+        build_contexts: binaries
+            .iter()
+            .map(|d| format!("build={}", d.display()))
+            .collect(),
+        push: true,
+        plain_progress: true,
+    };
+    image_build::run(&chosen, &request).await?;
+    story.done(t);
+
+    let t = story.heading("inspect the index in the registry");
+    let report = super::inspect::report(&image, &[]).await?;
+    print!("{}", super::inspect::render(&report));
+    story.done(t);
+
+    let t = story.heading("pull and run each platform, ask it GET /arch");
+    let reference = parse_reference(&image)?;
+    let client = Registry::for_reference(&reference, &[]);
+    let native = docker::engine_platform(docker).await;
+    for platform in &args.platform.0 {
+        let digest = multiarch::pull::platform_digest(&client, &reference, platform).await?;
+        multiarch::pull::pull_platform(docker, &reference, platform, &digest, |_| {}).await?;
+        let started = docker::run_published(
+            docker,
+            &RunSpec {
+                image: image.clone(),
+                platform: Some(platform.clone()),
+                container_port: 80,
+                labels: labels.clone(),
+                cmd: None,
+            },
+        )
+        .await?;
+        let answer = ask_arch(started.host_port).await;
+        docker::remove(docker, &started.id).await;
+        let answer = answer.with_context(|| format!("the {platform} container did not answer"))?;
+        let how = if native.as_ref().map(Platform::architecture) == Some(platform.architecture()) {
+            "native"
+        } else {
+            "emulated by QEMU"
+        };
+        println!(
+            "{:<14} GET /arch -> {{\"architecture\": \"{}\"}}   ({how})",
+            platform.to_string(),
+            answer.architecture
+        );
+        if !platform.matches_machine(&answer.architecture) {
+            anyhow::bail!(
+                "the {platform} image answered `{}`\nhint: run `multiarch verify {image}` to see what its binary was built for",
+                answer.architecture
+            );
+        }
+    }
+    story.done(t);
+
+    let t = story.heading("verify: ELF headers and running answers match the index");
+    let mut reports = Vec::new();
+    for platform in &args.platform.0 {
+        let digest = multiarch::pull::platform_digest(&client, &reference, platform).await?;
+        let static_check = verify::check_static(&client, &reference, platform, &digest).await?;
+        let running = verify::check_running(
+            docker,
+            &reference,
+            platform,
+            &digest,
+            native.as_ref(),
+            &Probe::default(),
+            labels.clone(),
+        )
+        .await?;
+        reports.push(PlatformReport {
+            platform: platform.clone(),
+            digest,
+            static_check,
+            running,
+        });
+    }
+    print!("{}", super::verify::render(&reports));
+    if reports.iter().any(|r| !r.passed()) {
+        anyhow::bail!("verification failed\nhint: `multiarch verify {image}` shows the reasons");
+    }
+    story.done(t);
+
+    let t = story.heading("clean up the demo's containers");
+    eprintln!(
+        "    the registry ({registry}) and the image ({image}) stay; `multiarch registry down` stops the registry"
+    );
+    story.done(t);
+    eprintln!(
+        "\ndemo finished in {:.1} s",
+        story.started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ask_arch(port: u16) -> anyhow::Result<ArchAnswer> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .no_proxy()
+        .build()?;
+    let url = format!("http://127.0.0.1:{port}/arch");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(response) = client.get(&url).send().await {
+            if response.status().is_success() {
+                return Ok(response.json().await?);
+            }
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("`{url}` did not answer within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

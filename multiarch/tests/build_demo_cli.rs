@@ -1,0 +1,200 @@
+//! `multiarch builder`, `build` and `demo` on the real test bed (issue #5).
+
+mod common;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builders_build_and_the_demo_run_end_to_end() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_str().unwrap().to_string();
+    let env = [("MULTIARCH_STATE_DIR", state_dir.as_str())];
+    let run = |args: &[&str]| common::multiarch_with(args, &env);
+
+    // builder create is idempotent; ls and inspect show it; a second driver conflicts.
+    let (code, _, stderr) = run(&["builder", "create"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("created builder `multiarch-builder` (docker driver)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&["builder", "create"]);
+    assert_eq!(code, 0);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    let (code, stdout, _) = run(&["builder", "ls"]);
+    assert_eq!(code, 0);
+    let row = stdout.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.starts_with("multiarch-builder") && row.contains("docker") && row.contains("running"),
+        "{stdout}"
+    );
+    assert!(
+        row.contains("linux/amd64") && row.contains("linux/arm64"),
+        "{row}"
+    );
+    let (code, _, stderr) = run(&["builder", "create", "--driver", "docker-container"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("already exists with the `docker` driver"),
+        "{stderr}"
+    );
+
+    // docker-container without a BuildKit image: a clear error, nothing left behind.
+    // (A registry on a closed loopback port: the pull fails here, never off the machine.)
+    let port = common::free_port();
+    let (code, _, stderr) = run(&[
+        "builder",
+        "create",
+        "--name",
+        "bk",
+        "--driver",
+        "docker-container",
+        "--image",
+        &format!("localhost:{port}/moby/buildkit:none"),
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("is not available"), "{stderr}");
+    assert!(stderr.contains("`--driver docker`"), "{stderr}");
+    let left = bed.run(
+        "docker",
+        &["ps", "-aq", "--filter", "name=multiarch-buildkit-bk"],
+    );
+    assert!(left.trim().is_empty(), "no builder container left: {left}");
+    let (_, stdout, _) = run(&["builder", "ls"]);
+    assert!(
+        !stdout.contains("bk "),
+        "a failed create is not remembered: {stdout}"
+    );
+
+    // A registry the builder would reach over HTTPS though it answers HTTP: refused first.
+    let registry = bed.start_registry().await;
+    let registry_port = registry.rsplit_once(':').unwrap().1.to_string();
+    let remote_looking = format!("0.0.0.0:{registry_port}");
+    let buildkitd = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        buildkitd.path(),
+        "[registry.\"localhost:5000\"]\n  http = true\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&[
+        "builder",
+        "create",
+        "--name",
+        "strict",
+        "--driver",
+        "docker-container",
+        "--config",
+        buildkitd.path().to_str().unwrap(),
+        "--registry",
+        &remote_looking,
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(&format!("cannot push to `{remote_looking}`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("[registry.\"{remote_looking}\"]\n  http = true")),
+        "the lines to add: {stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "build",
+        "-t",
+        &format!("{remote_looking}/x:1"),
+        "--build-context",
+        "build=dist",
+        "--push",
+        ".",
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("insecure-registries"), "{stderr}");
+
+    // build --push with host binaries ends with the index table; verify passes.
+    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
+    let image = format!("{registry}/built:{}", bed.run_id);
+    bed.track_image(&image);
+    let (code, stdout, stderr) = run(&[
+        "build",
+        "-t",
+        &image,
+        "--build-context",
+        "build=dist",
+        "--push",
+        "--plain",
+        ".",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("pushed"), "{stderr}");
+    assert!(
+        stdout.contains("linux/amd64") && stdout.contains("linux/arm64"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = run(&["verify", &image]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // A failing Dockerfile step shows BuildKit's own message, not a dump.
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::write(
+        broken.path().join("Dockerfile"),
+        "FROM scratch\nCOPY missing-file /x\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&[
+        "build",
+        "-t",
+        &format!("{registry}/broken:1"),
+        "--platform",
+        "linux/amd64",
+        "--plain",
+        broken.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("missing-file") && stderr.contains("not found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error: the build of"), "{stderr}");
+
+    // The demo, start to end, on a registry of this run's own.
+    let demo_port = common::free_port();
+    let file = common::registry_file(&bed, demo_port);
+    let demo_image = format!("localhost:{demo_port}/arch-server:demo");
+    bed.track_image(&demo_image);
+    let (code, stdout, stderr) = run(&[
+        "demo",
+        "--registry-file",
+        file.path().to_str().unwrap(),
+        "--binaries",
+        "dist",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for step in 1..=8 {
+        assert!(
+            stderr.contains(&format!("==> [{step}/8]")),
+            "step {step}: {stderr}"
+        );
+    }
+    assert!(
+        stdout.contains("linux/amd64    GET /arch -> {\"architecture\": \"x86_64\"}   (native)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "linux/arm64    GET /arch -> {\"architecture\": \"aarch64\"}   (emulated by QEMU)"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("linux/arm64  PASS"), "{stdout}");
+    let left = bed.run(
+        "docker",
+        &[
+            "ps",
+            "-aq",
+            "--filter",
+            "label=io.github.multiarch.purpose=demo",
+        ],
+    );
+    assert!(left.trim().is_empty(), "the demo removed its containers");
+    // bed's drop removes this run's registry, its volume and images.
+}
