@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The demo, end to end, for people who want to read the commands: each command is
+# printed before it runs. It is the story `multiarch demo` tells in one command.
+#
+#   ./multi-arch.sh                       REGISTRY, IMAGE and PLATFORMS can be overridden:
+#   PLATFORMS=linux/amd64,linux/arm64,linux/arm/v7 ./multi-arch.sh
+#
+# Works on a machine prepared by `sudo scripts/testbed.sh up`, and on a laptop with
+# Docker Desktop (where, without an arm64 cross toolchain, the Dockerfile compiles).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+REGISTRY=${REGISTRY:-localhost:5000}
+IMAGE=${IMAGE:-$REGISTRY/arch-server:latest}
+PLATFORMS=${PLATFORMS:-linux/amd64,linux/arm64}
+
+bold='' plain=''
+if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
+run() {
+  printf '\n%s$ %s%s\n' "$bold" "$*" "$plain" >&2
+  "$@"
+}
+
+containers=()
+cleanup() {
+  if [ ${#containers[@]} -gt 0 ]; then
+    docker rm -f "${containers[@]}" >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+
+if command -v multiarch >/dev/null; then
+  multiarch=multiarch
+else
+  run cargo build --release --quiet -p multiarch
+  multiarch=target/release/multiarch
+fi
+
+run "$multiarch" doctor --registry "$REGISTRY" || true
+run "$multiarch" registry up
+run "$multiarch" builder create --config buildkitd.toml --registry "$REGISTRY"
+
+# Cross-compile on the host when the toolchain is here; otherwise the Dockerfile does.
+context=()
+archs=$(tr ',' '\n' <<<"$PLATFORMS" | cut -d/ -f2 | sort -u | tr '\n' ' ')
+# shellcheck disable=SC2086 # one argument per architecture
+if scripts/build-dist.sh $archs 2>/dev/null; then
+  context=(--build-context build=dist)
+fi
+run "$multiarch" build --tag "$IMAGE" --platform "$PLATFORMS" "${context[@]}" --push .
+
+run docker buildx imagetools inspect "$IMAGE"
+run "$multiarch" inspect "$IMAGE"
+
+for platform in ${PLATFORMS//,/ }; do
+  run docker pull --quiet --platform "$platform" "$IMAGE"
+  id=$(run docker run --detach --platform "$platform" --publish 127.0.0.1::80 \
+    --label io.github.multiarch.managed-by=multiarch "$IMAGE")
+  containers+=("$id")
+  port=$(docker port "$id" 80/tcp | head -n1 | cut -d: -f2)
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
+    sleep 0.2
+  done
+  run curl -s "http://127.0.0.1:$port/arch"
+  echo
+  run docker stop "$id" >/dev/null
+done
+
+run "$multiarch" verify "$IMAGE"
