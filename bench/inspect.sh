@@ -6,6 +6,8 @@
 #   bench/inspect.sh        (needs the test bed: sudo scripts/testbed.sh up)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 RUNS=${RUNS:-20}
 
 command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
@@ -59,17 +61,5 @@ print(f"Median: multiarch takes {100*m/by_name['docker buildx imagetools inspect
       "(for the layer counts and sizes) where `skopeo --raw` fetches only the index.")
 print("<!-- inspect:end -->")
 PY
-[ -f BENCHMARKS.md ] || printf '# Benchmarks\n\n' >BENCHMARKS.md
-if grep -q '<!-- inspect:start -->' BENCHMARKS.md; then
-  python3 - "$section" <<'PY'
-import re, sys
-new = open(sys.argv[1]).read().strip()
-text = open("BENCHMARKS.md").read()
-text = re.sub(r"<!-- inspect:start -->.*?<!-- inspect:end -->", lambda _: new, text, flags=re.S)
-open("BENCHMARKS.md", "w").write(text)
-PY
-else
-  { echo; cat "$section"; } >>BENCHMARKS.md
-fi
-cat "$section"
-rm -f "$json" "$section"
+write_section inspect "$section"
+rm -f "$json"

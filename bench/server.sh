@@ -9,6 +9,8 @@
 #   bench/server.sh            (DURATION=10s by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 DURATION=${DURATION:-10s}
 CONCURRENCY=(1 64 256)
 
@@ -88,17 +90,4 @@ section=$(mktemp)
   echo "<!-- server:end -->"
 } >"$section"
 
-[ -f BENCHMARKS.md ] || printf '# Benchmarks\n\nEvery figure here comes from a script under `bench/`, with its reference measured in the same run.\n\n' >BENCHMARKS.md
-if grep -q '<!-- server:start -->' BENCHMARKS.md; then
-  python3 - "$section" <<'PY'
-import re, sys
-new = open(sys.argv[1]).read().strip()
-text = open("BENCHMARKS.md").read()
-text = re.sub(r"<!-- server:start -->.*?<!-- server:end -->", lambda _: new, text, flags=re.S)
-open("BENCHMARKS.md", "w").write(text)
-PY
-else
-  { cat "$section"; echo; } >>BENCHMARKS.md
-fi
-cat "$section"
-rm -f "$section"
+write_section server "$section"

@@ -24,24 +24,7 @@ async fn the_two_platform_image_runs_and_answers_its_own_architecture() {
     // 2. Build from the Dockerfile with the host binaries, push to a real registry.
     let registry = bed.start_registry().await;
     let image = format!("{registry}/arch-server-e2e:{}", bed.run_id);
-    bed.track_image(&image);
-    bed.run(
-        "docker",
-        &[
-            "buildx",
-            "build",
-            "--builder",
-            "default",
-            "--platform",
-            "linux/amd64,linux/arm64",
-            "--build-context",
-            "build=dist",
-            "--tag",
-            &image,
-            "--push",
-            ".",
-        ],
-    );
+    common::build_and_push(&mut bed, "dist", &image, "linux/amd64,linux/arm64");
 
     // 3. The registry's index, over HTTP: one image per platform, attestations as such,
     //    each config saying the architecture its descriptor claims.
@@ -128,5 +111,45 @@ async fn the_two_platform_image_runs_and_answers_its_own_architecture() {
         assert_eq!(exit, 0, "{platform} exited {exit} on docker stop");
         docker::remove(&bed.docker, &started.id).await;
     }
+    // The image has no shell, runs as a non-root user, and works read-only with every
+    // capability dropped (issue #6, security).
+    let labels = format!("{}={}", common::RUN_LABEL, bed.run_id);
+    let id = bed.run(
+        "docker",
+        &[
+            "run",
+            "--detach",
+            "--read-only",
+            "--cap-drop",
+            "ALL",
+            "--platform",
+            "linux/amd64",
+            "--publish",
+            "127.0.0.1::80",
+            "--label",
+            &labels,
+            &image,
+        ],
+    );
+    let id = id.trim().to_string();
+    let port = bed.run("docker", &["port", &id, "80/tcp"]);
+    let port = port
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .to_string();
+    let answer = common::wait_for_http(&format!("http://127.0.0.1:{port}/arch")).await;
+    assert!(answer.contains("x86_64"), "{answer}");
+    let user = bed.run("docker", &["inspect", "-f", "{{.Config.User}}", &id]);
+    assert_eq!(user.trim(), "65532:65532", "not root");
+    let shell = std::process::Command::new("docker")
+        .args(["exec", &id, "/bin/sh", "-c", "true"])
+        .output()
+        .unwrap();
+    assert!(!shell.status.success(), "the image has no shell");
+
     // 6. `bed` removes the registry, its volume and the image when dropped.
 }

@@ -22,25 +22,8 @@ async fn per_arch_tags_become_one_verified_index() {
         )
         .unwrap();
         let tag = format!("{registry}/arch-server:linux-{arch}");
-        bed.track_image(&tag);
-        bed.run(
-            "docker",
-            &[
-                "buildx",
-                "build",
-                "--builder",
-                "default",
-                "--quiet",
-                "--platform",
-                &format!("linux/{arch}"),
-                "--build-context",
-                &format!("build={}", context.path().display()),
-                "--tag",
-                &tag,
-                "--push",
-                ".",
-            ],
-        );
+        let context = context.path().to_str().unwrap().to_string();
+        common::build_and_push(&mut bed, &context, &tag, &format!("linux/{arch}"));
         sources.push(tag);
     }
 

@@ -14,7 +14,7 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
 
     // The real image: both platforms pass, statically and running.
     let good = format!("{registry}/verify-good:{}", bed.run_id);
-    common::build_and_push(&mut bed, "dist", &good);
+    common::build_and_push(&mut bed, "dist", &good, "linux/amd64,linux/arm64");
     let (code, stdout, stderr) = common::multiarch(&["verify", &good]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let rows: Vec<&str> = stdout.lines().skip(1).collect();
@@ -40,7 +40,12 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
         .unwrap();
     }
     let bad = format!("{registry}/verify-bad:{}", bed.run_id);
-    common::build_and_push(&mut bed, wrong.path().to_str().unwrap(), &bad);
+    common::build_and_push(
+        &mut bed,
+        wrong.path().to_str().unwrap(),
+        &bad,
+        "linux/amd64,linux/arm64",
+    );
 
     let (code, stdout, stderr) = common::multiarch(&["verify", "--static-only", &bad]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");

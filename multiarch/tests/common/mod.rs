@@ -241,9 +241,9 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Builds the two-platform image from the repository's Dockerfile with the binaries in
-/// `context` (`<arch>/arch-server`) and pushes it as `image`.
-pub fn build_and_push(bed: &mut TestBed, context: &str, image: &str) {
+/// Builds the repository's Dockerfile for `platforms` (`linux/amd64,linux/arm64`) with
+/// the binaries in `context` (`<arch>/arch-server`) as its `build` stage, and pushes it.
+pub fn build_and_push(bed: &mut TestBed, context: &str, image: &str, platforms: &str) {
     bed.track_image(image);
     bed.run(
         "docker",
@@ -254,7 +254,7 @@ pub fn build_and_push(bed: &mut TestBed, context: &str, image: &str) {
             "default",
             "--quiet",
             "--platform",
-            "linux/amd64,linux/arm64",
+            platforms,
             "--build-context",
             &format!("build={context}"),
             "--tag",
