@@ -21,8 +21,11 @@ ARG BUILDARCH
 ARG TARGETARCH
 ARG TARGETVARIANT
 WORKDIR /src
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # The Rust target, its C linker, and the Debian packages that provide the linker.
-# Building for the build machine's own architecture needs no cross linker.
+# Building for the build machine's own architecture needs no cross linker. The cross
+# packages follow the base image's Debian release, so they are not pinned here.
+# hadolint ignore=DL3008
 RUN set -eu; \
     case "${TARGETARCH}${TARGETVARIANT:+/$TARGETVARIANT}" in \
       amd64)   set -- x86_64-unknown-linux-gnu      x86_64-linux-gnu      gcc-x86-64-linux-gnu libc6-dev-amd64-cross ;; \

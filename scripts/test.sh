@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then
   scripts/testbed.sh up
 elif command -v sudo >/dev/null; then
-  sudo --preserve-env=PATH scripts/testbed.sh up
+  sudo --preserve-env=PATH,HOME,RUSTUP_HOME,CARGO_HOME scripts/testbed.sh up
 else
   scripts/testbed.sh up
 fi

@@ -233,7 +233,14 @@ YML
 # that must match the host's versions exactly; a static build needs only the rlibs.
 CROSS_SYSROOT=${MULTIARCH_CROSS_SYSROOT:-/opt/multiarch-testbed/rust-sysroot}
 
+rustup_cross_ready() {
+  # A rustup toolchain with the aarch64 target and a cross linker (a laptop, GitHub Actions).
+  command -v aarch64-linux-gnu-gcc >/dev/null && command -v rustc >/dev/null &&
+    [ -d "$(rustc --print target-libdir --target aarch64-unknown-linux-gnu 2>/dev/null)" ]
+}
+
 cross_ready() {
+  rustup_cross_ready && return 0
   [ -x /usr/bin/rustc ] && /usr/bin/rustc --version | grep -q "^rustc ${DEBIAN_RUSTC_VERSION%%+*} " &&
     [ -d "$CROSS_SYSROOT/lib/rustlib/aarch64-unknown-linux-gnu/lib" ] &&
     command -v aarch64-linux-gnu-gcc >/dev/null
@@ -241,6 +248,10 @@ cross_ready() {
 
 ensure_cross_toolchain() {
   say "arm64 cross toolchain for arch-server"
+  if rustup_cross_ready; then
+    ok "$(rustc --version) with the aarch64-unknown-linux-gnu target"
+    return 0
+  fi
   if cross_ready; then
     ok "$(/usr/bin/rustc --version) with the aarch64 std in $CROSS_SYSROOT"
     return 0
@@ -299,7 +310,7 @@ cmd_status() {
     bad=1
   fi
   binfmt_ready && ok "QEMU handlers: aarch64, arm" || { missing "QEMU handlers"; bad=1; }
-  cross_ready && ok "cross toolchain: $(/usr/bin/rustc --version)" || { missing "arm64 cross toolchain"; bad=1; }
+  cross_ready && ok "arm64 cross toolchain" || { missing "arm64 cross toolchain"; bad=1; }
   [ -f "$STATE_DIR/dockerd.pid" ] && ok "dockerd was started by the test bed (pid $(cat "$STATE_DIR/dockerd.pid"))"
   return $bad
 }
