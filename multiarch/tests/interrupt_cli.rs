@@ -1,0 +1,99 @@
+//! Ctrl-C in the middle of `verify` and `demo` (issue #6): afterwards no container with
+//! the kit's label is left, and the exit code says it was interrupted.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Starts `multiarch ARGS`, waits for a stderr line containing `when`, sends SIGINT,
+/// and returns the exit code and everything it printed on stderr.
+fn interrupt(args: &[&str], env: &[(&str, &str)], when: &str) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_multiarch"))
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(common::repo_root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(when) {
+            break;
+        }
+    }
+    // Let it start what it starts at that step, then interrupt.
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    for line in lines {
+        seen.push_str(&line.unwrap());
+        seen.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert!(!seen.contains("panicked"), "{seen}");
+    (status.code(), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_leaves_no_container_behind() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
+    let registry = bed.start_registry().await;
+    let image = format!("{registry}/interrupted:{}", bed.run_id);
+    common::build_and_push(&mut bed, "dist", &image, "linux/amd64,linux/arm64");
+
+    let (code, stderr) = interrupt(&["verify", &image], &[], "checking linux/arm64");
+    assert_ne!(code, Some(0), "{stderr}");
+    let left = bed.run(
+        "docker",
+        &["ps", "-aq", "--filter", "label=io.github.multiarch.session"],
+    );
+    assert!(
+        left.trim().is_empty(),
+        "verify left containers: {left}\n{stderr}"
+    );
+
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_str().unwrap().to_string();
+    let port = common::free_port();
+    let file = common::registry_file(&bed, port);
+    bed.track_image(&format!("localhost:{port}/arch-server:demo"));
+    let (code, stderr) = interrupt(
+        &[
+            "demo",
+            "--registry-file",
+            file.path().to_str().unwrap(),
+            "--binaries",
+            "dist",
+        ],
+        &[("MULTIARCH_STATE_DIR", &state_dir)],
+        "==> [6/8]",
+    );
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let left = bed.run(
+        "docker",
+        &[
+            "ps",
+            "-aq",
+            "--filter",
+            "label=io.github.multiarch.purpose=demo",
+        ],
+    );
+    assert!(
+        left.trim().is_empty(),
+        "demo left containers: {left}\n{stderr}"
+    );
+}
