@@ -60,9 +60,6 @@ pub fn parse(text: &str) -> Result<Reference, ReferenceError> {
         }
         None => (name_and_tag, None),
     };
-    if name.len() > 255 {
-        return Err(ReferenceError::TooLong);
-    }
     let (registry, path) = match name.split_once('/') {
         Some((first, rest))
             if first.contains('.') || first.contains(':') || first == "localhost" =>
@@ -81,6 +78,11 @@ pub fn parse(text: &str) -> Result<Reference, ReferenceError> {
     } else {
         path
     };
+    // Docker counts the normalised name (`docker.io/library/...`), so a short name
+    // that grows past the limit when normalised is refused too.
+    if registry.len() + 1 + repository.len() > 255 {
+        return Err(ReferenceError::TooLong);
+    }
     for component in repository.split('/') {
         check_component(component)?;
     }
@@ -264,6 +266,20 @@ mod tests {
     fn refuses_with_a_reason(#[case] text: &str, #[case] prefix: &str) {
         let message = parse(text).unwrap_err().to_string();
         assert!(message.starts_with(prefix), "{text}: {message}");
+    }
+
+    /// Found by `cargo fuzz run reference` (issue #6): a 250-character name passed the
+    /// limit, but printed as `docker.io/library/...` it no longer parsed.
+    #[test]
+    fn the_length_limit_counts_the_normalised_name() {
+        let name = "d".repeat(240);
+        assert_eq!(parse(&name).unwrap_err(), ReferenceError::TooLong);
+        let fits = "d".repeat(255 - "docker.io/library/".len());
+        let reference = parse(&fits).unwrap();
+        assert_eq!(
+            parse(&reference.whole()).unwrap().whole(),
+            reference.whole()
+        );
     }
 
     #[test]
