@@ -245,13 +245,25 @@ pub async fn remove_labelled(docker: &Docker, key: &str, value: &str) -> usize {
 /// The label that ties containers to one invocation of the CLI.
 pub const SESSION_LABEL: &str = "io.github.multiarch.session";
 
-/// A fresh session id for [`SESSION_LABEL`].
-pub fn new_session_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!("{}-{nanos}", std::process::id())
+/// This invocation's id for [`SESSION_LABEL`]: every container the CLI starts carries
+/// it, so that Ctrl-C can remove exactly what this run started, whatever it was doing.
+pub fn session_id() -> &'static str {
+    static SESSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SESSION.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        format!("{}-{nanos}", std::process::id())
+    })
+}
+
+/// The labels of a container this invocation starts: the kit's and the session's.
+pub fn session_labels() -> std::collections::HashMap<String, String> {
+    std::collections::HashMap::from([
+        (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
+        (SESSION_LABEL.to_string(), session_id().to_string()),
+    ])
 }
 
 /// The platform the engine runs natively (from its reported architecture).

@@ -113,10 +113,7 @@ pub async fn pull_platform(
     }
     // The engine must now hold that platform for this tag: creating (not starting) a
     // container for it fails when only another platform's content is there.
-    let labels = std::collections::HashMap::from([(
-        crate::docker::MANAGED_BY_LABEL.to_string(),
-        crate::docker::MANAGED_BY_VALUE.to_string(),
-    )]);
+    let labels = crate::docker::session_labels();
     let probe = docker
         .create_container(
             Some(

@@ -1,4 +1,4 @@
-//! Ctrl-C in the middle of `verify` and `demo` (issue #6): afterwards no container with
+//! Ctrl-C in the middle of `verify`, `demo`, `build` and `pull` (issue #6): afterwards no container with
 //! the kit's label is left, and the exit code says it was interrupted.
 
 mod common;
@@ -95,5 +95,64 @@ async fn ctrl_c_leaves_no_container_behind() {
     assert!(
         left.trim().is_empty(),
         "demo left containers: {left}\n{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_build_and_pull_stops_cleanly() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
+    let registry = bed.start_registry().await;
+    let context = tempfile::tempdir().unwrap();
+    common::heavy_context(context.path(), 64);
+    let image = format!("{registry}/interrupted-build:{}", bed.run_id);
+    bed.track_image(&image);
+
+    // Ctrl-C while BuildKit works: exit 130, nothing pushed, and the next build works.
+    let (code, stderr) = interrupt(
+        &[
+            "build",
+            context.path().to_str().unwrap(),
+            "-t",
+            &image,
+            "--push",
+            "--plain",
+        ],
+        &[],
+        "#",
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let (code, _, _) = common::multiarch(&["inspect", &image]);
+    assert_ne!(code, 0, "an interrupted build pushed `{image}`");
+    let (code, _, stderr) = common::multiarch(&[
+        "build",
+        context.path().to_str().unwrap(),
+        "-t",
+        &image,
+        "--push",
+        "--plain",
+    ]);
+    assert_eq!(
+        code, 0,
+        "the build after the interrupted one failed:\n{stderr}"
+    );
+
+    // Ctrl-C during the second platform's pull: exit 130, no probe container left.
+    let (code, stderr) = interrupt(
+        &["pull", "--platform", "linux/amd64,linux/arm64", &image],
+        &[],
+        "pulled linux/amd64",
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    let left = bed.run(
+        "docker",
+        &["ps", "-aq", "--filter", "label=io.github.multiarch.session"],
+    );
+    assert!(
+        left.trim().is_empty(),
+        "pull left containers: {left}\n{stderr}"
     );
 }

@@ -12,7 +12,7 @@ use anyhow::Context;
 
 use multiarch::builder::{self, Builder, DEFAULT_NAME, Driver};
 use multiarch::buildkit_config::BuildkitConfig;
-use multiarch::docker::{self, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RunSpec, SESSION_LABEL};
+use multiarch::docker::{self, RunSpec, SESSION_LABEL};
 use multiarch::doctor::{self, Level};
 use multiarch::image_build::{self, BuildRequest};
 use multiarch::local_registry;
@@ -62,23 +62,16 @@ impl Story {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let session = docker::new_session_id();
     let docker = docker::connect().await?;
-    let labels = HashMap::from([
-        (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
-        (SESSION_LABEL.to_string(), session.clone()),
-        (
-            "io.github.multiarch.purpose".to_string(),
-            "demo".to_string(),
-        ),
-    ]);
-    let story = story(&docker, &args, labels);
-    let result = tokio::select! {
-        result = story => result,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-    };
-    // Whatever happened, the demo's containers go.
-    let removed = docker::remove_labelled(&docker, SESSION_LABEL, &session).await;
+    let mut labels = docker::session_labels();
+    labels.insert(
+        "io.github.multiarch.purpose".to_string(),
+        "demo".to_string(),
+    );
+    // On Ctrl-C, `cli::run` drops the story and removes this session's containers.
+    let result = story(&docker, &args, labels).await;
+    // Whatever else happened, the demo's containers go.
+    let removed = docker::remove_labelled(&docker, SESSION_LABEL, docker::session_id()).await;
     if removed > 0 {
         eprintln!("removed {removed} demo container(s)");
     }

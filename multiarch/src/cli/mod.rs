@@ -106,18 +106,43 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        match cli.command {
-            Command::Builder(args) => builder::run(args).await,
-            Command::Build(args) => build::run(args).await,
-            Command::Demo(args) => demo::run(args).await,
-            Command::Doctor(args) => doctor::run(args).await,
-            Command::Registry(args) => registry::run(args).await,
-            Command::Inspect(args) => inspect::run(args).await,
-            Command::Manifest(args) => manifest::run(args).await,
-            Command::Pull(args) => pull::run(args).await,
-            Command::Verify(args) => verify::run(args).await,
+        let command = async {
+            match cli.command {
+                Command::Builder(args) => builder::run(args).await,
+                Command::Build(args) => build::run(args).await,
+                Command::Demo(args) => demo::run(args).await,
+                Command::Doctor(args) => doctor::run(args).await,
+                Command::Registry(args) => registry::run(args).await,
+                Command::Inspect(args) => inspect::run(args).await,
+                Command::Manifest(args) => manifest::run(args).await,
+                Command::Pull(args) => pull::run(args).await,
+                Command::Verify(args) => verify::run(args).await,
+            }
+        };
+        tokio::select! {
+            result = command => result,
+            _ = tokio::signal::ctrl_c() => Ok(interrupted().await),
         }
     })
+}
+
+/// Ctrl-C, whatever the command was doing: the command's future is dropped (which stops
+/// its builds, pulls and child processes), then every container this invocation started
+/// is removed. Exit code 130, as shells report SIGINT.
+async fn interrupted() -> ExitCode {
+    let removed = match multiarch::docker::connect().await {
+        Ok(docker) => {
+            multiarch::docker::remove_labelled(
+                &docker,
+                multiarch::docker::SESSION_LABEL,
+                multiarch::docker::session_id(),
+            )
+            .await
+        }
+        Err(_) => 0,
+    };
+    eprintln!("interrupted: removed {removed} container(s) this run started");
+    ExitCode::from(130)
 }
 
 /// Prints an error and its causes, then a `hint:` line when the library has one.

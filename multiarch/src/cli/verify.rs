@@ -2,14 +2,13 @@
 //! and the entrypoint's ELF header) and by running it (natively or under QEMU) that it
 //! is what the index claims. One row per platform; any failure exits non-zero.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use multiarch::Platform;
-use multiarch::docker::{self, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SESSION_LABEL};
+use multiarch::docker;
 use multiarch::error::Error;
 use multiarch::index::{Entry, EntryKind, Manifest, entries, platforms};
 use multiarch::registry::{Registry, parse_reference};
@@ -104,11 +103,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(d) => docker::engine_platform(d).await,
         None => None,
     };
-    let session = docker::new_session_id();
-    let labels = HashMap::from([
-        (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
-        (SESSION_LABEL.to_string(), session.clone()),
-    ]);
+    let labels = docker::session_labels();
     let probe = Probe {
         port: args.port,
         path: args.path.clone(),
@@ -145,16 +140,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Ok::<_, anyhow::Error>(reports)
     };
-    let reports = tokio::select! {
-        reports = work => reports?,
-        _ = tokio::signal::ctrl_c() => {
-            if let Some(docker) = &docker {
-                let removed = docker::remove_labelled(docker, SESSION_LABEL, &session).await;
-                eprintln!("interrupted: removed {removed} container(s) this run started");
-            }
-            return Ok(ExitCode::from(130));
-        }
-    };
+    // Ctrl-C is handled once for every command: `cli::run` removes this session's containers.
+    let reports = work.await?;
 
     let failed = reports.iter().filter(|r| !r.passed()).count();
     if args.output.json {

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -263,6 +263,32 @@ pub fn build_and_push(bed: &mut TestBed, context: &str, image: &str, platforms: 
             ".",
         ],
     );
+}
+
+/// A build context whose image is big enough for a push to take seconds: per platform a
+/// layer of random bytes (which no compression shrinks) and the arch-server binary.
+pub fn heavy_context(dir: &Path, megabytes: usize) {
+    use std::io::Read;
+    let root = repo_root();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nARG TARGETARCH\nCOPY payload-${TARGETARCH} /payload\nCOPY ${TARGETARCH}/arch-server /arch-server\nENTRYPOINT [\"/arch-server\"]\n",
+    )
+    .unwrap();
+    for arch in ["amd64", "arm64"] {
+        let mut payload = vec![0u8; megabytes << 20];
+        std::fs::File::open("/dev/urandom")
+            .unwrap()
+            .read_exact(&mut payload)
+            .unwrap();
+        std::fs::write(dir.join(format!("payload-{arch}")), payload).unwrap();
+        std::fs::create_dir_all(dir.join(arch)).unwrap();
+        std::fs::copy(
+            root.join("dist").join(arch).join("arch-server"),
+            dir.join(arch).join("arch-server"),
+        )
+        .unwrap();
+    }
 }
 
 /// Replaces every `sha256:<64 hex>` with `sha256:[digest]` and the registry address with
