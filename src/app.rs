@@ -20,6 +20,7 @@ use tracing::Level;
 
 use crate::error::ApiError;
 use crate::machine::MachineInfo;
+use crate::memory::Activity;
 
 /// Bodies larger than this are refused with `413` before they are read.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -38,6 +39,7 @@ struct Inner {
     arch_json: Bytes,
     index_html: String,
     ready: AtomicBool,
+    activity: Activity,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
                 arch_json,
                 index_html,
                 ready: AtomicBool::new(false),
+                activity: Activity::default(),
             }),
         }
     }
@@ -67,6 +70,11 @@ impl AppState {
         self.inner.ready.load(Ordering::Acquire)
     }
 
+    /// The request counter the heap trimmer watches ([`crate::memory`]).
+    pub fn activity(&self) -> &Activity {
+        &self.inner.activity
+    }
+
     /// The machine this state describes.
     pub fn machine(&self) -> &MachineInfo {
         &self.inner.machine
@@ -75,6 +83,7 @@ impl AppState {
 
 /// Builds the service: routes, JSON errors, request logs, body and time limits.
 pub fn app(state: AppState, request_timeout: Duration) -> Router {
+    let activity = state.activity().clone();
     Router::new()
         .route("/", get(index))
         .route("/arch", get(arch))
@@ -102,6 +111,7 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
                 // One line per request at DEBUG: formatting a line per request at the
                 // default level would cost a third of the throughput (BENCHMARKS.md).
                 // Failures (5xx, timeouts) are logged at ERROR whatever the level.
+                .on_request(move |_: &Request, _: &tracing::Span| activity.record())
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .with_state(state)

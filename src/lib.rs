@@ -11,4 +11,5 @@ pub mod config;
 pub mod error;
 pub mod healthcheck;
 pub mod machine;
+pub mod memory;
 pub mod serve;

@@ -12,6 +12,9 @@ use tokio::net::TcpListener;
 use crate::app::{AppState, app};
 use crate::config::Settings;
 
+/// How often the heap trimmer checks whether traffic has stopped.
+const TRIM_CHECK_PERIOD: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Binds the configured address, naming it when that fails.
 ///
 /// # Errors
@@ -51,6 +54,8 @@ pub async fn serve(
         warm_state.mark_ready();
         tracing::info!(?warmup, "ready");
     });
+
+    crate::memory::spawn_trimmer(state.activity().clone(), TRIM_CHECK_PERIOD);
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app(state, settings.request_timeout))
