@@ -83,9 +83,18 @@ impl BuildkitConfig {
     /// # Errors
     /// Invalid TOML.
     pub fn parse(text: &str, origin: &str) -> Result<Self, BuildkitConfigError> {
-        toml::from_str(text).map_err(|e| BuildkitConfigError::Invalid {
-            path: origin.to_string(),
-            reason: e.message().to_string(),
+        toml::from_str(text).map_err(|e| {
+            // The line, so that a person can find it; toml's own text spans several lines.
+            let line = e
+                .span()
+                .map(|span| text[..span.start].matches('\n').count() + 1);
+            BuildkitConfigError::Invalid {
+                path: origin.to_string(),
+                reason: match line {
+                    Some(line) => format!("line {line}: {}", e.message()),
+                    None => e.message().to_string(),
+                },
+            }
         })
     }
 

@@ -18,6 +18,10 @@ use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};
 use crate::error::{Error, Result};
 use crate::index::{IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES, Manifest};
 
+/// The largest manifest read: the distribution registry refuses to store larger ones
+/// (4 MiB), so anything bigger is a broken or hostile answer, not an image.
+pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
 /// Environment variable holding extra insecure registries, comma-separated.
 pub const INSECURE_ENV: &str = "MULTIARCH_INSECURE_REGISTRIES";
 
@@ -104,7 +108,7 @@ impl Registry {
         })
     }
 
-    /// GET over plain HTTP; `None` when the registry wants credentials (then `oci-client`
+    /// GET over plain HTTP (manifests capped at [`MAX_MANIFEST_BYTES`]); `None` when the registry wants credentials (then `oci-client`
     /// handles the token dance).
     async fn plain_get(
         &self,
@@ -120,9 +124,19 @@ impl Registry {
             .header(reqwest::header::ACCEPT, accept)
             .send()
             .await
-            .map_err(|e| Error::Unreachable {
-                registry: registry.to_string(),
-                reason: root_cause(&e),
+            .map_err(|e| {
+                if e.is_redirect() {
+                    // It answers, so "is it running?" would mislead.
+                    Error::BadAnswer {
+                        reference: reference.whole(),
+                        reason: format!("`{url}` redirects in a loop (more than 10 redirects)"),
+                    }
+                } else {
+                    Error::Unreachable {
+                        registry: registry.to_string(),
+                        reason: root_cause(&e),
+                    }
+                }
             })?;
         match response.status().as_u16() {
             200 => {
@@ -131,11 +145,30 @@ impl Registry {
                     .get("docker-content-digest")
                     .and_then(|v| v.to_str().ok())
                     .map(String::from);
-                let bytes = response.bytes().await.map_err(|e| Error::Unreachable {
+                let too_large = || Error::BadAnswer {
+                    reference: reference.whole(),
+                    reason: format!(
+                        "`{url}` is too large: more than {} MiB, which no registry accepts for a manifest",
+                        MAX_MANIFEST_BYTES >> 20
+                    ),
+                };
+                let limited = path.starts_with("manifests/");
+                if limited && response.content_length().unwrap_or(0) > MAX_MANIFEST_BYTES {
+                    return Err(too_large());
+                }
+                // Read in chunks, so that a registry lying about the length is cut off too.
+                let mut response = response;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = response.chunk().await.map_err(|e| Error::Unreachable {
                     registry: registry.to_string(),
                     reason: root_cause(&e),
-                })?;
-                Ok(Some((bytes.to_vec(), header_digest)))
+                })? {
+                    bytes.extend_from_slice(&chunk);
+                    if limited && bytes.len() as u64 > MAX_MANIFEST_BYTES {
+                        return Err(too_large());
+                    }
+                }
+                Ok(Some((bytes, header_digest)))
             }
             401 => Ok(None),
             404 => Err(Error::NotFound {

@@ -30,10 +30,10 @@ pub struct Args {
     #[arg(long, short = 'f')]
     file: Option<PathBuf>,
     /// A build argument `KEY=VALUE`; repeatable
-    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = build_arg)]
     build_args: Vec<String>,
     /// A named context `NAME=DIR`; repeatable (e.g. `build=dist` for host-built binaries)
-    #[arg(long = "build-context", value_name = "NAME=DIR")]
+    #[arg(long = "build-context", value_name = "NAME=DIR", value_parser = named_context)]
     build_contexts: Vec<String>,
     /// The builder [default: multiarch-builder if created, else the engine's own]
     #[arg(long)]
@@ -45,15 +45,52 @@ pub struct Args {
     registry: RegistryArgs,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let reference = parse_reference(&args.tag)?;
-    for pair in args.build_args.iter().chain(&args.build_contexts) {
-        if !pair.contains('=') {
+/// The folders and the Dockerfile exist, before the engine is asked for anything.
+fn check_inputs(args: &Args) -> anyhow::Result<()> {
+    if !args.context.is_dir() {
+        anyhow::bail!(
+            "the build context `{}` is not a folder\nhint: give the folder with the sources, e.g. `.`",
+            args.context.display()
+        );
+    }
+    let dockerfile = args
+        .file
+        .clone()
+        .unwrap_or_else(|| args.context.join("Dockerfile"));
+    if !dockerfile.is_file() {
+        anyhow::bail!(
+            "there is no Dockerfile at `{}`\nhint: pass the one to use with `--file`",
+            dockerfile.display()
+        );
+    }
+    for pair in &args.build_contexts {
+        let (name, dir) = pair.split_once('=').unwrap_or_default();
+        if !std::path::Path::new(dir).is_dir() {
             anyhow::bail!(
-                "`{pair}` is not of the form KEY=VALUE\nhint: e.g. `--build-context build=dist`"
+                "the named context `{name}` points at `{dir}`, which is not a folder\nhint: for the host-built binaries, run `scripts/build-dist.sh` first (it fills `dist/`)"
             );
         }
     }
+    Ok(())
+}
+
+fn build_arg(value: &str) -> Result<String, String> {
+    match value.split_once('=') {
+        Some((key, _)) if !key.is_empty() => Ok(value.to_string()),
+        _ => Err("expected KEY=VALUE, e.g. `--build-arg VERSION=1.2.3`".into()),
+    }
+}
+
+fn named_context(value: &str) -> Result<String, String> {
+    match value.split_once('=') {
+        Some((name, dir)) if !name.is_empty() && !dir.is_empty() => Ok(value.to_string()),
+        _ => Err("expected NAME=DIR, e.g. `--build-context build=dist`".into()),
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let reference = parse_reference(&args.tag)?;
+    check_inputs(&args)?;
     let docker = multiarch::docker::connect().await?;
     let all = builder::load_all(&builder::state_file());
     let chosen = match &args.builder {
