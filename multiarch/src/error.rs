@@ -136,11 +136,29 @@ pub enum Error {
         /// What to add, and where.
         fix: String,
     },
-    /// The build itself failed; BuildKit's message was shown above.
-    #[error("the build of `{image}` failed")]
+    /// The build itself failed; `reason` is BuildKit's message for the failing step.
+    #[error("the build of `{image}` failed: {reason}")]
     BuildFailed {
         /// The tag being built.
         image: String,
+        /// The failing step and BuildKit's message for it.
+        reason: String,
+    },
+    /// The build context cannot be packed.
+    #[error("cannot send the build context `{path}`: {reason}")]
+    Context {
+        /// The folder.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The push did not complete; the registry may hold part of the image.
+    #[error("the push of `{image}` did not complete: {reason}")]
+    PushFailed {
+        /// The tag being pushed.
+        image: String,
+        /// The engine's message.
+        reason: String,
     },
     /// A call to the Docker engine failed.
     #[error("the Docker engine refused to {action}: {reason}")]
@@ -196,7 +214,9 @@ impl Error {
             Self::NoSuchBuilder(_) => "create it: `multiarch builder create`".into(),
             Self::NoMultiPlatform => r#"add {"features":{"containerd-snapshotter":true}} to /etc/docker/daemon.json and restart dockerd, or use `--driver docker-container`"#.into(),
             Self::RegistryNotHttp { fix, .. } => fix.clone(),
-            Self::BuildFailed { .. } => "BuildKit's own message for the failing step is above".into(),
+            Self::BuildFailed { .. } => "the step's own output is above; fix it, then build again (finished steps come from the cache)".into(),
+            Self::Context { .. } => "check the folder and its .dockerignore".into(),
+            Self::PushFailed { .. } => "once the registry answers again (`multiarch registry status`), run the same command: what was pushed is not sent twice".into(),
             Self::BadAnswer { .. } | Self::Engine { .. } => return None,
         })
     }

@@ -1,20 +1,38 @@
-//! Building and pushing a multi-platform image through a builder.
+//! Building and pushing a multi-platform image through a builder, with bollard.
 //!
-//! With the `docker` driver the engine's own BuildKit builds, through `docker buildx
-//! build --builder default`, whose progress display is the one people know (steps per
-//! platform, cache hits, durations; plain text when not on a terminal) and whose error
-//! output is BuildKit's own message for the failing step. Before anything runs, the
-//! registry is checked to be one the builder will speak plain HTTP to when it must.
+//! With the `docker` driver the engine's own BuildKit builds (bollard's Moby driver,
+//! over the engine's `/session` and `/grpc` endpoints) into the engine's containerd
+//! store, and the engine pushes the multi-platform image. With `docker-container` a
+//! buildkitd in a container builds and pushes itself (bollard's `BuildkitDaemon`).
+//! Either way the context goes up as a tar that honours `.dockerignore`, a named context
+//! (`--build-context build=dist`) becomes a local image BuildKit reads with
+//! `docker-image://`, and BuildKit's status stream is printed as buildx prints it.
+//! Before anything runs, the registry is checked to be one the builder will speak plain
+//! HTTP to when it must.
 
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use bollard::Docker;
+use bollard::grpc::BuildRef;
+use bollard::grpc::build::{
+    ImageBuildFrontendOptions, ImageBuildLoadInput, ImageBuildPlatform, NamedContext,
+};
+use bollard::grpc::driver::buildkitd::BuildkitDaemon;
+use bollard::grpc::driver::moby::Moby;
+use bollard::grpc::driver::{Build, Image};
+use bollard::grpc::registry::ImageRegistryOutput;
+use futures_util::StreamExt;
 
 use multiarch_platform::Platform;
 
+use crate::build_context;
+use crate::build_progress::Progress;
 use crate::builder::{Builder, Driver};
 use crate::buildkit_config::BuildkitConfig;
+use crate::buildkit_control;
+use crate::docker::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, session_id};
 use crate::error::{Error, Result};
 use crate::registry::is_local;
 
@@ -37,6 +55,8 @@ pub struct BuildRequest {
     pub push: bool,
     /// Plain progress output even on a terminal.
     pub plain_progress: bool,
+    /// Registries to speak plain HTTP to (a `docker-container` builder pushes itself).
+    pub insecure: Vec<String>,
 }
 
 /// Checks that the builder will reach `registry` the way it answers (plain HTTP for
@@ -103,71 +123,321 @@ pub async fn answers_plain_http(registry: &str) -> bool {
         .is_ok_and(|r| r.status().as_u16() == 200 || r.status().as_u16() == 401)
 }
 
-/// The `docker buildx build` arguments for a request on the engine's builder.
-pub fn buildx_args(request: &BuildRequest) -> Vec<String> {
-    let mut args: Vec<String> = vec![
-        "buildx".into(),
-        "build".into(),
-        "--builder".into(),
-        "default".into(),
-        "--platform".into(),
-        request
-            .platforms
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(","),
-        "--tag".into(),
-        request.tag.clone(),
-    ];
-    if let Some(file) = &request.file {
-        args.extend(["--file".into(), file.display().to_string()]);
-    }
-    for arg in &request.build_args {
-        args.extend(["--build-arg".into(), arg.clone()]);
-    }
-    for context in &request.build_contexts {
-        args.extend(["--build-context".into(), context.clone()]);
-    }
-    if request.push {
-        args.push("--push".into());
-    }
-    if request.plain_progress {
-        args.extend(["--progress".into(), "plain".into()]);
-    }
-    args.push(request.context.display().to_string());
-    args
-}
-
-/// Runs the build; BuildKit's progress and errors go straight to stderr.
+/// Builds `request` with `builder`, printing BuildKit's progress on stderr; with
+/// `push`, the index ends up in the registry, or an error says it did not.
 ///
 /// # Errors
-/// [`Error::BuildFailed`] when the build fails; [`Error::Engine`] when buildx is missing.
-pub async fn run(builder: &Builder, request: &BuildRequest) -> Result<()> {
-    if builder.driver == Driver::DockerContainer {
+/// [`Error::Context`] for a context that cannot be packed, [`Error::BuildFailed`] with
+/// BuildKit's message for the failing step, [`Error::PushFailed`], [`Error::Engine`].
+pub async fn run(docker: &Docker, builder: &Builder, request: &BuildRequest) -> Result<()> {
+    let packed = build_context::pack(&request.context, request.file.as_deref())?;
+    tracing::debug!(
+        files = packed.files,
+        bytes = packed.tar.len(),
+        "context packed"
+    );
+    if builder.driver == Driver::DockerContainer && !request.push {
         return Err(Error::Engine {
             action: format!("build with the `{}` builder", builder.name),
-            reason: "builds through a docker-container builder are not implemented yet; use a `--driver docker` builder".into(),
+            reason: "a docker-container builder keeps what it builds to itself: add `--push`, or build with a `--driver docker` builder to keep the image in the engine".into(),
         });
     }
-    let status = tokio::process::Command::new("docker")
-        .args(buildx_args(request))
-        .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .status()
-        .await
-        .map_err(|e| Error::Engine {
-            action: "run `docker buildx build`".into(),
-            reason: format!("{e} (is the docker CLI with the buildx plugin installed?)"),
-        })?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(Error::BuildFailed {
+    let named = NamedContexts::import(docker, &request.build_contexts).await?;
+    let result = build(docker, builder, request, packed, &named).await;
+    named.remove(docker).await;
+    result?;
+    if request.push && builder.driver == Driver::Docker {
+        push(docker, &request.tag).await?;
+    }
+    Ok(())
+}
+
+async fn build(
+    docker: &Docker,
+    builder: &Builder,
+    request: &BuildRequest,
+    packed: build_context::Packed,
+    named: &NamedContexts,
+) -> Result<()> {
+    let mut options =
+        ImageBuildFrontendOptions::builder().dockerfile(Path::new(&packed.dockerfile));
+    for platform in &request.platforms {
+        options = options.platforms(&ImageBuildPlatform {
+            os: platform.os().to_string(),
+            architecture: platform.architecture().to_string(),
+            variant: platform.variant().map(String::from),
+        });
+    }
+    for pair in &request.build_args {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        options = options.buildarg(key, value);
+    }
+    for (name, image) in &named.images {
+        options = options.named_context(
+            name,
+            NamedContext {
+                path: format!("docker-image://{image}"),
+            },
+        );
+    }
+    let options = options.build();
+    let load_input = ImageBuildLoadInput::Upload(bytes::Bytes::from(packed.tar));
+    let build_ref = BuildRef::random();
+
+    let channel = match builder.driver {
+        Driver::Docker => match buildkit_control::engine_socket() {
+            Some(socket) => buildkit_control::engine_channel(&socket).await.ok(),
+            None => None,
+        },
+        Driver::DockerContainer => match builder.port {
+            Some(port) => buildkit_control::daemon_channel(port).await.ok(),
+            None => None,
+        },
+    };
+    let solve = async {
+        match builder.driver {
+            Driver::Docker => {
+                Moby::new(docker)
+                    .docker_build(
+                        &request.tag,
+                        options,
+                        load_input,
+                        None,
+                        Some(build_ref.clone()),
+                    )
+                    .await
+            }
+            Driver::DockerContainer => {
+                let port = builder.port.ok_or_else(|| {
+                    bollard::grpc::error::GrpcError::from(tonic::Status::failed_precondition(
+                        "the builder has no API port; recreate it",
+                    ))
+                })?;
+                let endpoint =
+                    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+                        .expect("a valid address");
+                let registry = request.tag.split('/').next().unwrap_or_default();
+                let output = ImageRegistryOutput::builder(&request.tag)
+                    .push(true)
+                    .insecure_registry(
+                        is_local(registry) || request.insecure.iter().any(|r| r == registry),
+                    )
+                    .consume();
+                BuildkitDaemon::new(endpoint)
+                    .registry(output, options, load_input, None, Some(build_ref.clone()))
+                    .await
+            }
+        }
+    };
+
+    let progress = Mutex::new(Progress::default());
+    let printer = Printer::new(request.plain_progress);
+    let follow = async {
+        let Some(channel) = channel else { return };
+        let Ok(stream) = buildkit_control::status(channel, build_ref.as_ref()).await else {
+            return;
+        };
+        futures_util::pin_mut!(stream);
+        while let Some(Ok(status)) = stream.next().await {
+            let lines = progress.lock().expect("not poisoned").lines(&status);
+            printer.print(&lines);
+        }
+    };
+    // The status stream ends with the build; should it not, it gets two seconds more.
+    let done = tokio::sync::Notify::new();
+    let solved = async {
+        let result = solve.await;
+        done.notify_one();
+        result
+    };
+    let followed = async {
+        futures_util::pin_mut!(follow);
+        tokio::select! {
+            () = &mut follow => {}
+            () = done.notified() => {
+                let _ = tokio::time::timeout(Duration::from_secs(2), follow).await;
+            }
+        }
+    };
+    let (solved, ()) = tokio::join!(solved, followed);
+    printer.finish();
+    solved.map_err(|e| {
+        let progress = progress.into_inner().expect("not poisoned");
+        Error::BuildFailed {
             image: request.tag.clone(),
-        })
+            reason: progress
+                .failure()
+                .map_or_else(|| grpc_message(&e), String::from),
+        }
+    })
+}
+
+/// BuildKit's own words from a failed solve, without the gRPC wrapping.
+fn grpc_message(error: &bollard::grpc::error::GrpcError) -> String {
+    use bollard::grpc::error::GrpcError;
+    match error {
+        GrpcError::TonicStatus { err } => err.message().to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Prints progress lines: above a spinner on a terminal, plainly otherwise.
+struct Printer {
+    spinner: Option<indicatif::ProgressBar>,
+}
+
+impl Printer {
+    fn new(plain: bool) -> Self {
+        use std::io::IsTerminal;
+        let spinner = (!plain && std::io::stderr().is_terminal()).then(|| {
+            let spinner = indicatif::ProgressBar::new_spinner();
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            spinner
+        });
+        Self { spinner }
+    }
+
+    fn print(&self, lines: &[String]) {
+        for line in lines {
+            match &self.spinner {
+                Some(spinner) => {
+                    spinner.println(line);
+                    spinner.set_message(line.clone());
+                }
+                None => eprintln!("{line}"),
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(spinner) = &self.spinner {
+            spinner.finish_and_clear();
+        }
+    }
+}
+
+/// `--build-context NAME=DIR` folders, imported into the engine as images for BuildKit
+/// to read with `docker-image://`: bollard's session uploads only the main context.
+/// The images carry the kit's label and are removed after the build.
+struct NamedContexts {
+    images: Vec<(String, String)>,
+}
+
+/// Where named contexts are imported. Port 1 is closed: such a name can only ever be
+/// found in the engine itself, never fetched.
+const CONTEXT_REPOSITORY: &str = "localhost:1/multiarch-context/";
+
+impl NamedContexts {
+    async fn import(docker: &Docker, pairs: &[String]) -> Result<Self> {
+        use bollard::query_parameters::CreateImageOptionsBuilder;
+        let platform = crate::docker::engine_platform(docker)
+            .await
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let mut named = Self { images: Vec::new() };
+        for pair in pairs {
+            let (name, folder) = pair.split_once('=').unwrap_or((pair, ""));
+            let tar = build_context::pack_folder(Path::new(folder))?;
+            let repository = format!("{CONTEXT_REPOSITORY}{}", name.to_lowercase());
+            let tag = session_id().to_string();
+            let options = CreateImageOptionsBuilder::new()
+                .from_src("-")
+                .repo(&repository)
+                .tag(&tag)
+                .platform(&platform)
+                .changes(vec![format!("LABEL {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")])
+                .build();
+            let mut stream =
+                docker.create_image(Some(options), Some(bollard::body_full(tar.into())), None);
+            while let Some(event) = stream.next().await {
+                if let Err(e) = event {
+                    named.remove(docker).await;
+                    return Err(Error::Engine {
+                        action: format!("take the named context `{name}` from `{folder}`"),
+                        reason: crate::docker::engine_message(&e),
+                    });
+                }
+            }
+            named
+                .images
+                .push((name.to_string(), format!("{repository}:{tag}")));
+        }
+        Ok(named)
+    }
+
+    async fn remove(&self, docker: &Docker) {
+        use bollard::query_parameters::RemoveImageOptionsBuilder;
+        for (_, image) in &self.images {
+            let options = RemoveImageOptionsBuilder::new().force(true).build();
+            if let Err(e) = docker.remove_image(image, Some(options), None).await {
+                tracing::debug!(%image, error = %e, "named context image already gone");
+            }
+        }
+    }
+}
+
+/// Removes the named-context images this invocation imported, when its build was cut
+/// short (Ctrl-C drops the build before it can clean up). Returns how many.
+pub async fn remove_leftover_contexts(docker: &Docker) -> usize {
+    use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
+    let filters = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")],
+    )]);
+    let images = docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .unwrap_or_default();
+    let ours = format!(":{}", session_id());
+    let mut removed = 0;
+    for tag in images.iter().flat_map(|i| &i.repo_tags) {
+        if tag.starts_with(CONTEXT_REPOSITORY) && tag.ends_with(&ours) {
+            let options = RemoveImageOptionsBuilder::new().force(true).build();
+            if docker.remove_image(tag, Some(options), None).await.is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
+/// Pushes the multi-platform image the engine built, through the engine.
+async fn push(docker: &Docker, tag: &str) -> Result<()> {
+    use bollard::query_parameters::PushImageOptionsBuilder;
+    let (name, tag_part) = split_tag(tag);
+    let options = PushImageOptionsBuilder::new().tag(tag_part).build();
+    let credentials = crate::registry::engine_credentials(name.split('/').next().unwrap_or(""));
+    eprintln!("pushing {tag}");
+    let mut stream = docker.push_image(name, Some(options), credentials);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(info) => {
+                if let Some(status) = info.status {
+                    tracing::debug!(%status, "push");
+                }
+            }
+            Err(e) => {
+                return Err(Error::PushFailed {
+                    image: tag.to_string(),
+                    reason: crate::docker::engine_message(&e),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `host:5000/a/b:tag` into (`host:5000/a/b`, `tag`); `latest` when there is none.
+fn split_tag(image: &str) -> (&str, &str) {
+    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[last_slash..].rfind(':') {
+        Some(colon) => (
+            &image[..last_slash + colon],
+            &image[last_slash + colon + 1..],
+        ),
+        None => (image, "latest"),
     }
 }
 
@@ -176,20 +446,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buildx_gets_every_option() {
-        let request = BuildRequest {
-            context: ".".into(),
-            file: Some("Dockerfile".into()),
-            tag: "localhost:5000/a:1".into(),
-            platforms: vec![Platform::linux_amd64(), Platform::linux_arm64()],
-            build_args: vec!["VERSION=1".into()],
-            build_contexts: vec!["build=dist".into()],
-            push: true,
-            plain_progress: true,
-        };
+    fn tags_split_after_the_registry_port() {
         assert_eq!(
-            buildx_args(&request).join(" "),
-            "buildx build --builder default --platform linux/amd64,linux/arm64 --tag localhost:5000/a:1 --file Dockerfile --build-arg VERSION=1 --build-context build=dist --push --progress plain ."
+            split_tag("localhost:5000/arch-server:1.2"),
+            ("localhost:5000/arch-server", "1.2")
         );
+        assert_eq!(
+            split_tag("localhost:5000/arch-server"),
+            ("localhost:5000/arch-server", "latest")
+        );
+        assert_eq!(split_tag("a/b/c:x"), ("a/b/c", "x"));
     }
 }

@@ -5,8 +5,11 @@
 //! are [`error::Error`] variants carrying the values that matter (reference, platform,
 //! URL, status) so that the CLI can say what failed and what to do.
 
+pub mod build_context;
+pub mod build_progress;
 pub mod builder;
 pub mod buildkit_config;
+pub mod buildkit_control;
 pub mod compose;
 pub mod docker;
 pub mod doctor;

@@ -525,19 +525,44 @@ fn chain_mentions_tls(error: &(dyn std::error::Error + 'static)) -> bool {
 
 /// Credentials for the reference's registry from the Docker config, if any.
 fn auth_for(reference: &Reference) -> RegistryAuth {
-    let server = match reference.resolve_registry() {
+    match stored_credential(reference.resolve_registry()) {
+        Some(docker_credential::DockerCredential::UsernamePassword(user, password)) => {
+            RegistryAuth::Basic(user, password)
+        }
+        Some(docker_credential::DockerCredential::IdentityToken(token)) => {
+            RegistryAuth::Bearer(token)
+        }
+        None => RegistryAuth::Anonymous,
+    }
+}
+
+/// What `docker login` stored for `registry`, in the form the engine's push takes.
+pub fn engine_credentials(registry: &str) -> Option<bollard::auth::DockerCredentials> {
+    Some(match stored_credential(registry)? {
+        docker_credential::DockerCredential::UsernamePassword(username, password) => {
+            bollard::auth::DockerCredentials {
+                username: Some(username),
+                password: Some(password),
+                serveraddress: Some(registry.to_string()),
+                ..Default::default()
+            }
+        }
+        docker_credential::DockerCredential::IdentityToken(token) => {
+            bollard::auth::DockerCredentials {
+                identitytoken: Some(token),
+                serveraddress: Some(registry.to_string()),
+                ..Default::default()
+            }
+        }
+    })
+}
+
+fn stored_credential(registry: &str) -> Option<docker_credential::DockerCredential> {
+    let server = match registry {
         "index.docker.io" | "docker.io" | "registry-1.docker.io" => "https://index.docker.io/v1/",
         other => other,
     };
-    match docker_credential::get_credential(server) {
-        Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => {
-            RegistryAuth::Basic(user, password)
-        }
-        Ok(docker_credential::DockerCredential::IdentityToken(token)) => {
-            RegistryAuth::Bearer(token)
-        }
-        Err(_) => RegistryAuth::Anonymous,
-    }
+    docker_credential::get_credential(server).ok()
 }
 
 #[cfg(test)]

@@ -111,12 +111,16 @@ async fn ctrl_c_during_build_and_pull_stops_cleanly() {
     bed.track_image(&image);
 
     // Ctrl-C while BuildKit works: exit 130, nothing pushed, and the next build works.
+    let extra = tempfile::tempdir().unwrap();
+    let named = format!("extra={}", extra.path().display());
     let (code, stderr) = interrupt(
         &[
             "build",
             context.path().to_str().unwrap(),
             "-t",
             &image,
+            "--build-context",
+            &named,
             "--push",
             "--plain",
         ],
@@ -125,6 +129,14 @@ async fn ctrl_c_during_build_and_pull_stops_cleanly() {
     );
     assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
+    let left = bed.run(
+        "docker",
+        &["images", "-q", "localhost:1/multiarch-context/*"],
+    );
+    assert!(
+        left.trim().is_empty(),
+        "named contexts left: {left}\n{stderr}"
+    );
     let (code, _, _) = common::multiarch(&["inspect", &image]);
     assert_ne!(code, 0, "an interrupted build pushed `{image}`");
     let (code, _, stderr) = common::multiarch(&[

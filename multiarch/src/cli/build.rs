@@ -128,6 +128,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         build_contexts: args.build_contexts,
         push: args.push,
         plain_progress: args.plain,
+        insecure: args.registry.insecure.clone(),
     };
     let started = std::time::Instant::now();
     eprintln!(
@@ -142,7 +143,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         chosen.name,
         chosen.driver
     );
-    image_build::run(&chosen, &request).await?;
+    image_build::run(&docker, &chosen, &request).await?;
     eprintln!("built in {:.1} s", started.elapsed().as_secs_f64());
     if args.push {
         // The same table as `inspect`, read back from the registry.

@@ -186,8 +186,9 @@ async fn story(
             .collect(),
         push: true,
         plain_progress: true,
+        insecure: Vec::new(),
     };
-    image_build::run(&chosen, &request).await?;
+    image_build::run(docker, &chosen, &request).await?;
     story.done(t);
 
     let t = story.heading("inspect the index in the registry");

@@ -127,11 +127,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Ctrl-C, whatever the command was doing: the command's future is dropped (which stops
-/// its builds, pulls and child processes), then every container this invocation started
-/// is removed. Exit code 130, as shells report SIGINT.
+/// its builds and pulls), then every container and named-context image this invocation
+/// made is removed. Exit code 130, as shells report SIGINT.
 async fn interrupted() -> ExitCode {
     let removed = match multiarch::docker::connect().await {
         Ok(docker) => {
+            multiarch::image_build::remove_leftover_contexts(&docker).await;
             multiarch::docker::remove_labelled(
                 &docker,
                 multiarch::docker::SESSION_LABEL,

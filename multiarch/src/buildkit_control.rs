@@ -1,0 +1,107 @@
+//! BuildKit's control API, for following a build while bollard runs it.
+//!
+//! bollard's drivers run the solve but keep its status stream to themselves; BuildKit
+//! serves that stream to any client that names the build's ref. The engine's BuildKit
+//! answers at `/grpc` on the engine's socket, after an HTTP/1.1 upgrade to h2c (what
+//! buildx's `docker` driver does); a buildkitd container answers on its TCP address.
+
+use std::path::{Path, PathBuf};
+
+use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
+use bollard_buildkit_proto::moby::buildkit::v1::{StatusRequest, StatusResponse};
+use futures_util::Stream;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+use crate::error::{Error, Result};
+
+/// The engine's Unix socket, from `DOCKER_HOST` or the usual place; `None` when the
+/// engine is reached another way (then there is no live progress, only the result).
+pub fn engine_socket() -> Option<PathBuf> {
+    match std::env::var("DOCKER_HOST") {
+        Ok(host) if !host.is_empty() => host.strip_prefix("unix://").map(PathBuf::from),
+        _ => Some(PathBuf::from("/var/run/docker.sock")),
+    }
+}
+
+/// A channel to the engine's BuildKit, through `/grpc` on `socket`.
+///
+/// # Errors
+/// [`Error::Engine`] when the socket refuses the upgrade.
+pub async fn engine_channel(socket: &Path) -> Result<Channel> {
+    let socket = socket.to_path_buf();
+    let connector = tower::service_fn(move |_: Uri| upgrade_to_h2c(socket.clone()));
+    // The address is not used: the connector always dials the socket.
+    Endpoint::from_static("http://docker.engine")
+        .connect_with_connector(connector)
+        .await
+        .map_err(|e| Error::Engine {
+            action: "open BuildKit's control API at /grpc".into(),
+            reason: e.to_string(),
+        })
+}
+
+async fn upgrade_to_h2c(socket: PathBuf) -> std::io::Result<hyper::upgrade::Upgraded> {
+    use hyper::header::{CONNECTION, HOST, UPGRADE};
+    let stream = tokio::net::UnixStream::connect(&socket).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(std::io::Error::other)?;
+    tokio::spawn(connection.with_upgrades());
+    let request = hyper::Request::post("/grpc")
+        .header(HOST, "docker")
+        .header(CONNECTION, "Upgrade")
+        .header(UPGRADE, "h2c")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(std::io::Error::other)?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(std::io::Error::other)?;
+    if response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
+        return Err(std::io::Error::other(format!(
+            "the engine answered {} instead of switching to h2c",
+            response.status()
+        )));
+    }
+    hyper::upgrade::on(response)
+        .await
+        .map_err(std::io::Error::other)
+}
+
+/// A channel to a buildkitd listening on `127.0.0.1:port`.
+///
+/// # Errors
+/// [`Error::Engine`] when nothing answers there.
+pub async fn daemon_channel(port: u16) -> Result<Channel> {
+    Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .expect("a valid address")
+        .connect()
+        .await
+        .map_err(|e| Error::Engine {
+            action: format!("reach the builder's BuildKit at 127.0.0.1:{port}"),
+            reason: e.to_string(),
+        })
+}
+
+/// The status messages of build `build_ref`, as BuildKit sends them. BuildKit waits a
+/// moment for a build that has not started yet, so this may be called before the solve.
+///
+/// # Errors
+/// BuildKit refuses the request.
+pub async fn status(
+    channel: Channel,
+    build_ref: &str,
+) -> Result<impl Stream<Item = Result<StatusResponse, tonic::Status>>> {
+    let mut client = ControlClient::new(channel).max_decoding_message_size(16 << 20);
+    let stream = client
+        .status(StatusRequest {
+            r#ref: build_ref.to_string(),
+        })
+        .await
+        .map_err(|e| Error::Engine {
+            action: "follow the build's progress".into(),
+            reason: e.message().to_string(),
+        })?;
+    Ok(stream.into_inner())
+}
