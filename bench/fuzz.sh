@@ -24,7 +24,7 @@ for target in "${targets[@]}"; do
   RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" --fuzz-dir fuzz -- \
     -max_total_time="$SECONDS_EACH" 2>&1 | tee "$logs/$target.log" >&2 || status=$?
   # libFuzzer's last status line: "#N DONE cov: C ft: F corp: K/..." then "Done N runs in S second(s)".
-  done_line=$(grep -E '^#[0-9]+ +DONE' "$logs/$target.log" | tail -1 || true)
+  done_line=$(grep -aE '^#[0-9]+[[:space:]]+DONE' "$logs/$target.log" | tail -1 || true)
   runs=$(sed -nE 's/^Done ([0-9]+) runs in ([0-9]+) second.*/\1/p' "$logs/$target.log" | tail -1)
   secs=$(sed -nE 's/^Done ([0-9]+) runs in ([0-9]+) second.*/\2/p' "$logs/$target.log" | tail -1)
   cov=$(sed -nE 's/.* cov: ([0-9]+) .*/\1/p' <<<"$done_line")
