@@ -13,6 +13,9 @@ find "$out/context" -mindepth 1 -maxdepth 1 ! -name vendor ! -name .cargo -exec 
 tar -c --exclude=./target --exclude=./dist --exclude=./fuzz --exclude=./.git --exclude=./captures \
   --exclude=./bench --exclude=./.venv* . | tar -x -C "$out/context"
 [ -d "$out/context/vendor" ] || cp -a "$out/vendor" "$out/context/vendor"
+# The repository's .dockerignore is an allow-list for its own Dockerfile; this one
+# sends the vendored crates too.
+printf 'target\n' >"$out/context/.dockerignore"
 cat >"$out/context/.cargo/config.toml" <<'TOML'
 [source.crates-io]
 replace-with = "vendored-sources"
