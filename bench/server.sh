@@ -2,8 +2,8 @@
 # arch-server against its references, in one run on this machine:
 #   - a bare axum handler (examples/bare_axum.rs): the limit for this stack here;
 #   - FastAPI + uvicorn serving the same /arch (bench/fastapi_app.py), in a venv.
-# Measures requests/s and p50/p99 latency with wrk at concurrency 1, 64 and 256, RSS idle
-# and after load, time from start to the first 200, and the stripped static binary size.
+# Measures requests/s and p50/p99 latency with wrk at concurrency 1, 64 and 256, RSS idle,
+# right after load and 5 s later, time to the first 200, and the stripped binary size.
 # Writes the results into BENCHMARKS.md between the server markers.
 #
 #   bench/server.sh            (DURATION=10s by default)
@@ -45,6 +45,9 @@ measure() {
     RESULT[$name,$c,errors]=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$report" | tr '\n' ' ')
   done
   RESULT[$name,rss_load]=$(rss_kb "$pid")
+  # arch-server gives freed heap back a few seconds after traffic stops (src/memory.rs).
+  sleep 5
+  RESULT[$name,rss_rest]=$(rss_kb "$pid")
   kill "$pid"
   wait "$pid" 2>/dev/null || true
 }
@@ -78,10 +81,10 @@ section=$(mktemp)
     done
   done
   echo
-  echo "| server | first 200 after start | RSS idle | RSS after load |"
-  echo "| --- | ---: | ---: | ---: |"
+  echo "| server | first 200 after start | RSS idle | RSS right after load | RSS 5 s later |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
   for name in arch-server bare-axum uvicorn; do
-    echo "| $name | ${RESULT[$name,first]} ms | $((RESULT[$name,rss_idle] / 1024)).$(((RESULT[$name,rss_idle] % 1024) * 10 / 1024)) MiB | $((RESULT[$name,rss_load] / 1024)).$(((RESULT[$name,rss_load] % 1024) * 10 / 1024)) MiB |"
+    echo "| $name | ${RESULT[$name,first]} ms | $((RESULT[$name,rss_idle] / 1024)).$(((RESULT[$name,rss_idle] % 1024) * 10 / 1024)) MiB | $((RESULT[$name,rss_load] / 1024)).$(((RESULT[$name,rss_load] % 1024) * 10 / 1024)) MiB | $((RESULT[$name,rss_rest] / 1024)).$(((RESULT[$name,rss_rest] % 1024) * 10 / 1024)) MiB |"
   done
   echo
   a=${RESULT[arch-server,64,rps]} b=${RESULT[bare-axum,64,rps]} u=${RESULT[uvicorn,64,rps]}

@@ -134,11 +134,13 @@ pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>
             String::from_utf8_lossy(&output.stdout).trim().to_string(),
             None,
         ),
+        // `multiarch build` speaks to BuildKit itself; buildx is only for people who
+        // want to type the same build by hand.
         _ => finding(
             "buildx",
-            Level::Problem,
-            "`docker buildx` is not installed",
-            Some("install the buildx plugin (Debian: `apt-get install docker-buildx`)"),
+            Level::Warn,
+            "`docker buildx` is not installed (multiarch builds without it)",
+            Some("for `docker buildx` commands, install the plugin (Debian: `apt-get install docker-buildx`)"),
         ),
     });
     let binfmt = Path::new("/proc/sys/fs/binfmt_misc");
