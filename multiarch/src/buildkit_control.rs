@@ -69,18 +69,21 @@ async fn upgrade_to_h2c(socket: PathBuf) -> std::io::Result<hyper::upgrade::Upgr
         .map_err(std::io::Error::other)
 }
 
-/// A channel to a buildkitd listening on `127.0.0.1:port`.
+/// A channel to the buildkitd of builder `name`, listening on `127.0.0.1:port`.
 ///
 /// # Errors
-/// [`Error::Engine`] when nothing answers there.
-pub async fn daemon_channel(port: u16) -> Result<Channel> {
-    Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+/// [`Error::BuilderDown`] when nothing answers there.
+pub async fn daemon_channel(name: &str, port: u16) -> Result<Channel> {
+    let address = format!("127.0.0.1:{port}");
+    Endpoint::from_shared(format!("http://{address}"))
         .expect("a valid address")
         .connect()
         .await
-        .map_err(|e| Error::Engine {
-            action: format!("reach the builder's BuildKit at 127.0.0.1:{port}"),
-            reason: e.to_string(),
+        .map_err(|e| Error::BuilderDown {
+            name: name.to_string(),
+            address,
+            reason: std::error::Error::source(&e)
+                .map_or_else(|| e.to_string(), ToString::to_string),
         })
 }
 

@@ -144,6 +144,19 @@ pub enum Error {
         /// The failing step and BuildKit's message for it.
         reason: String,
     },
+    /// A docker-container builder was asked to build without pushing.
+    #[error("the builder `{0}` (docker-container) keeps what it builds to itself: add `--push`")]
+    NeedsPush(String),
+    /// A docker-container builder's BuildKit does not answer.
+    #[error("the builder `{name}` does not answer at {address}: {reason}")]
+    BuilderDown {
+        /// The builder.
+        name: String,
+        /// Where its API should be.
+        address: String,
+        /// Why the connection failed.
+        reason: String,
+    },
     /// The build context cannot be packed.
     #[error("cannot send the build context `{path}`: {reason}")]
     Context {
@@ -215,6 +228,10 @@ impl Error {
             Self::NoMultiPlatform => r#"add {"features":{"containerd-snapshotter":true}} to /etc/docker/daemon.json and restart dockerd, or use `--driver docker-container`"#.into(),
             Self::RegistryNotHttp { fix, .. } => fix.clone(),
             Self::BuildFailed { .. } => "the step's own output is above; fix it, then build again (finished steps come from the cache)".into(),
+            Self::NeedsPush(_) => "or build with a `--driver docker` builder, which keeps the image in the engine".into(),
+            Self::BuilderDown { name, .. } => format!(
+                "is its container running? `multiarch builder ls` shows it; `multiarch builder rm {name} && multiarch builder create --driver docker-container` starts a new one"
+            ),
             Self::Context { .. } => "check the folder and its .dockerignore".into(),
             Self::PushFailed { .. } => "once the registry answers again (`multiarch registry status`), run the same command: what was pushed is not sent twice".into(),
             Self::BadAnswer { .. } | Self::Engine { .. } => return None,

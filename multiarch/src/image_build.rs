@@ -137,10 +137,7 @@ pub async fn run(docker: &Docker, builder: &Builder, request: &BuildRequest) -> 
         "context packed"
     );
     if builder.driver == Driver::DockerContainer && !request.push {
-        return Err(Error::Engine {
-            action: format!("build with the `{}` builder", builder.name),
-            reason: "a docker-container builder keeps what it builds to itself: add `--push`, or build with a `--driver docker` builder to keep the image in the engine".into(),
-        });
+        return Err(Error::NeedsPush(builder.name.clone()));
     }
     let named = NamedContexts::import(docker, &request.build_contexts).await?;
     let result = build(docker, builder, request, packed, &named).await;
@@ -189,10 +186,15 @@ async fn build(
             Some(socket) => buildkit_control::engine_channel(&socket).await.ok(),
             None => None,
         },
-        Driver::DockerContainer => match builder.port {
-            Some(port) => buildkit_control::daemon_channel(port).await.ok(),
-            None => None,
-        },
+        // A builder container that is not running must stop the build here, clearly.
+        Driver::DockerContainer => {
+            let port = builder.port.ok_or_else(|| Error::BuilderDown {
+                name: builder.name.clone(),
+                address: "no address recorded".into(),
+                reason: "its state has no API port".into(),
+            })?;
+            Some(buildkit_control::daemon_channel(&builder.name, port).await?)
+        }
     };
     let solve = async {
         match builder.driver {
@@ -208,11 +210,7 @@ async fn build(
                     .await
             }
             Driver::DockerContainer => {
-                let port = builder.port.ok_or_else(|| {
-                    bollard::grpc::error::GrpcError::from(tonic::Status::failed_precondition(
-                        "the builder has no API port; recreate it",
-                    ))
-                })?;
+                let port = builder.port.unwrap_or_default();
                 let endpoint =
                     tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
                         .expect("a valid address");

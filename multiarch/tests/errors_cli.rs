@@ -66,3 +66,51 @@ async fn plain_http_where_https_was_expected_says_which_setting_to_change() {
         "over HTTP it gets an answer: {stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_docker_container_builder_that_is_down_or_asked_to_keep_the_image_is_named() {
+    let Some(_bed) = common::testbed().await else {
+        return;
+    };
+    // The builder as `builder create --driver docker-container` records it, with its
+    // container gone (no moby/buildkit image can run here).
+    let state = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    std::fs::write(
+        state.path().join("builders.json"),
+        format!(
+            r#"{{"remote":{{"name":"remote","driver":"docker-container","config":null,"image":"moby/buildkit:v0.16.0","port":{port}}}}}"#
+        ),
+    )
+    .unwrap();
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let state_dir = state.path().to_str().unwrap();
+    let env = [("MULTIARCH_STATE_DIR", state_dir)];
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build", "--builder", "remote", "-t", "localhost:5000/x:1"];
+        args.extend_from_slice(extra);
+        args.push(context.path().to_str().unwrap());
+        common::multiarch_with(&args, &env)
+    };
+
+    let (code, _, stderr) = build(&["--push"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(&format!(
+            "error: the builder `remote` does not answer at 127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: is its container running?"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = build(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("keeps what it builds to itself: add `--push`"),
+        "{stderr}"
+    );
+}
