@@ -419,12 +419,29 @@ async fn push(docker: &Docker, tag: &str) -> Result<()> {
             Err(e) => {
                 return Err(Error::PushFailed {
                     image: tag.to_string(),
-                    reason: crate::docker::engine_message(&e),
+                    reason: readable_push_error(&crate::docker::engine_message(&e)),
                 });
             }
         }
     }
     Ok(())
+}
+
+/// The engine's push error without bollard's prefix and the upload URL's query (an
+/// opaque state token a person cannot use).
+fn readable_push_error(message: &str) -> String {
+    let message = message
+        .strip_prefix("Docker stream error: ")
+        .unwrap_or(message);
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find('?') {
+        let query_end = rest[at..].find('"').map_or(rest.len(), |end| at + end);
+        out.push_str(&rest[..at]);
+        rest = &rest[query_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `host:5000/a/b:tag` into (`host:5000/a/b`, `tag`); `latest` when there is none.
@@ -442,6 +459,20 @@ fn split_tag(image: &str) -> (&str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_errors_lose_the_prefix_and_the_upload_state() {
+        assert_eq!(
+            readable_push_error(
+                "Docker stream error: failed to copy: failed to do request: Put \"http://localhost:5000/v2/cut/blobs/uploads/63?_state=kK2G%3D&digest=sha256%3A9a\": write: broken pipe"
+            ),
+            "failed to copy: failed to do request: Put \"http://localhost:5000/v2/cut/blobs/uploads/63\": write: broken pipe"
+        );
+        assert_eq!(
+            readable_push_error("connection refused"),
+            "connection refused"
+        );
+    }
 
     #[test]
     fn tags_split_after_the_registry_port() {

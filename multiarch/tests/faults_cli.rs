@@ -68,8 +68,12 @@ async fn a_push_cut_by_a_dying_registry_fails_clearly_and_the_same_command_then_
         "a push into a dead registry reported success:\n{stdout}\n{stderr}"
     );
     assert!(
-        stderr.contains("error:") && stderr.contains(&format!("localhost:{port}")),
+        stderr.contains(&format!("error: the push of `{image}` did not complete")),
         "the error does not say what failed:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: once the registry answers again"),
+        "{stderr}"
     );
     assert!(!stdout.contains("pushed"), "{stdout}");
 
