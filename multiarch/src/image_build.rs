@@ -435,10 +435,15 @@ fn readable_push_error(message: &str) -> String {
         .unwrap_or(message);
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
-    while let Some(at) = rest.find('?') {
-        let query_end = rest[at..].find('"').map_or(rest.len(), |end| at + end);
-        out.push_str(&rest[..at]);
-        rest = &rest[query_end..];
+    // Only inside a quoted URL: `"http://…/uploads/63?_state=…"`.
+    while let Some(start) = rest.find("\"http") {
+        let Some(len) = rest[start + 1..].find('"') else {
+            break;
+        };
+        let url = &rest[start + 1..start + 1 + len];
+        out.push_str(&rest[..=start]);
+        out.push_str(url.split('?').next().unwrap_or(url));
+        rest = &rest[start + 1 + len..];
     }
     out.push_str(rest);
     out
