@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 RUNS=${RUNS:-3}
 EMULATED=${EMULATED:-1}
+# Each emulated rebuild takes minutes (the link-time optimisation runs under QEMU too).
+EMULATED_RUNS=${EMULATED_RUNS:-1}
 
 cargo build --release -q -p multiarch
 scripts/build-dist.sh amd64 arm64 2>/dev/null
@@ -63,7 +65,7 @@ if [ "$EMULATED" = 1 ]; then
   }
   bench/emulated/context.sh >/dev/null
   emulated_build # warm-up: every crate, once
-  for i in $(seq 1 "$RUNS"); do
+  for i in $(seq 1 "$EMULATED_RUNS"); do
     echo "// bench change $i" >>src/machine.rs
     bench/emulated/context.sh >/dev/null
     start=$(date +%s.%N)
@@ -79,7 +81,7 @@ section=$(mktemp)
   echo "<!-- demo:start -->"
   echo "## The demo, and rebuilding after a one-line change"
   echo
-  echo "- command: \`bench/demo.sh\` ($RUNS runs each, after one warm-up run)"
+  echo "- command: \`bench/demo.sh\` ($RUNS runs each, $EMULATED_RUNS for the emulated build, after one warm-up run)"
   echo "- date: $(date -u +%Y-%m-%d), machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), Docker $(docker version -f '{{.Server.Version}}')"
   echo
   echo "| what | runs (s) | median |"
