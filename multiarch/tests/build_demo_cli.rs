@@ -98,6 +98,8 @@ async fn builders_build_and_the_demo_run_end_to_end() {
         stderr.contains(&format!("[registry.\"{remote_looking}\"]\n  http = true")),
         "the lines to add: {stderr}"
     );
+    // The host-built binaries, for every build below (checked before anything runs).
+    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
     let (code, _, stderr) = run(&[
         "build",
         "-t",
@@ -111,7 +113,6 @@ async fn builders_build_and_the_demo_run_end_to_end() {
     assert!(stderr.contains("insecure-registries"), "{stderr}");
 
     // build --push with host binaries ends with the index table; verify passes.
-    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
     let image = format!("{registry}/built:{}", bed.run_id);
     bed.track_image(&image);
     let (code, stdout, stderr) = run(&[
