@@ -6,7 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=target/bench-emulated
 mkdir -p "$out/context/.cargo"
-[ -d "$out/vendor" ] || cargo vendor --locked -q "$out/vendor" >/dev/null
+# Vendored again whenever Cargo.lock changed: cargo --offline needs every locked crate.
+if ! cmp -s Cargo.lock "$out/vendor.lock"; then
+  rm -rf "$out/vendor" "$out/context/vendor"
+  cargo vendor --locked -q "$out/vendor" >/dev/null
+  cp Cargo.lock "$out/vendor.lock"
+fi
 # Sources again each time (tar keeps modification times, so cargo rebuilds only what
 # changed); the vendored crates once.
 find "$out/context" -mindepth 1 -maxdepth 1 ! -name vendor ! -name .cargo -exec rm -rf {} +
