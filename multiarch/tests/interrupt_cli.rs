@@ -7,9 +7,14 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// Starts `multiarch ARGS`, waits for a stderr line containing `when`, sends SIGINT,
-/// and returns the exit code and everything it printed on stderr.
-fn interrupt(args: &[&str], env: &[(&str, &str)], when: &str) -> (Option<i32>, String) {
+/// Starts `multiarch ARGS`, waits for a stderr line containing `when`, then `after`,
+/// sends SIGINT, and returns the exit code and everything it printed on stderr.
+fn interrupt(
+    args: &[&str],
+    env: &[(&str, &str)],
+    when: &str,
+    after: Duration,
+) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_multiarch"))
         .args(args)
         .envs(env.iter().copied())
@@ -29,7 +34,7 @@ fn interrupt(args: &[&str], env: &[(&str, &str)], when: &str) -> (Option<i32>, S
         }
     }
     // Let it start what it starts at that step, then interrupt.
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(after);
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -54,7 +59,12 @@ async fn ctrl_c_leaves_no_container_behind() {
     let image = format!("{registry}/interrupted:{}", bed.run_id);
     common::build_and_push(&mut bed, "dist", &image, "linux/amd64,linux/arm64");
 
-    let (code, stderr) = interrupt(&["verify", &image], &[], "checking linux/arm64");
+    let (code, stderr) = interrupt(
+        &["verify", &image],
+        &[],
+        "checking linux/arm64",
+        Duration::from_millis(300),
+    );
     assert_ne!(code, Some(0), "{stderr}");
     let left = bed.run(
         "docker",
@@ -80,6 +90,7 @@ async fn ctrl_c_leaves_no_container_behind() {
         ],
         &[("MULTIARCH_STATE_DIR", &state_dir)],
         "==> [6/8]",
+        Duration::from_millis(300),
     );
     assert_ne!(code, Some(0), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
@@ -126,6 +137,7 @@ async fn ctrl_c_during_build_and_pull_stops_cleanly() {
         ],
         &[],
         "#",
+        Duration::from_millis(300),
     );
     assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
@@ -152,11 +164,13 @@ async fn ctrl_c_during_build_and_pull_stops_cleanly() {
         "the build after the interrupted one failed:\n{stderr}"
     );
 
-    // Ctrl-C during the second platform's pull: exit 130, no probe container left.
+    // Ctrl-C as the pull starts: exit 130, no probe container left. The build left the
+    // image's content in the engine, so the pull is quick: interrupt at once.
     let (code, stderr) = interrupt(
         &["pull", "--platform", "linux/amd64,linux/arm64", &image],
         &[],
-        "pulled linux/amd64",
+        "pulling linux/amd64",
+        Duration::ZERO,
     );
     assert_eq!(code, Some(130), "{stderr}");
     let left = bed.run(

@@ -40,6 +40,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ProgressStyle::with_template("{prefix:>14} {bar:30} {bytes:>10}/{total_bytes:<10} {msg}")
             .expect("a valid template");
     for (platform, digest) in &digests {
+        eprintln!("pulling {platform} ...");
         let bar = bars.add(
             ProgressBar::new(0)
                 .with_style(style.clone())
