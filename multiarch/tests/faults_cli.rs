@@ -14,16 +14,23 @@ fn registry(file: &Path, args: &[&str]) -> (i32, String, String) {
     common::multiarch(&all)
 }
 
+/// The host-built binaries, and a registry of this run started from its own compose file
+/// (a fixed port, so that it comes back where it was). Returns the port and the file.
+fn registry_of_this_run(bed: &common::TestBed) -> (u16, tempfile::NamedTempFile) {
+    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
+    let port = common::free_port();
+    let file = common::registry_file(bed, port);
+    let (code, _, stderr) = registry(file.path(), &["up"]);
+    assert_eq!(code, 0, "{stderr}");
+    (port, file)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_cut_by_a_dying_registry_fails_clearly_and_the_same_command_then_completes() {
     let Some(mut bed) = common::testbed().await else {
         return;
     };
-    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
-    let port = common::free_port();
-    let file = common::registry_file(&bed, port);
-    let (code, _, stderr) = registry(file.path(), &["up"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (port, file) = registry_of_this_run(&bed);
     let container = format!("multiarch-registry-test-{}", bed.run_id);
     let context = tempfile::tempdir().unwrap();
     common::heavy_context(context.path(), 64);
@@ -106,11 +113,7 @@ async fn a_registry_restarted_between_push_and_pull_still_serves_the_image() {
     let Some(mut bed) = common::testbed().await else {
         return;
     };
-    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
-    let port = common::free_port();
-    let file = common::registry_file(&bed, port);
-    let (code, _, stderr) = registry(file.path(), &["up"]);
-    assert_eq!(code, 0, "{stderr}");
+    let (port, file) = registry_of_this_run(&bed);
     let image = format!("localhost:{port}/restarted:{}", bed.run_id);
     common::build_and_push(&mut bed, "dist", &image, "linux/amd64,linux/arm64");
 
