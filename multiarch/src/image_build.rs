@@ -130,15 +130,15 @@ pub async fn answers_plain_http(registry: &str) -> bool {
 /// [`Error::Context`] for a context that cannot be packed, [`Error::BuildFailed`] with
 /// BuildKit's message for the failing step, [`Error::PushFailed`], [`Error::Engine`].
 pub async fn run(docker: &Docker, builder: &Builder, request: &BuildRequest) -> Result<()> {
+    if builder.driver == Driver::DockerContainer && !request.push {
+        return Err(Error::NeedsPush(builder.name.clone()));
+    }
     let packed = build_context::pack(&request.context, request.file.as_deref())?;
     tracing::debug!(
         files = packed.files,
         bytes = packed.tar.len(),
         "context packed"
     );
-    if builder.driver == Driver::DockerContainer && !request.push {
-        return Err(Error::NeedsPush(builder.name.clone()));
-    }
     let named = NamedContexts::import(docker, &request.build_contexts).await?;
     let result = build(docker, builder, request, packed, &named).await;
     named.remove(docker).await;
