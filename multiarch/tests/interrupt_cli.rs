@@ -66,13 +66,9 @@ async fn ctrl_c_leaves_no_container_behind() {
         Duration::from_millis(300),
     );
     assert_ne!(code, Some(0), "{stderr}");
-    let left = bed.run(
-        "docker",
-        &["ps", "-aq", "--filter", "label=io.github.multiarch.session"],
-    );
-    assert!(
-        left.trim().is_empty(),
-        "verify left containers: {left}\n{stderr}"
+    bed.assert_no_containers(
+        "io.github.multiarch.session",
+        &format!("after Ctrl-C in verify\n{stderr}"),
     );
 
     let state = tempfile::tempdir().unwrap();
@@ -94,18 +90,9 @@ async fn ctrl_c_leaves_no_container_behind() {
     );
     assert_ne!(code, Some(0), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
-    let left = bed.run(
-        "docker",
-        &[
-            "ps",
-            "-aq",
-            "--filter",
-            "label=io.github.multiarch.purpose=demo",
-        ],
-    );
-    assert!(
-        left.trim().is_empty(),
-        "demo left containers: {left}\n{stderr}"
+    bed.assert_no_containers(
+        "io.github.multiarch.purpose=demo",
+        &format!("after Ctrl-C in demo\n{stderr}"),
     );
 }
 
@@ -173,12 +160,8 @@ async fn ctrl_c_during_build_and_pull_stops_cleanly() {
         Duration::ZERO,
     );
     assert_eq!(code, Some(130), "{stderr}");
-    let left = bed.run(
-        "docker",
-        &["ps", "-aq", "--filter", "label=io.github.multiarch.session"],
-    );
-    assert!(
-        left.trim().is_empty(),
-        "pull left containers: {left}\n{stderr}"
+    bed.assert_no_containers(
+        "io.github.multiarch.session",
+        &format!("after Ctrl-C in pull\n{stderr}"),
     );
 }

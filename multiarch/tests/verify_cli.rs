@@ -94,12 +94,5 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
     );
 
     // Nothing the checks started is left behind.
-    let left = bed.run(
-        "docker",
-        &["ps", "-aq", "--filter", "label=io.github.multiarch.session"],
-    );
-    assert!(
-        left.trim().is_empty(),
-        "verify removed its containers: {left}"
-    );
+    bed.assert_no_containers("io.github.multiarch.session", "after verify");
 }

@@ -115,6 +115,19 @@ impl TestBed {
         );
         stdout
     }
+
+    /// Fails the test when any container carries `label` (`key` or `key=value`): what a
+    /// command started, it must have removed. `context` goes into the failure message.
+    pub fn assert_no_containers(&self, label: &str, context: &str) {
+        let left = self.run(
+            "docker",
+            &["ps", "-aq", "--filter", &format!("label={label}")],
+        );
+        assert!(
+            left.trim().is_empty(),
+            "containers labelled {label} were left: {left}\n{context}"
+        );
+    }
 }
 
 impl Drop for TestBed {
