@@ -75,6 +75,30 @@ pub fn emulators(binfmt_dir: &Path) -> Vec<(&'static str, bool)> {
         .collect()
 }
 
+/// The first Docker release whose BuildKit (0.20) no longer crashes the engine when two
+/// platforms marshal a shared step at once (moby/buildkit#5570, fixed in BuildKit 0.19).
+const SAFE_DOCKER_MAJOR: u32 = 28;
+
+/// An engine older than [`SAFE_DOCKER_MAJOR`] works, but a multi-platform build can take it
+/// down; say so once, with the way out. A version that does not parse is left alone.
+fn engine_version_finding(version: &str, detail: String) -> Finding {
+    let major = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok());
+    match major {
+        Some(major) if major < SAFE_DOCKER_MAJOR => finding(
+            "engine",
+            Level::Warn,
+            format!(
+                "{detail}: its BuildKit can crash the engine in multi-platform builds (moby/buildkit#5570)"
+            ),
+            Some("upgrade to Docker 28 or newer; on Debian: `sudo scripts/testbed.sh up`"),
+        ),
+        _ => finding("engine", Level::Ok, detail, None),
+    }
+}
+
 /// Checks the engine (when reachable) and the emulators.
 pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -88,18 +112,16 @@ pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>
         return findings;
     };
     match docker.version().await {
-        Ok(version) => findings.push(finding(
-            "engine",
-            Level::Ok,
-            format!(
-                "Docker {} (API {}), {}/{}",
-                version.version.unwrap_or_default(),
+        Ok(version) => {
+            let number = version.version.unwrap_or_default();
+            let detail = format!(
+                "Docker {number} (API {}), {}/{}",
                 version.api_version.unwrap_or_default(),
                 version.os.unwrap_or_default(),
                 version.arch.unwrap_or_default()
-            ),
-            None,
-        )),
+            );
+            findings.push(engine_version_finding(&number, detail));
+        }
         Err(e) => findings.push(finding("engine", Level::Problem, e.to_string(), None)),
     }
     if let Ok(info) = docker.info().await {
@@ -302,6 +324,25 @@ mod tests {
             emulators(dir.path()),
             vec![("linux/arm64", true), ("linux/arm/v7", false)]
         );
+    }
+
+    #[rstest]
+    #[case("26.1.5+dfsg1", Level::Warn)]
+    #[case("27.5.1", Level::Warn)]
+    #[case("28.5.2+dfsg4", Level::Ok)]
+    #[case("29.0.0", Level::Ok)]
+    #[case("master-dockerproject-2026-01-01", Level::Ok)]
+    fn old_engines_are_warned_about(#[case] version: &str, #[case] level: Level) {
+        let found = engine_version_finding(version, format!("Docker {version}"));
+        assert_eq!(found.level, level);
+        assert_eq!(found.fix.is_some(), level == Level::Warn);
+        if level == Level::Warn {
+            assert!(
+                found.detail.contains("moby/buildkit#5570"),
+                "{}",
+                found.detail
+            );
+        }
     }
 
     #[rstest]
