@@ -16,6 +16,12 @@ DOCKERD_LOG=/var/log/multiarch-dockerd.log
 # Debian's rustc and its aarch64 std must be the very same version (see ENVIRONMENT.md).
 DEBIAN_RUSTC_VERSION=${DEBIAN_RUSTC_VERSION:-1.85.0+dfsg3-1~deb12u3}
 TESTBED_LABEL=io.github.multiarch.testbed
+# Docker 28 carries BuildKit 0.20+. Before BuildKit 0.19, two platforms marshalling a
+# shared step at once could kill the whole engine ("concurrent map writes",
+# moby/buildkit#5570); we saw that happen here with dockerd 26.
+MIN_DOCKER_MAJOR=28
+# Debian 14, the first suite with a docker.io that new (28.5); all else comes from Debian 13.
+ENGINE_SUITE=${MULTIARCH_ENGINE_SUITE:-forky}
 
 say() { printf '==> %s\n' "$*" >&2; }
 ok() { printf '    ok: %s\n' "$*" >&2; }
@@ -49,20 +55,21 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
-# Debian 13 as a second, low-priority suite, derived from the machine's own
+# A newer Debian suite as a second, low-priority one, derived from the machine's own
 # sources so that no mirror host is written into this project.
-add_trixie_suite() {
-  local list=/etc/apt/sources.list.d/multiarch-trixie.sources
+add_debian_suite() {
+  local suite=$1
+  local list=/etc/apt/sources.list.d/multiarch-$suite.sources
   [ -f "$list" ] && return 0
   local src=/etc/apt/sources.list.d/debian.sources
-  [ -f "$src" ] || die "cannot find $src to derive the trixie suite from" \
-    "install docker.io (26 or newer) and docker-buildx by hand, then run this again"
-  say "adding Debian trixie as a low-priority apt suite"
-  awk 'BEGIN{done=0} /^#/ {next} /^[[:space:]]*$/ { if (seen) done=1; next }
-       !done { seen=1; if ($1=="Suites:") print "Suites: trixie"; else print }' "$src" >"$list"
-  cat >/etc/apt/preferences.d/multiarch-trixie <<'PIN'
+  [ -f "$src" ] || die "cannot find $src to derive the $suite suite from" \
+    "install docker.io ($MIN_DOCKER_MAJOR or newer) and docker-buildx by hand, then run this again"
+  say "adding Debian $suite as a low-priority apt suite"
+  awk -v suite="$suite" 'BEGIN{done=0} /^#/ {next} /^[[:space:]]*$/ { if (seen) done=1; next }
+       !done { seen=1; if ($1=="Suites:") print "Suites: " suite; else print }' "$src" >"$list"
+  cat >"/etc/apt/preferences.d/multiarch-$suite" <<PIN
 Package: *
-Pin: release n=trixie
+Pin: release n=$suite
 Pin-Priority: 100
 PIN
   apt_updated=false
@@ -89,29 +96,69 @@ wait_for_engine() {
   return 1
 }
 
+major_of() { sed -E 's/^([0-9]+).*/\1/' <<<"$1"; }
+server_major() { major_of "$(docker version -f '{{.Server.Version}}' 2>/dev/null)"; }
+dockerd_installed_major() {
+  command -v dockerd >/dev/null || return 1
+  dockerd --version | sed -nE 's/^Docker version ([0-9]+)\..*/\1/p'
+}
+
+stop_our_dockerd() {
+  local pid
+  pid=$(cat "$STATE_DIR/dockerd.pid" 2>/dev/null) || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    ok "stopped dockerd (pid $pid)"
+  fi
+  rm -f "$STATE_DIR/dockerd.pid"
+}
+
+install_engine() {
+  is_debian || die "no dockerd $MIN_DOCKER_MAJOR or newer here" "install Docker Engine: https://docs.docker.com/engine/install/"
+  need_root "installing dockerd"
+  add_debian_suite trixie
+  add_debian_suite "$ENGINE_SUITE"
+  # Keep the package's own scripts from starting or restarting a service: this script
+  # starts dockerd itself, and a machine without an init system has none to restart.
+  local policy=/usr/sbin/policy-rc.d wrote_policy=false
+  if ! [ -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && wrote_policy=true
+  fi
+  # name/suite takes only these from the newer suites; their dependencies stay the
+  # machine's own where they can (-t would upgrade libc and much else). containerd and
+  # runc come from Debian 13 (1.7 and 1.1), the versions the engine was verified with.
+  local packages=("docker.io/$ENGINE_SUITE" containerd/trixie runc/trixie)
+  command -v docker >/dev/null || packages+=("docker-cli/$ENGINE_SUITE")
+  apt_install "${packages[@]}"
+  ! $wrote_policy || rm -f "$policy"
+}
+
 ensure_engine() {
   say "Docker engine"
   if engine_up && ! [ -f "$STATE_DIR/dockerd.pid" ]; then
     ok "an engine is already running: $(docker version -f '{{.Server.Version}}' 2>/dev/null), using it"
+    [ "$(server_major)" -ge "$MIN_DOCKER_MAJOR" ] 2>/dev/null || missing \
+      "Docker $MIN_DOCKER_MAJOR or newer: older engines can crash in multi-platform builds (moby/buildkit#5570)"
     containerd_store_on && ok "containerd image store is on" || missing \
       'the containerd image store: multi-platform images cannot be stored or pushed by the engine;
              add {"features":{"containerd-snapshotter":true}} to /etc/docker/daemon.json
              (Docker Desktop: Settings > General > "Use containerd for pulling and storing images")'
     return 0
   fi
-  if engine_up; then
-    ok "dockerd started by the test bed is running (pid $(cat "$STATE_DIR/dockerd.pid"))"
+  if engine_up && [ "$(server_major)" -ge "$MIN_DOCKER_MAJOR" ]; then
+    ok "dockerd $(docker version -f '{{.Server.Version}}') started by the test bed is running (pid $(cat "$STATE_DIR/dockerd.pid"))"
     return 0
   fi
-  if ! command -v dockerd >/dev/null || ! dockerd --version | grep -qE 'version (2[6-9]|[3-9][0-9])'; then
-    is_debian || die "no dockerd 26 or newer here" "install Docker Engine: https://docs.docker.com/engine/install/"
-    need_root "installing dockerd"
-    add_trixie_suite
-    # name/trixie takes only these from trixie; their dependencies stay bookworm's
-    # where they can (-t trixie would upgrade libc and much else).
-    apt_install docker.io/trixie docker-buildx/trixie docker-compose/trixie
+  local installed
+  installed=$(dockerd_installed_major) || installed=0
+  if [ "${installed:-0}" -lt "$MIN_DOCKER_MAJOR" ]; then
+    # An older engine started by this script is replaced: stop it, upgrade, start again.
+    stop_our_dockerd
+    install_engine
   fi
   need_root "starting dockerd"
+  stop_our_dockerd
   mkdir -p /etc/docker "$STATE_DIR"
   if ! [ -f /etc/docker/daemon.json ]; then
     echo '{"features":{"containerd-snapshotter":true}}' >/etc/docker/daemon.json
@@ -134,7 +181,7 @@ ensure_buildx_and_compose() {
   if docker buildx version >/dev/null 2>&1; then
     ok "$(docker buildx version)"
   elif is_debian && is_root; then
-    add_trixie_suite
+    add_debian_suite trixie
     apt_install docker-buildx/trixie
   else
     missing "docker buildx: https://docs.docker.com/build/install-buildx/"
@@ -142,7 +189,7 @@ ensure_buildx_and_compose() {
   if docker compose version >/dev/null 2>&1; then
     ok "$(docker compose version)"
   elif is_debian && is_root; then
-    add_trixie_suite
+    add_debian_suite trixie
     apt_install docker-compose/trixie
   else
     missing "docker compose: https://docs.docker.com/compose/install/"
@@ -301,6 +348,8 @@ cmd_status() {
   say "test bed status"
   if engine_up; then
     ok "engine: dockerd $(docker version -f '{{.Server.Version}}'), API $(docker version -f '{{.Server.APIVersion}}')"
+    [ "$(server_major)" -ge "$MIN_DOCKER_MAJOR" ] 2>/dev/null ||
+      { missing "Docker $MIN_DOCKER_MAJOR or newer (moby/buildkit#5570)"; bad=1; }
     containerd_store_on && ok "containerd image store: on" || { missing "containerd image store"; bad=1; }
     docker buildx version >/dev/null 2>&1 && ok "buildx: $(docker buildx version | awk '{print $2}')" || { missing buildx; bad=1; }
     docker image inspect registry:2 >/dev/null 2>&1 && ok "registry:2 image" || { missing "registry:2 image"; bad=1; }
@@ -318,14 +367,7 @@ cmd_status() {
 cmd_down() {
   say "stopping what the test bed started"
   if [ -f "$STATE_DIR/dockerd.pid" ]; then
-    local pid
-    pid=$(cat "$STATE_DIR/dockerd.pid")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid"
-      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      ok "stopped dockerd (pid $pid)"
-    fi
-    rm -f "$STATE_DIR/dockerd.pid"
+    stop_our_dockerd
   else
     ok "nothing to stop: the test bed did not start an engine"
   fi
