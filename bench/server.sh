@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # arch-server against its references, in one run on this machine:
 #   - a bare axum handler (examples/bare_axum.rs): the limit for this stack here;
-#   - FastAPI + uvicorn serving the same /arch (bench/fastapi_app.py), in a venv;
-#   - arch-server itself with the malloc settings its image runs with.
+#   - FastAPI + uvicorn serving the same /arch (bench/fastapi_app.py), in a venv.
 # Measures requests/s and p50/p99 latency with wrk at concurrency 1, 64 and 256, RSS idle,
 # right after load and 5 s later, time to the first 200, and the stripped binary size.
 # Writes the results into BENCHMARKS.md between the server markers.
@@ -55,11 +54,6 @@ measure() {
 
 echo "==> arch-server" >&2
 measure arch-server 18180 target/release/arch-server --port 18180
-# The same binary with the malloc settings the image runs with (Dockerfile), to show
-# what they cost in requests/s and give back in memory.
-image_tunables=$(sed -n 's/^ENV GLIBC_TUNABLES=//p' Dockerfile)
-echo "==> arch-server, GLIBC_TUNABLES=$image_tunables" >&2
-measure arch-server-image-malloc 18183 env GLIBC_TUNABLES="$image_tunables" target/release/arch-server --port 18183
 echo "==> bare axum" >&2
 measure bare-axum 18181 target/release/examples/bare_axum 18181
 echo "==> FastAPI + uvicorn" >&2
@@ -81,7 +75,7 @@ section=$(mktemp)
   echo
   echo "| server | concurrency | requests/s | p50 | p99 | errors |"
   echo "| --- | ---: | ---: | ---: | ---: | --- |"
-  for name in arch-server arch-server-image-malloc bare-axum uvicorn; do
+  for name in arch-server bare-axum uvicorn; do
     for c in "${CONCURRENCY[@]}"; do
       echo "| $name | $c | ${RESULT[$name,$c,rps]} | ${RESULT[$name,$c,p50]} | ${RESULT[$name,$c,p99]} | ${RESULT[$name,$c,errors]:-none} |"
     done
@@ -89,14 +83,12 @@ section=$(mktemp)
   echo
   echo "| server | first 200 after start | RSS idle | RSS right after load | RSS 5 s later |"
   echo "| --- | ---: | ---: | ---: | ---: |"
-  for name in arch-server arch-server-image-malloc bare-axum uvicorn; do
+  for name in arch-server bare-axum uvicorn; do
     echo "| $name | ${RESULT[$name,first]} ms | $((RESULT[$name,rss_idle] / 1024)).$(((RESULT[$name,rss_idle] % 1024) * 10 / 1024)) MiB | $((RESULT[$name,rss_load] / 1024)).$(((RESULT[$name,rss_load] % 1024) * 10 / 1024)) MiB | $((RESULT[$name,rss_rest] / 1024)).$(((RESULT[$name,rss_rest] % 1024) * 10 / 1024)) MiB |"
   done
   echo
   a=${RESULT[arch-server,64,rps]} b=${RESULT[bare-axum,64,rps]} u=${RESULT[uvicorn,64,rps]}
   echo "At concurrency 64: arch-server serves $(awk "BEGIN {printf \"%.1f\", $a / $u}")× uvicorn's requests/s and $(awk "BEGIN {printf \"%.0f\", 100 * $a / $b}")% of the bare handler's."
-  m=${RESULT[arch-server-image-malloc,64,rps]}
-  echo "\`arch-server-image-malloc\` is the same binary with the image's \`GLIBC_TUNABLES=$image_tunables\` (one arena, no thread caches): $(awk "BEGIN {printf \"%.0f\", 100 * $m / $a}")% of the default allocator's requests/s at concurrency 64."
   echo "Stripped static binary (\`dist/amd64/arch-server\`, release profile): ${size} bytes ($(awk "BEGIN {printf \"%.2f\", $size / 1048576}") MiB)."
   echo "<!-- server:end -->"
 } >"$section"
