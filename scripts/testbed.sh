@@ -96,8 +96,7 @@ wait_for_engine() {
   return 1
 }
 
-major_of() { sed -E 's/^([0-9]+).*/\1/' <<<"$1"; }
-server_major() { major_of "$(docker version -f '{{.Server.Version}}' 2>/dev/null)"; }
+server_major() { docker version -f '{{.Server.Version}}' 2>/dev/null | sed -E 's/^([0-9]+).*/\1/'; }
 dockerd_installed_major() {
   command -v dockerd >/dev/null || return 1
   dockerd --version | sed -nE 's/^Docker version ([0-9]+)\..*/\1/p'
@@ -130,8 +129,10 @@ install_engine() {
   # runc come from Debian 13 (1.7 and 1.1), the versions the engine was verified with.
   local packages=("docker.io/$ENGINE_SUITE" containerd/trixie runc/trixie)
   command -v docker >/dev/null || packages+=("docker-cli/$ENGINE_SUITE")
-  apt_install "${packages[@]}"
+  local installed=true
+  apt_install "${packages[@]}" || installed=false
   ! $wrote_policy || rm -f "$policy"
+  $installed || die "could not install ${packages[*]}" "see the apt output above"
 }
 
 ensure_engine() {
