@@ -2,9 +2,11 @@
 //! network and volume this kit creates carries, so leftovers can be found and removed
 //! (`docker ps -a --filter label=io.github.multiarch.managed-by`).
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use bollard::Docker;
+use tokio_util::task::TaskTracker;
 
 use crate::error::{Error, Result};
 
@@ -12,6 +14,34 @@ use crate::error::{Error, Result};
 pub const MANAGED_BY_LABEL: &str = "io.github.multiarch.managed-by";
 /// Its value.
 pub const MANAGED_BY_VALUE: &str = "multiarch";
+
+/// Engine requests that create something. The engine finishes a creation it has received
+/// even when the client stops listening, so a container could appear just after Ctrl-C's
+/// clean-up looked for it; each such request therefore runs as a task of its own, and the
+/// clean-up waits for them first ([`creations_settled`]).
+static CREATIONS: LazyLock<TaskTracker> = LazyLock::new(TaskTracker::new);
+
+/// Runs an engine request that creates a container or an image to its end, even if the
+/// caller is dropped half-way (Ctrl-C), and returns its result.
+pub async fn creating<F>(request: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    CREATIONS
+        .spawn(request)
+        .await
+        .expect("an engine request runs to its end without panicking")
+}
+
+/// Waits (at most `limit`) for the creations under way to finish, and lets no new one
+/// start: called once, by the clean-up after Ctrl-C, before it removes what was created.
+pub async fn creations_settled(limit: Duration) {
+    CREATIONS.close();
+    if tokio::time::timeout(limit, CREATIONS.wait()).await.is_err() {
+        tracing::warn!("an engine request was still creating something after {limit:?}");
+    }
+}
 
 /// Connects to the engine named by `DOCKER_HOST` (or the local socket), checks that it
 /// answers, and negotiates the API version.
@@ -130,13 +160,16 @@ pub async fn run_published(docker: &Docker, spec: &RunSpec) -> Result<Started> {
                 .unwrap_or_default()
         )
     };
-    let created = docker
-        .create_container(Some(options.build()), body)
-        .await
-        .map_err(|e| Error::Engine {
-            action: action(),
-            reason: engine_message(&e),
-        })?;
+    let options = options.build();
+    let created = creating({
+        let docker = docker.clone();
+        async move { docker.create_container(Some(options), body).await }
+    })
+    .await
+    .map_err(|e| Error::Engine {
+        action: action(),
+        reason: engine_message(&e),
+    })?;
     let id = created.id;
     let started = async {
         docker

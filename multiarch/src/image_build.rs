@@ -345,16 +345,27 @@ impl NamedContexts {
                 .platform(&platform)
                 .changes(vec![format!("LABEL {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")])
                 .build();
-            let mut stream =
-                docker.create_image(Some(options), Some(bollard::body_full(tar.into())), None);
-            while let Some(event) = stream.next().await {
-                if let Err(e) = event {
-                    named.remove(docker).await;
-                    return Err(Error::Engine {
-                        action: format!("take the named context `{name}` from `{folder}`"),
-                        reason: crate::docker::engine_message(&e),
-                    });
+            let imported = crate::docker::creating({
+                let docker = docker.clone();
+                async move {
+                    let mut stream = docker.create_image(
+                        Some(options),
+                        Some(bollard::body_full(tar.into())),
+                        None,
+                    );
+                    while let Some(event) = stream.next().await {
+                        event?;
+                    }
+                    Ok::<_, bollard::errors::Error>(())
                 }
+            })
+            .await;
+            if let Err(e) = imported {
+                named.remove(docker).await;
+                return Err(Error::Engine {
+                    action: format!("take the named context `{name}` from `{folder}`"),
+                    reason: crate::docker::engine_message(&e),
+                });
             }
             named
                 .images

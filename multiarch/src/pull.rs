@@ -113,28 +113,26 @@ pub async fn pull_platform(
     }
     // The engine must now hold that platform for this tag: creating (not starting) a
     // container for it fails when only another platform's content is there.
-    let labels = crate::docker::session_labels();
-    let probe = docker
-        .create_container(
-            Some(
-                bollard::query_parameters::CreateContainerOptionsBuilder::new()
-                    .platform(&platform_text)
-                    .build(),
-            ),
-            bollard::models::ContainerCreateBody {
-                image: Some(image.clone()),
-                labels: Some(labels),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| Error::Engine {
-            action: format!("find `{platform}` of `{image}` after pulling it"),
-            reason: format!(
-                "{}; the engine may have pulled another platform than {digest}",
-                engine_message(&e)
-            ),
-        })?;
+    let options = bollard::query_parameters::CreateContainerOptionsBuilder::new()
+        .platform(&platform_text)
+        .build();
+    let body = bollard::models::ContainerCreateBody {
+        image: Some(image.clone()),
+        labels: Some(crate::docker::session_labels()),
+        ..Default::default()
+    };
+    let probe = crate::docker::creating({
+        let docker = docker.clone();
+        async move { docker.create_container(Some(options), body).await }
+    })
+    .await
+    .map_err(|e| Error::Engine {
+        action: format!("find `{platform}` of `{image}` after pulling it"),
+        reason: format!(
+            "{}; the engine may have pulled another platform than {digest}",
+            engine_message(&e)
+        ),
+    })?;
     crate::docker::remove(docker, &probe.id).await;
     Ok(())
 }

@@ -130,6 +130,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// its builds and pulls), then every container and named-context image this invocation
 /// made is removed. Exit code 130, as shells report SIGINT.
 async fn interrupted() -> ExitCode {
+    // A container or image the engine was creating when Ctrl-C came appears only when
+    // that request ends; wait for it, or it would outlive this clean-up.
+    multiarch::docker::creations_settled(std::time::Duration::from_secs(10)).await;
     let removed = match multiarch::docker::connect().await {
         Ok(docker) => {
             multiarch::image_build::remove_leftover_contexts(&docker).await;
