@@ -187,6 +187,6 @@ async fn builders_build_and_the_demo_run_end_to_end() {
         "{stdout}"
     );
     assert!(stdout.contains("linux/arm64  PASS"), "{stdout}");
-    bed.assert_no_containers("io.github.multiarch.purpose=demo", &stdout);
+    bed.assert_no_containers("label=io.github.multiarch.purpose=demo", &stdout);
     // bed's drop removes this run's registry, its volume and images.
 }

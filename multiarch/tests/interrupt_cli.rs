@@ -67,7 +67,7 @@ async fn ctrl_c_leaves_no_container_behind() {
     );
     assert_ne!(code, Some(0), "{stderr}");
     bed.assert_no_containers(
-        "io.github.multiarch.session",
+        "label=io.github.multiarch.session",
         &format!("after Ctrl-C in verify\n{stderr}"),
     );
 
@@ -91,7 +91,7 @@ async fn ctrl_c_leaves_no_container_behind() {
     assert_ne!(code, Some(0), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     bed.assert_no_containers(
-        "io.github.multiarch.purpose=demo",
+        "label=io.github.multiarch.purpose=demo",
         &format!("after Ctrl-C in demo\n{stderr}"),
     );
 }
@@ -161,7 +161,7 @@ async fn ctrl_c_during_build_and_pull_stops_cleanly() {
     );
     assert_eq!(code, Some(130), "{stderr}");
     bed.assert_no_containers(
-        "io.github.multiarch.session",
+        "label=io.github.multiarch.session",
         &format!("after Ctrl-C in pull\n{stderr}"),
     );
 }

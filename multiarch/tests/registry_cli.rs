@@ -89,14 +89,7 @@ async fn registry_lifecycle_is_idempotent_and_keeps_its_data() {
     );
     assert!(stderr.contains("hint: choose another port"), "{stderr}");
     drop(taken);
-    let leftover = bed.run(
-        "docker",
-        &["ps", "-aq", "--filter", &format!("name={name}")],
-    );
-    assert!(
-        leftover.trim().is_empty(),
-        "no container left after a failed up"
-    );
+    bed.assert_no_containers(&format!("name={name}"), "after a failed `registry up`");
     let (code, _, _) = registry(&["down", "--volumes"]);
     assert_eq!(code, 0);
     let volumes = bed.run(

@@ -94,5 +94,5 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
     );
 
     // Nothing the checks started is left behind.
-    bed.assert_no_containers("io.github.multiarch.session", "after verify");
+    bed.assert_no_containers("label=io.github.multiarch.session", "after verify");
 }

@@ -116,16 +116,14 @@ impl TestBed {
         stdout
     }
 
-    /// Fails the test when any container carries `label` (`key` or `key=value`): what a
-    /// command started, it must have removed. `context` goes into the failure message.
-    pub fn assert_no_containers(&self, label: &str, context: &str) {
-        let left = self.run(
-            "docker",
-            &["ps", "-aq", "--filter", &format!("label={label}")],
-        );
+    /// Fails the test when any container matches `filter` (as `docker ps --filter` takes
+    /// it: `label=KEY`, `label=KEY=VALUE`, `name=NAME`): what a command started, it must
+    /// have removed. `context` goes into the failure message.
+    pub fn assert_no_containers(&self, filter: &str, context: &str) {
+        let left = self.run("docker", &["ps", "-aq", "--filter", filter]);
         assert!(
             left.trim().is_empty(),
-            "containers labelled {label} were left: {left}\n{context}"
+            "containers matching {filter} were left: {left}\n{context}"
         );
     }
 }
