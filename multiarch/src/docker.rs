@@ -34,8 +34,8 @@ where
         .expect("an engine request runs to its end without panicking")
 }
 
-/// Waits (at most `limit`) for the creations under way to finish, and lets no new one
-/// start: called once, by the clean-up after Ctrl-C, before it removes what was created.
+/// Waits (at most `limit`) for the creations under way to finish: called once, by the
+/// clean-up after Ctrl-C, when the command has been dropped and starts nothing new.
 pub async fn creations_settled(limit: Duration) {
     CREATIONS.close();
     if tokio::time::timeout(limit, CREATIONS.wait()).await.is_err() {
