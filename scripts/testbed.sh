@@ -6,6 +6,12 @@
 #   scripts/testbed.sh up      bring up what is missing (idempotent)
 #   scripts/testbed.sh status  say what is there and what is not
 #   scripts/testbed.sh down    stop only what `up` started
+#   scripts/testbed.sh rehearse  run every step `up` takes on a fresh machine, in scratch
+#                              places: apt resolves the package plan in a stand-in for a new
+#                              machine's root (simulated), registry:2 is built under a scratch
+#                              tag and served once, the cross std is unpacked into a scratch
+#                              sysroot. CI runs it on every run, so a prepared machine cannot
+#                              hide a step that breaks on a new one.
 #
 # On a machine that already runs Docker (a laptop), `up` uses that engine and says
 # what is missing instead of installing over it.
@@ -22,6 +28,14 @@ TESTBED_LABEL=io.github.multiarch.testbed
 MIN_DOCKER_MAJOR=28
 # Debian 14, the first suite with a docker.io that new (28.5); all else comes from Debian 13.
 ENGINE_SUITE=${MULTIARCH_ENGINE_SUITE:-forky}
+
+# Where apt acts: the machine itself, or (rehearse) a scratch root standing in for a new
+# machine, where every install is only simulated.
+APT_ROOT=""
+REHEARSING=false
+apt_opts=()
+# The registry image `up` builds; rehearse builds it under a scratch tag.
+REGISTRY_IMAGE=registry:2
 
 say() { printf '==> %s\n' "$*" >&2; }
 ok() { printf '    ok: %s\n' "$*" >&2; }
@@ -40,34 +54,51 @@ need_root() {
   is_root || die "$1 needs root" "run it again as root: sudo $0 up"
 }
 
+apt_get() { DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" "$@"; }
+
 apt_updated=false
 apt_update() {
   if ! $apt_updated; then
-    say "apt-get update"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    say "apt-get update${APT_ROOT:+ (in $APT_ROOT)}"
+    apt_get update -qq >&2
     apt_updated=true
   fi
 }
 
+# Installs packages, or with rehearse only resolves them. apt resolves the plan first
+# (`install -s`): a plan it refuses stops here with apt's own reason, before anything is
+# unpacked, so a refused engine never leaves packages half-configured. Callers may set
+# `install_hint` for what a user can do instead.
 apt_install() {
   apt_update
   say "apt-get install $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+  local plan
+  if ! plan=$(apt_get install -s --no-install-recommends "$@" 2>&1); then
+    printf '%s\n' "$plan" | grep -E '^ .*(Depends|Breaks|Conflicts): |^E: ' | sed 's/^/    apt: /' >&2
+    die "apt cannot install $*: the lines above, apt's own, name the package that blocks" \
+      "${install_hint:-install these packages by hand, then run this again}"
+  fi
+  if $REHEARSING; then
+    printf '%s\n' "$@" >>"$APT_ROOT/planned"
+    ok "apt would install: $(printf '%s\n' "$plan" | awk '/^Inst /{printf "%s ", $2}')"
+    return 0
+  fi
+  apt_get install -y -qq --no-install-recommends "$@" >&2
 }
 
 # A newer Debian suite as a second, low-priority one, derived from the machine's own
 # sources so that no mirror host is written into this project.
 add_debian_suite() {
-  local suite=$1
-  local list=/etc/apt/sources.list.d/multiarch-$suite.sources
+  local suite=$1 etc=$APT_ROOT/etc/apt
+  local list=$etc/sources.list.d/multiarch-$suite.sources
   [ -f "$list" ] && return 0
-  local src=/etc/apt/sources.list.d/debian.sources
+  local src=$etc/sources.list.d/debian.sources
   [ -f "$src" ] || die "cannot find $src to derive the $suite suite from" \
     "install docker.io ($MIN_DOCKER_MAJOR or newer) and docker-buildx by hand, then run this again"
   say "adding Debian $suite as a low-priority apt suite"
   awk -v suite="$suite" 'BEGIN{done=0} /^#/ {next} /^[[:space:]]*$/ { if (seen) done=1; next }
        !done { seen=1; if ($1=="Suites:") print "Suites: " suite; else print }' "$src" >"$list"
-  cat >"/etc/apt/preferences.d/multiarch-$suite" <<PIN
+  cat >"$etc/preferences.d/multiarch-$suite" <<PIN
 Package: *
 Pin: release n=$suite
 Pin-Priority: 100
@@ -76,7 +107,10 @@ PIN
 }
 
 add_arm64_architecture() {
-  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  if $REHEARSING; then
+    apt_opts+=(-o APT::Architectures::=arm64)
+    apt_updated=false
+  elif ! dpkg --print-foreign-architectures | grep -qx arm64; then
     say "adding the arm64 package architecture (for the aarch64 Rust std)"
     dpkg --add-architecture arm64
     apt_updated=false
@@ -120,23 +154,34 @@ install_engine() {
   add_debian_suite "$ENGINE_SUITE"
   # Keep the package's own scripts from starting or restarting a service: this script
   # starts dockerd itself, and a machine without an init system has none to restart.
-  local policy=/usr/sbin/policy-rc.d wrote_policy=false
+  local policy=$APT_ROOT/usr/sbin/policy-rc.d wrote_policy=false
   if ! [ -e "$policy" ]; then
+    mkdir -p "$(dirname "$policy")"
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && wrote_policy=true
   fi
   # name/suite takes only these from the newer suites; their dependencies stay the
-  # machine's own where they can (-t would upgrade libc and much else). containerd and
-  # runc come from Debian 13 (1.7 and 1.1), the versions the engine was verified with.
-  local packages=("docker.io/$ENGINE_SUITE" containerd/trixie runc/trixie)
+  # machine's own where they can (-t would upgrade libc and much else). containerd comes
+  # from Debian 13 (1.7). runc stays the machine's own (bookworm's 1.1.5, with the
+  # CVE-2024-21626 fix; docker.io asks for >= 1.0): Debian 13's runc was rebuilt against
+  # libc 2.38 and can no longer be installed beside bookworm's libc 2.36.
+  local packages=("docker.io/$ENGINE_SUITE" containerd/trixie)
   command -v docker >/dev/null || packages+=("docker-cli/$ENGINE_SUITE")
-  local installed=true
-  apt_install "${packages[@]}" || installed=false
+  local install_hint="Debian's $ENGINE_SUITE suite moves every day. Install Docker Engine $MIN_DOCKER_MAJOR or newer another way (Docker's own apt repository), start it, and run this again: the test bed uses a running engine. Or try another suite: MULTIARCH_ENGINE_SUITE=trixie $0 up"
+  # A subshell, so the policy file goes whatever happens inside (apt_install may die).
+  local status=0
+  apt_update
+  ( apt_install "${packages[@]}" ) || status=$?
   ! $wrote_policy || rm -f "$policy"
-  $installed || die "could not install ${packages[*]}" "see the apt output above"
+  [ "$status" = 0 ] || exit "$status"
 }
 
 ensure_engine() {
   say "Docker engine"
+  if $REHEARSING; then
+    install_engine
+    ok "a fresh machine would now start dockerd with the containerd image store"
+    return 0
+  fi
   if engine_up && ! [ -f "$STATE_DIR/dockerd.pid" ]; then
     ok "an engine is already running: $(docker version -f '{{.Server.Version}}' 2>/dev/null), using it"
     [ "$(server_major)" -ge "$MIN_DOCKER_MAJOR" ] 2>/dev/null || missing \
@@ -179,6 +224,11 @@ ensure_engine() {
 
 ensure_buildx_and_compose() {
   say "buildx and compose"
+  if $REHEARSING; then
+    add_debian_suite trixie
+    apt_install docker-buildx/trixie docker-compose/trixie
+    return 0
+  fi
   if docker buildx version >/dev/null 2>&1; then
     ok "$(docker buildx version)"
   elif is_debian && is_root; then
@@ -208,6 +258,10 @@ binfmt_ready() {
 
 ensure_binfmt() {
   say "QEMU emulation (binfmt_misc)"
+  if $REHEARSING; then
+    apt_install qemu-user-static binfmt-support
+    return 0
+  fi
   if binfmt_ready; then
     ok "qemu-aarch64 and qemu-arm are registered with the F flag"
     return 0
@@ -228,23 +282,32 @@ ensure_binfmt() {
 
 # A `registry:2` image from Debian's distribution binary. A real one (pulled) wins.
 ensure_registry_image() {
-  say "registry:2 image"
-  if docker image inspect registry:2 >/dev/null 2>&1; then
-    ok "registry:2 is present ($(docker image inspect -f "{{index .Config.Labels \"$TESTBED_LABEL\"}}" registry:2 | sed 's/^$/pulled/'))"
+  say "$REGISTRY_IMAGE image"
+  if ! $REHEARSING && docker image inspect "$REGISTRY_IMAGE" >/dev/null 2>&1; then
+    ok "$REGISTRY_IMAGE is present ($(docker image inspect -f "{{index .Config.Labels \"$TESTBED_LABEL\"}}" "$REGISTRY_IMAGE" | sed 's/^$/pulled/'))"
     return 0
   fi
   # With internet, `docker pull registry:2` first and this step keeps the real one.
   is_debian || die "there is no registry:2 image" "pull it: docker pull registry:2"
-  if ! [ -x /usr/bin/docker-registry ]; then
+  if $REHEARSING; then
+    apt_install docker-registry
+  elif ! [ -x /usr/bin/docker-registry ]; then
     need_root "installing docker-registry"
     apt_install docker-registry
   fi
-  local root
+  build_registry_image "$REGISTRY_IMAGE"
+  ok "built $REGISTRY_IMAGE from Debian's docker-registry ($(/usr/bin/docker-registry --version 2>/dev/null | awk '{print $3}'))"
+}
+
+# A subshell function: its EXIT trap removes the scratch folder when it ends and is gone
+# after. (A `trap ... RETURN` here outlived the function and fired in later ones, where
+# `$root` was unset: issue #12, seen only on fresh machines.)
+build_registry_image() (
+  local tag=$1 root lib
   root=$(mktemp -d)
-  trap 'rm -rf "$root"' RETURN
+  trap 'rm -rf "$root"' EXIT
   mkdir -p "$root/bin" "$root/etc/docker/registry" "$root/var/lib/registry" "$root/tmp"
   cp /usr/bin/docker-registry "$root/bin/registry"
-  local lib
   for lib in $(ldd /usr/bin/docker-registry | grep -o '/[^ ]*'); do
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"
@@ -272,9 +335,8 @@ YML
     --change 'EXPOSE 5000' \
     --change 'VOLUME /var/lib/registry' \
     --change "LABEL $TESTBED_LABEL=built-from-debian" \
-    - registry:2 >/dev/null
-  ok "built registry:2 from Debian's docker-registry ($(/usr/bin/docker-registry --version 2>/dev/null | awk '{print $3}'))"
-}
+    - "$tag" >/dev/null
+)
 
 # Debian's rustc with its aarch64 std unpacked into a sysroot of our own. Installing
 # libstd-rust-web-dev:arm64 through dpkg would drag in arm64 copies of LLVM and libc
@@ -296,35 +358,50 @@ cross_ready() {
 
 ensure_cross_toolchain() {
   say "arm64 cross toolchain for arch-server"
-  if rustup_cross_ready; then
-    ok "$(rustc --version) with the aarch64-unknown-linux-gnu target"
-    return 0
-  fi
-  if cross_ready; then
-    ok "$(/usr/bin/rustc --version) with the aarch64 std in $CROSS_SYSROOT"
-    return 0
-  fi
-  if ! is_debian || ! is_root; then
-    missing "the aarch64 Rust target: 'rustup target add aarch64-unknown-linux-gnu' and an aarch64 linker"
-    return 0
+  if ! $REHEARSING; then
+    if rustup_cross_ready; then
+      ok "$(rustc --version) with the aarch64-unknown-linux-gnu target"
+      return 0
+    fi
+    if cross_ready; then
+      ok "$(/usr/bin/rustc --version) with the aarch64 std in $CROSS_SYSROOT"
+      return 0
+    fi
+    if ! is_debian || ! is_root; then
+      missing "the aarch64 Rust target: 'rustup target add aarch64-unknown-linux-gnu' and an aarch64 linker"
+      return 0
+    fi
   fi
   add_arm64_architecture
   apt_install "rustc-web=$DEBIAN_RUSTC_VERSION" "libstd-rust-web-dev=$DEBIAN_RUSTC_VERSION" \
     "libstd-rust-web-${DEBIAN_RUSTC_VERSION%.*}=$DEBIAN_RUSTC_VERSION" \
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-  local debs
-  debs=$(mktemp -d)
-  chmod 755 "$debs"
-  (cd "$debs" && apt-get download -qq "libstd-rust-web-dev:arm64=$DEBIAN_RUSTC_VERSION" 2>/dev/null)
-  rm -rf "$CROSS_SYSROOT"
-  mkdir -p "$CROSS_SYSROOT/lib/rustlib"
-  dpkg-deb -x "$debs"/libstd-rust-web-dev_*_arm64.deb "$debs/root"
-  mv "$debs/root/usr/lib/rustlib/aarch64-unknown-linux-gnu" "$CROSS_SYSROOT/lib/rustlib/"
-  ln -s /usr/lib/rustlib/x86_64-unknown-linux-gnu "$CROSS_SYSROOT/lib/rustlib/x86_64-unknown-linux-gnu"
-  rm -rf "$debs"
+  unpack_cross_std
+  if $REHEARSING; then
+    ok "the aarch64 std unpacked into $CROSS_SYSROOT"
+    return 0
+  fi
   cross_ready || die "the cross toolchain did not install" "see the apt output above"
   ok "$(/usr/bin/rustc --version) with the aarch64 std in $CROSS_SYSROOT"
 }
+
+# The aarch64 rlibs out of Debian's arm64 std package, without installing it.
+unpack_cross_std() (
+  local debs
+  debs=$(mktemp -d)
+  trap 'rm -rf "$debs"' EXIT
+  chmod 755 "$debs"  # apt's download sandbox user must be able to write here
+  cd "$debs"
+  apt_get download -qq "libstd-rust-web-dev:arm64=$DEBIAN_RUSTC_VERSION" >&2
+  dpkg-deb -x "$debs"/libstd-rust-web-dev_*_arm64.deb "$debs/root"
+  [ -d "$debs/root/usr/lib/rustlib/aarch64-unknown-linux-gnu/lib" ] ||
+    die "libstd-rust-web-dev:arm64 $DEBIAN_RUSTC_VERSION has no aarch64 rlibs where they used to be" \
+      "Debian changed the package's layout: update unpack_cross_std in $0"
+  rm -rf "$CROSS_SYSROOT"
+  mkdir -p "$CROSS_SYSROOT/lib/rustlib"
+  mv "$debs/root/usr/lib/rustlib/aarch64-unknown-linux-gnu" "$CROSS_SYSROOT/lib/rustlib/"
+  ln -s /usr/lib/rustlib/x86_64-unknown-linux-gnu "$CROSS_SYSROOT/lib/rustlib/x86_64-unknown-linux-gnu"
+)
 
 bridge_ok() {
   # Without docker0, traffic to published ports leaves the machine (ENVIRONMENT.md).
@@ -395,12 +472,82 @@ cmd_down() {
   fi
 }
 
+# --- rehearse: every fresh-machine step, in scratch places --------------------------
+
+REHEARSAL_DIR=${MULTIARCH_REHEARSAL_DIR:-/var/cache/multiarch/fresh-machine-root}
+# The dpkg status of a new machine of this project's kind (Debian 12, 707 packages: libc6
+# 2.36, base-files, build-essential and the rest that pin apt's choices), captured on one
+# before anything was installed, trimmed to the fields apt resolves with:
+#   awk 'BEGIN{RS="";FS="\n"} {o=""; for(i=1;i<=NF;i++) if ($i ~ /^(Package|Status|Priority|
+#     Essential|Architecture|Multi-Arch|Source|Version|Replaces|Provides|Depends|Pre-Depends|
+#     Breaks|Conflicts|Protected):/) o=o $i "\n"; printf "%s\n", o}' /var/lib/dpkg/status
+# (the pattern on one line). Capture it again when the machine image changes.
+FRESH_STATUS=$(dirname "$0")/fresh-machine/dpkg-status
+
+cmd_rehearse() {
+  local started=$SECONDS root=$REHEARSAL_DIR
+  is_debian || die "rehearse needs apt (a Debian machine)"
+  [ -f /etc/apt/sources.list.d/debian.sources ] || die "no /etc/apt/sources.list.d/debian.sources to derive the suites from"
+  # The image steps run on the engine `up` brought up, with its docker-registry binary.
+  engine_up && [ -x /usr/bin/docker-registry ] ||
+    die "rehearse runs after up: it needs the test bed's engine and /usr/bin/docker-registry" "run $0 up first"
+  say "rehearsing a fresh machine's set-up in $root"
+  # apt's downloaded indexes are kept (apt refreshes them); everything else starts new.
+  rm -rf "$root/etc" "$root/usr" "$root/var/lib/dpkg" "$root/var/cache" "$root/planned"
+  mkdir -p "$root/etc/apt/sources.list.d" "$root/etc/apt/preferences.d" "$root/var/lib/dpkg" \
+    "$root/var/lib/apt/lists/partial" "$root/var/cache/apt/archives/partial"
+  cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
+  cp -r /etc/apt/apt.conf.d "$root/etc/apt/" 2>/dev/null || true
+  APT_ROOT=$root
+  apt_opts=(-o "Dir=$root" -o "Dir::State::status=$root/var/lib/dpkg/status"
+    -o APT::Architectures::=amd64 -o Debug::NoLocking=1)
+  cp "$FRESH_STATUS" "$root/var/lib/dpkg/status"
+  REHEARSING=true
+  REGISTRY_IMAGE=multiarch-testbed-rehearsal/registry:$$
+  CROSS_SYSROOT=$(mktemp -d)
+  # shellcheck disable=SC2064 # expand now: these are this run's scratch names
+  trap "rm -rf '$CROSS_SYSROOT'; docker rm -f multiarch-testbed-rehearsal-$$ >/dev/null 2>&1; docker image rm '$REGISTRY_IMAGE' >/dev/null 2>&1 || true" EXIT
+
+  ensure_engine
+  ensure_buildx_and_compose
+  ensure_binfmt
+  ensure_registry_image
+  serve_registry_once "$REGISTRY_IMAGE"
+  ensure_cross_toolchain
+
+  [ -e "$root/usr/sbin/policy-rc.d" ] && die "the engine's install left policy-rc.d behind"
+  say "the whole plan at once"
+  local all
+  mapfile -t all <"$root/planned"
+  apt_install "${all[@]}"
+  say "rehearsal passed ($((SECONDS - started)) s): a fresh machine can be set up today"
+}
+
+# The rehearsal's registry image must serve the distribution API, as registry:2 does.
+serve_registry_once() {
+  local image=$1 name=multiarch-testbed-rehearsal-$$ port
+  docker run -d --name "$name" --label "$TESTBED_LABEL=rehearsal" -p 127.0.0.1::5000 "$image" >/dev/null
+  port=$(docker port "$name" 5000/tcp | head -n1 | sed 's/.*://')
+  for _ in $(seq 1 50); do
+    if curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
+      ok "$image answers /v2/ on 127.0.0.1:$port"
+      docker rm -f "$name" >/dev/null
+      return 0
+    fi
+    sleep 0.2
+  done
+  docker logs "$name" >&2 || true
+  docker rm -f "$name" >/dev/null
+  die "the registry image built from Debian's docker-registry does not serve /v2/"
+}
+
 case "${1:-}" in
   up) cmd_up ;;
   status) cmd_status ;;
   down) cmd_down ;;
+  rehearse) cmd_rehearse ;;
   *)
-    echo "usage: $0 up|status|down" >&2
+    echo "usage: $0 up|status|down|rehearse" >&2
     exit 2
     ;;
 esac
