@@ -1,8 +1,8 @@
 //! The ELF header reader, and the layer reader that finds binaries, never panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use multiarch::elf::ElfIdent;
-use multiarch::layers::{Layer, read_head};
+use multiarch::verify::elf::ElfIdent;
+use multiarch::verify::layers::{Layer, read_head};
 
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(ident) = ElfIdent::parse(bytes) {

@@ -1,7 +1,7 @@
 //! The index/manifest reader never panics on bytes from a registry.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use multiarch::index::{Manifest, entries, platforms};
+use multiarch::oci::index::{Manifest, entries, platforms};
 
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(Manifest::Index(index)) = Manifest::parse(bytes) {

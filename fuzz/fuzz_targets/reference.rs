@@ -4,9 +4,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    if let Ok(reference) = multiarch::reference::parse(text) {
+    if let Ok(reference) = multiarch::oci::reference::parse(text) {
         let again =
-            multiarch::reference::parse(&reference.whole()).expect("a printed reference parses");
+            multiarch::oci::reference::parse(&reference.whole()).expect("a printed reference parses");
         assert_eq!(again.whole(), reference.whole());
     }
 });

@@ -1,27 +1,25 @@
 //! The library behind the `multiarch` command: registries, image indexes, the Docker
 //! engine, and the checks that prove an image holds what its index claims.
 //!
-//! Nothing here prints: the CLI layer (`src/cli/`) decides what a person sees. Errors
-//! are [`error::Error`] variants carrying the values that matter (reference, platform,
-//! URL, status) so that the CLI can say what failed and what to do.
+//! Nothing here prints: long work reports typed events through a callback and returns
+//! typed results; the CLI layer (`src/cli/`) decides what a person sees. Errors are
+//! [`error::Error`] variants carrying the values that matter (reference, platform, URL,
+//! status) and their causes, so the CLI can say what failed and what to do.
+//!
+//! The layers, each depending only on those above it in this list:
+//! - [`oci`]: references, platforms, indexes and manifests, assembling an index;
+//! - [`registry`] (the distribution API) and [`engine`] (the Docker engine, and what the
+//!   host can do): the two things that talk to the outside world;
+//! - [`local_registry`], [`build`], [`verify`]: what the kit does with them;
+//! - [`pull`] and [`doctor`]: use cases built from those.
 
-pub mod build_context;
-pub mod build_progress;
-pub mod builder;
-pub mod buildkit_config;
-pub mod buildkit_control;
-pub mod compose;
-pub mod docker;
+pub mod build;
 pub mod doctor;
-pub mod elf;
+pub mod engine;
 pub mod error;
-pub mod image_build;
-pub mod index;
-pub mod layers;
 pub mod local_registry;
-pub mod manifest_list;
+pub mod oci;
 pub mod pull;
-pub mod reference;
 pub mod registry;
 pub mod verify;
 

@@ -14,9 +14,9 @@ use oci_client::Reference;
 
 use multiarch_platform::Platform;
 
-use crate::docker::engine_message;
+use crate::engine::engine_message;
 use crate::error::{Error, Result};
-use crate::index::{Manifest, entries, platforms};
+use crate::oci::index::{Manifest, entries, platforms};
 use crate::registry::Registry;
 
 /// What the engine reported while pulling.
@@ -118,10 +118,10 @@ pub async fn pull_platform(
         .build();
     let body = bollard::models::ContainerCreateBody {
         image: Some(image.clone()),
-        labels: Some(crate::docker::session_labels()),
+        labels: Some(crate::engine::session_labels()),
         ..Default::default()
     };
-    let probe = crate::docker::creating({
+    let probe = crate::engine::creating({
         let docker = docker.clone();
         async move { docker.create_container(Some(options), body).await }
     })
@@ -133,6 +133,6 @@ pub async fn pull_platform(
             engine_message(&e)
         ),
     })?;
-    crate::docker::remove(docker, &probe.id).await;
+    crate::engine::remove(docker, &probe.id).await;
     Ok(())
 }

@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use multiarch::Platform;
-use multiarch::docker;
-use multiarch::index::{EntryKind, Manifest, entries};
+use multiarch::engine;
+use multiarch::oci::index::{EntryKind, Manifest, entries};
 use multiarch::registry::{Registry, parse_reference};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,9 +80,9 @@ async fn the_two_platform_image_runs_and_answers_its_own_architecture() {
                 &image,
             ],
         );
-        let started = docker::run_published(
+        let started = engine::run_published(
             &bed.docker,
-            &docker::RunSpec {
+            &engine::RunSpec {
                 image: image.clone(),
                 platform: Some(platform.clone()),
                 container_port: 80,
@@ -105,11 +105,11 @@ async fn the_two_platform_image_runs_and_answers_its_own_architecture() {
         );
 
         // 5. `docker stop`: its own SIGTERM handler ends it with 0, well before the kill.
-        let exit = docker::stop(&bed.docker, &started.id, Duration::from_secs(10))
+        let exit = engine::stop(&bed.docker, &started.id, Duration::from_secs(10))
             .await
             .unwrap();
         assert_eq!(exit, 0, "{platform} exited {exit} on docker stop");
-        docker::remove(&bed.docker, &started.id).await;
+        engine::remove(&bed.docker, &started.id).await;
     }
     // The image has no shell, runs as a non-root user, and works read-only with every
     // capability dropped (issue #6, security).

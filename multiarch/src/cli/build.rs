@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use multiarch::builder::{self, Builder, DEFAULT_NAME, Driver};
-use multiarch::buildkit_config::BuildkitConfig;
+use multiarch::build::builder::{self, Builder, DEFAULT_NAME, Driver};
+use multiarch::build::buildkit_config::BuildkitConfig;
+use multiarch::build::image::{self, BuildRequest};
 use multiarch::error::Error;
-use multiarch::image_build::{self, BuildRequest};
 use multiarch::registry::parse_reference;
 
 use super::{PlatformList, RegistryArgs};
@@ -91,7 +91,7 @@ fn named_context(value: &str) -> Result<String, String> {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let reference = parse_reference(&args.tag)?;
     check_inputs(&args)?;
-    let docker = multiarch::docker::connect().await?;
+    let docker = multiarch::engine::connect().await?;
     let all = builder::load_all(&builder::state_file());
     let chosen = match &args.builder {
         Some(name) => all
@@ -115,9 +115,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.push {
         let registry = reference.resolve_registry().to_string();
         let buildkit = BuildkitConfig::load(chosen.config.as_deref())?;
-        let http = image_build::answers_plain_http(&registry).await
+        let http = image::answers_plain_http(&registry).await
             || args.registry.insecure.iter().any(|r| r == &registry);
-        image_build::check_registry(&docker, &chosen, &buildkit, &registry, http).await?;
+        image::check_registry(&docker, &chosen, &buildkit, &registry, http).await?;
     }
     let request = BuildRequest {
         context: args.context,
@@ -143,7 +143,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         chosen.name,
         chosen.driver
     );
-    image_build::run(&docker, &chosen, &request).await?;
+    image::run(&docker, &chosen, &request).await?;
     eprintln!("built in {:.1} s", started.elapsed().as_secs_f64());
     if args.push {
         // The same table as `inspect`, read back from the registry.

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use multiarch::builder::{self, Builder, Created, DEFAULT_NAME, Driver};
-use multiarch::buildkit_config::BuildkitConfig;
+use multiarch::build::builder::{self, Builder, Created, DEFAULT_NAME, Driver};
+use multiarch::build::buildkit_config::BuildkitConfig;
 use multiarch::error::Error;
 
 use super::OutputArgs;
@@ -63,7 +63,7 @@ pub fn config_path(given: Option<PathBuf>) -> Option<PathBuf> {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let docker = multiarch::docker::connect().await?;
+    let docker = multiarch::engine::connect().await?;
     let file = builder::state_file();
     match args.action {
         Action::Create {
@@ -85,8 +85,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             // The registry check comes first: nothing is created for a builder that
             // could not push.
-            let http = multiarch::image_build::answers_plain_http(&registry).await;
-            multiarch::image_build::check_registry(&docker, &wanted, &buildkit, &registry, http)
+            let http = multiarch::build::image::answers_plain_http(&registry).await;
+            multiarch::build::image::check_registry(&docker, &wanted, &buildkit, &registry, http)
                 .await?;
             match builder::create(&docker, &file, wanted).await? {
                 Created::New => eprintln!("created builder `{name}` ({driver} driver)"),

@@ -10,15 +10,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use multiarch::builder::{self, Builder, DEFAULT_NAME, Driver};
-use multiarch::buildkit_config::BuildkitConfig;
-use multiarch::docker::{self, RunSpec, SESSION_LABEL};
+use multiarch::build::builder::{self, Builder, DEFAULT_NAME, Driver};
+use multiarch::build::buildkit_config::BuildkitConfig;
+use multiarch::build::image::{self, BuildRequest};
 use multiarch::doctor::{self, Level};
-use multiarch::image_build::{self, BuildRequest};
+use multiarch::engine::{self, RunSpec, SESSION_LABEL};
 use multiarch::local_registry;
+use multiarch::local_registry::compose;
 use multiarch::registry::{Registry, parse_reference};
 use multiarch::verify::{self, PlatformReport, Probe};
-use multiarch::{ArchAnswer, Platform, compose};
+use multiarch::{ArchAnswer, Platform};
 
 use super::PlatformList;
 
@@ -62,8 +63,8 @@ impl Story {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let docker = docker::connect().await?;
-    let mut labels = docker::session_labels();
+    let docker = engine::connect().await?;
+    let mut labels = engine::session_labels();
     labels.insert(
         "io.github.multiarch.purpose".to_string(),
         "demo".to_string(),
@@ -71,7 +72,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // On Ctrl-C, `cli::run` drops the story and removes this session's containers.
     let result = story(&docker, &args, labels).await;
     // Whatever else happened, the demo's containers go.
-    let removed = docker::remove_labelled(&docker, SESSION_LABEL, docker::session_id()).await;
+    let removed = engine::remove_labelled(&docker, SESSION_LABEL, engine::session_id()).await;
     if removed > 0 {
         eprintln!("removed {removed} demo container(s)");
     }
@@ -137,7 +138,7 @@ async fn story(
         image: None,
         port: None,
     };
-    image_build::check_registry(docker, &chosen, &buildkit, &registry, true).await?;
+    image::check_registry(docker, &chosen, &buildkit, &registry, true).await?;
     let existing = builder::load_all(&builder::state_file());
     let chosen = match existing.get(DEFAULT_NAME) {
         Some(b) if b.driver == Driver::Docker => b.clone(),
@@ -188,7 +189,7 @@ async fn story(
         plain_progress: true,
         insecure: Vec::new(),
     };
-    image_build::run(docker, &chosen, &request).await?;
+    image::run(docker, &chosen, &request).await?;
     story.done(t);
 
     let t = story.heading("inspect the index in the registry");
@@ -199,11 +200,11 @@ async fn story(
     let t = story.heading("pull and run each platform, ask it GET /arch");
     let reference = parse_reference(&image)?;
     let client = Registry::for_reference(&reference, &[]);
-    let native = docker::engine_platform(docker).await;
+    let native = engine::engine_platform(docker).await;
     for platform in &args.platform.0 {
         let digest = multiarch::pull::platform_digest(&client, &reference, platform).await?;
         multiarch::pull::pull_platform(docker, &reference, platform, &digest, |_| {}).await?;
-        let started = docker::run_published(
+        let started = engine::run_published(
             docker,
             &RunSpec {
                 image: image.clone(),
@@ -215,7 +216,7 @@ async fn story(
         )
         .await?;
         let answer = ask_arch(started.host_port).await;
-        docker::remove(docker, &started.id).await;
+        engine::remove(docker, &started.id).await;
         let answer = answer.with_context(|| format!("the {platform} container did not answer"))?;
         let how = if native.as_ref().map(Platform::architecture) == Some(platform.architecture()) {
             "native"

@@ -16,7 +16,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (docker, error) = match multiarch::docker::connect().await {
+    let (docker, error) = match multiarch::engine::connect().await {
         Ok(docker) => (Some(docker), None),
         Err(e) => (None, Some(e.to_string())),
     };

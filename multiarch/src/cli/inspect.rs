@@ -8,7 +8,7 @@ use futures_util::future::try_join_all;
 use indicatif::HumanBytes;
 use serde::Serialize;
 
-use multiarch::index::{Entry, EntryKind, Manifest, entries};
+use multiarch::oci::index::{Entry, EntryKind, Manifest, entries};
 use multiarch::registry::{Registry, parse_reference};
 
 use super::{OutputArgs, RegistryArgs};

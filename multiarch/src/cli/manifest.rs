@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use multiarch::Platform;
-use multiarch::index::{Manifest, entries};
-use multiarch::manifest_list::{Member, assemble};
+use multiarch::oci::assemble::{Member, assemble};
+use multiarch::oci::index::{Manifest, entries};
 use multiarch::registry::{Registry, parse_reference};
 
 use super::RegistryArgs;

@@ -132,14 +132,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn interrupted() -> ExitCode {
     // A container or image the engine was creating when Ctrl-C came appears only when
     // that request ends; wait for it, or it would outlive this clean-up.
-    multiarch::docker::creations_settled(std::time::Duration::from_secs(10)).await;
-    let removed = match multiarch::docker::connect().await {
+    multiarch::engine::creations_settled(std::time::Duration::from_secs(10)).await;
+    let removed = match multiarch::engine::connect().await {
         Ok(docker) => {
-            multiarch::image_build::remove_leftover_contexts(&docker).await;
-            multiarch::docker::remove_labelled(
+            multiarch::build::image::remove_leftover_contexts(&docker).await;
+            multiarch::engine::remove_labelled(
                 &docker,
-                multiarch::docker::SESSION_LABEL,
-                multiarch::docker::session_id(),
+                multiarch::engine::SESSION_LABEL,
+                multiarch::engine::session_id(),
             )
             .await
         }

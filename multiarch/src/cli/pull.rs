@@ -34,7 +34,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot pull `{}` for `{platform}`", args.image))?;
         digests.push((platform.clone(), digest));
     }
-    let docker = multiarch::docker::connect().await?;
+    let docker = multiarch::engine::connect().await?;
     let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let style =
         ProgressStyle::with_template("{prefix:>14} {bar:30} {bytes:>10}/{total_bytes:<10} {msg}")

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use multiarch::compose::{self, RegistrySpec};
+use multiarch::local_registry::compose::{self, RegistrySpec};
 use multiarch::local_registry::{self, UpOutcome};
 
 use super::OutputArgs;
@@ -50,7 +50,7 @@ fn load_spec(file: Option<PathBuf>) -> anyhow::Result<RegistrySpec> {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut spec = load_spec(args.file)?;
-    let docker = multiarch::docker::connect().await?;
+    let docker = multiarch::engine::connect().await?;
     match args.action {
         Action::Up { port, bind } => {
             if let Some(port) = port {

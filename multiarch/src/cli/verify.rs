@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 
 use multiarch::Platform;
-use multiarch::docker;
+use multiarch::engine;
 use multiarch::error::Error;
-use multiarch::index::{Entry, EntryKind, Manifest, entries, platforms};
+use multiarch::oci::index::{Entry, EntryKind, Manifest, entries, platforms};
 use multiarch::registry::{Registry, parse_reference};
 use multiarch::verify::{self, Check, PlatformReport, Probe};
 
@@ -97,13 +97,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let docker = if args.static_only {
         None
     } else {
-        Some(docker::connect().await?)
+        Some(engine::connect().await?)
     };
     let engine_platform = match &docker {
-        Some(d) => docker::engine_platform(d).await,
+        Some(d) => engine::engine_platform(d).await,
         None => None,
     };
-    let labels = docker::session_labels();
+    let labels = engine::session_labels();
     let probe = Probe {
         port: args.port,
         path: args.path.clone(),

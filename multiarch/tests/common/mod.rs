@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bollard::Docker;
-use multiarch::docker::{self, MANAGED_BY_LABEL};
+use multiarch::engine::{self, MANAGED_BY_LABEL};
 
 /// The label that ties a resource to one test run.
 pub const RUN_LABEL: &str = "io.github.multiarch.test-run";
@@ -25,10 +25,10 @@ pub struct TestBed {
 /// Connects to the engine. In CI an engine that cannot be reached fails the test;
 /// elsewhere the test is skipped with the reason.
 pub async fn testbed() -> Option<TestBed> {
-    match docker::connect().await {
+    match engine::connect().await {
         Ok(docker) => {
             assert!(
-                docker::bridge_present(),
+                engine::bridge_present(),
                 "the engine's docker0 bridge is missing: restart dockerd (scripts/testbed.sh down && up) before sending traffic to containers"
             );
             let run_id = format!(
@@ -84,14 +84,14 @@ impl TestBed {
 
     /// Starts a throw-away `registry:2` on a free loopback port; returns `localhost:PORT`.
     pub async fn start_registry(&mut self) -> String {
-        let spec = docker::RunSpec {
+        let spec = engine::RunSpec {
             image: "registry:2".into(),
             platform: None,
             container_port: 5000,
             labels: self.labels(),
             cmd: None,
         };
-        let started = docker::run_published(&self.docker, &spec)
+        let started = engine::run_published(&self.docker, &spec)
             .await
             .expect("a registry:2 image (scripts/testbed.sh up builds one)");
         let address = format!("localhost:{}", started.host_port);

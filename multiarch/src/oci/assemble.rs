@@ -98,7 +98,7 @@ pub fn assemble(members: &[Member], names: &[String]) -> Result<(Vec<u8>, String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::{Manifest, entries, platforms};
+    use crate::oci::index::{Manifest, entries, platforms};
 
     fn member(platform: &str, media_type: &str) -> Member {
         Member {

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 /// The top-level `buildkitd.toml`, compiled in.
-pub const DEFAULT_BUILDKITD_TOML: &str = include_str!("../../buildkitd.toml");
+pub const DEFAULT_BUILDKITD_TOML: &str = include_str!("../../../buildkitd.toml");
 
 /// The parts of buildkitd.toml this tool reads. Other keys are BuildKit's business.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -6,6 +6,7 @@
 //! which setting to change. Local registries (`localhost`, `127.0.0.1`, `[::1]`) are
 //! spoken to over plain HTTP, as Docker itself does; others only when marked insecure.
 
+use crate::oci::reference::is_local;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciDescriptor;
@@ -16,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};
 
 use crate::error::{Error, Result};
-use crate::index::{IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES, Manifest};
+use crate::oci::index::{IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES, Manifest};
 
 /// The largest manifest read: the distribution registry refuses to store larger ones
 /// (4 MiB), so anything bigger is a broken or hostile answer, not an image.
@@ -30,19 +31,10 @@ pub const INSECURE_ENV: &str = "MULTIARCH_INSECURE_REGISTRIES";
 /// # Errors
 /// [`Error::BadReference`] naming the reference.
 pub fn parse_reference(text: &str) -> Result<Reference> {
-    crate::reference::parse(text.trim()).map_err(|e| Error::BadReference {
+    crate::oci::reference::parse(text.trim()).map_err(|e| Error::BadReference {
         reference: text.into(),
         reason: e.to_string(),
     })
-}
-
-/// Whether a registry is on this machine, and so spoken to over plain HTTP.
-pub fn is_local(registry: &str) -> bool {
-    let host = match registry.rsplit_once(':') {
-        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
-        _ => registry,
-    };
-    matches!(host, "localhost" | "[::1]" | "::1") || host.starts_with("127.")
 }
 
 /// A manifest fetched by reference, with the digest the registry served it under

@@ -16,7 +16,7 @@ use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::docker::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, engine_message, remove};
+use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, engine_message, remove};
 use crate::error::{Error, Result};
 
 /// The builder's name when none is given.
@@ -293,12 +293,13 @@ async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
 /// The platforms a builder on this engine can build: the engine's own, plus every
 /// platform QEMU is registered for.
 pub async fn platforms(docker: &Docker) -> Vec<String> {
-    let mut list: Vec<String> = crate::docker::engine_platform(docker)
+    let mut list: Vec<String> = crate::engine::engine_platform(docker)
         .await
         .map(|p| p.to_string())
         .into_iter()
         .collect();
-    for (platform, usable) in crate::doctor::emulators(Path::new("/proc/sys/fs/binfmt_misc")) {
+    for (platform, usable) in crate::engine::host::emulators(Path::new("/proc/sys/fs/binfmt_misc"))
+    {
         if usable && !list.iter().any(|p| p == platform) {
             list.push(platform.to_string());
         }

@@ -2,6 +2,8 @@
 //! network and volume this kit creates carries, so leftovers can be found and removed
 //! (`docker ps -a --filter label=io.github.multiarch.managed-by`).
 
+pub mod host;
+
 use std::sync::LazyLock;
 use std::time::Duration;
 

@@ -27,14 +27,14 @@ use futures_util::StreamExt;
 
 use multiarch_platform::Platform;
 
-use crate::build_context;
-use crate::build_progress::Progress;
-use crate::builder::{Builder, Driver};
-use crate::buildkit_config::BuildkitConfig;
-use crate::buildkit_control;
-use crate::docker::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, session_id};
+use crate::build::builder::{Builder, Driver};
+use crate::build::buildkit_config::BuildkitConfig;
+use crate::build::context;
+use crate::build::control;
+use crate::build::progress::Progress;
+use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, session_id};
 use crate::error::{Error, Result};
-use crate::registry::is_local;
+use crate::oci::reference::is_local;
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -91,7 +91,7 @@ pub async fn check_registry(
         }
         Driver::Docker => {
             let config = docker.info().await.ok().and_then(|i| i.registry_config);
-            if crate::doctor::engine_treats_as_insecure(config.as_ref(), registry) {
+            if crate::engine::host::engine_treats_as_insecure(config.as_ref(), registry) {
                 return Ok(());
             }
             Err(Error::RegistryNotHttp {
@@ -133,7 +133,7 @@ pub async fn run(docker: &Docker, builder: &Builder, request: &BuildRequest) -> 
     if builder.driver == Driver::DockerContainer && !request.push {
         return Err(Error::NeedsPush(builder.name.clone()));
     }
-    let packed = build_context::pack(&request.context, request.file.as_deref())?;
+    let packed = context::pack(&request.context, request.file.as_deref())?;
     tracing::debug!(
         files = packed.files,
         bytes = packed.tar.len(),
@@ -153,7 +153,7 @@ async fn build(
     docker: &Docker,
     builder: &Builder,
     request: &BuildRequest,
-    packed: build_context::Packed,
+    packed: context::Packed,
     named: &NamedContexts,
 ) -> Result<()> {
     let mut options =
@@ -182,8 +182,8 @@ async fn build(
     let build_ref = BuildRef::random();
 
     let channel = match builder.driver {
-        Driver::Docker => match buildkit_control::engine_socket() {
-            Some(socket) => buildkit_control::engine_channel(&socket).await.ok(),
+        Driver::Docker => match control::engine_socket() {
+            Some(socket) => control::engine_channel(&socket).await.ok(),
             None => None,
         },
         // A builder container that is not running must stop the build here, clearly.
@@ -193,7 +193,7 @@ async fn build(
                 address: "no address recorded".into(),
                 reason: "its state has no API port".into(),
             })?;
-            Some(buildkit_control::daemon_channel(&builder.name, port).await?)
+            Some(control::daemon_channel(&builder.name, port).await?)
         }
     };
     let solve = async {
@@ -232,7 +232,7 @@ async fn build(
     let printer = Printer::new(request.plain_progress);
     let follow = async {
         let Some(channel) = channel else { return };
-        let Ok(stream) = buildkit_control::status(channel, build_ref.as_ref()).await else {
+        let Ok(stream) = control::status(channel, build_ref.as_ref()).await else {
             return;
         };
         futures_util::pin_mut!(stream);
@@ -328,14 +328,14 @@ const CONTEXT_REPOSITORY: &str = "localhost:1/multiarch-context/";
 impl NamedContexts {
     async fn import(docker: &Docker, pairs: &[String]) -> Result<Self> {
         use bollard::query_parameters::CreateImageOptionsBuilder;
-        let platform = crate::docker::engine_platform(docker)
+        let platform = crate::engine::engine_platform(docker)
             .await
             .map(|p| p.to_string())
             .unwrap_or_default();
         let mut named = Self { images: Vec::new() };
         for pair in pairs {
             let (name, folder) = pair.split_once('=').unwrap_or((pair, ""));
-            let tar = build_context::pack_folder(Path::new(folder))?;
+            let tar = context::pack_folder(Path::new(folder))?;
             let repository = format!("{CONTEXT_REPOSITORY}{}", name.to_lowercase());
             let tag = session_id().to_string();
             let options = CreateImageOptionsBuilder::new()
@@ -345,7 +345,7 @@ impl NamedContexts {
                 .platform(&platform)
                 .changes(vec![format!("LABEL {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")])
                 .build();
-            let imported = crate::docker::creating({
+            let imported = crate::engine::creating({
                 let docker = docker.clone();
                 async move {
                     let mut stream = docker.create_image(
@@ -364,7 +364,7 @@ impl NamedContexts {
                 named.remove(docker).await;
                 return Err(Error::Engine {
                     action: format!("take the named context `{name}` from `{folder}`"),
-                    reason: crate::docker::engine_message(&e),
+                    reason: crate::engine::engine_message(&e),
                 });
             }
             named
@@ -430,7 +430,7 @@ async fn push(docker: &Docker, tag: &str) -> Result<()> {
             Err(e) => {
                 return Err(Error::PushFailed {
                     image: tag.to_string(),
-                    reason: readable_push_error(&crate::docker::engine_message(&e)),
+                    reason: readable_push_error(&crate::engine::engine_message(&e)),
                 });
             }
         }

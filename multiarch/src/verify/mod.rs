@@ -6,6 +6,9 @@
 //! - running: the image, run for that platform (natively or under QEMU), answers an
 //!   HTTP probe (`GET /arch` by default) with a machine name of that platform.
 
+pub mod elf;
+pub mod layers;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -17,11 +20,11 @@ use serde::Serialize;
 
 use multiarch_platform::Platform;
 
-use crate::docker::{self, RunSpec, engine_message};
-use crate::elf::{ElfError, ElfIdent};
+use crate::engine::{self, RunSpec, engine_message};
 use crate::error::{Error, Result};
-use crate::layers::{self, Layer};
 use crate::registry::Registry;
+use crate::verify::elf::{ElfError, ElfIdent};
+use layers::Layer;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -238,7 +241,7 @@ pub async fn check_running(
             action: format!("pull `{image}` for `{platform}`"),
             reason: engine_message(&e),
         })?;
-    let started = docker::run_published(
+    let started = engine::run_published(
         docker,
         &RunSpec {
             image: image.clone(),
@@ -250,7 +253,7 @@ pub async fn check_running(
     )
     .await?;
     let answer = probe_http(started.host_port, probe).await;
-    docker::remove(docker, &started.id).await;
+    engine::remove(docker, &started.id).await;
     if !already_there {
         let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
             .force(true)

@@ -1,8 +1,10 @@
 //! The local registry container: start it (idempotently), stop it, and say how it is.
 //!
-//! Its settings come from `registry.yml` ([`crate::compose`]). Starting twice reuses the
+//! Its settings come from `registry.yml` ([`compose`]). Starting twice reuses the
 //! running container, a stopped one is started again, and its data lives in a named
 //! volume that survives `down` unless the volume is asked to go too.
+
+pub mod compose;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -16,9 +18,9 @@ use bollard::models::{
 use bollard::query_parameters::{CreateContainerOptionsBuilder, CreateImageOptionsBuilder};
 use futures_util::TryStreamExt;
 
-use crate::compose::RegistrySpec;
-use crate::docker::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, engine_message, remove};
+use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, engine_message, remove};
 use crate::error::{Error, Result};
+use crate::local_registry::compose::RegistrySpec;
 
 /// What `up` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,12 @@
+//! Building images through BuildKit: builders and their record ([`builder`]),
+//! `buildkitd.toml` ([`buildkit_config`]), the context sent as a tar ([`context`]),
+//! BuildKit's control API for the status stream ([`control`]), that stream told as
+//! buildx's plain progress ([`progress`]), and the build itself ([`image`]), which
+//! reports progress as [`image::BuildEvent`]s and never prints.
+
+pub mod builder;
+pub mod buildkit_config;
+pub mod context;
+pub mod control;
+pub mod image;
+pub mod progress;

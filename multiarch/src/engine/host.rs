@@ -1,0 +1,153 @@
+//! What the host and its engine can do, read without changing anything: the QEMU
+//! emulators registered with binfmt_misc, and which registries the engine speaks
+//! plain HTTP to. `build` and `doctor` both ask; neither owns the answer.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+/// QEMU handlers by their binfmt_misc name, and the platform each one runs.
+const EMULATORS: &[(&str, &str)] = &[
+    ("qemu-aarch64", "linux/arm64"),
+    ("qemu-arm", "linux/arm/v7"),
+    ("qemu-x86_64", "linux/amd64"),
+    ("qemu-i386", "linux/386"),
+    ("qemu-ppc64le", "linux/ppc64le"),
+    ("qemu-s390x", "linux/s390x"),
+    ("qemu-riscv64", "linux/riscv64"),
+    ("qemu-mips64el", "linux/mips64le"),
+];
+
+/// Reads the registered emulators from a binfmt_misc directory: (platform, has the F flag).
+pub fn emulators(binfmt_dir: &Path) -> Vec<(&'static str, bool)> {
+    EMULATORS
+        .iter()
+        .filter_map(|(name, platform)| {
+            let text = std::fs::read_to_string(binfmt_dir.join(name)).ok()?;
+            let enabled = text.lines().next() == Some("enabled");
+            let fix_binary = text
+                .lines()
+                .find_map(|l| l.strip_prefix("flags: "))
+                .is_some_and(|flags| flags.contains('F'));
+            enabled.then_some((*platform, fix_binary))
+        })
+        .collect()
+}
+
+/// Docker treats loopback registries and those in `insecure-registries` as plain HTTP.
+pub fn engine_treats_as_insecure(
+    config: Option<&bollard::models::RegistryServiceConfig>,
+    registry: &str,
+) -> bool {
+    if crate::oci::reference::is_local(registry) {
+        return true;
+    }
+    let Some(config) = config else {
+        return false;
+    };
+    if let Some(index) = config.index_configs.as_ref().and_then(|i| i.get(registry)) {
+        if index.secure == Some(false) {
+            return true;
+        }
+    }
+    let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
+    let Ok(ip) = host.parse::<IpAddr>() else {
+        return false;
+    };
+    config
+        .insecure_registry_cidrs
+        .as_ref()
+        .is_some_and(|cidrs| cidrs.iter().any(|cidr| cidr_contains(cidr, ip)))
+}
+
+fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
+    let Some((network, bits)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(network), Ok(bits)) = (network.parse::<IpAddr>(), bits.parse::<u32>()) else {
+        return false;
+    };
+    match (network, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) if bits <= 32 => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) if bits <= 128 => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[test]
+    fn emulators_are_read_with_their_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("qemu-aarch64"),
+            "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: POCF\noffset 0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("qemu-arm"),
+            "enabled\ninterpreter x\nflags: OC\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("qemu-s390x"), "disabled\nflags: F\n").unwrap();
+        assert_eq!(
+            emulators(dir.path()),
+            vec![("linux/arm64", true), ("linux/arm/v7", false)]
+        );
+    }
+
+    #[rstest]
+    #[case("10.0.0.0/8", "10.1.2.3", true)]
+    #[case("10.0.0.0/8", "11.1.2.3", false)]
+    #[case("192.168.1.0/24", "192.168.1.200", true)]
+    #[case("::1/128", "::1", true)]
+    #[case("bad", "10.0.0.1", false)]
+    fn cidrs(#[case] cidr: &str, #[case] ip: &str, #[case] inside: bool) {
+        assert_eq!(cidr_contains(cidr, ip.parse().unwrap()), inside);
+    }
+
+    #[test]
+    fn insecure_registries_as_docker_sees_them() {
+        let config = bollard::models::RegistryServiceConfig {
+            insecure_registry_cidrs: Some(vec!["10.0.0.0/8".into()]),
+            index_configs: Some(
+                [(
+                    "host.docker.internal:5000".to_string(),
+                    bollard::models::IndexInfo {
+                        secure: Some(false),
+                        ..Default::default()
+                    },
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        assert!(engine_treats_as_insecure(Some(&config), "localhost:5000"));
+        assert!(engine_treats_as_insecure(
+            Some(&config),
+            "host.docker.internal:5000"
+        ));
+        assert!(engine_treats_as_insecure(Some(&config), "10.2.3.4:5000"));
+        assert!(!engine_treats_as_insecure(
+            Some(&config),
+            "registry.example.com"
+        ));
+        assert!(!engine_treats_as_insecure(None, "192.168.1.5:5000"));
+    }
+}
