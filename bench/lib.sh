@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # Shared by the bench/ scripts: put a section into BENCHMARKS.md between its markers
 # (<!-- NAME:start --> ... <!-- NAME:end -->), replacing an older one, and show it.
 #   write_section NAME FILE
 write_section() {
   local name=$1 file=$2
+  # shellcheck disable=SC2016 # the backticks are Markdown
   [ -f BENCHMARKS.md ] || printf '# Benchmarks\n\nEvery figure here comes from a script under `bench/`, with its reference measured in the same run.\n' >BENCHMARKS.md
   if grep -q "<!-- $name:start -->" BENCHMARKS.md; then
     python3 - "$name" "$file" <<'PY'

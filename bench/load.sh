@@ -52,10 +52,12 @@ own_kib() { # container id -> KiB
   local pid
   pid=$(docker inspect -f '{{.State.Pid}}' "$1")
   if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-    local dir=/sys/fs/cgroup$(awk -F: '$1 == "0" {print $3}' "/proc/$pid/cgroup")
+    local dir
+    dir=/sys/fs/cgroup$(awk -F: '$1 == "0" {print $3}' "/proc/$pid/cgroup")
     awk '$1 == "anon" || $1 == "kernel" {sum += $2} END {printf "%.0f", sum / 1024}' "$dir/memory.stat"
   else
-    local dir=/sys/fs/cgroup/memory$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' "/proc/$pid/cgroup")
+    local dir
+    dir=/sys/fs/cgroup/memory$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' "/proc/$pid/cgroup")
     local kmem=0
     [ -r "$dir/memory.kmem.usage_in_bytes" ] && kmem=$(cat "$dir/memory.kmem.usage_in_bytes")
     awk -v kmem="$kmem" '$1 == "total_rss" {printf "%.0f", ($2 + kmem) / 1024}' "$dir/memory.stat"

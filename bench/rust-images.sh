@@ -21,7 +21,7 @@ for arch in "${arches[@]}"; do
     echo "ok: $image is present"
     continue
   fi
-  root=$(mktemp -d /var/tmp/multiarch-rust-$arch.XXXX)
+  root=$(mktemp -d "/var/tmp/multiarch-rust-$arch.XXXX")
   trap 'rm -rf "$root"' EXIT
   echo "==> debootstrap trixie $arch (rustc, cargo, gcc) into $root"
   start=$(date +%s)

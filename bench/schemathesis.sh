@@ -42,5 +42,5 @@ section=$(mktemp)
   echo "against their schemas, and no server error for any generated input."
   echo "<!-- schemathesis:end -->"
 } >"$section"
-[ "$status" = 0 ] && write_section schemathesis "$section" >/dev/null || rm -f "$section"
+if [ "$status" = 0 ]; then write_section schemathesis "$section" >/dev/null; else rm -f "$section"; fi
 exit "$status"

@@ -122,8 +122,7 @@ containerd_store_on() {
 }
 
 wait_for_engine() {
-  local i
-  for i in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     engine_up && return 0
     sleep 0.5
   done
@@ -186,10 +185,13 @@ ensure_engine() {
     ok "an engine is already running: $(docker version -f '{{.Server.Version}}' 2>/dev/null), using it"
     [ "$(server_major)" -ge "$MIN_DOCKER_MAJOR" ] 2>/dev/null || missing \
       "Docker $MIN_DOCKER_MAJOR or newer: older engines can crash in multi-platform builds (moby/buildkit#5570)"
-    containerd_store_on && ok "containerd image store is on" || missing \
-      'the containerd image store: multi-platform images cannot be stored or pushed by the engine;
+    if containerd_store_on; then
+      ok "containerd image store is on"
+    else
+      missing 'the containerd image store: multi-platform images cannot be stored or pushed by the engine;
              add {"features":{"containerd-snapshotter":true}} to /etc/docker/daemon.json
              (Docker Desktop: Settings > General > "Use containerd for pulling and storing images")'
+    fi
     return 0
   fi
   if engine_up && [ "$(server_major)" -ge "$MIN_DOCKER_MAJOR" ]; then
@@ -392,7 +394,8 @@ unpack_cross_std() (
   trap 'rm -rf "$debs"' EXIT
   chmod 755 "$debs"  # apt's download sandbox user must be able to write here
   cd "$debs"
-  apt_get download -qq "libstd-rust-web-dev:arm64=$DEBIAN_RUSTC_VERSION" >&2
+  # root, as this script runs: apt's sandbox user cannot write into a fresh mktemp folder
+  apt_get download -qq -o APT::Sandbox::User=root "libstd-rust-web-dev:arm64=$DEBIAN_RUSTC_VERSION" >&2
   dpkg-deb -x "$debs"/libstd-rust-web-dev_*_arm64.deb "$debs/root"
   [ -d "$debs/root/usr/lib/rustlib/aarch64-unknown-linux-gnu/lib" ] ||
     die "libstd-rust-web-dev:arm64 $DEBIAN_RUSTC_VERSION has no aarch64 rlibs where they used to be" \
@@ -442,24 +445,32 @@ cmd_up() {
   say "test bed is up ($((SECONDS - started)) s)"
 }
 
+# One status line: ok when the check passes, missing (and a bad status) when not.
+check() {
+  local what=$1
+  shift
+  if "$@" >/dev/null 2>&1; then ok "$what"; else missing "$what"; bad=1; fi
+}
+
 cmd_status() {
   local bad=0
   say "test bed status"
   if engine_up; then
     ok "engine: dockerd $(docker version -f '{{.Server.Version}}'), API $(docker version -f '{{.Server.APIVersion}}')"
-    [ "$(server_major)" -ge "$MIN_DOCKER_MAJOR" ] 2>/dev/null ||
-      { missing "Docker $MIN_DOCKER_MAJOR or newer (moby/buildkit#5570)"; bad=1; }
-    containerd_store_on && ok "containerd image store: on" || { missing "containerd image store"; bad=1; }
-    docker buildx version >/dev/null 2>&1 && ok "buildx: $(docker buildx version | awk '{print $2}')" || { missing buildx; bad=1; }
-    docker image inspect registry:2 >/dev/null 2>&1 && ok "registry:2 image" || { missing "registry:2 image"; bad=1; }
-    bridge_ok && ok "docker0 bridge" || { missing "docker0 bridge"; bad=1; }
+    check "Docker $MIN_DOCKER_MAJOR or newer (moby/buildkit#5570)" test "$(server_major)" -ge "$MIN_DOCKER_MAJOR"
+    check "containerd image store" containerd_store_on
+    check "buildx" docker buildx version
+    check "registry:2 image" docker image inspect registry:2
+    check "docker0 bridge" bridge_ok
   else
     missing "a running Docker engine"
     bad=1
   fi
-  binfmt_ready && ok "QEMU handlers: aarch64, arm" || { missing "QEMU handlers"; bad=1; }
-  cross_ready && ok "arm64 cross toolchain" || { missing "arm64 cross toolchain"; bad=1; }
-  [ -f "$STATE_DIR/dockerd.pid" ] && ok "dockerd was started by the test bed (pid $(cat "$STATE_DIR/dockerd.pid"))"
+  check "QEMU handlers: aarch64, arm" binfmt_ready
+  check "arm64 cross toolchain" cross_ready
+  if [ -f "$STATE_DIR/dockerd.pid" ]; then
+    ok "dockerd was started by the test bed (pid $(cat "$STATE_DIR/dockerd.pid"))"
+  fi
   return $bad
 }
 
@@ -485,23 +496,23 @@ REHEARSAL_DIR=${MULTIARCH_REHEARSAL_DIR:-/var/cache/multiarch/fresh-machine-root
 FRESH_STATUS=$(dirname "$0")/fresh-machine/dpkg-status
 
 cmd_rehearse() {
-  local started=$SECONDS root=$REHEARSAL_DIR
+  local started=$SECONDS fresh=$REHEARSAL_DIR
   is_debian || die "rehearse needs apt (a Debian machine)"
   [ -f /etc/apt/sources.list.d/debian.sources ] || die "no /etc/apt/sources.list.d/debian.sources to derive the suites from"
   # The image steps run on the engine `up` brought up, with its docker-registry binary.
-  engine_up && [ -x /usr/bin/docker-registry ] ||
+  { engine_up && [ -x /usr/bin/docker-registry ]; } ||
     die "rehearse runs after up: it needs the test bed's engine and /usr/bin/docker-registry" "run $0 up first"
-  say "rehearsing a fresh machine's set-up in $root"
+  say "rehearsing a fresh machine's set-up in $fresh"
   # apt's downloaded indexes are kept (apt refreshes them); everything else starts new.
-  rm -rf "$root/etc" "$root/usr" "$root/var/lib/dpkg" "$root/var/cache" "$root/planned"
-  mkdir -p "$root/etc/apt/sources.list.d" "$root/etc/apt/preferences.d" "$root/var/lib/dpkg" \
-    "$root/var/lib/apt/lists/partial" "$root/var/cache/apt/archives/partial"
-  cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
-  cp -r /etc/apt/apt.conf.d "$root/etc/apt/" 2>/dev/null || true
-  APT_ROOT=$root
-  apt_opts=(-o "Dir=$root" -o "Dir::State::status=$root/var/lib/dpkg/status"
+  rm -rf "${fresh:?}/etc" "${fresh:?}/usr" "${fresh:?}/var/lib/dpkg" "${fresh:?}/var/cache" "${fresh:?}/planned"
+  mkdir -p "$fresh/etc/apt/sources.list.d" "$fresh/etc/apt/preferences.d" "$fresh/var/lib/dpkg" \
+    "$fresh/var/lib/apt/lists/partial" "$fresh/var/cache/apt/archives/partial"
+  cp /etc/apt/sources.list.d/debian.sources "$fresh/etc/apt/sources.list.d/"
+  cp -r /etc/apt/apt.conf.d "$fresh/etc/apt/" 2>/dev/null || true
+  APT_ROOT=$fresh
+  apt_opts=(-o "Dir=$fresh" -o "Dir::State::status=$fresh/var/lib/dpkg/status"
     -o APT::Architectures::=amd64 -o Debug::NoLocking=1)
-  cp "$FRESH_STATUS" "$root/var/lib/dpkg/status"
+  cp "$FRESH_STATUS" "$fresh/var/lib/dpkg/status"
   REHEARSING=true
   REGISTRY_IMAGE=multiarch-testbed-rehearsal/registry:$$
   CROSS_SYSROOT=$(mktemp -d)
@@ -515,10 +526,10 @@ cmd_rehearse() {
   serve_registry_once "$REGISTRY_IMAGE"
   ensure_cross_toolchain
 
-  [ -e "$root/usr/sbin/policy-rc.d" ] && die "the engine's install left policy-rc.d behind"
+  [ -e "$fresh/usr/sbin/policy-rc.d" ] && die "the engine's install left policy-rc.d behind"
   say "the whole plan at once"
   local all
-  mapfile -t all <"$root/planned"
+  mapfile -t all <"$fresh/planned"
   apt_install "${all[@]}"
   say "rehearsal passed ($((SECONDS - started)) s): a fresh machine can be set up today"
 }
