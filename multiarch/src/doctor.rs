@@ -164,11 +164,7 @@ pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>
 
 /// How a registry answers, and whether the engine will push to it over plain HTTP.
 pub async fn check_registry(docker: Option<&Docker>, registry: &str) -> Vec<Finding> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .no_proxy()
-        .build()
-        .expect("a plain client builds");
+    let client = crate::http::plain_client(Duration::from_secs(3));
     let http = client
         .get(format!("http://{registry}/v2/"))
         .send()

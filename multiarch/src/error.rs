@@ -93,12 +93,16 @@ pub enum Error {
         wanted: String,
     },
     /// A server did not answer in time.
-    #[error("`{url}` did not answer within {seconds} s")]
+    #[error("`{url}` did not answer within {seconds} s: {last}")]
     NotReady {
         /// What was polled.
         url: String,
         /// How long.
         seconds: u64,
+        /// What was last seen: a refused connection, a status.
+        last: String,
+        /// The container behind the URL, whose logs say why.
+        container: String,
     },
     /// An image is not in the engine and cannot be pulled.
     #[error("the image `{image}` is not available: {reason}")]
@@ -214,7 +218,7 @@ impl Error {
             Self::RegistryElsewhere { .. } => {
                 "stop it first with `multiarch registry down`, or use the address it has".into()
             }
-            Self::NotReady { .. } => "look at its logs: `docker logs multiarch-registry`".into(),
+            Self::NotReady { container, .. } => format!("look at its logs: `docker logs {container}`"),
             Self::ImageUnavailable { image, .. } if image.contains("buildkit") => format!(
                 "pull it (`docker pull {image}`), or use the engine's own BuildKit: `--driver docker`"
             ),
@@ -241,3 +245,13 @@ impl Error {
 
 /// Shorthand for results of this library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The innermost cause of an error: the words of the system call or the server, without
+/// the layers of context each library wraps around them.
+pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}

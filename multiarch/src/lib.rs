@@ -11,12 +11,14 @@
 //! - [`registry`] (the distribution API) and [`engine`] (the Docker engine, and what the
 //!   host can do): the two things that talk to the outside world;
 //! - [`local_registry`], [`build`], [`verify`]: what the kit does with them;
-//! - [`pull`] and [`doctor`]: use cases built from those.
+//! - [`inspect`], [`pull`] and [`doctor`]: use cases built from those.
 
 pub mod build;
 pub mod doctor;
 pub mod engine;
 pub mod error;
+mod http;
+pub mod inspect;
 pub mod local_registry;
 pub mod oci;
 pub mod pull;

@@ -16,7 +16,7 @@ use multiarch_platform::Platform;
 
 use crate::engine::engine_message;
 use crate::error::{Error, Result};
-use crate::oci::index::{Manifest, entries, platforms};
+use crate::oci::index::platforms;
 use crate::registry::Registry;
 
 /// What the engine reported while pulling.
@@ -43,27 +43,12 @@ pub async fn platform_digest(
     platform: &Platform,
 ) -> Result<String> {
     let fetched = registry.fetch(reference).await?;
-    let (found, available) = match &fetched.manifest {
-        Manifest::Index(index) => {
-            let listed = entries(index);
-            let found = listed
-                .iter()
-                .find(|e| e.platform() == Some(platform))
-                .map(|e| e.digest.clone());
-            (found, platforms(&listed))
-        }
-        Manifest::Image(_) => {
-            let image = registry.fetch_image(reference, &fetched.digest).await?;
-            let own = Platform::new(
-                &image.config.os().to_string(),
-                &image.config.architecture().to_string(),
-                image.config.variant().as_deref(),
-            )
-            .ok();
-            let found = (own.as_ref() == Some(platform)).then(|| fetched.digest.clone());
-            (found, own.into_iter().collect())
-        }
-    };
+    let listed = registry.entries(reference, &fetched).await?;
+    let found = listed
+        .iter()
+        .find(|e| e.platform() == Some(platform))
+        .map(|e| e.digest.clone());
+    let available = platforms(&listed);
     found.ok_or_else(|| Error::PlatformMissing {
         reference: reference.whole(),
         platform: platform.clone(),

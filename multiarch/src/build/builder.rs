@@ -169,7 +169,7 @@ pub async fn create(docker: &Docker, file: &Path, builder: Builder) -> Result<Cr
     }
     match builder.driver {
         Driver::Docker => {
-            if !containerd_store(docker).await {
+            if !crate::engine::containerd_store(docker).await {
                 return Err(Error::NoMultiPlatform);
             }
         }
@@ -178,7 +178,7 @@ pub async fn create(docker: &Docker, file: &Path, builder: Builder) -> Result<Cr
                 .image
                 .clone()
                 .unwrap_or_else(|| DEFAULT_BUILDKIT_IMAGE.into());
-            ensure_image(docker, &image).await?;
+            crate::engine::ensure_image(docker, &image).await?;
             remove(docker, &builder.container_name()).await;
             let options = bollard::query_parameters::CreateContainerOptionsBuilder::new()
                 .name(&builder.container_name())
@@ -230,7 +230,7 @@ pub async fn remove_builder(docker: &Docker, file: &Path, name: &str) -> Result<
 pub async fn status(docker: &Docker, builder: &Builder) -> String {
     match builder.driver {
         Driver::Docker => {
-            if containerd_store(docker).await {
+            if crate::engine::containerd_store(docker).await {
                 "running".into()
             } else {
                 "no containerd image store: single-platform only".into()
@@ -254,40 +254,6 @@ async fn container_running(docker: &Docker, builder: &Builder) -> bool {
         .and_then(|c| c.state)
         .and_then(|s| s.running)
         .unwrap_or(false)
-}
-
-/// Whether the engine uses the containerd image store (needed for multi-platform images).
-pub async fn containerd_store(docker: &Docker) -> bool {
-    docker
-        .info()
-        .await
-        .ok()
-        .and_then(|i| i.driver_status)
-        .is_some_and(|status| {
-            status
-                .iter()
-                .flatten()
-                .any(|s| s.contains("io.containerd.snapshotter"))
-        })
-}
-
-async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
-    use futures_util::TryStreamExt;
-    if docker.inspect_image(image).await.is_ok() {
-        return Ok(());
-    }
-    let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
-        .from_image(image)
-        .build();
-    docker
-        .create_image(Some(options), None, None)
-        .try_collect::<Vec<_>>()
-        .await
-        .map(|_| ())
-        .map_err(|e| Error::ImageUnavailable {
-            image: image.to_string(),
-            reason: engine_message(&e),
-        })
 }
 
 /// The platforms a builder on this engine can build: the engine's own, plus every

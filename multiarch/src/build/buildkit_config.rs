@@ -109,6 +109,14 @@ impl BuildkitConfig {
     }
 }
 
+/// The buildkitd.toml to use: the one given, else ./buildkitd.toml, else the built-in one.
+pub fn config_path(given: Option<std::path::PathBuf>) -> Option<std::path::PathBuf> {
+    given.or_else(|| {
+        let local = std::path::PathBuf::from("buildkitd.toml");
+        local.exists().then_some(local)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

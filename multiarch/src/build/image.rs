@@ -6,12 +6,14 @@
 //! buildkitd in a container builds and pushes itself (bollard's `BuildkitDaemon`).
 //! Either way the context goes up as a tar that honours `.dockerignore`, a named context
 //! (`--build-context build=dist`) becomes a local image BuildKit reads with
-//! `docker-image://`, and BuildKit's status stream is printed as buildx prints it.
+//! `docker-image://`, and BuildKit's status stream is reported as [`BuildEvent`]s, in
+//! the lines buildx prints; the caller decides how to show them.
 //! Before anything runs, the registry is checked to be one the builder will speak plain
 //! HTTP to when it must.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
 use std::time::Duration;
 
 use bollard::Docker;
@@ -24,6 +26,7 @@ use bollard::grpc::driver::moby::Moby;
 use bollard::grpc::driver::{Build, Image};
 use bollard::grpc::registry::ImageRegistryOutput;
 use futures_util::StreamExt;
+use oci_client::Reference;
 
 use multiarch_platform::Platform;
 
@@ -43,8 +46,8 @@ pub struct BuildRequest {
     pub context: PathBuf,
     /// The Dockerfile, if not `<context>/Dockerfile`.
     pub file: Option<PathBuf>,
-    /// The tag to build, `localhost:5000/arch-server:latest`.
-    pub tag: String,
+    /// The tag to build, `localhost:5000/arch-server:latest`, parsed once at the edge.
+    pub tag: Reference,
     /// The platforms.
     pub platforms: Vec<Platform>,
     /// `KEY=VALUE` build arguments.
@@ -53,8 +56,6 @@ pub struct BuildRequest {
     pub build_contexts: Vec<String>,
     /// Push the index when built.
     pub push: bool,
-    /// Plain progress output even on a terminal.
-    pub plain_progress: bool,
     /// Registries to speak plain HTTP to (a `docker-container` builder pushes itself).
     pub insecure: Vec<String>,
 }
@@ -110,26 +111,34 @@ pub async fn answers_plain_http(registry: &str) -> bool {
     if is_local(registry) {
         return true;
     }
-    let client = reqwest::Client::builder()
-        .tls_certs_only(Vec::<reqwest::Certificate>::new())
-        .no_proxy()
-        .timeout(std::time::Duration::from_secs(3))
-        .build()
-        .expect("a plain client builds");
-    client
+    crate::http::plain_client(Duration::from_secs(3))
         .get(format!("http://{registry}/v2/"))
         .send()
         .await
         .is_ok_and(|r| r.status().as_u16() == 200 || r.status().as_u16() == 401)
 }
 
-/// Builds `request` with `builder`, printing BuildKit's progress on stderr; with
-/// `push`, the index ends up in the registry, or an error says it did not.
+/// What a build reports while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildEvent {
+    /// A line of BuildKit's progress, as `buildx --progress plain` prints it.
+    Progress(String),
+    /// The engine starts pushing the built image to its registry.
+    Pushing(String),
+}
+
+/// Builds `request` with `builder`, reporting BuildKit's progress through `on_event`;
+/// with `push`, the index ends up in the registry, or an error says it did not.
 ///
 /// # Errors
 /// [`Error::Context`] for a context that cannot be packed, [`Error::BuildFailed`] with
 /// BuildKit's message for the failing step, [`Error::PushFailed`], [`Error::Engine`].
-pub async fn run(docker: &Docker, builder: &Builder, request: &BuildRequest) -> Result<()> {
+pub async fn run(
+    docker: &Docker,
+    builder: &Builder,
+    request: &BuildRequest,
+    on_event: impl Fn(BuildEvent) + Sync,
+) -> Result<()> {
     if builder.driver == Driver::DockerContainer && !request.push {
         return Err(Error::NeedsPush(builder.name.clone()));
     }
@@ -140,10 +149,11 @@ pub async fn run(docker: &Docker, builder: &Builder, request: &BuildRequest) -> 
         "context packed"
     );
     let named = NamedContexts::import(docker, &request.build_contexts).await?;
-    let result = build(docker, builder, request, packed, &named).await;
+    let result = build(docker, builder, request, packed, &named, &on_event).await;
     named.remove(docker).await;
     result?;
     if request.push && builder.driver == Driver::Docker {
+        on_event(BuildEvent::Pushing(request.tag.whole()));
         push(docker, &request.tag).await?;
     }
     Ok(())
@@ -155,6 +165,7 @@ async fn build(
     request: &BuildRequest,
     packed: context::Packed,
     named: &NamedContexts,
+    on_event: &(impl Fn(BuildEvent) + Sync),
 ) -> Result<()> {
     let mut options =
         ImageBuildFrontendOptions::builder().dockerfile(Path::new(&packed.dockerfile));
@@ -201,7 +212,7 @@ async fn build(
             Driver::Docker => {
                 Moby::new(docker)
                     .docker_build(
-                        &request.tag,
+                        &request.tag.whole(),
                         options,
                         load_input,
                         None,
@@ -214,8 +225,8 @@ async fn build(
                 let endpoint =
                     tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
                         .expect("a valid address");
-                let registry = request.tag.split('/').next().unwrap_or_default();
-                let output = ImageRegistryOutput::builder(&request.tag)
+                let registry = request.tag.registry();
+                let output = ImageRegistryOutput::builder(&request.tag.whole())
                     .push(true)
                     .insecure_registry(
                         is_local(registry) || request.insecure.iter().any(|r| r == registry),
@@ -229,7 +240,6 @@ async fn build(
     };
 
     let progress = Mutex::new(Progress::default());
-    let printer = Printer::new(request.plain_progress);
     let follow = async {
         let Some(channel) = channel else { return };
         let Ok(stream) = control::status(channel, build_ref.as_ref()).await else {
@@ -238,7 +248,9 @@ async fn build(
         futures_util::pin_mut!(stream);
         while let Some(Ok(status)) = stream.next().await {
             let lines = progress.lock().expect("not poisoned").lines(&status);
-            printer.print(&lines);
+            for line in lines {
+                on_event(BuildEvent::Progress(line));
+            }
         }
     };
     // The status stream ends with the build; should it not, it gets two seconds more.
@@ -258,11 +270,10 @@ async fn build(
         }
     };
     let (solved, ()) = tokio::join!(solved, followed);
-    printer.finish();
     solved.map_err(|e| {
         let progress = progress.into_inner().expect("not poisoned");
         Error::BuildFailed {
-            image: request.tag.clone(),
+            image: request.tag.whole(),
             reason: progress
                 .failure()
                 .map_or_else(|| grpc_message(&e), String::from),
@@ -276,41 +287,6 @@ fn grpc_message(error: &bollard::grpc::error::GrpcError) -> String {
     match error {
         GrpcError::TonicStatus { err } => err.message().to_string(),
         other => other.to_string(),
-    }
-}
-
-/// Prints progress lines: above a spinner on a terminal, plainly otherwise.
-struct Printer {
-    spinner: Option<indicatif::ProgressBar>,
-}
-
-impl Printer {
-    fn new(plain: bool) -> Self {
-        use std::io::IsTerminal;
-        let spinner = (!plain && std::io::stderr().is_terminal()).then(|| {
-            let spinner = indicatif::ProgressBar::new_spinner();
-            spinner.enable_steady_tick(Duration::from_millis(120));
-            spinner
-        });
-        Self { spinner }
-    }
-
-    fn print(&self, lines: &[String]) {
-        for line in lines {
-            match &self.spinner {
-                Some(spinner) => {
-                    spinner.println(line);
-                    spinner.set_message(line.clone());
-                }
-                None => eprintln!("{line}"),
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(spinner) = &self.spinner {
-            spinner.finish_and_clear();
-        }
     }
 }
 
@@ -412,14 +388,22 @@ pub async fn remove_leftover_contexts(docker: &Docker) -> usize {
     removed
 }
 
-/// Pushes the multi-platform image the engine built, through the engine.
-async fn push(docker: &Docker, tag: &str) -> Result<()> {
+/// Pushes the multi-platform image the engine built, through the engine, with the
+/// credentials `docker login` stored for the reference's registry (Docker Hub's for a
+/// short name such as `app:1`).
+async fn push(docker: &Docker, reference: &Reference) -> Result<()> {
     use bollard::query_parameters::PushImageOptionsBuilder;
-    let (name, tag_part) = split_tag(tag);
-    let options = PushImageOptionsBuilder::new().tag(tag_part).build();
-    let credentials = crate::registry::engine_credentials(name.split('/').next().unwrap_or(""));
-    eprintln!("pushing {tag}");
-    let mut stream = docker.push_image(name, Some(options), credentials);
+    let image = reference.whole();
+    let name = match reference.registry() {
+        // The engine's own short form: what `docker push` is given for Docker Hub.
+        "docker.io" => reference.repository().to_string(),
+        registry => format!("{registry}/{}", reference.repository()),
+    };
+    let options = PushImageOptionsBuilder::new()
+        .tag(reference.tag().unwrap_or("latest"))
+        .build();
+    let credentials = crate::registry::engine_credentials(reference);
+    let mut stream = docker.push_image(&name, Some(options), credentials);
     while let Some(event) = stream.next().await {
         match event {
             Ok(info) => {
@@ -429,7 +413,7 @@ async fn push(docker: &Docker, tag: &str) -> Result<()> {
             }
             Err(e) => {
                 return Err(Error::PushFailed {
-                    image: tag.to_string(),
+                    image,
                     reason: readable_push_error(&crate::engine::engine_message(&e)),
                 });
             }
@@ -460,18 +444,6 @@ fn readable_push_error(message: &str) -> String {
     out
 }
 
-/// `host:5000/a/b:tag` into (`host:5000/a/b`, `tag`); `latest` when there is none.
-fn split_tag(image: &str) -> (&str, &str) {
-    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
-    match image[last_slash..].rfind(':') {
-        Some(colon) => (
-            &image[..last_slash + colon],
-            &image[last_slash + colon + 1..],
-        ),
-        None => (image, "latest"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,18 +460,5 @@ mod tests {
             readable_push_error("connection refused"),
             "connection refused"
         );
-    }
-
-    #[test]
-    fn tags_split_after_the_registry_port() {
-        assert_eq!(
-            split_tag("localhost:5000/arch-server:1.2"),
-            ("localhost:5000/arch-server", "1.2")
-        );
-        assert_eq!(
-            split_tag("localhost:5000/arch-server"),
-            ("localhost:5000/arch-server", "latest")
-        );
-        assert_eq!(split_tag("a/b/c:x"), ("a/b/c", "x"));
     }
 }

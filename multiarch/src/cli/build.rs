@@ -4,12 +4,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use multiarch::build::builder::{self, Builder, DEFAULT_NAME, Driver};
 use multiarch::build::buildkit_config::BuildkitConfig;
 use multiarch::build::image::{self, BuildRequest};
 use multiarch::error::Error;
-use multiarch::registry::parse_reference;
+use multiarch::registry::{Registry, parse_reference};
 
+use super::render::{BuildPrinter, inspect_table};
 use super::{PlatformList, RegistryArgs};
 
 #[derive(Debug, clap::Args)]
@@ -108,7 +111,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if chosen.driver == Driver::Docker
         && args.platform.0.len() > 1
-        && !builder::containerd_store(&docker).await
+        && !multiarch::engine::containerd_store(&docker).await
     {
         return Err(Error::NoMultiPlatform.into());
     }
@@ -122,12 +125,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let request = BuildRequest {
         context: args.context,
         file: args.file,
-        tag: args.tag.clone(),
+        tag: reference.clone(),
         platforms: args.platform.0.clone(),
         build_args: args.build_args,
         build_contexts: args.build_contexts,
         push: args.push,
-        plain_progress: args.plain,
         insecure: args.registry.insecure.clone(),
     };
     let started = std::time::Instant::now();
@@ -143,13 +145,19 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         chosen.name,
         chosen.driver
     );
-    image::run(&docker, &chosen, &request).await?;
+    {
+        let printer = BuildPrinter::new(args.plain);
+        image::run(&docker, &chosen, &request, |event| printer.show(event)).await?;
+    }
     eprintln!("built in {:.1} s", started.elapsed().as_secs_f64());
     if args.push {
         // The same table as `inspect`, read back from the registry.
-        let report = super::inspect::report(&args.tag, &args.registry.insecure).await?;
+        let registry = Registry::for_reference(&reference, &args.registry.insecure);
+        let report = multiarch::inspect::report(&registry, &reference)
+            .await
+            .with_context(|| format!("cannot inspect `{}`", args.tag))?;
         eprintln!("pushed {} as {}", args.tag, report.digest);
-        print!("{}", super::inspect::render(&report));
+        print!("{}", inspect_table(&report));
     }
     Ok(ExitCode::SUCCESS)
 }

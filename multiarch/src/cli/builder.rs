@@ -54,14 +54,6 @@ enum Action {
     },
 }
 
-/// The buildkitd.toml to use: the one given, else ./buildkitd.toml, else the built-in one.
-pub fn config_path(given: Option<PathBuf>) -> Option<PathBuf> {
-    given.or_else(|| {
-        let local = PathBuf::from("buildkitd.toml");
-        local.exists().then_some(local)
-    })
-}
-
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let docker = multiarch::engine::connect().await?;
     let file = builder::state_file();
@@ -73,7 +65,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             registry,
             image,
         } => {
-            let config = config_path(config);
+            let config = multiarch::build::buildkit_config::config_path(config);
             let buildkit = BuildkitConfig::load(config.as_deref())?;
             let absolute = config.as_ref().map(std::fs::canonicalize).transpose()?;
             let wanted = Builder {

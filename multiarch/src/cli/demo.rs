@@ -6,22 +6,23 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 
+use multiarch::Platform;
 use multiarch::build::builder::{self, Builder, DEFAULT_NAME, Driver};
-use multiarch::build::buildkit_config::BuildkitConfig;
+use multiarch::build::buildkit_config::{self, BuildkitConfig};
 use multiarch::build::image::{self, BuildRequest};
 use multiarch::doctor::{self, Level};
 use multiarch::engine::{self, RunSpec, SESSION_LABEL};
 use multiarch::local_registry;
 use multiarch::local_registry::compose;
 use multiarch::registry::{Registry, parse_reference};
-use multiarch::verify::{self, PlatformReport, Probe};
-use multiarch::{ArchAnswer, Platform};
+use multiarch::verify::{self, Probe, Verifier};
 
 use super::PlatformList;
+use super::render::{BuildPrinter, inspect_table, verify_table};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -129,7 +130,7 @@ async fn story(
     story.done(t);
 
     let t = story.heading("builder create (the engine's BuildKit, docker driver)");
-    let config = super::builder::config_path(None);
+    let config = buildkit_config::config_path(None);
     let buildkit = BuildkitConfig::load(config.as_deref())?;
     let chosen = Builder {
         name: DEFAULT_NAME.into(),
@@ -175,10 +176,11 @@ async fn story(
             dir.display()
         );
     }
+    let reference = parse_reference(&image)?;
     let request = BuildRequest {
         context: args.context.clone(),
         file: None,
-        tag: image.clone(),
+        tag: reference.clone(),
         platforms: args.platform.0.clone(),
         build_args: Vec::new(),
         build_contexts: binaries
@@ -186,20 +188,23 @@ async fn story(
             .map(|d| format!("build={}", d.display()))
             .collect(),
         push: true,
-        plain_progress: true,
         insecure: Vec::new(),
     };
-    image::run(docker, &chosen, &request).await?;
+    {
+        let printer = BuildPrinter::new(true);
+        image::run(docker, &chosen, &request, |event| printer.show(event)).await?;
+    }
     story.done(t);
 
     let t = story.heading("inspect the index in the registry");
-    let report = super::inspect::report(&image, &[]).await?;
-    print!("{}", super::inspect::render(&report));
+    let client = Registry::for_reference(&reference, &[]);
+    let report = multiarch::inspect::report(&client, &reference)
+        .await
+        .with_context(|| format!("cannot inspect `{image}`"))?;
+    print!("{}", inspect_table(&report));
     story.done(t);
 
     let t = story.heading("pull and run each platform, ask it GET /arch");
-    let reference = parse_reference(&image)?;
-    let client = Registry::for_reference(&reference, &[]);
     let native = engine::engine_platform(docker).await;
     for platform in &args.platform.0 {
         let digest = multiarch::pull::platform_digest(&client, &reference, platform).await?;
@@ -215,9 +220,11 @@ async fn story(
             },
         )
         .await?;
-        let answer = ask_arch(started.host_port).await;
+        let answer = verify::ask_machine(started.host_port, &Probe::default()).await;
         engine::remove(docker, &started.id).await;
-        let answer = answer.with_context(|| format!("the {platform} container did not answer"))?;
+        let machine = answer
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("the {platform} container did not answer"))?;
         let how = if native.as_ref().map(Platform::architecture) == Some(platform.architecture()) {
             "native"
         } else {
@@ -226,40 +233,29 @@ async fn story(
         println!(
             "{:<14} GET /arch -> {{\"architecture\": \"{}\"}}   ({how})",
             platform.to_string(),
-            answer.architecture
+            machine
         );
-        if !platform.matches_machine(&answer.architecture) {
+        if !platform.matches_machine(&machine) {
             anyhow::bail!(
-                "the {platform} image answered `{}`\nhint: run `multiarch verify {image}` to see what its binary was built for",
-                answer.architecture
+                "the {platform} image answered `{machine}`\nhint: run `multiarch verify {image}` to see what its binary was built for"
             );
         }
     }
     story.done(t);
 
     let t = story.heading("verify: ELF headers and running answers match the index");
-    let mut reports = Vec::new();
-    for platform in &args.platform.0 {
-        let digest = multiarch::pull::platform_digest(&client, &reference, platform).await?;
-        let static_check = verify::check_static(&client, &reference, platform, &digest).await?;
-        let running = verify::check_running(
-            docker,
-            &reference,
-            platform,
-            &digest,
-            native.as_ref(),
-            &Probe::default(),
-            labels.clone(),
-        )
-        .await?;
-        reports.push(PlatformReport {
-            platform: platform.clone(),
-            digest,
-            static_check,
-            running,
-        });
-    }
-    print!("{}", super::verify::render(&reports));
+    let fetched = client.fetch(&reference).await?;
+    let listed = client.entries(&reference, &fetched).await?;
+    let targets = verify::targets(&reference, &listed, Some(&args.platform.0))?;
+    let verifier = Verifier {
+        registry: &client,
+        reference: &reference,
+        docker: Some(docker),
+        probe: Probe::default(),
+        labels: labels.clone(),
+    };
+    let reports = verifier.verify(&targets, |_| {}).await?;
+    print!("{}", verify_table(&reports));
     if reports.iter().any(|r| !r.passed()) {
         anyhow::bail!("verification failed\nhint: `multiarch verify {image}` shows the reasons");
     }
@@ -275,24 +271,4 @@ async fn story(
         story.started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-async fn ask_arch(port: u16) -> anyhow::Result<ArchAnswer> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .no_proxy()
-        .build()?;
-    let url = format!("http://127.0.0.1:{port}/arch");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(response) = client.get(&url).send().await {
-            if response.status().is_success() {
-                return Ok(response.json().await?);
-            }
-        }
-        if Instant::now() > deadline {
-            anyhow::bail!("`{url}` did not answer within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }

@@ -4,9 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use multiarch::Platform;
 use multiarch::oci::assemble::{Member, assemble};
-use multiarch::oci::index::{Manifest, entries};
+use multiarch::oci::index::{Manifest, config_platform, entries};
 use multiarch::registry::{Registry, parse_reference};
 
 use super::RegistryArgs;
@@ -73,12 +72,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         let image = client.fetch_image(reference, &digest).await?;
-        let platform = Platform::new(
-            &image.config.os().to_string(),
-            &image.config.architecture().to_string(),
-            image.config.variant().as_deref(),
-        )
-        .with_context(|| format!("`{source}` names no valid platform in its config"))?;
+        let platform = config_platform(&image.config)
+            .with_context(|| format!("`{source}` names no valid platform in its config"))?;
         members.push(Member {
             platform,
             digest,

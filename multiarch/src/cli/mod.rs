@@ -14,6 +14,7 @@ mod inspect;
 mod manifest;
 mod pull;
 mod registry;
+mod render;
 mod verify;
 
 /// Build, push, inspect and prove multi-architecture container images.
@@ -74,13 +75,6 @@ pub struct PlatformArgs {
 /// A parsed `--platform` list (a newtype, so clap takes it as one value).
 #[derive(Debug, Clone)]
 pub struct PlatformList(pub Vec<multiarch::Platform>);
-
-impl PlatformList {
-    /// Whether `platform` is in the list.
-    pub fn contains(&self, platform: &multiarch::Platform) -> bool {
-        self.0.contains(platform)
-    }
-}
 
 pub fn parse_platforms(text: &str) -> Result<PlatformList, String> {
     multiarch::parse_platform_list(text)

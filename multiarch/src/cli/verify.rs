@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use multiarch::Platform;
 use multiarch::engine;
-use multiarch::error::Error;
-use multiarch::oci::index::{Entry, EntryKind, Manifest, entries, platforms};
 use multiarch::registry::{Registry, parse_reference};
-use multiarch::verify::{self, Check, PlatformReport, Probe};
+use multiarch::verify::{self, Probe, Verifier, VerifyEvent};
 
+use super::render::verify_table;
 use super::{OutputArgs, PlatformArgs, RegistryArgs};
 
 #[derive(Debug, clap::Args)]
@@ -48,100 +46,36 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot verify `{}`", args.image))?;
 
-    // The entries to check: every image of the index, or the one image.
-    let listed: Vec<Entry> = match &fetched.manifest {
-        Manifest::Index(index) => entries(index),
-        Manifest::Image(_) => {
-            let image = registry.fetch_image(&reference, &fetched.digest).await?;
-            let platform = Platform::new(
-                &image.config.os().to_string(),
-                &image.config.architecture().to_string(),
-                image.config.variant().as_deref(),
-            )?;
-            vec![Entry {
-                digest: fetched.digest.clone(),
-                media_type: fetched.manifest.media_type(),
-                size: fetched.bytes.len() as u64,
-                kind: EntryKind::Image { platform },
-            }]
-        }
-    };
-    let available = platforms(&listed);
-    if let Some(wanted) = &args.platforms.platform {
-        for platform in &wanted.0 {
-            if !available.contains(platform) {
-                return Err(Error::PlatformMissing {
-                    reference: args.image.clone(),
-                    platform: platform.clone(),
-                    available: available
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }
-                .into());
-            }
-        }
-    }
-    let targets: Vec<(Platform, String)> = listed
-        .iter()
-        .filter_map(|e| e.platform().map(|p| (p.clone(), e.digest.clone())))
-        .filter(|(p, _)| {
-            args.platforms
-                .platform
-                .as_ref()
-                .is_none_or(|w| w.contains(p))
-        })
-        .collect();
+    let listed = registry.entries(&reference, &fetched).await?;
+    let wanted = args
+        .platforms
+        .platform
+        .as_ref()
+        .map(|list| list.0.as_slice());
+    let targets = verify::targets(&reference, &listed, wanted)?;
 
     let docker = if args.static_only {
         None
     } else {
         Some(engine::connect().await?)
     };
-    let engine_platform = match &docker {
-        Some(d) => engine::engine_platform(d).await,
-        None => None,
-    };
-    let labels = engine::session_labels();
-    let probe = Probe {
-        port: args.port,
-        path: args.path.clone(),
-        timeout: args.timeout,
-    };
-
-    let work = async {
-        let mut reports = Vec::new();
-        for (platform, digest) in &targets {
-            eprintln!("checking {platform} ...");
-            let static_check =
-                verify::check_static(&registry, &reference, platform, digest).await?;
-            let running = match &docker {
-                None => Check::Skipped("--static-only".into()),
-                Some(docker) => {
-                    verify::check_running(
-                        docker,
-                        &reference,
-                        platform,
-                        digest,
-                        engine_platform.as_ref(),
-                        &probe,
-                        labels.clone(),
-                    )
-                    .await?
-                }
-            };
-            reports.push(PlatformReport {
-                platform: platform.clone(),
-                digest: digest.clone(),
-                static_check,
-                running,
-            });
-        }
-        Ok::<_, anyhow::Error>(reports)
+    let verifier = Verifier {
+        registry: &registry,
+        reference: &reference,
+        docker: docker.as_ref(),
+        probe: Probe {
+            port: args.port,
+            path: args.path.clone(),
+            timeout: args.timeout,
+        },
+        labels: engine::session_labels(),
     };
     // Ctrl-C is handled once for every command: `cli::run` removes this session's containers.
-    let reports = work.await?;
+    let reports = verifier
+        .verify(&targets, |VerifyEvent::Checking(platform)| {
+            eprintln!("checking {platform} ...");
+        })
+        .await?;
 
     let failed = reports.iter().filter(|r| !r.passed()).count();
     if args.output.json {
@@ -155,7 +89,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }))?
         );
     } else {
-        print!("{}", render(&reports));
+        print!("{}", verify_table(&reports));
     }
     if failed > 0 {
         eprintln!(
@@ -171,62 +105,4 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.image
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn cell(check: &Check) -> String {
-    match check {
-        Check::Pass(detail) => format!("ok: {detail}"),
-        Check::Fail(detail) => format!("FAIL: {detail}"),
-        Check::Skipped(detail) => format!("skipped: {detail}"),
-    }
-}
-
-/// One row per platform, then nothing else: reasons are in the cells.
-pub fn render(reports: &[PlatformReport]) -> String {
-    let rows: Vec<[String; 4]> = reports
-        .iter()
-        .map(|r| {
-            [
-                r.platform.to_string(),
-                if r.passed() {
-                    "PASS".into()
-                } else {
-                    "FAIL".into()
-                },
-                cell(&r.static_check),
-                cell(&r.running),
-            ]
-        })
-        .collect();
-    let header = [
-        "PLATFORM".to_string(),
-        "RESULT".into(),
-        "STATIC".into(),
-        "RUNNING".into(),
-    ];
-    let widths: Vec<usize> = (0..4)
-        .map(|i| {
-            rows.iter()
-                .chain([&header])
-                .map(|r| r[i].len())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in [&header].into_iter().chain(rows.iter()) {
-        let line = format!(
-            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-        out += line.trim_end();
-        out.push('\n');
-    }
-    out
 }

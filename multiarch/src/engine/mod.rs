@@ -58,7 +58,7 @@ pub async fn connect() -> Result<Docker> {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => {
             return Err(Error::EngineUnreachable {
-                reason: root_cause(&e),
+                reason: crate::error::root_cause(&e),
             });
         }
         Err(_) => {
@@ -73,14 +73,6 @@ pub async fn connect() -> Result<Docker> {
         .map_err(|e| Error::EngineUnreachable {
             reason: e.to_string(),
         })
-}
-
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 /// A container to run with one port published on loopback.
@@ -252,7 +244,7 @@ pub async fn remove(docker: &Docker, id: &str) {
 pub fn engine_message(error: &bollard::errors::Error) -> String {
     match error {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
-        other => root_cause(other),
+        other => crate::error::root_cause(other),
     }
 }
 
@@ -305,4 +297,42 @@ pub fn session_labels() -> std::collections::HashMap<String, String> {
 pub async fn engine_platform(docker: &Docker) -> Option<multiarch_platform::Platform> {
     let info = docker.info().await.ok()?;
     multiarch_platform::Platform::from_machine(info.architecture.as_deref()?)
+}
+
+/// Whether the engine uses the containerd image store (needed for multi-platform images).
+pub async fn containerd_store(docker: &Docker) -> bool {
+    docker
+        .info()
+        .await
+        .ok()
+        .and_then(|i| i.driver_status)
+        .is_some_and(|status| {
+            status
+                .iter()
+                .flatten()
+                .any(|s| s.contains("io.containerd.snapshotter"))
+        })
+}
+
+/// Pulls `image` when the engine does not have it.
+///
+/// # Errors
+/// [`Error::ImageUnavailable`] with the engine's reason.
+pub async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
+    use futures_util::TryStreamExt;
+    if docker.inspect_image(image).await.is_ok() {
+        return Ok(());
+    }
+    let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
+        .from_image(image)
+        .build();
+    docker
+        .create_image(Some(options), None, None)
+        .try_collect::<Vec<_>>()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::ImageUnavailable {
+            image: image.to_string(),
+            reason: engine_message(&e),
+        })
 }

@@ -15,8 +15,7 @@ use bollard::models::{
     ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
     VolumeCreateRequest,
 };
-use bollard::query_parameters::{CreateContainerOptionsBuilder, CreateImageOptionsBuilder};
-use futures_util::TryStreamExt;
+use bollard::query_parameters::CreateContainerOptionsBuilder;
 
 use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, engine_message, remove};
 use crate::error::{Error, Result};
@@ -139,6 +138,7 @@ pub async fn up(docker: &Docker, spec: &RegistrySpec) -> Result<UpOutcome> {
         }
     };
     wait_ready(
+        spec,
         &format!("http://{}/v2/", probe_address(spec)),
         Duration::from_secs(20),
     )
@@ -148,7 +148,7 @@ pub async fn up(docker: &Docker, spec: &RegistrySpec) -> Result<UpOutcome> {
 
 async fn create(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
     check_port_free(spec.bind, spec.host_port)?;
-    ensure_image(docker, &spec.image).await?;
+    crate::engine::ensure_image(docker, &spec.image).await?;
     docker
         .create_volume(VolumeCreateRequest {
             name: Some(spec.volume.clone()),
@@ -238,23 +238,6 @@ async fn start(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
                 }
             }
         })
-}
-
-/// Pulls the image when the engine does not have it.
-async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
-    if docker.inspect_image(image).await.is_ok() {
-        return Ok(());
-    }
-    let options = CreateImageOptionsBuilder::new().from_image(image).build();
-    docker
-        .create_image(Some(options), None, None)
-        .try_collect::<Vec<_>>()
-        .await
-        .map_err(|e| Error::ImageUnavailable {
-            image: image.to_string(),
-            reason: engine_message(&e),
-        })?;
-    Ok(())
 }
 
 fn check_port_free(bind: IpAddr, port: u16) -> Result<()> {
@@ -381,35 +364,25 @@ pub fn probe_address(spec: &RegistrySpec) -> String {
     }
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .no_proxy()
-        .build()
-        .expect("a plain HTTP client builds")
-}
-
-/// Polls `url` until it answers 200.
+/// Polls the registry at `url` until it answers 200.
 ///
 /// # Errors
 /// [`Error::NotReady`] after `timeout`.
-pub async fn wait_ready(url: &str, timeout: Duration) -> Result<()> {
-    let client = http();
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Ok(response) = client.get(url).send().await {
-            if response.status().is_success() {
-                return Ok(());
-            }
+pub async fn wait_ready(spec: &RegistrySpec, url: &str, timeout: Duration) -> Result<()> {
+    crate::http::wait_until(url, timeout, Duration::from_millis(100), async |response| {
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("it answered {}", response.status()))
         }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(Error::NotReady {
-                url: url.to_string(),
-                seconds: timeout.as_secs(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
+    .map_err(|last| Error::NotReady {
+        url: url.to_string(),
+        seconds: timeout.as_secs(),
+        last,
+        container: spec.container_name.clone(),
+    })
 }
 
 /// The repositories a registry at `address` (host:port) holds, over plain HTTP.
@@ -423,7 +396,7 @@ pub async fn catalog(address: &str) -> Result<Vec<String>> {
         repositories: Vec<String>,
     }
     let url = format!("http://{address}/v2/_catalog");
-    let response = http()
+    let response = crate::http::plain_client(Duration::from_secs(5))
         .get(&url)
         .send()
         .await

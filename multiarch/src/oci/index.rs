@@ -6,10 +6,10 @@
 //! by their `vnd.docker.reference.*` annotations and tied to the image they describe,
 //! so a person reads "attestation for linux/amd64".
 
-use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
+use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
 use serde::Serialize;
 
-use multiarch_platform::Platform;
+use multiarch_platform::{Platform, PlatformError};
 
 /// Media types of indexes (OCI and Docker's manifest list).
 pub const INDEX_MEDIA_TYPES: &[&str] = &[
@@ -149,6 +149,28 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A single-platform image as an entry, its platform read from its config (a tag can
+    /// name one image instead of an index).
+    pub fn single_image(
+        digest: String,
+        media_type: String,
+        size: u64,
+        config: &ImageConfiguration,
+    ) -> Self {
+        let kind = match config_platform(config) {
+            Ok(platform) => EntryKind::Image { platform },
+            Err(_) => EntryKind::Unknown {
+                platform: format!("{}/{}", config.os(), config.architecture()),
+            },
+        };
+        Self {
+            digest,
+            media_type,
+            size,
+            kind,
+        }
+    }
+
     /// The platform of an image entry.
     pub fn platform(&self) -> Option<&Platform> {
         match &self.kind {
@@ -177,6 +199,18 @@ pub fn short(digest: &str) -> String {
         Some((algorithm, hex)) => format!("{algorithm}:{}", &hex[..hex.len().min(12)]),
         None => digest.chars().take(19).collect(),
     }
+}
+
+/// The platform an image's config names.
+///
+/// # Errors
+/// [`PlatformError`] when the config's os, architecture or variant is not one we know.
+pub fn config_platform(config: &ImageConfiguration) -> Result<Platform, PlatformError> {
+    Platform::new(
+        &config.os().to_string(),
+        &config.architecture().to_string(),
+        config.variant().as_deref(),
+    )
 }
 
 /// The OCI platform of a descriptor, if it names a valid one.

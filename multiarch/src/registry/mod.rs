@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};
 
 use crate::error::{Error, Result};
-use crate::oci::index::{IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES, Manifest};
+use crate::oci::index::{Entry, IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES, Manifest, entries};
 
 /// The largest manifest read: the distribution registry refuses to store larger ones
 /// (4 MiB), so anything bigger is a broken or hostile answer, not an image.
@@ -80,12 +80,7 @@ impl Registry {
         Self {
             oci: Arc::new(OnceLock::new()),
             // No TLS roots: this client only ever speaks plain HTTP.
-            plain: reqwest::Client::builder()
-                .tls_certs_only(Vec::<reqwest::Certificate>::new())
-                .no_proxy()
-                .timeout(std::time::Duration::from_secs(60))
-                .build()
-                .expect("a plain HTTP client builds"),
+            plain: crate::http::plain_client(std::time::Duration::from_secs(60)),
             insecure: insecure.into_iter().collect(),
         }
     }
@@ -126,7 +121,7 @@ impl Registry {
                 } else {
                     Error::Unreachable {
                         registry: registry.to_string(),
-                        reason: root_cause(&e),
+                        reason: crate::error::root_cause(&e),
                     }
                 }
             })?;
@@ -153,7 +148,7 @@ impl Registry {
                 let mut bytes = Vec::new();
                 while let Some(chunk) = response.chunk().await.map_err(|e| Error::Unreachable {
                     registry: registry.to_string(),
-                    reason: root_cause(&e),
+                    reason: crate::error::root_cause(&e),
                 })? {
                     bytes.extend_from_slice(&chunk);
                     if limited && bytes.len() as u64 > MAX_MANIFEST_BYTES {
@@ -292,6 +287,26 @@ impl Registry {
             digest: fetched.digest,
             manifest,
             config,
+        })
+    }
+
+    /// What a fetched tag holds, one entry each: every entry of an index, or the single
+    /// image with the platform its config names.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch_image`], for a single image.
+    pub async fn entries(&self, reference: &Reference, fetched: &Fetched) -> Result<Vec<Entry>> {
+        Ok(match &fetched.manifest {
+            Manifest::Index(index) => entries(index),
+            Manifest::Image(_) => {
+                let image = self.fetch_image(reference, &fetched.digest).await?;
+                vec![Entry::single_image(
+                    fetched.digest.clone(),
+                    fetched.manifest.media_type(),
+                    fetched.bytes.len() as u64,
+                    &image.config,
+                )]
+            }
         })
     }
 
@@ -465,13 +480,13 @@ impl Registry {
                 } else {
                     Error::Unreachable {
                         registry,
-                        reason: root_cause(e),
+                        reason: crate::error::root_cause(e),
                     }
                 }
             }
             OciDistributionError::RequestError(ref e) => Error::Unreachable {
                 registry,
-                reason: root_cause(e),
+                reason: crate::error::root_cause(e),
             },
             other => Error::BadAnswer {
                 reference: whole,
@@ -487,14 +502,6 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     let hash = sha2::Sha256::digest(bytes);
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
-}
-
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 /// A TLS handshake with a plain-HTTP server fails with a record-layer complaint.
@@ -528,21 +535,23 @@ fn auth_for(reference: &Reference) -> RegistryAuth {
     }
 }
 
-/// What `docker login` stored for `registry`, in the form the engine's push takes.
-pub fn engine_credentials(registry: &str) -> Option<bollard::auth::DockerCredentials> {
-    Some(match stored_credential(registry)? {
+/// What `docker login` stored for the reference's registry, in the form the engine's
+/// push takes.
+pub fn engine_credentials(reference: &Reference) -> Option<bollard::auth::DockerCredentials> {
+    let server = credential_server(reference.resolve_registry());
+    Some(match docker_credential::get_credential(server).ok()? {
         docker_credential::DockerCredential::UsernamePassword(username, password) => {
             bollard::auth::DockerCredentials {
                 username: Some(username),
                 password: Some(password),
-                serveraddress: Some(registry.to_string()),
+                serveraddress: Some(server.to_string()),
                 ..Default::default()
             }
         }
         docker_credential::DockerCredential::IdentityToken(token) => {
             bollard::auth::DockerCredentials {
                 identitytoken: Some(token),
-                serveraddress: Some(registry.to_string()),
+                serveraddress: Some(server.to_string()),
                 ..Default::default()
             }
         }
@@ -550,11 +559,16 @@ pub fn engine_credentials(registry: &str) -> Option<bollard::auth::DockerCredent
 }
 
 fn stored_credential(registry: &str) -> Option<docker_credential::DockerCredential> {
-    let server = match registry {
+    docker_credential::get_credential(credential_server(registry)).ok()
+}
+
+/// The key `docker login` files a registry's credentials under: Docker Hub's is its
+/// old index URL, every other registry's is its host[:port].
+fn credential_server(registry: &str) -> &str {
+    match registry {
         "index.docker.io" | "docker.io" | "registry-1.docker.io" => "https://index.docker.io/v1/",
         other => other,
-    };
-    docker_credential::get_credential(server).ok()
+    }
 }
 
 #[cfg(test)]
@@ -611,5 +625,21 @@ mod tests {
     fn bad_references_are_named(#[case] text: &str, #[case] prefix: &str) {
         let message = parse_reference(text).unwrap_err().to_string();
         assert!(message.starts_with(prefix), "{message}");
+    }
+
+    /// Issue #13: `build -t app:1 --push` looked up credentials for a registry named
+    /// `app`; a short name is Docker Hub's, filed under its index URL.
+    #[rstest]
+    #[case("app:1", "https://index.docker.io/v1/")]
+    #[case("library/alpine", "https://index.docker.io/v1/")]
+    #[case("docker.io/me/app:2", "https://index.docker.io/v1/")]
+    #[case("ghcr.io/me/app:1", "ghcr.io")]
+    #[case("localhost:5000/app:1", "localhost:5000")]
+    fn credentials_are_looked_up_under_the_references_registry(
+        #[case] image: &str,
+        #[case] server: &str,
+    ) {
+        let reference = parse_reference(image).unwrap();
+        assert_eq!(credential_server(reference.resolve_registry()), server);
     }
 }

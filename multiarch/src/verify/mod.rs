@@ -22,6 +22,7 @@ use multiarch_platform::Platform;
 
 use crate::engine::{self, RunSpec, engine_message};
 use crate::error::{Error, Result};
+use crate::oci::index::{Entry, platforms};
 use crate::registry::Registry;
 use crate::verify::elf::{ElfError, ElfIdent};
 use layers::Layer;
@@ -66,6 +67,113 @@ impl PlatformReport {
     }
 }
 
+/// What `verify` reports while it works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyEvent {
+    /// Both checks of this platform start.
+    Checking(Platform),
+}
+
+/// Where and how to verify: the registry that holds the image, and the engine to run it
+/// on (none: static checks only).
+pub struct Verifier<'a> {
+    /// The registry client.
+    pub registry: &'a Registry,
+    /// The image.
+    pub reference: &'a Reference,
+    /// The engine; `None` skips the running check.
+    pub docker: Option<&'a Docker>,
+    /// The HTTP probe for the running check.
+    pub probe: Probe,
+    /// Labels for the containers it runs, so an interrupted run's can be found.
+    pub labels: HashMap<String, String>,
+}
+
+/// The platforms of `listed` to check, each with its manifest digest: all of them, or
+/// those in `wanted`, each of which must be there.
+///
+/// # Errors
+/// [`Error::PlatformMissing`] for a wanted platform the image lacks;
+/// [`Error::BadAnswer`] when no entry names a platform that can be checked.
+pub fn targets(
+    reference: &Reference,
+    listed: &[Entry],
+    wanted: Option<&[Platform]>,
+) -> Result<Vec<(Platform, String)>> {
+    let available = platforms(listed);
+    for platform in wanted.unwrap_or_default() {
+        if !available.contains(platform) {
+            return Err(Error::PlatformMissing {
+                reference: reference.whole(),
+                platform: platform.clone(),
+                available: available
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    if available.is_empty() {
+        return Err(Error::BadAnswer {
+            reference: reference.whole(),
+            reason: "no entry names a platform that can be checked".into(),
+        });
+    }
+    Ok(listed
+        .iter()
+        .filter_map(|e| e.platform().map(|p| (p.clone(), e.digest.clone())))
+        .filter(|(p, _)| wanted.is_none_or(|w| w.contains(p)))
+        .collect())
+}
+
+impl Verifier<'_> {
+    /// Both checks for every target, one after another (containers on one engine, and
+    /// QEMU start-ups, do not gain from running side by side on a small machine).
+    ///
+    /// # Errors
+    /// When the registry or the engine cannot be used; a platform that is not what its
+    /// entry claims is a failed [`PlatformReport`], not an error.
+    pub async fn verify(
+        &self,
+        targets: &[(Platform, String)],
+        on_event: impl Fn(VerifyEvent),
+    ) -> Result<Vec<PlatformReport>> {
+        let engine_platform = match self.docker {
+            Some(docker) => engine::engine_platform(docker).await,
+            None => None,
+        };
+        let mut reports = Vec::new();
+        for (platform, digest) in targets {
+            on_event(VerifyEvent::Checking(platform.clone()));
+            let static_check =
+                check_static(self.registry, self.reference, platform, digest).await?;
+            let running = match self.docker {
+                None => Check::Skipped("--static-only".into()),
+                Some(docker) => {
+                    check_running(
+                        docker,
+                        self.reference,
+                        platform,
+                        digest,
+                        engine_platform.as_ref(),
+                        &self.probe,
+                        self.labels.clone(),
+                    )
+                    .await?
+                }
+            };
+            reports.push(PlatformReport {
+                platform: platform.clone(),
+                digest: digest.clone(),
+                static_check,
+                running,
+            });
+        }
+        Ok(reports)
+    }
+}
+
 /// Reads the config and the entrypoint's ELF header of one platform's image.
 ///
 /// # Errors
@@ -78,12 +186,7 @@ pub async fn check_static(
 ) -> Result<Check> {
     let image = registry.fetch_image(reference, digest).await?;
     let config = &image.config;
-    let configured = Platform::new(
-        &config.os().to_string(),
-        &config.architecture().to_string(),
-        config.variant().as_deref(),
-    );
-    match configured {
+    match crate::oci::index::config_platform(config) {
         Ok(configured) if &configured == platform => {}
         Ok(configured) => {
             return Ok(Check::Fail(format!(
@@ -252,7 +355,7 @@ pub async fn check_running(
         },
     )
     .await?;
-    let answer = probe_http(started.host_port, probe).await;
+    let answer = ask_machine(started.host_port, probe).await;
     engine::remove(docker, &started.id).await;
     if !already_there {
         let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
@@ -278,27 +381,27 @@ pub async fn check_running(
     })
 }
 
-async fn probe_http(port: u16, probe: &Probe) -> std::result::Result<String, String> {
+/// Asks the server on loopback `port` for its machine (`probe.path`, `GET /arch` by
+/// default) until it answers or `probe.timeout` passes.
+///
+/// # Errors
+/// What was last seen, for a person to read.
+pub async fn ask_machine(port: u16, probe: &Probe) -> std::result::Result<String, String> {
     let url = format!("http://127.0.0.1:{port}{}", probe.path);
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .no_proxy()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let deadline = tokio::time::Instant::now() + probe.timeout;
-    let mut last = String::from("no answer");
-    while tokio::time::Instant::now() < deadline {
-        match client.get(&url).send().await {
-            Ok(response) if response.status().is_success() => {
-                let body = response.text().await.map_err(|e| e.to_string())?;
-                return Ok(machine_from_answer(&body));
+    crate::http::wait_until(
+        &url,
+        probe.timeout,
+        Duration::from_millis(250),
+        async |response| {
+            if !response.status().is_success() {
+                return Err(format!("`{url}` answered {}", response.status()));
             }
-            Ok(response) => last = format!("`{url}` answered {}", response.status()),
-            Err(e) => last = format!("`{url}`: {e}"),
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    Err(format!("{last} within {} s", probe.timeout.as_secs()))
+            let body = response.text().await.map_err(|e| e.to_string())?;
+            Ok(machine_from_answer(&body))
+        },
+    )
+    .await
+    .map_err(|last| format!("{last} within {} s", probe.timeout.as_secs()))
 }
 
 /// The machine name in an answer: `{"architecture": "aarch64"}` or a bare `aarch64`.

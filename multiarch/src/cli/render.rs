@@ -1,0 +1,141 @@
+//! What a person reads: the tables of `inspect` and `verify`, and BuildKit's progress
+//! lines above a spinner. Shared by the verbs that show them (`build` and `demo` show an
+//! `inspect` table too), so no verb calls another.
+
+use std::time::Duration;
+
+use indicatif::HumanBytes;
+
+use multiarch::build::image::BuildEvent;
+use multiarch::inspect::Report;
+use multiarch::verify::{Check, PlatformReport};
+
+/// The `inspect` table.
+pub fn inspect_table(report: &Report) -> String {
+    let mut out = format!(
+        "Name:      {}\nMediaType: {}\nDigest:    {}\n\n",
+        report.name, report.media_type, report.digest
+    );
+    let width = report
+        .manifests
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("PLATFORM".len());
+    out += &format!(
+        "{:<width$}  {:<71}  {:>10}  LAYERS\n",
+        "PLATFORM", "DIGEST", "SIZE"
+    );
+    for row in &report.manifests {
+        let size = row
+            .layers_size
+            .map_or_else(|| "-".to_string(), |s| HumanBytes(s).to_string());
+        let layers = row
+            .layers
+            .map_or_else(|| "-".to_string(), |l| l.to_string());
+        out += &format!(
+            "{:<width$}  {:<71}  {:>10}  {}\n",
+            row.name, row.entry.digest, size, layers
+        );
+    }
+    out
+}
+
+fn cell(check: &Check) -> String {
+    match check {
+        Check::Pass(detail) => format!("ok: {detail}"),
+        Check::Fail(detail) => format!("FAIL: {detail}"),
+        Check::Skipped(detail) => format!("skipped: {detail}"),
+    }
+}
+
+/// The `verify` table: one row per platform, then nothing else; reasons are in the cells.
+pub fn verify_table(reports: &[PlatformReport]) -> String {
+    let rows: Vec<[String; 4]> = reports
+        .iter()
+        .map(|r| {
+            [
+                r.platform.to_string(),
+                if r.passed() {
+                    "PASS".into()
+                } else {
+                    "FAIL".into()
+                },
+                cell(&r.static_check),
+                cell(&r.running),
+            ]
+        })
+        .collect();
+    let header = [
+        "PLATFORM".to_string(),
+        "RESULT".into(),
+        "STATIC".into(),
+        "RUNNING".into(),
+    ];
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            rows.iter()
+                .chain([&header])
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in [&header].into_iter().chain(rows.iter()) {
+        let line = format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        out += line.trim_end();
+        out.push('\n');
+    }
+    out
+}
+
+/// Prints a build's events: progress lines above a spinner on a terminal, plainly
+/// otherwise (and always with `--progress plain`).
+pub struct BuildPrinter {
+    spinner: Option<indicatif::ProgressBar>,
+}
+
+impl BuildPrinter {
+    pub fn new(plain: bool) -> Self {
+        use std::io::IsTerminal;
+        let spinner = (!plain && std::io::stderr().is_terminal()).then(|| {
+            let spinner = indicatif::ProgressBar::new_spinner();
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            spinner
+        });
+        Self { spinner }
+    }
+
+    pub fn show(&self, event: BuildEvent) {
+        let line = match event {
+            BuildEvent::Progress(line) => line,
+            BuildEvent::Pushing(image) => format!("pushing {image}"),
+        };
+        match &self.spinner {
+            Some(spinner) => {
+                spinner.println(&line);
+                spinner.set_message(line);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
+impl Drop for BuildPrinter {
+    fn drop(&mut self) {
+        if let Some(spinner) = &self.spinner {
+            spinner.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Plain HTTP to this machine's own servers (local registries, containers' published
+//! ports): the one client set-up every module uses, and the one wait-until-ready loop.
+//! HTTPS registries go through `oci-client` in [`crate::registry`] instead.
+
+use std::time::Duration;
+
+/// A client for plain HTTP with a per-request `timeout`. It never uses a proxy (these
+/// servers are on loopback) and loads no TLS roots, which costs milliseconds per start.
+pub(crate) fn plain_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_certs_only(Vec::<reqwest::Certificate>::new())
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .expect("a plain HTTP client with no certificates always builds")
+}
+
+/// Asks `url` every `interval` until `accept` takes an answer, then returns it.
+///
+/// # Errors
+/// What was last seen (a refused connection, or what `accept` said of the last answer)
+/// when `timeout` has passed.
+pub(crate) async fn wait_until<T>(
+    url: &str,
+    timeout: Duration,
+    interval: Duration,
+    mut accept: impl AsyncFnMut(reqwest::Response) -> Result<T, String>,
+) -> Result<T, String> {
+    let client = plain_client(Duration::from_secs(10));
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last;
+    loop {
+        match client.get(url).send().await {
+            Ok(response) => match accept(response).await {
+                Ok(value) => return Ok(value),
+                Err(seen) => last = seen,
+            },
+            Err(e) => last = crate::error::root_cause(&e),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(last);
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
