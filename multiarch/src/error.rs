@@ -3,24 +3,33 @@
 
 use multiarch_platform::Platform;
 
+use crate::oci::reference::ReferenceError;
+use crate::verify::layers::LayerError;
+
+/// A cause from below this crate (a transport, the file system, a parser), kept whole so
+/// the command line can print its chain as "caused by:" lines.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The image reference does not parse.
-    #[error("`{reference}` is not a valid image reference: {reason}")]
+    #[error("`{reference}` is not a valid image reference")]
     BadReference {
         /// What was given.
         reference: String,
         /// Why it was refused.
-        reason: String,
+        #[source]
+        source: ReferenceError,
     },
     /// The registry could not be reached at all.
-    #[error("cannot reach the registry `{registry}`: {reason}")]
+    #[error("cannot reach the registry `{registry}`")]
     Unreachable {
         /// host[:port].
         registry: String,
         /// The transport error.
-        reason: String,
+        #[source]
+        source: Cause,
     },
     /// HTTPS was used but the registry speaks plain HTTP.
     #[error("cannot reach `{registry}` over HTTPS: it answers plain HTTP")]
@@ -69,10 +78,11 @@ pub enum Error {
         available: String,
     },
     /// The Docker engine cannot be reached.
-    #[error("cannot reach the Docker engine: {reason}")]
+    #[error("cannot reach the Docker engine")]
     EngineUnreachable {
-        /// The transport error.
-        reason: String,
+        /// The transport error, or the wait that ran out.
+        #[source]
+        source: Cause,
     },
     /// A port this tool would publish is already taken by another program.
     #[error("port {port} on {bind} is already in use by another program")]
@@ -105,12 +115,13 @@ pub enum Error {
         container: String,
     },
     /// An image is not in the engine and cannot be pulled.
-    #[error("the image `{image}` is not available: {reason}")]
+    #[error("the image `{image}` is not available")]
     ImageUnavailable {
         /// The image.
         image: String,
-        /// The engine's message.
-        reason: String,
+        /// The engine's answer to the pull.
+        #[source]
+        source: bollard::errors::Error,
     },
     /// A builder of that name exists with another driver.
     #[error("a builder named `{name}` already exists with the `{driver}` driver")]
@@ -152,22 +163,44 @@ pub enum Error {
     #[error("the builder `{0}` (docker-container) keeps what it builds to itself: add `--push`")]
     NeedsPush(String),
     /// A docker-container builder's BuildKit does not answer.
-    #[error("the builder `{name}` does not answer at {address}: {reason}")]
+    #[error("the builder `{name}` does not answer at {address}")]
     BuilderDown {
         /// The builder.
         name: String,
         /// Where its API should be.
         address: String,
         /// Why the connection failed.
-        reason: String,
+        #[source]
+        source: Cause,
+    },
+    /// The builders' record cannot be read or written.
+    #[error("cannot keep the builders' record in `{path}`")]
+    BuilderRecord {
+        /// The state file.
+        path: String,
+        /// The file system's error.
+        #[source]
+        source: std::io::Error,
     },
     /// The build context cannot be packed.
-    #[error("cannot send the build context `{path}`: {reason}")]
+    #[error("cannot send the build context `{path}`")]
     Context {
         /// The folder.
         path: String,
-        /// Why.
-        reason: String,
+        /// The file, or the `.dockerignore` pattern, at fault.
+        #[source]
+        source: Cause,
+    },
+    /// A file cannot be read out of an image's layers.
+    #[error("cannot read `{path}` out of the layers of `{reference}`")]
+    Layers {
+        /// The image.
+        reference: String,
+        /// The file inside the image.
+        path: String,
+        /// What was wrong with the layers.
+        #[source]
+        source: LayerError,
     },
     /// The push did not complete; the registry may hold part of the image.
     #[error("the push of `{image}` did not complete: {reason}")]
@@ -178,12 +211,13 @@ pub enum Error {
         reason: String,
     },
     /// A call to the Docker engine failed.
-    #[error("the Docker engine refused to {action}: {reason}")]
+    #[error("the Docker engine refused to {action}")]
     Engine {
         /// What was being done: `pull localhost:5000/x for linux/arm64`.
         action: String,
-        /// The engine's message.
-        reason: String,
+        /// The engine's answer.
+        #[source]
+        source: Cause,
     },
 }
 
@@ -237,9 +271,20 @@ impl Error {
                 "is its container running? `multiarch builder ls` shows it; `multiarch builder rm {name} && multiarch builder create --driver docker-container` starts a new one"
             ),
             Self::Context { .. } => "check the folder and its .dockerignore".into(),
+            Self::BuilderRecord { path, .. } => format!("check that `{path}` and its folder can be written"),
+            Self::Layers { .. } => "the image's layers are damaged or not tar archives; push it again".into(),
             Self::PushFailed { .. } => "once the registry answers again (`multiarch registry status`), run the same command: what was pushed is not sent twice".into(),
             Self::BadAnswer { .. } | Self::Engine { .. } => return None,
         })
+    }
+}
+
+/// The error for an engine call that failed while doing `action`, for `map_err`.
+pub(crate) fn refused(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> Error {
+    let action = action.into();
+    move |source| Error::Engine {
+        action,
+        source: source.into(),
     }
 }
 

@@ -14,7 +14,6 @@ use oci_client::Reference;
 
 use multiarch_platform::Platform;
 
-use crate::engine::engine_message;
 use crate::error::{Error, Result};
 use crate::oci::index::platforms;
 use crate::registry::Registry;
@@ -84,10 +83,9 @@ pub async fn pull_platform(
         .build();
     let mut stream = docker.create_image(Some(options), None, None);
     while let Some(event) = stream.next().await {
-        let info = event.map_err(|e| Error::Engine {
-            action: format!("pull `{image}` for `{platform}`"),
-            reason: engine_message(&e),
-        })?;
+        let info = event.map_err(crate::error::refused(format!(
+            "pull `{image}` for `{platform}`"
+        )))?;
         let detail = info.progress_detail.unwrap_or_default();
         on_progress(Progress {
             layer: info.id,
@@ -112,11 +110,10 @@ pub async fn pull_platform(
     })
     .await
     .map_err(|e| Error::Engine {
-        action: format!("find `{platform}` of `{image}` after pulling it"),
-        reason: format!(
-            "{}; the engine may have pulled another platform than {digest}",
-            engine_message(&e)
+        action: format!(
+            "find `{platform}` of `{image}` after pulling it (the engine may have pulled another platform than {digest})"
         ),
+        source: e.into(),
     })?;
     crate::engine::remove(docker, &probe.id).await;
     Ok(())

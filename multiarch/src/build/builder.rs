@@ -16,7 +16,7 @@ use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, engine_message, remove};
+use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, remove};
 use crate::error::{Error, Result};
 
 /// The builder's name when none is given.
@@ -128,9 +128,9 @@ pub fn load_all(file: &Path) -> BTreeMap<String, Builder> {
 }
 
 fn save_all(file: &Path, builders: &BTreeMap<String, Builder>) -> Result<()> {
-    let io = |e: std::io::Error| Error::Engine {
-        action: format!("remember builders in `{}`", file.display()),
-        reason: e.to_string(),
+    let io = |source: std::io::Error| Error::BuilderRecord {
+        path: file.display().to_string(),
+        source,
     };
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
@@ -186,13 +186,10 @@ pub async fn create(docker: &Docker, file: &Path, builder: Builder) -> Result<Cr
             docker
                 .create_container(Some(options), builder.container_body())
                 .await
-                .map_err(|e| Error::Engine {
-                    action: format!(
-                        "create the builder container `{}`",
-                        builder.container_name()
-                    ),
-                    reason: engine_message(&e),
-                })?;
+                .map_err(crate::error::refused(format!(
+                    "create the builder container `{}`",
+                    builder.container_name()
+                )))?;
             if let Err(e) = docker
                 .start_container(&builder.container_name(), None)
                 .await
@@ -200,7 +197,7 @@ pub async fn create(docker: &Docker, file: &Path, builder: Builder) -> Result<Cr
                 remove(docker, &builder.container_name()).await;
                 return Err(Error::Engine {
                     action: format!("start the builder container `{}`", builder.container_name()),
-                    reason: engine_message(&e),
+                    source: e.into(),
                 });
             }
         }

@@ -32,7 +32,7 @@ pub struct Packed {
 pub fn pack(context: &Path, dockerfile: Option<&Path>) -> Result<Packed> {
     let fail = |reason: String| Error::Context {
         path: context.display().to_string(),
-        reason,
+        source: reason.into(),
     };
     let ignore = dockerignore(context).map_err(fail)?;
     let mut archive = tar::Builder::new(Vec::new());
@@ -76,7 +76,7 @@ pub fn pack(context: &Path, dockerfile: Option<&Path>) -> Result<Packed> {
 pub fn pack_folder(folder: &Path) -> Result<Vec<u8>> {
     let fail = |reason: String| Error::Context {
         path: folder.display().to_string(),
-        reason,
+        source: reason.into(),
     };
     let mut archive = tar::Builder::new(Vec::new());
     archive.sparse(false);

@@ -36,7 +36,7 @@ pub async fn engine_channel(socket: &Path) -> Result<Channel> {
         .await
         .map_err(|e| Error::Engine {
             action: "open BuildKit's control API at /grpc".into(),
-            reason: e.to_string(),
+            source: e.into(),
         })
 }
 
@@ -82,8 +82,7 @@ pub async fn daemon_channel(name: &str, port: u16) -> Result<Channel> {
         .map_err(|e| Error::BuilderDown {
             name: name.to_string(),
             address,
-            reason: std::error::Error::source(&e)
-                .map_or_else(|| e.to_string(), ToString::to_string),
+            source: e.into(),
         })
 }
 
@@ -104,7 +103,7 @@ pub async fn status(
         .await
         .map_err(|e| Error::Engine {
             action: "follow the build's progress".into(),
-            reason: e.message().to_string(),
+            source: e.message().into(),
         })?;
     Ok(stream.into_inner())
 }

@@ -202,7 +202,7 @@ async fn build(
             let port = builder.port.ok_or_else(|| Error::BuilderDown {
                 name: builder.name.clone(),
                 address: "no address recorded".into(),
-                reason: "its state has no API port".into(),
+                source: "its record has no API port".into(),
             })?;
             Some(control::daemon_channel(&builder.name, port).await?)
         }
@@ -340,7 +340,7 @@ impl NamedContexts {
                 named.remove(docker).await;
                 return Err(Error::Engine {
                     action: format!("take the named context `{name}` from `{folder}`"),
-                    reason: crate::engine::engine_message(&e),
+                    source: e.into(),
                 });
             }
             named

@@ -6,7 +6,7 @@
 
 pub mod builder;
 pub mod buildkit_config;
-pub mod context;
-pub mod control;
+pub(crate) mod context;
+pub(crate) mod control;
 pub mod image;
-pub mod progress;
+pub(crate) mod progress;

@@ -98,6 +98,7 @@ impl Progress {
     }
 
     /// How many steps BuildKit reported.
+    #[cfg(test)]
     pub fn steps(&self) -> usize {
         self.numbers.len()
     }

@@ -12,6 +12,7 @@ use multiarch::build::image::{self, BuildRequest};
 use multiarch::error::Error;
 use multiarch::registry::{Registry, parse_reference};
 
+use super::problem;
 use super::render::{BuildPrinter, inspect_table};
 use super::{PlatformList, RegistryArgs};
 
@@ -51,27 +52,31 @@ pub struct Args {
 /// The folders and the Dockerfile exist, before the engine is asked for anything.
 fn check_inputs(args: &Args) -> anyhow::Result<()> {
     if !args.context.is_dir() {
-        anyhow::bail!(
-            "the build context `{}` is not a folder\nhint: give the folder with the sources, e.g. `.`",
-            args.context.display()
-        );
+        return Err(problem(
+            format!(
+                "the build context `{}` is not a folder",
+                args.context.display()
+            ),
+            "give the folder with the sources, e.g. `.`",
+        ));
     }
     let dockerfile = args
         .file
         .clone()
         .unwrap_or_else(|| args.context.join("Dockerfile"));
     if !dockerfile.is_file() {
-        anyhow::bail!(
-            "there is no Dockerfile at `{}`\nhint: pass the one to use with `--file`",
-            dockerfile.display()
-        );
+        return Err(problem(
+            format!("there is no Dockerfile at `{}`", dockerfile.display()),
+            "pass the one to use with `--file`",
+        ));
     }
     for pair in &args.build_contexts {
         let (name, dir) = pair.split_once('=').unwrap_or_default();
         if !std::path::Path::new(dir).is_dir() {
-            anyhow::bail!(
-                "the named context `{name}` points at `{dir}`, which is not a folder\nhint: for the host-built binaries, run `scripts/build-dist.sh` first (it fills `dist/`)"
-            );
+            return Err(problem(
+                format!("the named context `{name}` points at `{dir}`, which is not a folder"),
+                "for the host-built binaries, run `scripts/build-dist.sh` first (it fills `dist/`)",
+            ));
         }
     }
     Ok(())

@@ -106,15 +106,16 @@ async fn story(
     }
     findings.retain(|f| f.level == Level::Problem);
     if let Some(problem) = findings.first() {
-        anyhow::bail!(
-            "the machine is not ready: {}: {}\nhint: {}",
-            problem.area,
-            problem.detail,
+        return Err(super::problem(
+            format!(
+                "the machine is not ready: {}: {}",
+                problem.area, problem.detail
+            ),
             problem
                 .fix
                 .clone()
-                .unwrap_or_else(|| "run `multiarch doctor`".into())
-        );
+                .unwrap_or_else(|| "run `multiarch doctor`".into()),
+        ));
     }
     eprintln!("    engine, containerd store, buildx and QEMU are ready");
     story.done(t);
@@ -236,9 +237,10 @@ async fn story(
             machine
         );
         if !platform.matches_machine(&machine) {
-            anyhow::bail!(
-                "the {platform} image answered `{machine}`\nhint: run `multiarch verify {image}` to see what its binary was built for"
-            );
+            return Err(super::problem(
+                format!("the {platform} image answered `{machine}`"),
+                format!("run `multiarch verify {image}` to see what its binary was built for"),
+            ));
         }
     }
     story.done(t);
@@ -257,7 +259,10 @@ async fn story(
     let reports = verifier.verify(&targets, |_| {}).await?;
     print!("{}", verify_table(&reports));
     if reports.iter().any(|r| !r.passed()) {
-        anyhow::bail!("verification failed\nhint: `multiarch verify {image}` shows the reasons");
+        return Err(super::problem(
+            "verification failed",
+            format!("`multiarch verify {image}` shows the reasons"),
+        ));
     }
     story.done(t);
 

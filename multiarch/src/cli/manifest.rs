@@ -63,11 +63,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let images: Vec<_> = listed.iter().filter(|e| e.platform().is_some()).collect();
                 match images.as_slice() {
                     [one] => (one.digest.clone(), one.size, one.media_type.clone()),
-                    _ => anyhow::bail!(
-                        "`{source}` is an index of {} platforms, not a single-platform image\nhint: name one platform's image, e.g. `{}@<digest>` from `multiarch inspect {source}`",
-                        images.len(),
-                        reference.repository()
-                    ),
+                    _ => {
+                        return Err(super::problem(
+                            format!(
+                                "`{source}` is an index of {} platforms, not a single-platform image",
+                                images.len()
+                            ),
+                            format!(
+                                "name one platform's image, e.g. `{}@<digest>` from `multiarch inspect {source}`",
+                                reference.repository()
+                            ),
+                        ));
+                    }
                 }
             }
         };

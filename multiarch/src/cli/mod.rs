@@ -143,17 +143,40 @@ async fn interrupted() -> ExitCode {
     ExitCode::from(130)
 }
 
-/// Prints an error and its causes, then a `hint:` line when the library has one.
+/// A problem the command line finds itself (a missing folder, a failed demo step), with
+/// the fix for its `hint:` line: the same channel as the library's [`Error::hint`].
+///
+/// [`Error::hint`]: multiarch::error::Error::hint
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Problem {
+    message: String,
+    hint: String,
+}
+
+/// A [`Problem`] as the error a command returns.
+pub fn problem(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    Problem {
+        message: message.into(),
+        hint: hint.into(),
+    }
+    .into()
+}
+
+/// Prints an error and its causes, then the first `hint:` found along the chain.
 pub fn report(err: &anyhow::Error) {
     eprintln!("error: {err}");
     for cause in err.chain().skip(1) {
         eprintln!("  caused by: {cause}");
     }
-    if let Some(hint) = err
-        .chain()
-        .find_map(|e| e.downcast_ref::<multiarch::error::Error>())
-        .and_then(multiarch::error::Error::hint)
-    {
+    let hint = err.chain().find_map(|e| {
+        if let Some(problem) = e.downcast_ref::<Problem>() {
+            return Some(problem.hint.clone());
+        }
+        e.downcast_ref::<multiarch::error::Error>()
+            .and_then(multiarch::error::Error::hint)
+    });
+    if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
 }

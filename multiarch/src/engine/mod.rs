@@ -2,7 +2,7 @@
 //! network and volume this kit creates carries, so leftovers can be found and removed
 //! (`docker ps -a --filter label=io.github.multiarch.managed-by`).
 
-pub mod host;
+pub(crate) mod host;
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -51,28 +51,23 @@ pub async fn creations_settled(limit: Duration) {
 /// # Errors
 /// [`Error::EngineUnreachable`] when nothing answers within a few seconds.
 pub async fn connect() -> Result<Docker> {
-    let docker = Docker::connect_with_local_defaults().map_err(|e| Error::EngineUnreachable {
-        reason: e.to_string(),
-    })?;
+    let docker = Docker::connect_with_local_defaults()
+        .map_err(|e| Error::EngineUnreachable { source: e.into() })?;
     match tokio::time::timeout(Duration::from_secs(5), docker.ping()).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => {
-            return Err(Error::EngineUnreachable {
-                reason: crate::error::root_cause(&e),
-            });
+            return Err(Error::EngineUnreachable { source: e.into() });
         }
         Err(_) => {
             return Err(Error::EngineUnreachable {
-                reason: "no answer within 5 s".into(),
+                source: "no answer within 5 s".into(),
             });
         }
     }
     docker
         .negotiate_version()
         .await
-        .map_err(|e| Error::EngineUnreachable {
-            reason: e.to_string(),
-        })
+        .map_err(|e| Error::EngineUnreachable { source: e.into() })
 }
 
 /// A container to run with one port published on loopback.
@@ -160,26 +155,17 @@ pub async fn run_published(docker: &Docker, spec: &RunSpec) -> Result<Started> {
         async move { docker.create_container(Some(options), body).await }
     })
     .await
-    .map_err(|e| Error::Engine {
-        action: action(),
-        reason: engine_message(&e),
-    })?;
+    .map_err(crate::error::refused(action()))?;
     let id = created.id;
     let started = async {
         docker
             .start_container(&id, None)
             .await
-            .map_err(|e| Error::Engine {
-                action: action(),
-                reason: engine_message(&e),
-            })?;
+            .map_err(crate::error::refused(action()))?;
         let inspected = docker
             .inspect_container(&id, None)
             .await
-            .map_err(|e| Error::Engine {
-                action: action(),
-                reason: engine_message(&e),
-            })?;
+            .map_err(crate::error::refused(action()))?;
         inspected
             .network_settings
             .and_then(|n| n.ports)
@@ -188,7 +174,7 @@ pub async fn run_published(docker: &Docker, spec: &RunSpec) -> Result<Started> {
             .and_then(|port| port.parse::<u16>().ok())
             .ok_or_else(|| Error::Engine {
                 action: action(),
-                reason: format!("the engine published no port for {port_key}"),
+                source: format!("the engine published no port for {port_key}").into(),
             })
     }
     .await;
@@ -214,17 +200,11 @@ pub async fn stop(docker: &Docker, id: &str, grace: Duration) -> Result<i64> {
             Some(StopContainerOptionsBuilder::new().t(seconds).build()),
         )
         .await
-        .map_err(|e| Error::Engine {
-            action: format!("stop container `{id}`"),
-            reason: engine_message(&e),
-        })?;
+        .map_err(crate::error::refused(format!("stop container `{id}`")))?;
     let inspected = docker
         .inspect_container(id, None)
         .await
-        .map_err(|e| Error::Engine {
-            action: format!("inspect container `{id}`"),
-            reason: engine_message(&e),
-        })?;
+        .map_err(crate::error::refused(format!("inspect container `{id}`")))?;
     Ok(inspected.state.and_then(|s| s.exit_code).unwrap_or(-1))
 }
 
@@ -241,7 +221,7 @@ pub async fn remove(docker: &Docker, id: &str) {
 }
 
 /// The engine's own message, without bollard's wrapping.
-pub fn engine_message(error: &bollard::errors::Error) -> String {
+pub(crate) fn engine_message(error: &bollard::errors::Error) -> String {
     match error {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
         other => crate::error::root_cause(other),
@@ -333,6 +313,6 @@ pub async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
         .map(|_| ())
         .map_err(|e| Error::ImageUnavailable {
             image: image.to_string(),
-            reason: engine_message(&e),
+            source: e,
         })
 }

@@ -133,7 +133,7 @@ pub async fn up(docker: &Docker, spec: &RegistrySpec) -> Result<UpOutcome> {
         Err(e) => {
             return Err(Error::Engine {
                 action: format!("inspect container `{}`", spec.container_name),
-                reason: engine_message(&e),
+                source: e.into(),
             });
         }
     };
@@ -156,10 +156,10 @@ async fn create(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
             ..Default::default()
         })
         .await
-        .map_err(|e| Error::Engine {
-            action: format!("create volume `{}`", spec.volume),
-            reason: engine_message(&e),
-        })?;
+        .map_err(crate::error::refused(format!(
+            "create volume `{}`",
+            spec.volume
+        )))?;
     let key = port_key(spec);
     let body = ContainerCreateBody {
         image: Some(spec.image.clone()),
@@ -206,10 +206,10 @@ async fn create(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
             body,
         )
         .await
-        .map_err(|e| Error::Engine {
-            action: format!("create the registry container `{}`", spec.container_name),
-            reason: engine_message(&e),
-        })?;
+        .map_err(crate::error::refused(format!(
+            "create the registry container `{}`",
+            spec.container_name
+        )))?;
     if let Err(error) = start(docker, spec).await {
         // Nothing half-done: a container that cannot start is removed again.
         remove(docker, &spec.container_name).await;
@@ -234,7 +234,7 @@ async fn start(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
             } else {
                 Error::Engine {
                     action: format!("start the registry container `{}`", spec.container_name),
-                    reason,
+                    source: e.into(),
                 }
             }
         })
@@ -277,7 +277,7 @@ pub async fn down(docker: &Docker, spec: &RegistrySpec, volume: bool) -> Result<
             Err(e) => {
                 return Err(Error::Engine {
                     action: format!("remove volume `{}`", spec.volume),
-                    reason: engine_message(&e),
+                    source: e.into(),
                 });
             }
         }
@@ -298,7 +298,7 @@ pub async fn status(docker: &Docker, spec: &RegistrySpec) -> Result<Status> {
         Err(e) => {
             return Err(Error::Engine {
                 action: format!("inspect container `{}`", spec.container_name),
-                reason: engine_message(&e),
+                source: e.into(),
             });
         }
     };
@@ -368,7 +368,7 @@ pub fn probe_address(spec: &RegistrySpec) -> String {
 ///
 /// # Errors
 /// [`Error::NotReady`] after `timeout`.
-pub async fn wait_ready(spec: &RegistrySpec, url: &str, timeout: Duration) -> Result<()> {
+async fn wait_ready(spec: &RegistrySpec, url: &str, timeout: Duration) -> Result<()> {
     crate::http::wait_until(url, timeout, Duration::from_millis(100), async |response| {
         if response.status().is_success() {
             Ok(())
@@ -389,7 +389,7 @@ pub async fn wait_ready(spec: &RegistrySpec, url: &str, timeout: Duration) -> Re
 ///
 /// # Errors
 /// [`Error::Unreachable`] or [`Error::BadAnswer`].
-pub async fn catalog(address: &str) -> Result<Vec<String>> {
+pub(crate) async fn catalog(address: &str) -> Result<Vec<String>> {
     #[derive(serde::Deserialize)]
     struct Catalog {
         #[serde(default)]
@@ -402,7 +402,7 @@ pub async fn catalog(address: &str) -> Result<Vec<String>> {
         .await
         .map_err(|e| Error::Unreachable {
             registry: address.to_string(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
     let catalog: Catalog = response.json().await.map_err(|e| Error::BadAnswer {
         reference: url.clone(),

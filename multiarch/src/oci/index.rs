@@ -214,7 +214,7 @@ pub fn config_platform(config: &ImageConfiguration) -> Result<Platform, Platform
 }
 
 /// The OCI platform of a descriptor, if it names a valid one.
-pub fn descriptor_platform(descriptor: &Descriptor) -> Option<Platform> {
+pub(crate) fn descriptor_platform(descriptor: &Descriptor) -> Option<Platform> {
     let platform = descriptor.platform().as_ref()?;
     Platform::new(
         &platform.os().to_string(),

@@ -31,9 +31,9 @@ pub const INSECURE_ENV: &str = "MULTIARCH_INSECURE_REGISTRIES";
 /// # Errors
 /// [`Error::BadReference`] naming the reference.
 pub fn parse_reference(text: &str) -> Result<Reference> {
-    crate::oci::reference::parse(text.trim()).map_err(|e| Error::BadReference {
+    crate::oci::reference::parse(text.trim()).map_err(|source| Error::BadReference {
         reference: text.into(),
-        reason: e.to_string(),
+        source,
     })
 }
 
@@ -121,7 +121,7 @@ impl Registry {
                 } else {
                     Error::Unreachable {
                         registry: registry.to_string(),
-                        reason: crate::error::root_cause(&e),
+                        source: e.into(),
                     }
                 }
             })?;
@@ -148,7 +148,7 @@ impl Registry {
                 let mut bytes = Vec::new();
                 while let Some(chunk) = response.chunk().await.map_err(|e| Error::Unreachable {
                     registry: registry.to_string(),
-                    reason: crate::error::root_cause(&e),
+                    source: e.into(),
                 })? {
                     bytes.extend_from_slice(&chunk);
                     if limited && bytes.len() as u64 > MAX_MANIFEST_BYTES {
@@ -474,19 +474,16 @@ impl Registry {
                 expected: reference.digest().unwrap_or("the one served").to_string(),
                 reference: whole,
             },
-            OciDistributionError::RequestError(ref e) if e.is_connect() || e.is_timeout() => {
-                if !self.uses_http(&registry) && chain_mentions_tls(e) {
-                    Error::HttpOnly { registry }
-                } else {
-                    Error::Unreachable {
-                        registry,
-                        reason: crate::error::root_cause(e),
-                    }
-                }
+            OciDistributionError::RequestError(e)
+                if (e.is_connect() || e.is_timeout())
+                    && !self.uses_http(&registry)
+                    && chain_mentions_tls(&e) =>
+            {
+                Error::HttpOnly { registry }
             }
-            OciDistributionError::RequestError(ref e) => Error::Unreachable {
+            OciDistributionError::RequestError(e) => Error::Unreachable {
                 registry,
-                reason: crate::error::root_cause(e),
+                source: e.into(),
             },
             other => Error::BadAnswer {
                 reference: whole,
@@ -497,7 +494,7 @@ impl Registry {
 }
 
 /// `sha256:<hex>` of some bytes.
-pub fn sha256_digest(bytes: &[u8]) -> String {
+pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     let hash = sha2::Sha256::digest(bytes);
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
@@ -537,7 +534,9 @@ fn auth_for(reference: &Reference) -> RegistryAuth {
 
 /// What `docker login` stored for the reference's registry, in the form the engine's
 /// push takes.
-pub fn engine_credentials(reference: &Reference) -> Option<bollard::auth::DockerCredentials> {
+pub(crate) fn engine_credentials(
+    reference: &Reference,
+) -> Option<bollard::auth::DockerCredentials> {
     let server = credential_server(reference.resolve_registry());
     Some(match docker_credential::get_credential(server).ok()? {
         docker_credential::DockerCredential::UsernamePassword(username, password) => {
@@ -615,16 +614,18 @@ mod tests {
     }
 
     #[rstest]
-    #[case("", "`` is not a valid image reference: it is empty")]
-    #[case("UPPER/case", "`UPPER/case` is not a valid image reference")]
-    #[case(
-        "localhost:5000/x:bad tag",
-        "`localhost:5000/x:bad tag` is not a valid image reference"
-    )]
-    #[case("x@sha256:short", "`x@sha256:short` is not a valid image reference")]
-    fn bad_references_are_named(#[case] text: &str, #[case] prefix: &str) {
-        let message = parse_reference(text).unwrap_err().to_string();
-        assert!(message.starts_with(prefix), "{message}");
+    #[case("", "it is empty")]
+    #[case("UPPER/case", "`UPPER` is not a valid repository path component")]
+    #[case("localhost:5000/x:bad tag", "`bad tag` is not a valid tag")]
+    #[case("x@sha256:short", "`sha256:short` is not a valid digest")]
+    fn bad_references_are_named_with_their_cause(#[case] text: &str, #[case] cause: &str) {
+        let error = parse_reference(text).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("`{text}` is not a valid image reference")
+        );
+        let source = std::error::Error::source(&error).expect("the parser's reason");
+        assert!(source.to_string().starts_with(cause), "{source}");
     }
 
     /// Issue #13: `build -t app:1 --push` looked up credentials for a registry named

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use multiarch_platform::Platform;
 
-use crate::engine::{self, RunSpec, engine_message};
+use crate::engine::{self, RunSpec};
 use crate::error::{Error, Result};
 use crate::oci::index::{Entry, platforms};
 use crate::registry::Registry;
@@ -225,7 +225,7 @@ pub async fn check_static(
     let mut program = candidates[0].clone();
     // Follow one `#!` interpreter: a script's platform is its interpreter's.
     for _ in 0..2 {
-        let found = candidates_found(&downloaded, &program, &candidates)?;
+        let found = candidates_found(reference, &downloaded, &program, &candidates)?;
         let Some((path, head)) = found else {
             return Ok(Check::Fail(format!(
                 "`{program}` (the entrypoint) is not in the image's layers"
@@ -249,6 +249,7 @@ pub async fn check_static(
 }
 
 fn candidates_found(
+    reference: &Reference,
     layers: &[Layer],
     program: &str,
     candidates: &[String],
@@ -259,9 +260,10 @@ fn candidates_found(
         vec![program]
     };
     for path in list {
-        let found = layers::read_head(layers, path).map_err(|e| Error::BadAnswer {
-            reference: path.to_string(),
-            reason: e.to_string(),
+        let found = layers::read_head(layers, path).map_err(|source| Error::Layers {
+            reference: reference.whole(),
+            path: path.to_string(),
+            source,
         })?;
         if found.is_some() {
             return Ok(found);
@@ -340,10 +342,9 @@ pub async fn check_running(
         )
         .try_collect::<Vec<_>>()
         .await
-        .map_err(|e| Error::Engine {
-            action: format!("pull `{image}` for `{platform}`"),
-            reason: engine_message(&e),
-        })?;
+        .map_err(crate::error::refused(format!(
+            "pull `{image}` for `{platform}`"
+        )))?;
     let started = engine::run_published(
         docker,
         &RunSpec {
@@ -405,7 +406,7 @@ pub async fn ask_machine(port: u16, probe: &Probe) -> std::result::Result<String
 }
 
 /// The machine name in an answer: `{"architecture": "aarch64"}` or a bare `aarch64`.
-pub fn machine_from_answer(body: &str) -> String {
+pub(crate) fn machine_from_answer(body: &str) -> String {
     serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
