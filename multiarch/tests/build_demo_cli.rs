@@ -1,6 +1,6 @@
 //! `multiarch builder`, `build` and `demo` on the real test bed (issue #5).
 
-mod common;
+use crate::common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn builders_build_and_the_demo_run_end_to_end() {

@@ -3,7 +3,7 @@
 //! and the token to its manifest endpoint, as with Docker Hub or GHCR; the CLI logs at
 //! trace level throughout, and neither secret may appear in anything it prints.
 
-mod common;
+use crate::common;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};

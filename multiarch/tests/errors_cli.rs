@@ -3,7 +3,7 @@
 //! or engine; the fixed ones (arguments, files, broken registry answers) are the corpus
 //! in `tests/bad-input/corpus.toml` (bad_input.rs).
 
-mod common;
+use crate::common;
 
 #[test]
 fn a_registry_that_does_not_answer_is_named() {

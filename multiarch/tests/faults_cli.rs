@@ -1,7 +1,7 @@
 //! Faults on the real test bed (issue #6): the registry killed in the middle of a push,
 //! and the registry restarted between a push and a pull.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

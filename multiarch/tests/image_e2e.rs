@@ -3,7 +3,7 @@
 //! the named context, pushed to a real registry, read back over HTTP, pulled and run
 //! per platform (arm64 under QEMU), and stopped by its own SIGTERM handler.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -14,15 +14,12 @@ use multiarch::registry::{Registry, parse_reference};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_two_platform_image_runs_and_answers_its_own_architecture() {
-    let Some(mut bed) = common::testbed().await else {
+    let Some((mut bed, registry)) = common::testbed_with_registry().await else {
         return;
     };
 
-    // 1. Cross-compile on the host.
-    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
-
-    // 2. Build from the Dockerfile with the host binaries, push to a real registry.
-    let registry = bed.start_registry().await;
+    // Cross-compiled on the host, then built from the Dockerfile with the host
+    // binaries and pushed to a real registry.
     let image = format!("{registry}/arch-server-e2e:{}", bed.run_id);
     common::build_and_push(&mut bed, "dist", &image, "linux/amd64,linux/arm64");
 

@@ -1,7 +1,7 @@
 //! Ctrl-C in the middle of `verify`, `demo`, `build` and `pull` (issue #6): afterwards no container with
 //! the kit's label is left, and the exit code says it was interrupted.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -51,11 +51,9 @@ fn interrupt(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_leaves_no_container_behind() {
-    let Some(mut bed) = common::testbed().await else {
+    let Some((mut bed, registry)) = common::testbed_with_registry().await else {
         return;
     };
-    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
-    let registry = bed.start_registry().await;
     let image = format!("{registry}/interrupted:{}", bed.run_id);
     common::build_and_push(&mut bed, "dist", &image, "linux/amd64,linux/arm64");
 
@@ -98,11 +96,9 @@ async fn ctrl_c_leaves_no_container_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_during_build_and_pull_stops_cleanly() {
-    let Some(mut bed) = common::testbed().await else {
+    let Some((mut bed, registry)) = common::testbed_with_registry().await else {
         return;
     };
-    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
-    let registry = bed.start_registry().await;
     let context = tempfile::tempdir().unwrap();
     common::heavy_context(context.path(), 64);
     let image = format!("{registry}/interrupted-build:{}", bed.run_id);

@@ -1,15 +1,13 @@
 //! Per-architecture tags → `manifest create` → `inspect` → `verify` → `pull` (issue #4),
 //! the flow of the Go proxy and Drone demos, against the real engine and registry.
 
-mod common;
+use crate::common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_arch_tags_become_one_verified_index() {
-    let Some(mut bed) = common::testbed().await else {
+    let Some((mut bed, registry)) = common::testbed_with_registry().await else {
         return;
     };
-    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
-    let registry = bed.start_registry().await;
 
     // One single-platform image per architecture, tagged like the Drone demo does.
     let mut sources = Vec::new();

@@ -1,7 +1,7 @@
 //! `multiarch registry` against the real engine (issue #4): lifecycle, idempotency,
 //! a taken port, and data that survives `down`.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

@@ -2,15 +2,13 @@
 //! passes; an index whose arm64 entry holds the amd64 binary fails, both statically and
 //! when run; a platform the index lacks is a clear error.
 
-mod common;
+use crate::common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
-    let Some(mut bed) = common::testbed().await else {
+    let Some((mut bed, registry)) = common::testbed_with_registry().await else {
         return;
     };
-    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
-    let registry = bed.start_registry().await;
 
     // The real image: both platforms pass, statically and running.
     let good = format!("{registry}/verify-good:{}", bed.run_id);

@@ -20,11 +20,19 @@ pub struct TestBed {
     pub run_id: String,
     images: Vec<String>,
     registries: Vec<String>,
+    // Held until this bed's clean-up has run (fields drop after `Drop::drop`).
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
+
+/// Engine tests take turns: each asserts that no container of some kind is left, which
+/// another test's containers, running at the same time, would break.
+static ENGINE_TURN: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// Connects to the engine. In CI an engine that cannot be reached fails the test;
 /// elsewhere the test is skipped with the reason.
 pub async fn testbed() -> Option<TestBed> {
+    let turn = ENGINE_TURN.clone().lock_owned().await;
     match engine::connect().await {
         Ok(docker) => {
             assert!(
@@ -44,6 +52,7 @@ pub async fn testbed() -> Option<TestBed> {
                 run_id,
                 images: Vec::new(),
                 registries: Vec::new(),
+                _turn: turn,
             })
         }
         Err(e) if std::env::var_os("CI").is_some() => {
@@ -58,6 +67,15 @@ pub async fn testbed() -> Option<TestBed> {
             None
         }
     }
+}
+
+/// The opening most engine tests share: the test bed, arch-server cross-compiled into
+/// `dist/` for amd64 and arm64, and a registry of this run's own (`localhost:PORT`).
+pub async fn testbed_with_registry() -> Option<(TestBed, String)> {
+    let mut bed = testbed().await?;
+    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
+    let registry = bed.start_registry().await;
+    Some((bed, registry))
 }
 
 /// The repository root (the workspace), where the Dockerfile and scripts live.

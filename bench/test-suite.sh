@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The test suite's wall time at two commits, in one run: the link after a one-line change
+# to the library (what a developer waits for most), and the run of every test with
+# nothing left to build. The reference is the commit before the tests were gathered into
+# one binary (issue #13); each commit builds in a worktree of its own.
+#
+#   bench/test-suite.sh [BEFORE [AFTER]]    default: the commit before 'tests: one harness', HEAD
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+before=${1:-$(git log --format=%H --grep='^tests: one harness' -n1)^}
+after=${2:-HEAD}
+work=$(mktemp -d /var/tmp/multiarch-test-suite.XXXX)
+trap 'git worktree remove --force "$work/before" 2>/dev/null; git worktree remove --force "$work/after" 2>/dev/null; rm -rf "$work"' EXIT
+
+measure() { # name rev -> "binaries relink_s run_s passed"
+  local dir=$work/$1
+  git worktree add -q --detach "$dir" "$2"
+  (
+    cd "$dir"
+    export CARGO_TARGET_DIR=$work/target-$1 CI=true
+    cargo test --workspace --locked --no-run -q 2>/dev/null
+    local binaries t0 relink run passed log
+    binaries=$(find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -type f -executable -newer Cargo.lock | grep -c -- '-[0-9a-f]\{16\}$')
+    echo "// touched by bench/test-suite.sh" >>multiarch/src/lib.rs
+    t0=$(date +%s.%N)
+    cargo test --workspace --locked --no-run -q 2>/dev/null
+    relink=$(echo "$(date +%s.%N) - $t0" | bc)
+    log=$(mktemp)
+    t0=$(date +%s.%N)
+    cargo test --workspace --locked >"$log" 2>&1
+    run=$(echo "$(date +%s.%N) - $t0" | bc)
+    passed=$(grep -oE '^test result: ok\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+    rm -f "$log"
+    printf '%s %.1f %.1f %s\n' "$binaries" "$relink" "$run" "$passed"
+  )
+}
+
+read -r b_bins b_relink b_run b_passed < <(measure before "$before")
+read -r a_bins a_relink a_run a_passed < <(measure after "$after")
+
+out=$(mktemp)
+cat >"$out" <<MD
+<!-- test-suite:start -->
+## The test suite: one harness against ten test binaries
+
+- command: \`bench/test-suite.sh\` (each commit in its own worktree and target folder, built once first)
+- date: $(date -u +%Y-%m-%d), machine: $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB, $(uname -m); Docker $(docker version -f '{{.Server.Version}}')
+- before: $(git log --format='%h %s' -n1 "$before"); after: $(git log --format='%h %s' -n1 "$after")
+
+| | test binaries built | rebuild after a one-line library change | run every test (nothing to build) | tests passed |
+| --- | ---: | ---: | ---: | ---: |
+| before | $b_bins | $b_relink s | $b_run s | $b_passed |
+| after | $a_bins | $a_relink s | $a_run s | $a_passed |
+<!-- test-suite:end -->
+MD
+write_section test-suite "$out"

@@ -1,0 +1,18 @@
+//! Every integration test of `multiarch`, in one binary, as ripgrep gathers its own:
+//! the shared helpers (`common`) compile once and the library links once, not once per
+//! file. Tests that use the engine start with `common::testbed()`, which also runs them
+//! one at a time: they assert that no container of a kind is left, which a neighbour's
+//! containers would break.
+
+mod common;
+
+mod bad_input;
+mod build_demo_cli;
+mod credentials_cli;
+mod errors_cli;
+mod faults_cli;
+mod image_e2e;
+mod interrupt_cli;
+mod manifest_pull_cli;
+mod registry_cli;
+mod verify_cli;
