@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck on every shell script of the repository: those ending in .sh and those whose
+# Runs shellcheck on every shell script of the repository: those ending in .sh and those whose
 # first line names bash or sh (.ci/run). Debian's shellcheck is installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."

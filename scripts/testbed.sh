@@ -231,22 +231,19 @@ ensure_buildx_and_compose() {
     apt_install docker-buildx/trixie docker-compose/trixie
     return 0
   fi
-  if docker buildx version >/dev/null 2>&1; then
-    ok "$(docker buildx version)"
-  elif is_debian && is_root; then
-    add_debian_suite trixie
-    apt_install docker-buildx/trixie
-  else
-    missing "docker buildx: https://docs.docker.com/build/install-buildx/"
-  fi
-  if docker compose version >/dev/null 2>&1; then
-    ok "$(docker compose version)"
-  elif is_debian && is_root; then
-    add_debian_suite trixie
-    apt_install docker-compose/trixie
-  else
-    missing "docker compose: https://docs.docker.com/compose/install/"
-  fi
+  local plugin docs
+  for plugin in buildx compose; do
+    docs=https://docs.docker.com/$plugin/install/
+    [ "$plugin" = buildx ] && docs=https://docs.docker.com/build/install-buildx/
+    if docker "$plugin" version >/dev/null 2>&1; then
+      ok "$(docker "$plugin" version)"
+    elif is_debian && is_root; then
+      add_debian_suite trixie
+      apt_install "docker-$plugin/trixie"
+    else
+      missing "docker $plugin: $docs"
+    fi
+  done
 }
 
 binfmt_ready() {

@@ -46,6 +46,15 @@ fn finding(
     }
 }
 
+/// An `Ok` finding saying `passed` when `ok`, else a problem saying `failed`, with its fix.
+fn verdict(area: &'static str, ok: bool, passed: String, failed: String, fix: &str) -> Finding {
+    if ok {
+        finding(area, Level::Ok, passed, None)
+    } else {
+        finding(area, Level::Problem, failed, Some(fix))
+    }
+}
+
 /// The first Docker release whose BuildKit (0.20) no longer crashes the engine when two
 /// platforms marshal a shared step at once (moby/buildkit#5570, fixed in BuildKit 0.19).
 const SAFE_DOCKER_MAJOR: u32 = 28;
@@ -147,16 +156,13 @@ pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>
         ));
     } else {
         for (platform, fix_binary) in found {
-            findings.push(if fix_binary {
-                finding("emulation", Level::Ok, format!("{platform}: QEMU, usable inside containers"), None)
-            } else {
-                finding(
-                    "emulation",
-                    Level::Problem,
-                    format!("{platform}: QEMU registered without the F flag, so containers cannot find it"),
-                    Some("re-register the handlers with the F flag: `docker run --privileged --rm tonistiigi/binfmt --install all`"),
-                )
-            });
+            findings.push(verdict(
+                "emulation",
+                fix_binary,
+                format!("{platform}: QEMU, usable inside containers"),
+                format!("{platform}: QEMU registered without the F flag, so containers cannot find it"),
+                "re-register the handlers with the F flag: `docker run --privileged --rm tonistiigi/binfmt --install all`",
+            ));
         }
     }
     findings
@@ -200,18 +206,15 @@ pub async fn check_registry(docker: Option<&Docker>, registry: &str) -> Vec<Find
                 info.registry_config.as_ref(),
                 registry,
             );
-            findings.push(if insecure {
-                finding("registry", Level::Ok, format!("the engine pushes to {registry} over HTTP"), None)
-            } else {
-                finding(
-                    "registry",
-                    Level::Problem,
-                    format!("the engine will try HTTPS for {registry}, which answers plain HTTP"),
-                    Some(&format!(
-                        r#"add "insecure-registries": ["{registry}"] to /etc/docker/daemon.json, and `[registry."{registry}"] http = true` to buildkitd.toml"#
-                    )),
-                )
-            });
+            findings.push(verdict(
+                "registry",
+                insecure,
+                format!("the engine pushes to {registry} over HTTP"),
+                format!("the engine will try HTTPS for {registry}, which answers plain HTTP"),
+                &format!(
+                    r#"add "insecure-registries": ["{registry}"] to /etc/docker/daemon.json, and `[registry."{registry}"] http = true` to buildkitd.toml"#
+                ),
+            ));
         }
     }
     findings

@@ -9,14 +9,10 @@ use multiarch::error::Error;
 
 use super::OutputArgs;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    action: Action,
-}
+pub type Args = super::Actions<Action>;
 
 #[derive(Debug, clap::Subcommand)]
-enum Action {
+pub enum Action {
     /// Create a builder (idempotent) and check it can push to the registry
     Create {
         /// The builder's name

@@ -5,28 +5,23 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use multiarch::registry::{Registry, parse_reference};
-
 use super::render::inspect_table;
-use super::{OutputArgs, RegistryArgs};
+use super::{ImageArgs, OutputArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The image: `localhost:5000/arch-server:latest`
-    image: String,
+    #[command(flatten)]
+    target: ImageArgs,
     /// Print the manifest exactly as the registry sent it
     #[arg(long, conflicts_with = "json")]
     raw: bool,
     #[command(flatten)]
     output: OutputArgs,
-    #[command(flatten)]
-    registry: RegistryArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let reference = parse_reference(&args.image)?;
-    let registry = Registry::for_reference(&reference, &args.registry.insecure);
-    let context = || format!("cannot inspect `{}`", args.image);
+    let (reference, registry) = args.target.open()?;
+    let context = || format!("cannot inspect `{}`", args.target.image);
     if args.raw {
         let fetched = registry.fetch(&reference).await.with_context(context)?;
         use std::io::Write;

@@ -10,14 +10,10 @@ use multiarch::registry::{Registry, parse_reference};
 
 use super::RegistryArgs;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    action: Action,
-}
+pub type Args = super::Actions<Action>;
 
 #[derive(Debug, clap::Subcommand)]
-enum Action {
+pub enum Action {
     /// Assemble an index from single-platform images already pushed, and push it
     Create {
         /// The index to push: `localhost:5000/app:1.0`

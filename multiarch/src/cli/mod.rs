@@ -64,6 +64,37 @@ pub struct RegistryArgs {
     pub insecure: Vec<String>,
 }
 
+/// The image a command reads, and how to reach its registry.
+#[derive(Debug, Clone, Args)]
+pub struct ImageArgs {
+    /// The image: `localhost:5000/arch-server:latest`
+    pub image: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+impl ImageArgs {
+    /// The image's reference, parsed, and a client for its registry.
+    ///
+    /// # Errors
+    /// A reference that does not parse.
+    pub fn open(
+        &self,
+    ) -> multiarch::error::Result<(oci_client::Reference, multiarch::registry::Registry)> {
+        let reference = multiarch::registry::parse_reference(&self.image)?;
+        let registry =
+            multiarch::registry::Registry::for_reference(&reference, &self.registry.insecure);
+        Ok((reference, registry))
+    }
+}
+
+/// A verb whose work is chosen by a sub-verb (`builder create`, `manifest create`).
+#[derive(Debug, Args)]
+pub struct Actions<A: clap::Subcommand> {
+    #[command(subcommand)]
+    pub action: A,
+}
+
 /// The platforms to act on, e.g. `linux/amd64,linux/arm64`.
 #[derive(Debug, Clone, Args)]
 pub struct PlatformArgs {

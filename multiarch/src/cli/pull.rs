@@ -8,30 +8,26 @@ use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use multiarch::pull::{self, Progress};
-use multiarch::registry::{Registry, parse_reference};
 
-use super::{PlatformList, RegistryArgs};
+use super::{ImageArgs, PlatformList};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The image: `localhost:5000/arch-server:latest`
-    image: String,
+    #[command(flatten)]
+    target: ImageArgs,
     /// Comma-separated platforms to pull, e.g. `linux/amd64,linux/arm64`
     #[arg(long, required = true, value_parser = super::parse_platforms)]
     platform: PlatformList,
-    #[command(flatten)]
-    registry: RegistryArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let reference = parse_reference(&args.image)?;
-    let registry = Registry::for_reference(&reference, &args.registry.insecure);
+    let (reference, registry) = args.target.open()?;
     // Every platform is checked against the registry before anything is pulled.
     let mut digests = Vec::new();
     for platform in &args.platform.0 {
         let digest = pull::platform_digest(&registry, &reference, platform)
             .await
-            .with_context(|| format!("cannot pull `{}` for `{platform}`", args.image))?;
+            .with_context(|| format!("cannot pull `{}` for `{platform}`", args.target.image))?;
         digests.push((platform.clone(), digest));
     }
     let docker = multiarch::engine::connect().await?;
@@ -58,7 +54,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let result = pull::pull_platform(&docker, &reference, platform, digest, on_progress).await;
         bar.finish_and_clear();
-        result.with_context(|| format!("cannot pull `{}` for `{platform}`", args.image))?;
+        result.with_context(|| format!("cannot pull `{}` for `{platform}`", args.target.image))?;
         eprintln!("pulled {platform}: {digest}");
         println!(
             "{}/{}@{digest}",

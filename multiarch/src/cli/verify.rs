@@ -8,16 +8,15 @@ use std::time::Duration;
 use anyhow::Context;
 
 use multiarch::engine;
-use multiarch::registry::{Registry, parse_reference};
 use multiarch::verify::{self, Probe, Verifier, VerifyEvent};
 
 use super::render::verify_table;
-use super::{OutputArgs, PlatformArgs, RegistryArgs};
+use super::{ImageArgs, OutputArgs, PlatformArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The image: `localhost:5000/arch-server:latest`
-    image: String,
+    #[command(flatten)]
+    target: ImageArgs,
     /// Skip running the images; check configs and ELF headers only
     #[arg(long)]
     static_only: bool,
@@ -34,17 +33,14 @@ pub struct Args {
     platforms: PlatformArgs,
     #[command(flatten)]
     output: OutputArgs,
-    #[command(flatten)]
-    registry: RegistryArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let reference = parse_reference(&args.image)?;
-    let registry = Registry::for_reference(&reference, &args.registry.insecure);
+    let (reference, registry) = args.target.open()?;
     let fetched = registry
         .fetch(&reference)
         .await
-        .with_context(|| format!("cannot verify `{}`", args.image))?;
+        .with_context(|| format!("cannot verify `{}`", args.target.image))?;
 
     let listed = registry.entries(&reference, &fetched).await?;
     let wanted = args
@@ -95,14 +91,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!(
             "error: {failed} of {} platform(s) of `{}` failed verification",
             reports.len(),
-            args.image
+            args.target.image
         );
         return Ok(ExitCode::FAILURE);
     }
     eprintln!(
         "all {} platform(s) of `{}` hold what the index claims",
         reports.len(),
-        args.image
+        args.target.image
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -229,24 +229,34 @@ pub(crate) fn engine_message(error: &bollard::errors::Error) -> String {
 }
 
 /// Removes every container carrying `key=value` (used on Ctrl-C). Returns how many.
+///
+/// A container whose start was still under way when the command was dropped can refuse
+/// a forced removal for a moment ("removal ... is already in progress", "is starting"),
+/// so the list is read again until it is empty, for at most two seconds.
 pub async fn remove_labelled(docker: &Docker, key: &str, value: &str) -> usize {
     use bollard::query_parameters::ListContainersOptionsBuilder;
     let filters =
         std::collections::HashMap::from([("label".to_string(), vec![format!("{key}={value}")])]);
-    let options = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let containers = docker
-        .list_containers(Some(options))
-        .await
-        .unwrap_or_default();
-    for container in &containers {
-        if let Some(id) = &container.id {
-            remove(docker, id).await;
+    let mut removed = std::collections::HashSet::new();
+    for _ in 0..10 {
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let containers = docker
+            .list_containers(Some(options))
+            .await
+            .unwrap_or_default();
+        if containers.is_empty() {
+            break;
         }
+        for id in containers.iter().filter_map(|c| c.id.as_ref()) {
+            remove(docker, id).await;
+            removed.insert(id.clone());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    containers.len()
+    removed.len()
 }
 
 /// The label that ties containers to one invocation of the CLI.
