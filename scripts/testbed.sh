@@ -403,6 +403,56 @@ unpack_cross_std() (
   ln -s /usr/lib/rustlib/x86_64-unknown-linux-gnu "$CROSS_SYSROOT/lib/rustlib/x86_64-unknown-linux-gnu"
 )
 
+# Debian's static busybox per architecture: a shell for test images of every platform
+# (RUN steps, liars), without pulling any image.
+BUSYBOX_DIR=${MULTIARCH_BUSYBOX_DIR:-/var/cache/multiarch/busybox}
+BUSYBOX_ARCHS=(amd64 arm64)
+
+ensure_busybox() {
+  say "busybox for test images (${BUSYBOX_ARCHS[*]})"
+  local arch missing=()
+  for arch in "${BUSYBOX_ARCHS[@]}"; do
+    $REHEARSING || [ -x "$BUSYBOX_DIR/$arch/busybox" ] || missing+=("$arch")
+    ! $REHEARSING || missing+=("$arch")
+  done
+  if [ ${#missing[@]} = 0 ]; then
+    ok "in $BUSYBOX_DIR"
+    return 0
+  fi
+  is_debian || { missing "busybox-static: tests that build images with RUN steps need it"; return 0; }
+  add_arm64_architecture
+  apt_update
+  unpack_busybox "${missing[@]}"
+  ok "busybox-static for ${missing[*]} in $BUSYBOX_DIR"
+}
+
+unpack_busybox() (
+  local debs arch
+  debs=$(mktemp -d)
+  trap 'rm -rf "$debs"' EXIT
+  chmod 755 "$debs"
+  cd "$debs"
+  for arch in "$@"; do
+    apt_get download -qq -o APT::Sandbox::User=root "busybox-static:$arch" >&2
+    dpkg-deb -x busybox-static_*_"$arch".deb "$debs/$arch"
+    mkdir -p "$BUSYBOX_DIR/$arch"
+    cp "$debs/$arch/bin/busybox" "$BUSYBOX_DIR/$arch/busybox"
+  done
+)
+
+# The BuildKit image for docker-container builders, from Debian's sources (see
+# scripts/buildkit-image.sh); a pulled moby/buildkit is used instead when there is one.
+BUILDKIT_IMAGE=multiarch-testbed/buildkit:debian
+ensure_buildkit_image() {
+  say "BuildKit image for docker-container builders"
+  if ! $REHEARSING && docker image inspect moby/buildkit:v0.25.1 >/dev/null 2>&1; then
+    ok "moby/buildkit:v0.25.1 is present (pulled)"
+    return 0
+  fi
+  is_debian || { missing "moby/buildkit: docker pull moby/buildkit:v0.25.1"; return 0; }
+  "$(dirname "$0")/buildkit-image.sh" "$BUILDKIT_IMAGE"
+}
+
 bridge_ok() {
   # Without docker0, traffic to published ports leaves the machine (ENVIRONMENT.md).
   ip link show docker0 >/dev/null 2>&1
@@ -436,6 +486,8 @@ cmd_up() {
   ensure_binfmt
   ensure_registry_image
   ensure_cross_toolchain
+  ensure_busybox
+  ensure_buildkit_image
   if ! bridge_ok; then
     die "the engine's docker0 bridge is missing" "restart dockerd: scripts/testbed.sh down && scripts/testbed.sh up"
   fi
@@ -514,7 +566,7 @@ cmd_rehearse() {
   REGISTRY_IMAGE=multiarch-testbed-rehearsal/registry:$$
   CROSS_SYSROOT=$(mktemp -d)
   # shellcheck disable=SC2064 # expand now: these are this run's scratch names
-  trap "rm -rf '$CROSS_SYSROOT'; docker rm -f multiarch-testbed-rehearsal-$$ >/dev/null 2>&1; docker image rm '$REGISTRY_IMAGE' >/dev/null 2>&1 || true" EXIT
+  trap "rm -rf '$CROSS_SYSROOT'; docker rm -f -v multiarch-testbed-rehearsal-$$ >/dev/null 2>&1; docker image rm '$REGISTRY_IMAGE' >/dev/null 2>&1 || true" EXIT
 
   ensure_engine
   ensure_buildx_and_compose
@@ -522,6 +574,16 @@ cmd_rehearse() {
   ensure_registry_image
   serve_registry_once "$REGISTRY_IMAGE"
   ensure_cross_toolchain
+  BUSYBOX_DIR=$(mktemp -d)
+  ensure_busybox
+  rm -rf "$BUSYBOX_DIR"
+  # A scratch cache and tag: the compile from Debian's sources runs as on a new machine.
+  BUILDKIT_IMAGE=multiarch-testbed-rehearsal/buildkit:$$
+  local buildkit_cache
+  buildkit_cache=$(mktemp -d)
+  MULTIARCH_CACHE=$buildkit_cache ensure_buildkit_image
+  rm -rf "$buildkit_cache"
+  docker image rm "$BUILDKIT_IMAGE" >/dev/null
 
   [ -e "$fresh/usr/sbin/policy-rc.d" ] && die "the engine's install left policy-rc.d behind"
   say "the whole plan at once"
@@ -539,13 +601,13 @@ serve_registry_once() {
   for _ in $(seq 1 50); do
     if curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
       ok "$image answers /v2/ on 127.0.0.1:$port"
-      docker rm -f "$name" >/dev/null
+      docker rm -f -v "$name" >/dev/null
       return 0
     fi
     sleep 0.2
   done
   docker logs "$name" >&2 || true
-  docker rm -f "$name" >/dev/null
+  docker rm -f -v "$name" >/dev/null
   die "the registry image built from Debian's docker-registry does not serve /v2/"
 }
 

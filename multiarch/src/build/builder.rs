@@ -4,7 +4,10 @@
 //!   containerd image store on; the engine's registry settings decide plain HTTP.
 //! - `docker-container`: a `moby/buildkit` container (privileged, on the host network so
 //!   it reaches a registry on localhost) with `buildkitd.toml` mounted at
-//!   `/etc/buildkit/buildkitd.toml`, its API on a loopback TCP port.
+//!   `/etc/buildkit/buildkitd.toml`, its state on a named volume (kept by `rm` unless
+//!   asked), its API on a free loopback TCP port. The image is the pinned upstream tag
+//!   when the engine has it, else the stand-in built from Debian's sources
+//!   (`scripts/buildkit-image.sh`), else the upstream tag is pulled.
 //!
 //! Builders are remembered in a small JSON file in the user's state directory; a
 //! `docker-container` builder is also its labelled container.
@@ -22,7 +25,12 @@ use crate::error::{Error, Result};
 /// The builder's name when none is given.
 pub const DEFAULT_NAME: &str = "multiarch-builder";
 /// The pinned BuildKit image for `docker-container` builders.
-pub const DEFAULT_BUILDKIT_IMAGE: &str = "moby/buildkit:v0.18.2";
+pub const DEFAULT_BUILDKIT_IMAGE: &str = "moby/buildkit:v0.25.1";
+/// The stand-in `scripts/buildkit-image.sh` builds from Debian's sources where nothing
+/// can be pulled; used when the engine has no [`DEFAULT_BUILDKIT_IMAGE`].
+pub const STAND_IN_BUILDKIT_IMAGE: &str = "multiarch-testbed/buildkit:debian";
+/// Where BuildKit keeps its state (and cache) inside the container.
+pub const STATE_IN_CONTAINER: &str = "/var/lib/buildkit";
 /// The label naming the builder on its container.
 pub const BUILDER_LABEL: &str = "io.github.multiarch.builder";
 /// Where BuildKit reads its configuration inside the container.
@@ -68,6 +76,11 @@ impl Builder {
         format!("multiarch-buildkit-{}", self.name)
     }
 
+    /// The volume holding a docker-container builder's state and cache.
+    pub fn state_volume(&self) -> String {
+        format!("{}-state", self.container_name())
+    }
+
     /// The container a `docker-container` builder runs as: privileged (BuildKit needs
     /// it for its snapshotter and for running foreign binaries), on the host network,
     /// with buildkitd.toml mounted read-only and the API on `tcp://127.0.0.1:PORT`.
@@ -78,28 +91,29 @@ impl Builder {
         ]);
         labels.insert("io.github.multiarch.driver".into(), self.driver.to_string());
         let port = self.port.unwrap_or(1234);
+        let mut cmd = vec![
+            "--addr".into(),
+            "unix:///run/buildkit/buildkitd.sock".into(),
+            "--addr".into(),
+            format!("tcp://127.0.0.1:{port}"),
+        ];
+        let mut binds = vec![format!("{}:{STATE_IN_CONTAINER}", self.state_volume())];
+        if let Some(config) = &self.config {
+            cmd.extend(["--config".into(), CONFIG_IN_CONTAINER.into()]);
+            binds.push(format!("{}:{CONFIG_IN_CONTAINER}:ro", config.display()));
+        }
         ContainerCreateBody {
             image: Some(
                 self.image
                     .clone()
                     .unwrap_or_else(|| DEFAULT_BUILDKIT_IMAGE.into()),
             ),
-            cmd: Some(vec![
-                "--addr".into(),
-                "unix:///run/buildkit/buildkitd.sock".into(),
-                "--addr".into(),
-                format!("tcp://127.0.0.1:{port}"),
-                "--config".into(),
-                CONFIG_IN_CONTAINER.into(),
-            ]),
+            cmd: Some(cmd),
             labels: Some(labels),
             host_config: Some(HostConfig {
                 privileged: Some(true),
                 network_mode: Some("host".into()),
-                binds: self
-                    .config
-                    .as_ref()
-                    .map(|c| vec![format!("{}:{CONFIG_IN_CONTAINER}:ro", c.display())]),
+                binds: Some(binds),
                 ..Default::default()
             }),
             ..Default::default()
@@ -180,6 +194,7 @@ pub async fn create(docker: &Docker, file: &Path, builder: Builder) -> Result<Cr
                 .unwrap_or_else(|| DEFAULT_BUILDKIT_IMAGE.into());
             crate::engine::ensure_image(docker, &image).await?;
             remove(docker, &builder.container_name()).await;
+            create_state_volume(docker, &builder).await?;
             let options = bollard::query_parameters::CreateContainerOptionsBuilder::new()
                 .name(&builder.container_name())
                 .build();
@@ -200,6 +215,9 @@ pub async fn create(docker: &Docker, file: &Path, builder: Builder) -> Result<Cr
                     source: e.into(),
                 });
             }
+            // Recorded only once its BuildKit answers: a builder that never came up
+            // leaves its container for `docker logs`, named in the error, and no record.
+            wait_until_answering(&builder).await?;
         }
     }
     all.insert(builder.name.clone(), builder);
@@ -207,20 +225,97 @@ pub async fn create(docker: &Docker, file: &Path, builder: Builder) -> Result<Cr
     Ok(Created::New)
 }
 
-/// Removes a builder (and its container). Returns whether it existed.
+/// Removes a builder (and its container; with `volumes`, its state and cache too).
+/// Returns whether it existed.
 ///
 /// # Errors
-/// The state file cannot be written.
-pub async fn remove_builder(docker: &Docker, file: &Path, name: &str) -> Result<bool> {
+/// The state file cannot be written, or the engine refuses to remove the volume.
+pub async fn remove_builder(
+    docker: &Docker,
+    file: &Path,
+    name: &str,
+    volumes: bool,
+) -> Result<bool> {
     let mut all = load_all(file);
     let Some(builder) = all.remove(name) else {
         return Ok(false);
     };
     if builder.driver == Driver::DockerContainer {
         remove(docker, &builder.container_name()).await;
+        if volumes {
+            crate::engine::remove_volume(docker, &builder.state_volume()).await?;
+        }
     }
     save_all(file, &all)?;
     Ok(true)
+}
+
+/// The image a new docker-container builder runs: the pinned upstream tag when the
+/// engine has it, else the Debian stand-in when the engine has that, else the upstream
+/// tag (to be pulled).
+pub async fn default_image(docker: &Docker) -> String {
+    for image in [DEFAULT_BUILDKIT_IMAGE, STAND_IN_BUILDKIT_IMAGE] {
+        if docker.inspect_image(image).await.is_ok() {
+            return image.to_string();
+        }
+    }
+    DEFAULT_BUILDKIT_IMAGE.to_string()
+}
+
+/// A free TCP port on loopback for a builder's API.
+///
+/// # Errors
+/// [`Error::BuilderDown`] when the system has none to give.
+pub fn free_port(name: &str) -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| Error::BuilderDown {
+            name: name.to_string(),
+            address: "127.0.0.1".into(),
+            source: e.into(),
+        })
+}
+
+/// What a docker-container builder's BuildKit says of itself.
+///
+/// # Errors
+/// [`Error::BuilderDown`] when it does not answer.
+pub async fn describe(builder: &Builder) -> Result<crate::build::control::DaemonInfo> {
+    let port = builder.port.unwrap_or_default();
+    let channel = crate::build::control::daemon_channel(&builder.name, port).await?;
+    crate::build::control::describe(channel).await
+}
+
+async fn create_state_volume(docker: &Docker, builder: &Builder) -> Result<()> {
+    let options = bollard::models::VolumeCreateRequest {
+        name: Some(builder.state_volume()),
+        labels: Some(HashMap::from([
+            (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
+            (BUILDER_LABEL.to_string(), builder.name.clone()),
+        ])),
+        ..Default::default()
+    };
+    docker
+        .create_volume(options)
+        .await
+        .map(|_| ())
+        .map_err(crate::error::refused(format!(
+            "create the builder's state volume `{}`",
+            builder.state_volume()
+        )))
+}
+
+/// Waits (at most 20 s) for a new builder's BuildKit to answer on its port.
+async fn wait_until_answering(builder: &Builder) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match describe(builder).await {
+            Ok(_) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
 }
 
 /// `running`, `stopped`, or why not.

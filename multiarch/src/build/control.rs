@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
-use bollard_buildkit_proto::moby::buildkit::v1::{StatusRequest, StatusResponse};
+use bollard_buildkit_proto::moby::buildkit::v1::{
+    InfoRequest, ListWorkersRequest, StatusRequest, StatusResponse,
+};
 use futures_util::Stream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -106,4 +108,51 @@ pub async fn status(
             source: e.message().into(),
         })?;
     Ok(stream.into_inner())
+}
+
+/// What a BuildKit daemon says of itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DaemonInfo {
+    /// Its version, as `buildctl debug info` prints it.
+    pub version: String,
+    /// The platforms its workers build, in their order (`linux/arm/v7`).
+    pub platforms: Vec<String>,
+}
+
+/// Asks the daemon behind `channel` for its version and its workers' platforms.
+///
+/// # Errors
+/// BuildKit refuses either request.
+pub async fn describe(channel: Channel) -> Result<DaemonInfo> {
+    let mut client = ControlClient::new(channel);
+    let refused = |what: &'static str| {
+        move |e: tonic::Status| Error::Engine {
+            action: format!("ask BuildKit for {what}"),
+            source: e.message().into(),
+        }
+    };
+    let info = client
+        .info(InfoRequest {})
+        .await
+        .map_err(refused("its version"))?
+        .into_inner();
+    let workers = client
+        .list_workers(ListWorkersRequest { filter: Vec::new() })
+        .await
+        .map_err(refused("its workers"))?
+        .into_inner();
+    let mut platforms: Vec<String> = Vec::new();
+    for platform in workers.record.iter().flat_map(|w| &w.platforms) {
+        let mut name = format!("{}/{}", platform.os, platform.architecture);
+        if !platform.variant.is_empty() {
+            name = format!("{name}/{}", platform.variant);
+        }
+        if !platforms.contains(&name) {
+            platforms.push(name);
+        }
+    }
+    Ok(DaemonInfo {
+        version: info.buildkit_version.map(|v| v.version).unwrap_or_default(),
+        platforms,
+    })
 }

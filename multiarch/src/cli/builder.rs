@@ -27,14 +27,18 @@ pub enum Action {
         /// The registry it will push to
         #[arg(long, default_value = "localhost:5000")]
         registry: String,
-        /// The BuildKit image for `docker-container`
-        #[arg(long, default_value = builder::DEFAULT_BUILDKIT_IMAGE)]
-        image: String,
+        /// The BuildKit image for `docker-container` [default: moby/buildkit:v0.25.1 when
+        /// the engine has it, else the test bed's multiarch-testbed/buildkit:debian]
+        #[arg(long)]
+        image: Option<String>,
     },
-    /// Remove a builder (and its container)
+    /// Remove a builder (and its container; its cache stays unless --volumes)
     Rm {
         #[arg(default_value = DEFAULT_NAME)]
         name: String,
+        /// Remove the builder's state and cache volume too
+        #[arg(long)]
+        volumes: bool,
     },
     /// List builders: driver, status, platforms
     Ls {
@@ -64,53 +68,67 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let config = multiarch::build::buildkit_config::config_path(config);
             let buildkit = BuildkitConfig::load(config.as_deref())?;
             let absolute = config.as_ref().map(std::fs::canonicalize).transpose()?;
+            let container = driver == Driver::DockerContainer;
+            let image = match image {
+                Some(image) => Some(image),
+                None if container => Some(builder::default_image(&docker).await),
+                None => None,
+            };
             let wanted = Builder {
                 name: name.clone(),
                 driver,
                 config: absolute,
-                image: (driver == Driver::DockerContainer).then_some(image),
-                port: (driver == Driver::DockerContainer).then_some(1234),
+                image: image.filter(|_| container),
+                port: if container {
+                    Some(builder::free_port(&name)?)
+                } else {
+                    None
+                },
             };
             // The registry check comes first: nothing is created for a builder that
             // could not push.
             let http = multiarch::build::image::answers_plain_http(&registry).await;
             multiarch::build::image::check_registry(&docker, &wanted, &buildkit, &registry, http)
                 .await?;
+            let wanted_image = wanted.image.clone();
             match builder::create(&docker, &file, wanted).await? {
-                Created::New => eprintln!("created builder `{name}` ({driver} driver)"),
+                Created::New => eprintln!(
+                    "created builder `{name}` ({driver} driver{})",
+                    wanted_image
+                        .map(|i| format!(", image {i}"))
+                        .unwrap_or_default()
+                ),
                 Created::Existing => eprintln!("builder `{name}` already exists ({driver} driver)"),
             }
             println!("{name}");
         }
-        Action::Rm { name } => {
-            if !builder::remove_builder(&docker, &file, &name).await? {
+        Action::Rm { name, volumes } => {
+            if !builder::remove_builder(&docker, &file, &name, volumes).await? {
                 return Err(Error::NoSuchBuilder(name).into());
             }
             eprintln!("removed builder `{name}`");
         }
         Action::Ls { output } => {
             let all = builder::load_all(&file);
-            let platforms = builder::platforms(&docker).await;
             let mut rows = Vec::new();
             for b in all.values() {
-                rows.push(serde_json::json!({
-                    "name": b.name,
-                    "driver": b.driver,
-                    "status": builder::status(&docker, b).await,
-                    "platforms": platforms,
-                }));
+                rows.push(describe(&docker, b).await);
             }
             if output.json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!("{:<22} {:<17} {:<10} PLATFORMS", "NAME", "DRIVER", "STATUS");
+                println!(
+                    "{:<22} {:<17} {:<10} {:<16} PLATFORMS",
+                    "NAME", "DRIVER", "STATUS", "BUILDKIT"
+                );
                 for row in &rows {
                     println!(
-                        "{:<22} {:<17} {:<10} {}",
-                        row["name"].as_str().unwrap_or_default(),
-                        row["driver"].as_str().unwrap_or_default(),
-                        row["status"].as_str().unwrap_or_default(),
-                        platforms.join(", ")
+                        "{:<22} {:<17} {:<10} {:<16} {}",
+                        row.name,
+                        row.driver.to_string(),
+                        row.status,
+                        row.buildkit,
+                        row.platforms.join(", ")
                     );
                 }
                 if rows.is_empty() {
@@ -123,19 +141,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let b = all
                 .get(&name)
                 .ok_or_else(|| Error::NoSuchBuilder(name.clone()))?;
-            let status = builder::status(&docker, b).await;
-            let platforms = builder::platforms(&docker).await;
+            let row = describe(&docker, b).await;
             if output.json {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
-                        "builder": b, "status": status, "platforms": platforms,
+                        "builder": b, "status": row.status, "buildkit": row.buildkit,
+                        "platforms": row.platforms,
                     }))?
                 );
             } else {
                 println!("name:      {}", b.name);
                 println!("driver:    {}", b.driver);
-                println!("status:    {status}");
+                println!("status:    {}", row.status);
+                println!("buildkit:  {}", row.buildkit);
                 println!(
                     "config:    {}",
                     b.config
@@ -146,10 +165,56 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
                 if b.driver == Driver::DockerContainer {
                     println!("container: {}", b.container_name());
+                    println!("image:     {}", b.image.as_deref().unwrap_or_default());
+                    println!("cache:     volume {}", b.state_volume());
                 }
-                println!("platforms: {}", platforms.join(", "));
+                println!("platforms: {}", row.platforms.join(", "));
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One builder as `ls` and `inspect` show it.
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    name: String,
+    driver: Driver,
+    status: String,
+    /// BuildKit's version, or `-` when it does not answer.
+    buildkit: String,
+    platforms: Vec<String>,
+}
+
+/// A builder's status, and what its BuildKit reports of itself: a docker-container
+/// builder is asked directly (its worker's platforms); the engine's own BuildKit is
+/// described by the engine's platform and its emulators. One that does not answer shows
+/// as such, and the others are still listed.
+async fn describe(docker: &bollard::Docker, b: &Builder) -> Row {
+    let status = builder::status(docker, b).await;
+    let (buildkit, platforms) = match b.driver {
+        Driver::Docker => (
+            docker
+                .version()
+                .await
+                .ok()
+                .and_then(|v| v.version)
+                .map_or("-".into(), |v| format!("engine {v}")),
+            builder::platforms(docker).await,
+        ),
+        Driver::DockerContainer => match builder::describe(b).await {
+            Ok(info) => (info.version, info.platforms),
+            Err(e) => {
+                tracing::debug!(builder = %b.name, error = %e, "builder does not answer");
+                ("-".into(), Vec::new())
+            }
+        },
+    };
+    Row {
+        name: b.name.clone(),
+        driver: b.driver,
+        status,
+        buildkit,
+        platforms,
+    }
 }

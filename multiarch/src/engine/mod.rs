@@ -228,6 +228,23 @@ pub(crate) fn engine_message(error: &bollard::errors::Error) -> String {
     }
 }
 
+/// Removes a volume; one that is already gone is fine.
+///
+/// # Errors
+/// [`Error::Engine`] when the engine refuses (the volume is in use, say).
+pub async fn remove_volume(docker: &Docker, name: &str) -> Result<()> {
+    match docker
+        .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+        .await
+    {
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        Err(e) => Err(crate::error::refused(format!("remove volume `{name}`"))(e)),
+    }
+}
+
 /// Removes every container carrying `key=value` (used on Ctrl-C). Returns how many.
 ///
 /// A container whose start was still under way when the command was dropped can refuse

@@ -263,24 +263,7 @@ pub async fn down(docker: &Docker, spec: &RegistrySpec, volume: bool) -> Result<
         remove(docker, &spec.container_name).await;
     }
     if volume {
-        match docker
-            .remove_volume(
-                &spec.volume,
-                None::<bollard::query_parameters::RemoveVolumeOptions>,
-            )
-            .await
-        {
-            Ok(())
-            | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => {
-                return Err(Error::Engine {
-                    action: format!("remove volume `{}`", spec.volume),
-                    source: e.into(),
-                });
-            }
-        }
+        crate::engine::remove_volume(docker, &spec.volume).await?;
     }
     Ok(existed)
 }

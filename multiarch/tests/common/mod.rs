@@ -20,6 +20,7 @@ pub struct TestBed {
     pub run_id: String,
     images: Vec<String>,
     registries: Vec<String>,
+    builders: Vec<String>,
     // Held until this bed's clean-up has run (fields drop after `Drop::drop`).
     _turn: tokio::sync::OwnedMutexGuard<()>,
 }
@@ -52,6 +53,7 @@ pub async fn testbed() -> Option<TestBed> {
                 run_id,
                 images: Vec::new(),
                 registries: Vec::new(),
+                builders: Vec::new(),
                 _turn: turn,
             })
         }
@@ -93,6 +95,18 @@ impl TestBed {
             (RUN_LABEL.to_string(), self.run_id.clone()),
             (MANAGED_BY_LABEL.to_string(), "multiarch-tests".to_string()),
         ])
+    }
+
+    /// Remembers a `multiarch builder` to remove at the end, with its container and its
+    /// state volume (the CLI labels them as the kit's, not as this run's).
+    pub fn track_builder(&mut self, name: &str) {
+        self.builders.push(name.to_string());
+    }
+
+    /// Remembers another address of one of this run's registries, so that images pulled
+    /// through it are removed at the end too.
+    pub fn track_registry_alias(&mut self, address: &str) {
+        self.registries.push(address.to_string());
     }
 
     /// Remembers an image tag to remove at the end.
@@ -149,6 +163,15 @@ impl TestBed {
 impl Drop for TestBed {
     fn drop(&mut self) {
         // The CLI, synchronously: this runs during unwinding too.
+        for builder in &self.builders {
+            let container = format!("multiarch-buildkit-{builder}");
+            let _ = Command::new("docker")
+                .args(["rm", "-f", "-v", &container])
+                .output();
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f", &format!("{container}-state")])
+                .output();
+        }
         let filter = format!("label={RUN_LABEL}={}", self.run_id);
         let ids = Command::new("docker")
             .args(["ps", "-aq", "--filter", &filter])

@@ -1,0 +1,229 @@
+//! Issue #14: a `docker-container` builder runs its own BuildKit (a pulled
+//! `moby/buildkit`, or the test bed's stand-in built from Debian's sources) with
+//! `buildkitd.toml`, builds `RUN` steps for foreign platforms under QEMU, and pushes
+//! itself, to a registry only where the config lets it speak plain HTTP.
+
+use std::path::Path;
+
+use crate::common;
+
+/// Debian's static busybox per architecture, which `scripts/testbed.sh up` keeps.
+const BUSYBOX: &str = "/var/cache/multiarch/busybox";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
+    let Some((mut bed, registry)) = common::testbed_with_registry().await else {
+        return;
+    };
+    // BuildKit speaks plain HTTP to loopback addresses whatever its config says; the
+    // machine's host name reaches the same registry but is not one of them, so only
+    // buildkitd.toml can allow it.
+    let host = hostname_on_loopback();
+    let port = registry.rsplit(':').next().unwrap();
+    let remote = format!("{host}:{port}");
+    bed.track_registry_alias(&remote);
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        common::multiarch_with(args, &[("MULTIARCH_STATE_DIR", state_dir.as_str())])
+    };
+    let config = state.path().join("buildkitd.toml");
+    std::fs::write(
+        &config,
+        format!("[registry.\"{remote}\"]\n  http = true\n  insecure = true\n"),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    // A config that does not cover the registry: refused before anything is created,
+    // with the lines to add.
+    let refused = format!("refused-{}", bed.run_id);
+    bed.track_builder(&refused);
+    let empty = state.path().join("empty.toml");
+    std::fs::write(&empty, "# no registries\n").unwrap();
+    let (code, _, stderr) = run(&[
+        "builder",
+        "create",
+        "--name",
+        &refused,
+        "--driver",
+        "docker-container",
+        "--config",
+        empty.to_str().unwrap(),
+        "--registry",
+        &remote,
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("would use HTTPS"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("[registry.\"{remote}\"]")) && stderr.contains("http = true"),
+        "{stderr}"
+    );
+    bed.assert_no_containers(&format!("name=multiarch-buildkit-{refused}"), &stderr);
+
+    // The builder, from the config that covers it.
+    let name = format!("container-{}", bed.run_id);
+    bed.track_builder(&name);
+    let (code, stdout, stderr) = run(&[
+        "builder",
+        "create",
+        "--name",
+        &name,
+        "--driver",
+        "docker-container",
+        "--config",
+        config,
+        "--registry",
+        &remote,
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (code, stdout, stderr) = run(&["builder", "ls"]);
+    assert_eq!(code, 0, "{stderr}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        row.contains("docker-container") && row.contains("running"),
+        "{row}"
+    );
+    assert!(row.contains("linux/arm64"), "the worker's platforms: {row}");
+    assert!(!row.contains("  -  "), "its BuildKit version: {row}");
+
+    // A two-platform base with a shell, then an image built on it with a RUN step on
+    // each platform (arm64 under QEMU), both pushed by BuildKit itself.
+    let base_context = tempfile::tempdir().unwrap();
+    for arch in ["amd64", "arm64"] {
+        let dir = base_context.path().join(arch);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(
+            Path::new(BUSYBOX).join(arch).join("busybox"),
+            dir.join("busybox"),
+        )
+        .unwrap_or_else(|e| panic!("{BUSYBOX}/{arch}/busybox ({e}): run scripts/testbed.sh up"));
+    }
+    std::fs::write(
+        base_context.path().join("Dockerfile"),
+        "FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\n",
+    )
+    .unwrap();
+    let base = format!("{remote}/busybox:{}", bed.run_id);
+    let (code, stdout, stderr) = run(&[
+        "build",
+        "--builder",
+        &name,
+        "-t",
+        &base,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--push",
+        "--insecure",
+        &remote,
+        base_context.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+
+    let app_context = tempfile::tempdir().unwrap();
+    for arch in ["amd64", "arm64"] {
+        let dir = app_context.path().join(arch);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(
+            common::repo_root()
+                .join("dist")
+                .join(arch)
+                .join("arch-server"),
+            dir.join("arch-server"),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        app_context.path().join("Dockerfile"),
+        format!(
+            "FROM {base}\nARG TARGETARCH\nCOPY ${{TARGETARCH}}/arch-server /arch-server\n\
+             RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox uname -m > /built-on\"]\n\
+             ENV HOST=0.0.0.0 PORT=80\nEXPOSE 80\nENTRYPOINT [\"/arch-server\"]\n"
+        ),
+    )
+    .unwrap();
+    let app = format!("{remote}/app:{}", bed.run_id);
+    let (code, stdout, stderr) = run(&[
+        "build",
+        "--builder",
+        &name,
+        "-t",
+        &app,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--push",
+        "--insecure",
+        &remote,
+        app_context.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("[linux/arm64 3/3] RUN") && stderr.contains("[linux/amd64 3/3] RUN"),
+        "both RUN steps ran: {stderr}"
+    );
+    assert!(
+        stdout.contains("linux/amd64") && stdout.contains("linux/arm64"),
+        "{stdout}"
+    );
+
+    // What BuildKit pushed is what the index claims: statically, read through the
+    // host name; and running, through the same registry's loopback name (the engine's
+    // containerd store speaks HTTPS to any name but a loopback address).
+    let (code, stdout, stderr) =
+        common::multiarch(&["verify", &app, "--insecure", &remote, "--static-only"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let local = format!("{registry}/app:{}", bed.run_id);
+    let (code, stdout, stderr) = common::multiarch(&["verify", &local]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("linux/amd64  PASS"), "{stdout}");
+    assert!(stdout.contains("linux/arm64  PASS"), "{stdout}");
+
+    // `rm` keeps the cache volume, `rm --volumes` removes it too.
+    let volume = format!("multiarch-buildkit-{name}-state");
+    let (code, _, stderr) = run(&["builder", "rm", &name]);
+    assert_eq!(code, 0, "{stderr}");
+    bed.assert_no_containers(&format!("name=multiarch-buildkit-{name}"), &stderr);
+    assert!(volume_exists(&volume), "`rm` kept the cache");
+    let (code, _, stderr) = run(&[
+        "builder",
+        "create",
+        "--name",
+        &name,
+        "--driver",
+        "docker-container",
+        "--config",
+        config,
+        "--registry",
+        &remote,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run(&["builder", "rm", &name, "--volumes"]);
+    assert_eq!(code, 0, "{stderr}");
+    bed.assert_no_containers(&format!("name=multiarch-buildkit-{name}"), &stderr);
+    assert!(!volume_exists(&volume), "`rm --volumes` removed the cache");
+}
+
+/// The machine's host name, which must resolve to a loopback address for this test.
+fn hostname_on_loopback() -> String {
+    let name = std::fs::read_to_string("/etc/hostname")
+        .map(|n| n.trim().to_string())
+        .unwrap();
+    let resolved = std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), 0))
+        .map(|mut a| a.all(|a| a.ip().is_loopback()))
+        .unwrap_or(false);
+    assert!(
+        resolved,
+        "this test needs the host name `{name}` to resolve to a loopback address (/etc/hosts)"
+    );
+    name
+}
+
+fn volume_exists(name: &str) -> bool {
+    std::process::Command::new("docker")
+        .args(["volume", "inspect", name])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
