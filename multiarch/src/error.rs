@@ -202,6 +202,18 @@ pub enum Error {
         #[source]
         source: LayerError,
     },
+    /// A build flag the chosen builder cannot honour; refused before anything is built.
+    #[error("`{flag}` cannot be honoured by the `{driver}` builder: {reason}")]
+    Unsupported {
+        /// The flag as given.
+        flag: String,
+        /// The builder's driver.
+        driver: String,
+        /// Why not.
+        reason: String,
+        /// What to do instead.
+        hint: String,
+    },
     /// The push did not complete; the registry may hold part of the image.
     #[error("the push of `{image}` did not complete: {reason}")]
     PushFailed {
@@ -271,6 +283,7 @@ impl Error {
                 "is its container running? `multiarch builder ls` shows it; `multiarch builder rm {name} && multiarch builder create --driver docker-container` starts a new one"
             ),
             Self::Context { .. } => "check the folder and its .dockerignore".into(),
+            Self::Unsupported { hint, .. } => hint.clone(),
             Self::BuilderRecord { path, .. } => format!("check that `{path}` and its folder can be written"),
             Self::Layers { .. } => "the image's layers are damaged or not tar archives; push it again".into(),
             Self::PushFailed { .. } => "once the registry answers again (`multiarch registry status`), run the same command: what was pushed is not sent twice".into(),

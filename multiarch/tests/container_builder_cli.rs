@@ -181,6 +181,83 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
     assert!(stdout.contains("linux/amd64  PASS"), "{stdout}");
     assert!(stdout.contains("linux/arm64  PASS"), "{stdout}");
 
+    // The flags people reach for: a label, a registry cache written with mode=max (then
+    // read back by a build that uses no local cache), and --load refused by name.
+    let cache = format!("{remote}/cache:{}", bed.run_id);
+    let labelled = format!("{registry}/app:labelled-{}", bed.run_id);
+    let context = app_context.path().to_str().unwrap();
+    let cache_to = format!("type=registry,ref={cache},mode=max");
+    let (code, stdout, stderr) = run(&[
+        "build",
+        "--builder",
+        &name,
+        "-t",
+        &labelled,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--push",
+        "--insecure",
+        &remote,
+        "--label",
+        "org.example.team=workshop",
+        "--cache-to",
+        &cache_to,
+        context,
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (code, _, stderr) = common::multiarch(&["inspect", "--raw", "--insecure", &remote, &cache]);
+    assert_eq!(code, 0, "the cache was pushed: {stderr}");
+    bed.track_image(&labelled);
+    bed.run("docker", &["pull", "--platform", "linux/amd64", &labelled]);
+    let label = bed.run(
+        "docker",
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"org.example.team\"}}",
+            &labelled,
+        ],
+    );
+    assert_eq!(label.trim(), "workshop");
+    let (code, stdout, stderr) = run(&[
+        "build",
+        "--builder",
+        &name,
+        "-t",
+        &labelled,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--push",
+        "--insecure",
+        &remote,
+        "--no-cache",
+        "--cache-from",
+        &cache,
+        context,
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (code, _, stderr) = run(&[
+        "build",
+        "--builder",
+        &name,
+        "-t",
+        &labelled,
+        "--platform",
+        "linux/amd64",
+        "--load",
+        context,
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("`--load` cannot be honoured by the `docker-container` builder"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("#1 "),
+        "refused before anything was built: {stderr}"
+    );
+
     // `rm` keeps the cache volume, `rm --volumes` removes it too.
     let volume = format!("multiarch-buildkit-{name}-state");
     let (code, _, stderr) = run(&["builder", "rm", &name]);

@@ -385,7 +385,11 @@ mod tests {
         assert_eq!(host.network_mode.as_deref(), Some("host"));
         assert_eq!(
             host.binds.unwrap(),
-            vec!["/work/buildkitd.toml:/etc/buildkit/buildkitd.toml:ro".to_string()]
+            vec![
+                "multiarch-buildkit-b-state:/var/lib/buildkit".to_string(),
+                "/work/buildkitd.toml:/etc/buildkit/buildkitd.toml:ro".to_string()
+            ],
+            "its state on a named volume, its config read-only"
         );
         let cmd = body.cmd.unwrap();
         assert!(

@@ -25,6 +25,7 @@ use bollard::grpc::driver::buildkitd::BuildkitDaemon;
 use bollard::grpc::driver::moby::Moby;
 use bollard::grpc::driver::{Build, Image};
 use bollard::grpc::registry::ImageRegistryOutput;
+use bollard_buildkit_proto::moby::buildkit::v1::CacheOptionsEntry;
 use futures_util::StreamExt;
 use oci_client::Reference;
 
@@ -34,6 +35,7 @@ use crate::build::builder::{Builder, Driver};
 use crate::build::buildkit_config::BuildkitConfig;
 use crate::build::context;
 use crate::build::control;
+use crate::build::flags::{BuildFlags, CacheSpec};
 use crate::build::progress::Progress;
 use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, session_id};
 use crate::error::{Error, Result};
@@ -54,6 +56,15 @@ pub struct BuildRequest {
     pub build_args: Vec<String>,
     /// `NAME=DIR` named contexts.
     pub build_contexts: Vec<String>,
+    /// The stage to stop at (`--target`).
+    pub target: Option<String>,
+    /// Build every step again (`--no-cache`).
+    pub no_cache: bool,
+    /// `KEY=VALUE` labels for the image.
+    pub labels: Vec<String>,
+    /// The flags that depend on what the builder can do (checked by
+    /// [`crate::build::flags::check`] before anything is built).
+    pub flags: BuildFlags,
     /// Push the index when built.
     pub push: bool,
     /// Registries to speak plain HTTP to (a `docker-container` builder pushes itself).
@@ -77,7 +88,9 @@ pub async fn check_registry(
     }
     match builder.driver {
         Driver::DockerContainer => {
-            if buildkit.allows_http(registry) {
+            // BuildKit speaks plain HTTP to loopback registries whatever its config says
+            // (containerd's resolver); any other name needs `http = true` in its config.
+            if is_local(registry) || buildkit.allows_http(registry) {
                 return Ok(());
             }
             Err(Error::RegistryNotHttp {
@@ -139,6 +152,7 @@ pub async fn run(
     request: &BuildRequest,
     on_event: impl Fn(BuildEvent) + Sync,
 ) -> Result<()> {
+    crate::build::flags::check(builder.driver, &request.flags)?;
     if builder.driver == Driver::DockerContainer && !request.push {
         return Err(Error::NeedsPush(builder.name.clone()));
     }
@@ -179,6 +193,20 @@ async fn build(
     for pair in &request.build_args {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         options = options.buildarg(key, value);
+    }
+    if let Some(target) = &request.target {
+        options = options.target(target);
+    }
+    options = options.nocache(request.no_cache);
+    for pair in &request.labels {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        options = options.label(key, value);
+    }
+    for spec in &request.flags.cache_from {
+        options = options.cachefrom(&cache_entry(spec));
+    }
+    for spec in &request.flags.cache_to {
+        options = options.cacheto(&cache_entry(spec));
     }
     for (name, image) in &named.images {
         options = options.named_context(
@@ -279,6 +307,17 @@ async fn build(
                 .map_or_else(|| grpc_message(&e), String::from),
         }
     })
+}
+
+fn cache_entry(spec: &CacheSpec) -> CacheOptionsEntry {
+    CacheOptionsEntry {
+        r#type: spec.kind.clone(),
+        attrs: spec
+            .attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
 }
 
 /// BuildKit's own words from a failed solve, without the gRPC wrapping.

@@ -8,5 +8,6 @@ pub mod builder;
 pub mod buildkit_config;
 pub(crate) mod context;
 pub(crate) mod control;
+pub mod flags;
 pub mod image;
 pub(crate) mod progress;

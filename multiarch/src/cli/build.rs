@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use multiarch::build::builder::{self, Builder, DEFAULT_NAME, Driver};
 use multiarch::build::buildkit_config::BuildkitConfig;
+use multiarch::build::flags::{BuildFlags, CacheSpec};
 use multiarch::build::image::{self, BuildRequest};
 use multiarch::error::Error;
 use multiarch::registry::{Registry, parse_reference};
@@ -39,6 +40,30 @@ pub struct Args {
     /// A named context `NAME=DIR`; repeatable (e.g. `build=dist` for host-built binaries)
     #[arg(long = "build-context", value_name = "NAME=DIR", value_parser = named_context)]
     build_contexts: Vec<String>,
+    /// Build up to this stage of the Dockerfile
+    #[arg(long, value_name = "STAGE")]
+    target: Option<String>,
+    /// Build every step again, using no cache
+    #[arg(long)]
+    no_cache: bool,
+    /// A label `KEY=VALUE` on the image; repeatable
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = build_arg)]
+    labels: Vec<String>,
+    /// Read a build cache: `type=registry,ref=HOST/REPO:cache` (or just the reference); repeatable
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    cache_from: Vec<CacheSpec>,
+    /// Write the build cache: `type=registry,ref=HOST/REPO:cache,mode=max`; repeatable
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    cache_to: Vec<CacheSpec>,
+    /// Put the image into the engine's image store (the `docker` builder does)
+    #[arg(long)]
+    load: bool,
+    /// Ask for an SBOM attestation (true) or none (false)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    sbom: Option<bool>,
+    /// Ask for a provenance attestation (true) or none (false)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    provenance: Option<bool>,
     /// The builder [default: multiarch-builder if created, else the engine's own]
     #[arg(long)]
     builder: Option<String>,
@@ -114,6 +139,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             port: None,
         }),
     };
+    let flags = BuildFlags {
+        cache_from: args.cache_from,
+        cache_to: args.cache_to,
+        load: args.load,
+        sbom: args.sbom,
+        provenance: args.provenance,
+    };
+    // Before anything else: a flag this builder cannot honour is refused by name.
+    multiarch::build::flags::check(chosen.driver, &flags)?;
     if chosen.driver == Driver::Docker
         && args.platform.0.len() > 1
         && !multiarch::engine::containerd_store(&docker).await
@@ -134,6 +168,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         platforms: args.platform.0.clone(),
         build_args: args.build_args,
         build_contexts: args.build_contexts,
+        target: args.target,
+        no_cache: args.no_cache,
+        labels: args.labels,
+        flags,
         push: args.push,
         insecure: args.registry.insecure.clone(),
     };

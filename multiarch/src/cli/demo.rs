@@ -188,6 +188,10 @@ async fn story(
             .iter()
             .map(|d| format!("build={}", d.display()))
             .collect(),
+        target: None,
+        no_cache: false,
+        labels: Vec::new(),
+        flags: Default::default(),
         push: true,
         insecure: Vec::new(),
     };
