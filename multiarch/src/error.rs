@@ -277,6 +277,14 @@ impl Error {
             Self::NoSuchBuilder(_) => "create it: `multiarch builder create`".into(),
             Self::NoMultiPlatform => r#"add {"features":{"containerd-snapshotter":true}} to /etc/docker/daemon.json and restart dockerd, or use `--driver docker-container`"#.into(),
             Self::RegistryNotHttp { fix, .. } => fix.clone(),
+            // No network: the Dockerfile's compile stage cannot pull its base image.
+            Self::BuildFailed { reason, .. }
+                if reason.contains("failed to resolve source metadata")
+                    || reason.contains("no such host")
+                    || reason.contains("dial tcp") =>
+            {
+                "a base image cannot be pulled from here: compile on the host with `scripts/build-dist.sh`, then hand the binaries to the Dockerfile instead of its compile stage: `--build-context build=dist`".into()
+            }
             Self::BuildFailed { .. } => "the step's own output is above; fix it, then build again (finished steps come from the cache)".into(),
             Self::NeedsPush(_) => "or build with a `--driver docker` builder, which keeps the image in the engine".into(),
             Self::BuilderDown { name, .. } => format!(

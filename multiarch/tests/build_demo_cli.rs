@@ -161,14 +161,21 @@ async fn builders_build_and_the_demo_run_end_to_end() {
     let demo_port = common::free_port();
     let file = common::registry_file(&bed, demo_port);
     let demo_image = format!("localhost:{demo_port}/arch-server:demo");
+    // The demo's builder: a BuildKit container when the test bed has the image.
+    bed.track_builder("multiarch-builder");
     bed.track_image(&demo_image);
-    let (code, stdout, stderr) = run(&[
-        "demo",
-        "--registry-file",
-        file.path().to_str().unwrap(),
-        "--binaries",
-        "dist",
-    ]);
+    // A state of its own: the builders created above are not the demo's.
+    let demo_state = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = common::multiarch_with(
+        &[
+            "demo",
+            "--registry-file",
+            file.path().to_str().unwrap(),
+            "--binaries",
+            "dist",
+        ],
+        &[("MULTIARCH_STATE_DIR", demo_state.path().to_str().unwrap())],
+    );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     for step in 1..=8 {
         assert!(
@@ -187,6 +194,13 @@ async fn builders_build_and_the_demo_run_end_to_end() {
         "{stdout}"
     );
     assert!(stdout.contains("linux/arm64  PASS"), "{stdout}");
+    // The card's builder (issue #14): the test bed has a BuildKit image, so the demo
+    // builds in a BuildKit container configured by buildkitd.toml.
+    assert!(
+        stderr.contains("builder create (a BuildKit container configured by buildkitd.toml)")
+            && stderr.contains("(docker-container driver"),
+        "{stderr}"
+    );
     bed.assert_no_containers("label=io.github.multiarch.purpose=demo", &stdout);
     // bed's drop removes this run's registry, its volume and images.
 }

@@ -73,6 +73,8 @@ async fn ctrl_c_leaves_no_container_behind() {
     let state_dir = state.path().to_str().unwrap().to_string();
     let port = common::free_port();
     let file = common::registry_file(&bed, port);
+    // The demo's builder: a BuildKit container when the test bed has the image.
+    bed.track_builder("multiarch-builder");
     bed.track_image(&format!("localhost:{port}/arch-server:demo"));
     let (code, stderr) = interrupt(
         &[

@@ -33,13 +33,14 @@ use multiarch_platform::Platform;
 
 use crate::build::builder::{Builder, Driver};
 use crate::build::buildkit_config::BuildkitConfig;
-use crate::build::context;
 use crate::build::control;
 use crate::build::flags::{BuildFlags, CacheSpec};
 use crate::build::progress::Progress;
+use crate::build::{context, context_image};
 use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, session_id};
 use crate::error::{Error, Result};
 use crate::oci::reference::is_local;
+use crate::registry::Registry;
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -162,7 +163,10 @@ pub async fn run(
         bytes = packed.tar.len(),
         "context packed"
     );
-    let named = NamedContexts::import(docker, &request.build_contexts).await?;
+    let named = match builder.driver {
+        Driver::Docker => NamedContexts::import(docker, &request.build_contexts).await?,
+        Driver::DockerContainer => NamedContexts::push(docker, builder, request).await?,
+    };
     let result = build(docker, builder, request, packed, &named, &on_event).await;
     named.remove(docker).await;
     result?;
@@ -329,11 +333,15 @@ fn grpc_message(error: &bollard::grpc::error::GrpcError) -> String {
     }
 }
 
-/// `--build-context NAME=DIR` folders, imported into the engine as images for BuildKit
-/// to read with `docker-image://`: bollard's session uploads only the main context.
-/// The images carry the kit's label and are removed after the build.
+/// `--build-context NAME=DIR` folders, as images BuildKit reads with `docker-image://`
+/// (bollard's session uploads only the main context): imported into the engine for its
+/// own BuildKit, labelled; pushed to the local target registry for a BuildKit container
+/// ([`context_image`]). Either way they are removed after the build.
+#[derive(Default)]
 struct NamedContexts {
     images: Vec<(String, String)>,
+    pushed: Vec<context_image::PushedContext>,
+    registry: Option<Registry>,
 }
 
 /// Where named contexts are imported. Port 1 is closed: such a name can only ever be
@@ -347,7 +355,7 @@ impl NamedContexts {
             .await
             .map(|p| p.to_string())
             .unwrap_or_default();
-        let mut named = Self { images: Vec::new() };
+        let mut named = Self::default();
         for pair in pairs {
             let (name, folder) = pair.split_once('=').unwrap_or((pair, ""));
             let tar = context::pack_folder(Path::new(folder))?;
@@ -389,8 +397,56 @@ impl NamedContexts {
         Ok(named)
     }
 
+    /// For a BuildKit container: each folder pushed to the registry the build pushes to,
+    /// which must be a local one.
+    async fn push(docker: &Docker, builder: &Builder, request: &BuildRequest) -> Result<Self> {
+        let mut named = Self::default();
+        if request.build_contexts.is_empty() {
+            return Ok(named);
+        }
+        let host = request.tag.resolve_registry();
+        if !is_local(host) {
+            return Err(Error::Unsupported {
+                flag: "--build-context".into(),
+                driver: builder.driver.to_string(),
+                reason: format!(
+                    "a BuildKit container reads named contexts from the registry it pushes to, and `{host}` is not a local one"
+                ),
+                hint: "push to a local registry (`multiarch registry up`), or build with the `docker` builder".into(),
+            });
+        }
+        let registry = Registry::for_reference(&request.tag, &request.insecure);
+        for pair in &request.build_contexts {
+            let (name, folder) = pair.split_once('=').unwrap_or((pair, ""));
+            let tar = context::pack_folder(Path::new(folder))?;
+            match context_image::push(&registry, host, name, tar, &request.platforms, session_id())
+                .await
+            {
+                Ok(pushed) => {
+                    named
+                        .images
+                        .push((name.to_string(), pushed.reference.whole()));
+                    named.pushed.push(pushed);
+                }
+                Err(e) => {
+                    named.registry = Some(registry);
+                    named.remove(docker).await;
+                    return Err(e);
+                }
+            }
+        }
+        named.registry = Some(registry);
+        Ok(named)
+    }
+
     async fn remove(&self, docker: &Docker) {
         use bollard::query_parameters::RemoveImageOptionsBuilder;
+        if let Some(registry) = &self.registry {
+            for pushed in &self.pushed {
+                context_image::remove(registry, pushed).await;
+            }
+            return;
+        }
         for (_, image) in &self.images {
             let options = RemoveImageOptionsBuilder::new().force(true).build();
             if let Err(e) = docker.remove_image(image, Some(options), None).await {

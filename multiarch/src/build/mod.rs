@@ -7,6 +7,7 @@
 pub mod builder;
 pub mod buildkit_config;
 pub(crate) mod context;
+pub(crate) mod context_image;
 pub(crate) mod control;
 pub mod flags;
 pub mod image;

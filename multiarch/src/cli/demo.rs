@@ -130,28 +130,60 @@ async fn story(
     );
     story.done(t);
 
-    let t = story.heading("builder create (the engine's BuildKit, docker driver)");
+    // The card's builder: a BuildKit container configured by ./buildkitd.toml. Where no
+    // BuildKit image can be had, the engine's own BuildKit, said plainly.
+    let buildkit_image = builder::default_image(docker).await;
+    let container = docker.inspect_image(&buildkit_image).await.is_ok();
+    let existing = builder::load_all(&builder::state_file());
+    // A builder of that name with another driver is the user's choice: used as it is.
+    let driver = match existing.get(DEFAULT_NAME) {
+        Some(b) => b.driver,
+        None if container => Driver::DockerContainer,
+        None => Driver::Docker,
+    };
+    let t = story.heading(match driver {
+        Driver::DockerContainer => {
+            "builder create (a BuildKit container configured by buildkitd.toml)"
+        }
+        Driver::Docker => "builder create (the engine's BuildKit, docker driver)",
+    });
+    if !container && driver == Driver::Docker && !existing.contains_key(DEFAULT_NAME) {
+        eprintln!(
+            "    no BuildKit image here ({} or {}): using the engine's own BuildKit instead; `sudo scripts/buildkit-image.sh` builds one from Debian's sources",
+            builder::DEFAULT_BUILDKIT_IMAGE,
+            builder::STAND_IN_BUILDKIT_IMAGE
+        );
+    }
     let config = buildkit_config::config_path(None);
     let buildkit = BuildkitConfig::load(config.as_deref())?;
-    let chosen = Builder {
+    let wanted = Builder {
         name: DEFAULT_NAME.into(),
-        driver: Driver::Docker,
+        driver,
         config: config.as_ref().map(std::fs::canonicalize).transpose()?,
-        image: None,
-        port: None,
+        image: (driver == Driver::DockerContainer).then(|| buildkit_image.clone()),
+        port: if driver == Driver::DockerContainer {
+            Some(builder::free_port(DEFAULT_NAME)?)
+        } else {
+            None
+        },
     };
-    image::check_registry(docker, &chosen, &buildkit, &registry, true).await?;
-    let existing = builder::load_all(&builder::state_file());
+    image::check_registry(docker, &wanted, &buildkit, &registry, true).await?;
     let chosen = match existing.get(DEFAULT_NAME) {
-        Some(b) if b.driver == Driver::Docker => b.clone(),
+        Some(b) if builder::status(docker, b).await == "running" => b.clone(),
         _ => {
-            builder::create(docker, &builder::state_file(), chosen.clone()).await?;
-            chosen
+            builder::create(docker, &builder::state_file(), wanted.clone()).await?;
+            wanted
         }
     };
     eprintln!(
-        "    builder `{}`: {}",
+        "    builder `{}` ({} driver{}): {}",
         chosen.name,
+        chosen.driver,
+        chosen
+            .image
+            .as_ref()
+            .map(|i| format!(", {i}"))
+            .unwrap_or_default(),
         builder::status(docker, &chosen).await
     );
     story.done(t);

@@ -411,6 +411,64 @@ impl Registry {
         Ok(())
     }
 
+    /// Uploads a blob unless the repository has it already; returns its digest.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`].
+    pub async fn push_blob(&self, target: &Reference, bytes: Vec<u8>) -> Result<String> {
+        let digest = sha256_digest(&bytes);
+        self.oci()
+            .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
+            .await;
+        let present = self
+            .oci()
+            .blob_exists(target, &digest)
+            .await
+            .map_err(|e| self.classify(target, e))?;
+        if !present {
+            self.oci()
+                .push_blob(target, bytes, &digest)
+                .await
+                .map_err(|e| self.classify(target, e))?;
+        }
+        Ok(digest)
+    }
+
+    /// Deletes a manifest by digest, from a registry spoken to over plain HTTP (a local
+    /// one, whose `storage.delete` is on as the test bed's is).
+    ///
+    /// # Errors
+    /// [`Error::Unreachable`], or [`Error::BadAnswer`] when the registry refuses.
+    pub async fn delete_manifest(&self, reference: &Reference, digest: &str) -> Result<()> {
+        let registry = reference.resolve_registry();
+        if !self.uses_http(registry) {
+            return Err(Error::BadAnswer {
+                reference: reference.whole(),
+                reason: "manifests are deleted only from plain-HTTP (local) registries".into(),
+            });
+        }
+        let url = format!(
+            "http://{registry}/v2/{}/manifests/{digest}",
+            reference.repository()
+        );
+        let response = self
+            .plain
+            .delete(&url)
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable {
+                registry: registry.to_string(),
+                source: e.into(),
+            })?;
+        match response.status().as_u16() {
+            202 | 404 => Ok(()),
+            status => Err(Error::BadAnswer {
+                reference: reference.whole(),
+                reason: format!("`DELETE {url}` answered {status}"),
+            }),
+        }
+    }
+
     /// Pushes manifest bytes as they are; returns their digest.
     ///
     /// # Errors
@@ -494,7 +552,7 @@ impl Registry {
 }
 
 /// `sha256:<hex>` of some bytes.
-pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
+pub fn sha256_digest(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     let hash = sha2::Sha256::digest(bytes);
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
