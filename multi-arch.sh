@@ -38,7 +38,18 @@ fi
 
 run "$multiarch" doctor --registry "$REGISTRY" || true
 run "$multiarch" registry up
-run "$multiarch" builder create --config buildkitd.toml --registry "$REGISTRY"
+# The builder the card names: a BuildKit container configured by buildkitd.toml, when a
+# BuildKit image is here (pulled, or built from Debian's sources by the test bed);
+# otherwise the engine's own BuildKit, said plainly.
+driver=docker
+for image in moby/buildkit:v0.25.1 multiarch-testbed/buildkit:debian; do
+  if docker image inspect "$image" >/dev/null 2>&1; then driver=docker-container; break; fi
+done
+if [ "$driver" = docker ]; then
+  echo "no BuildKit image here: the engine's own BuildKit builds instead (sudo scripts/buildkit-image.sh makes one)" >&2
+fi
+builder=multiarch-$driver
+run "$multiarch" builder create --name "$builder" --driver "$driver" --config buildkitd.toml --registry "$REGISTRY"
 
 # Cross-compile on the host when the toolchain is here; otherwise the Dockerfile does.
 context=()
@@ -47,7 +58,7 @@ archs=$(tr ',' '\n' <<<"$PLATFORMS" | cut -d/ -f2 | sort -u | tr '\n' ' ')
 if scripts/build-dist.sh $archs 2>/dev/null; then
   context=(--build-context build=dist)
 fi
-run "$multiarch" build --tag "$IMAGE" --platform "$PLATFORMS" "${context[@]}" --push .
+run "$multiarch" build --builder "$builder" --tag "$IMAGE" --platform "$PLATFORMS" "${context[@]}" --push .
 
 run docker buildx imagetools inspect "$IMAGE"
 run "$multiarch" inspect "$IMAGE"
