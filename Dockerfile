@@ -30,6 +30,7 @@ RUN set -eu; \
     case "${TARGETARCH}${TARGETVARIANT:+/$TARGETVARIANT}" in \
       amd64)   set -- x86_64-unknown-linux-gnu      x86_64-linux-gnu      gcc-x86-64-linux-gnu libc6-dev-amd64-cross ;; \
       arm64)   set -- aarch64-unknown-linux-gnu     aarch64-linux-gnu     gcc-aarch64-linux-gnu libc6-dev-arm64-cross ;; \
+      arm/v6)  set -- arm-unknown-linux-gnueabi     arm-linux-gnueabi     gcc-arm-linux-gnueabi libc6-dev-armel-cross ;; \
       arm/v7)  set -- armv7-unknown-linux-gnueabihf arm-linux-gnueabihf   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross ;; \
       386)     set -- i686-unknown-linux-gnu        i686-linux-gnu        gcc-i686-linux-gnu libc6-dev-i386-cross ;; \
       ppc64le) set -- powerpc64le-unknown-linux-gnu powerpc64le-linux-gnu gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross ;; \
@@ -53,16 +54,18 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && linker_var="CARGO_TARGET_$(echo "${triple}" | tr 'a-z-' 'A-Z_')_LINKER" \
  && env "${linker_var}=${linker}" RUSTFLAGS='-C target-feature=+crt-static' \
       cargo build --release --locked -p arch-server --target "${triple}" \
- && mkdir -p "/${TARGETARCH}" \
- && cp "target/${triple}/release/arch-server" "/${TARGETARCH}/arch-server"
+ && mkdir -p "/${TARGETARCH}${TARGETVARIANT}" \
+ && cp "target/${triple}/release/arch-server" "/${TARGETARCH}${TARGETVARIANT}/arch-server"
 
 FROM ${RUNTIME_IMAGE}
 ARG TARGETARCH
+ARG TARGETVARIANT
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown
-# One folder per architecture at the stage's root, the layout of the host's dist/.
-COPY --from=build /${TARGETARCH}/arch-server /arch-server
+# One folder per platform at the stage's root (amd64, arm64, armv6, armv7, ...), the
+# layout of the host's dist/: arm/v6 and arm/v7 share TARGETARCH, so the variant counts.
+COPY --from=build /${TARGETARCH}${TARGETVARIANT}/arch-server /arch-server
 # HOST and PORT make `docker run -p 80:80 IMAGE` work; flags still override them.
 # Docker lets unprivileged users bind low ports inside a container's network namespace.
 ENV HOST=0.0.0.0 PORT=80

@@ -20,7 +20,7 @@ test: ## Set up the test bed and run every test
 	scripts/test.sh
 
 dist: ## Cross-compile arch-server for each platform into dist/<arch>/
-	scripts/build-dist.sh $(foreach p,$(subst $(,), ,$(PLATFORMS)),$(word 2,$(subst /, ,$(p))))
+	scripts/build-dist.sh $(subst $(,), ,$(PLATFORMS))
 
 image: dist ## Build the multi-platform image (not pushed)
 	$(MULTIARCH) build --tag $(IMAGE) --platform $(PLATFORMS) --build-context build=dist .

@@ -53,7 +53,7 @@ run "$multiarch" builder create --name "$builder" --driver "$driver" --config bu
 
 # Cross-compile on the host when the toolchain is here; otherwise the Dockerfile does.
 context=()
-archs=$(tr ',' '\n' <<<"$PLATFORMS" | cut -d/ -f2 | sort -u | tr '\n' ' ')
+archs=$(tr ',' '\n' <<<"$PLATFORMS" | cut -d/ -f2- | sort -u | tr '\n' ' ')
 # shellcheck disable=SC2086 # one argument per architecture
 if scripts/build-dist.sh $archs 2>/dev/null; then
   context=(--build-context build=dist)

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Cross-compiles arch-server on the host, one static binary per platform:
-#   dist/<arch>/arch-server     (arch as Docker's TARGETARCH: amd64, arm64)
-# `docker buildx build --build-context build=dist ...` then packs them into the
-# image without running the Dockerfile's compile stage (see the README).
+#   dist/<arch><variant>/arch-server   (Docker's TARGETARCH and TARGETVARIANT: amd64,
+#                                       arm64, 386, armv6, armv7, ppc64le, s390x, riscv64)
+# `multiarch build --build-context build=dist ...` then packs them into the image
+# without running the Dockerfile's compile stage (see the README).
 #
-#   scripts/build-dist.sh [ARCH...]     default: amd64 arm64
+#   scripts/build-dist.sh [PLATFORM...]   amd64 arm64 386 arm/v6 arm/v7 ppc64le s390x
+#                                         riscv64 (linux/ may lead); default: amd64 arm64
 #
 # amd64 uses the toolchain on PATH. arm64 uses rustup's aarch64 target when it is
 # installed, else Debian's rustc with the aarch64 std that `scripts/testbed.sh up` set up.
+# The others use rustup's target when installed, else Debian's rustc building the std
+# from its sources (-Zbuild-std), each target in a folder of its own under
+# $MULTIARCH_CACHE/build-std (the std compiles once per target, then is reused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CROSS_SYSROOT=${MULTIARCH_CROSS_SYSROOT:-/opt/multiarch-testbed/rust-sysroot}
+BUILD_STD_CACHE=${MULTIARCH_CACHE:-/var/cache/multiarch}/build-std
 STATIC='-C target-feature=+crt-static'
 archs=("$@")
 [ ${#archs[@]} -gt 0 ] || archs=(amd64 arm64)
@@ -19,39 +25,59 @@ archs=("$@")
 rustup_has() { command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$1"; }
 
 build() {
-  local arch=$1 triple
-  case "$arch" in
+  local platform=${1#linux/} triple gcc=""
+  case "$platform" in
     amd64) triple=x86_64-unknown-linux-gnu ;;
     arm64) triple=aarch64-unknown-linux-gnu ;;
+    386) triple=i686-unknown-linux-gnu gcc=i686-linux-gnu ;;
+    # ARMv6 (Raspberry Pi Zero and 1): an ARMv6 target and Debian's armel (soft-float)
+    # C library; armhf code would die there with "illegal instruction".
+    arm/v6) triple=arm-unknown-linux-gnueabi gcc=arm-linux-gnueabi ;;
+    arm/v7) triple=armv7-unknown-linux-gnueabihf gcc=arm-linux-gnueabihf ;;
+    ppc64le) triple=powerpc64le-unknown-linux-gnu gcc=powerpc64le-linux-gnu ;;
+    s390x) triple=s390x-unknown-linux-gnu gcc=s390x-linux-gnu ;;
+    riscv64) triple=riscv64gc-unknown-linux-gnu gcc=riscv64-linux-gnu ;;
     *)
-      echo "error: no host build for \`$arch\` yet (known: amd64, arm64)" >&2
-      echo "hint: build it through the Dockerfile's compile stage: docker buildx build --platform linux/$arch ." >&2
+      echo "error: no host build for \`$platform\` (known: amd64 arm64 386 arm/v6 arm/v7 ppc64le s390x riscv64)" >&2
+      echo "hint: build it through the Dockerfile's compile stage: docker buildx build --platform linux/$platform ." >&2
       exit 1
       ;;
   esac
-  local started=$SECONDS
-  echo "==> building arch-server for linux/$arch ($triple)" >&2
-  if [ "$arch" = amd64 ] && [ "$(uname -m)" = x86_64 ] || rustup_has "$triple"; then
+  local folder=${platform//\//} started=$SECONDS out
+  local linker_var
+  linker_var="CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER"
+  echo "==> building arch-server for linux/$platform ($triple)" >&2
+  if [ "$platform" = amd64 ] && [ "$(uname -m)" = x86_64 ]; then
     RUSTFLAGS="$STATIC" CARGO_TARGET_DIR=target/dist \
       cargo build --release --locked -q -p arch-server --target "$triple"
-    local out=target/dist/$triple/release/arch-server
-  elif [ -d "$CROSS_SYSROOT/lib/rustlib/$triple" ]; then
+    out=target/dist/$triple/release/arch-server
+  elif rustup_has "$triple"; then
+    env "$linker_var=${gcc:-${triple%%-*}-linux-gnu}-gcc" RUSTFLAGS="$STATIC" CARGO_TARGET_DIR=target/dist \
+      cargo build --release --locked -q -p arch-server --target "$triple"
+    out=target/dist/$triple/release/arch-server
+  elif [ -z "$gcc" ] && [ -d "$CROSS_SYSROOT/lib/rustlib/$triple" ]; then
     # Debian's rustc gets a target dir of its own, so the two compilers never
     # rebuild each other's artifacts.
-    local linker_var
-    linker_var="CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER"
     env RUSTC=/usr/bin/rustc "$linker_var=${triple%%-*}-linux-gnu-gcc" \
       RUSTFLAGS="--sysroot=$CROSS_SYSROOT $STATIC" CARGO_TARGET_DIR=target/dist-debian-rustc \
       cargo build --release --locked -q -p arch-server --target "$triple"
-    local out=target/dist-debian-rustc/$triple/release/arch-server
+    out=target/dist-debian-rustc/$triple/release/arch-server
+  elif [ -n "$gcc" ] && command -v "$gcc-gcc" >/dev/null && [ -d /usr/lib/rustlib/src/rust/library/std ]; then
+    local dir
+    dir=$BUILD_STD_CACHE/$(/usr/bin/rustc --version | cut -d' ' -f2)/$triple
+    mkdir -p "$dir"
+    env RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 "$linker_var=$gcc-gcc" RUSTFLAGS="$STATIC" \
+      CARGO_TARGET_DIR="$dir" \
+      cargo build -Zbuild-std=std,panic_abort --release --locked -q -p arch-server --target "$triple"
+    out=$dir/$triple/release/arch-server
   else
     echo "error: no Rust toolchain for \`$triple\` on this machine" >&2
-    echo "hint: run \`sudo scripts/testbed.sh up\`, or \`rustup target add $triple\` with an aarch64 linker" >&2
+    echo "hint: run \`sudo scripts/testbed.sh up\`, or \`rustup target add $triple\` with its cross linker" >&2
     exit 1
   fi
-  mkdir -p "dist/$arch"
-  cp "$out" "dist/$arch/arch-server"
-  echo "    dist/$arch/arch-server: $(stat -c %s "dist/$arch/arch-server") bytes, $((SECONDS - started)) s" >&2
+  mkdir -p "dist/$folder"
+  cp "$out" "dist/$folder/arch-server"
+  echo "    dist/$folder/arch-server: $(stat -c %s "dist/$folder/arch-server") bytes, $((SECONDS - started)) s" >&2
 }
 
 for arch in "${archs[@]}"; do build "$arch"; done

@@ -453,6 +453,41 @@ ensure_buildkit_image() {
   "$(dirname "$0")/buildkit-image.sh" "$BUILDKIT_IMAGE"
 }
 
+# The five other platforms of the is-tester demo's seven, and riscv64: Debian's cross C
+# toolchains, and the std's sources for Debian's rustc (-Zbuild-std), pinned to its
+# version. Debian's per-arch std packages cannot be installed here (they want libc6 of
+# that architecture at exactly the host's version, which the indexes lack); the sources
+# serve every target the same way.
+BUILD_STD_GCCS=(i686-linux-gnu arm-linux-gnueabi arm-linux-gnueabihf powerpc64le-linux-gnu
+  s390x-linux-gnu riscv64-linux-gnu)
+BUILD_STD_LIBCS=(i386 armel armhf ppc64el s390x riscv64)
+RUST_SRC=/usr/lib/rustlib/src/rust/library
+
+build_std_ready() {
+  local gcc
+  [ -d "$RUST_SRC/std" ] && [ -x /usr/bin/rustc ] || return 1
+  for gcc in "${BUILD_STD_GCCS[@]}"; do command -v "$gcc-gcc" >/dev/null || return 1; done
+}
+
+ensure_build_std_toolchains() {
+  say "cross toolchains for 386, arm/v6, arm/v7, ppc64le, s390x, riscv64 (build-std)"
+  if ! $REHEARSING && build_std_ready; then
+    ok "${BUILD_STD_GCCS[*]/%/-gcc} and the std's sources for $(/usr/bin/rustc --version)"
+    return 0
+  fi
+  if ! is_debian || ! is_root; then
+    missing "cross C toolchains and the Rust std's sources: only amd64 and arm64 can be built here"
+    return 0
+  fi
+  local packages=("rust-web-src=$DEBIAN_RUSTC_VERSION") gcc libc
+  for gcc in "${BUILD_STD_GCCS[@]}"; do packages+=("gcc-$gcc"); done
+  for libc in "${BUILD_STD_LIBCS[@]}"; do packages+=("libc6-dev-$libc-cross"); done
+  apt_install "${packages[@]}"
+  $REHEARSING && return 0
+  build_std_ready || die "the build-std toolchains did not install" "see the apt output above"
+  ok "${BUILD_STD_GCCS[*]/%/-gcc} and the std's sources for $(/usr/bin/rustc --version)"
+}
+
 bridge_ok() {
   # Without docker0, traffic to published ports leaves the machine (ENVIRONMENT.md).
   ip link show docker0 >/dev/null 2>&1
@@ -486,6 +521,7 @@ cmd_up() {
   ensure_binfmt
   ensure_registry_image
   ensure_cross_toolchain
+  ensure_build_std_toolchains
   ensure_busybox
   ensure_buildkit_image
   if ! bridge_ok; then
@@ -517,6 +553,7 @@ cmd_status() {
   fi
   check "QEMU handlers: aarch64, arm" binfmt_ready
   check "arm64 cross toolchain" cross_ready
+  check "build-std toolchains (386, arm/v6, arm/v7, ppc64le, s390x, riscv64)" build_std_ready
   if [ -f "$STATE_DIR/dockerd.pid" ]; then
     ok "dockerd was started by the test bed (pid $(cat "$STATE_DIR/dockerd.pid"))"
   fi
@@ -574,6 +611,7 @@ cmd_rehearse() {
   ensure_registry_image
   serve_registry_once "$REGISTRY_IMAGE"
   ensure_cross_toolchain
+  ensure_build_std_toolchains
   BUSYBOX_DIR=$(mktemp -d)
   ensure_busybox
   rm -rf "$BUSYBOX_DIR"

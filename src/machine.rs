@@ -46,9 +46,16 @@ impl MachineInfo {
         }
     }
 
-    /// The architecture this binary was compiled for (`std::env::consts::ARCH`).
+    /// The CPU this binary was compiled for, from its target triple: `x86_64`, `aarch64`,
+    /// `i686`, `armv6` (Rust's `arm-unknown-linux-gnueabi` is ARMv6), `armv7`,
+    /// `powerpc64le`, `s390x`, `riscv64`. A v6 build running on a v7 machine says so.
     pub fn compiled_for(&self) -> &'static str {
-        std::env::consts::ARCH
+        match self.build_target.split('-').next() {
+            Some("arm") => "armv6",
+            Some("riscv64gc") => "riscv64",
+            Some(cpu) if !cpu.is_empty() => cpu,
+            _ => std::env::consts::ARCH,
+        }
     }
 
     /// The body of `GET /arch`.
@@ -59,5 +66,26 @@ impl MachineInfo {
             platform: self.platform.as_ref().map(ToString::to_string),
             compiled_for: self.compiled_for().into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MachineInfo;
+
+    /// Issue #15: the build target shows, so a v6 build on a v7 machine is visibly v6.
+    #[rstest::rstest]
+    #[case("x86_64-unknown-linux-gnu", "x86_64")]
+    #[case("aarch64-unknown-linux-gnu", "aarch64")]
+    #[case("i686-unknown-linux-gnu", "i686")]
+    #[case("arm-unknown-linux-gnueabi", "armv6")]
+    #[case("armv7-unknown-linux-gnueabihf", "armv7")]
+    #[case("powerpc64le-unknown-linux-gnu", "powerpc64le")]
+    #[case("s390x-unknown-linux-gnu", "s390x")]
+    #[case("riscv64gc-unknown-linux-gnu", "riscv64")]
+    fn compiled_for_names_the_build_targets_cpu(#[case] target: &'static str, #[case] cpu: &str) {
+        let mut info = MachineInfo::from_parts("armv7l".into(), "linux".into(), "h".into());
+        info.build_target = target;
+        assert_eq!(info.compiled_for(), cpu);
     }
 }

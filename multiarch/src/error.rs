@@ -84,6 +84,16 @@ pub enum Error {
         #[source]
         source: Cause,
     },
+    /// A container ended as soon as it started, before it could be reached.
+    #[error("`{image}` exited with code {code} as soon as it started")]
+    ContainerExited {
+        /// The image.
+        image: String,
+        /// Its exit code.
+        code: i64,
+        /// The last lines it printed.
+        last_lines: Vec<String>,
+    },
     /// A port this tool would publish is already taken by another program.
     #[error("port {port} on {bind} is already in use by another program")]
     PortTaken {
@@ -291,6 +301,7 @@ impl Error {
                 "is its container running? `multiarch builder ls` shows it; `multiarch builder rm {name} && multiarch builder create --driver docker-container` starts a new one"
             ),
             Self::Context { .. } => "check the folder and its .dockerignore".into(),
+            Self::ContainerExited { image, .. } => format!("see what it printed: `docker run --rm {image}`; a program that is not a server is checked with `multiarch verify --exec 'CMD'`"),
             Self::Unsupported { hint, .. } => hint.clone(),
             Self::BuilderRecord { path, .. } => format!("check that `{path}` and its folder can be written"),
             Self::Layers { .. } => "the image's layers are damaged or not tar archives; push it again".into(),

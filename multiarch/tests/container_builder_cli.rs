@@ -104,7 +104,8 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
     }
     std::fs::write(
         base_context.path().join("Dockerfile"),
-        "FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\n",
+        "FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\n\
+         ENTRYPOINT [\"/bin/busybox\"]\nCMD [\"uname\", \"-m\"]\n",
     )
     .unwrap();
     let base = format!("{remote}/busybox:{}", bed.run_id);
@@ -122,6 +123,27 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         base_context.path().to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+
+    // A busybox image is no HTTP server: its container exits at once, which verify
+    // notices (it does not wait for an answer), and `--exec` checks it instead.
+    let local_base = format!("{registry}/busybox:{}", bed.run_id);
+    let (code, stdout, stderr) = common::multiarch(&["verify", &local_base, "--timeout", "300s"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("the container exited with code 0 before answering `/arch`")
+            && stdout.contains("--exec"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = common::multiarch(&["verify", &local_base, "--exec", "uname -m"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("`uname -m` exited 0: aarch64 (emulated)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("`uname -m` exited 0: x86_64 (native)"),
+        "{stdout}"
+    );
 
     let app_context = tempfile::tempdir().unwrap();
     for arch in ["amd64", "arm64"] {
@@ -141,7 +163,7 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         format!(
             "FROM {base}\nARG TARGETARCH\nCOPY ${{TARGETARCH}}/arch-server /arch-server\n\
              RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox uname -m > /built-on\"]\n\
-             ENV HOST=0.0.0.0 PORT=80\nEXPOSE 80\nENTRYPOINT [\"/arch-server\"]\n"
+             ENV HOST=0.0.0.0 PORT=80\nEXPOSE 80\nENTRYPOINT [\"/arch-server\"]\nCMD []\n"
         ),
     )
     .unwrap();

@@ -85,6 +85,7 @@ async fn the_two_platform_image_runs_and_answers_its_own_architecture() {
                 container_port: 80,
                 labels: bed.labels(),
                 cmd: None,
+                env: Vec::new(),
             },
         )
         .await

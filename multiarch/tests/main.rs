@@ -16,4 +16,5 @@ mod image_e2e;
 mod interrupt_cli;
 mod manifest_pull_cli;
 mod registry_cli;
+mod seven_platforms_cli;
 mod verify_cli;

@@ -254,6 +254,7 @@ async fn story(
                 container_port: 80,
                 labels: labels.clone(),
                 cmd: None,
+                env: Vec::new(),
             },
         )
         .await?;

@@ -26,6 +26,11 @@ pub struct Args {
     /// The port the server listens on inside the container
     #[arg(long, default_value_t = 80)]
     port: u16,
+    /// Instead of asking over HTTP, run this command in each platform's container (after
+    /// the image's entrypoint) and check it exits 0; a machine name it prints, as
+    /// `uname -m` does, must be the platform's. E.g. `--exec 'uname -m'` for busybox
+    #[arg(long, value_name = "CMD", conflicts_with = "static_only")]
+    exec: Option<String>,
     /// How long to wait for each container's first answer
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     timeout: Duration,
@@ -60,6 +65,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         reference: &reference,
         docker: docker.as_ref(),
         probe: Probe {
+            exec: args
+                .exec
+                .as_ref()
+                .map(|c| c.split_whitespace().map(String::from).collect()),
             port: args.port,
             path: args.path.clone(),
             timeout: args.timeout,

@@ -83,6 +83,8 @@ pub struct RunSpec {
     pub labels: std::collections::HashMap<String, String>,
     /// Arguments after the image's entrypoint.
     pub cmd: Option<Vec<String>>,
+    /// `KEY=VALUE` environment variables (`QEMU_CPU=arm1176` picks the emulated CPU).
+    pub env: Vec<String>,
 }
 
 /// A container started by [`run_published`].
@@ -117,9 +119,14 @@ pub async fn run_published(docker: &Docker, spec: &RunSpec) -> Result<Started> {
     let body = ContainerCreateBody {
         image: Some(spec.image.clone()),
         cmd: spec.cmd.clone(),
+        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
         labels: Some(labels),
         exposed_ports: Some(vec![port_key.clone()]),
         host_config: Some(HostConfig {
+            // The engine's init as PID 1: the kernel ignores a signal PID 1 raises for
+            // itself, and QEMU raises SIGILL so for an instruction the emulated CPU
+            // lacks; as PID 1 the program would hang instead of dying with code 132.
+            init: Some(true),
             port_bindings: Some(
                 [(
                     port_key.clone(),
@@ -166,6 +173,15 @@ pub async fn run_published(docker: &Docker, spec: &RunSpec) -> Result<Started> {
             .inspect_container(&id, None)
             .await
             .map_err(crate::error::refused(action()))?;
+        // A program that ends at once leaves no port to reach: say how it ended.
+        if inspected.state.as_ref().and_then(|s| s.running) == Some(false) {
+            let ended = exited(docker, &id).await?;
+            return Err(Error::ContainerExited {
+                image: spec.image.clone(),
+                code: ended.code,
+                last_lines: ended.last_lines,
+            });
+        }
         inspected
             .network_settings
             .and_then(|n| n.ports)
@@ -226,6 +242,110 @@ pub(crate) fn engine_message(error: &bollard::errors::Error) -> String {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
         other => crate::error::root_cause(other),
     }
+}
+
+/// How a container ended: its exit code and the last lines it printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exited {
+    /// The exit code (137 when killed, 132 for an illegal instruction under QEMU).
+    pub code: i64,
+    /// Its last lines of output, stdout and stderr together.
+    pub last_lines: Vec<String>,
+}
+
+/// Waits for container `id` to stop and says how it ended; pending while it runs.
+///
+/// # Errors
+/// [`Error::Engine`] when the engine cannot wait for it.
+pub async fn exited(docker: &Docker, id: &str) -> Result<Exited> {
+    use bollard::query_parameters::{LogsOptionsBuilder, WaitContainerOptions};
+    use futures_util::StreamExt;
+    let waited = docker
+        .wait_container(id, None::<WaitContainerOptions>)
+        .next()
+        .await;
+    let code = match waited {
+        Some(Ok(response)) => response.status_code,
+        // bollard reports a non-zero exit as an error carrying the code.
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+        Some(Err(e)) => {
+            return Err(crate::error::refused(format!("wait for container `{id}`"))(
+                e,
+            ));
+        }
+        None => -1,
+    };
+    let options = LogsOptionsBuilder::new()
+        .stdout(true)
+        .stderr(true)
+        .tail("5")
+        .build();
+    let mut last_lines = Vec::new();
+    let mut logs = docker.logs(id, Some(options));
+    while let Some(Ok(chunk)) = logs.next().await {
+        last_lines.extend(
+            String::from_utf8_lossy(&chunk.into_bytes())
+                .lines()
+                .map(str::to_string),
+        );
+    }
+    Ok(Exited { code, last_lines })
+}
+
+/// Runs a labelled container to its end (no port published), at most `timeout`, and
+/// removes it: how it ended.
+///
+/// # Errors
+/// [`Error::Engine`] when it cannot be created or started; [`Error::NotReady`] when it
+/// is still running after `timeout` (it is removed all the same).
+pub async fn run_to_exit(docker: &Docker, spec: &RunSpec, timeout: Duration) -> Result<Exited> {
+    use bollard::models::ContainerCreateBody;
+    use bollard::query_parameters::CreateContainerOptionsBuilder;
+    let mut labels = spec.labels.clone();
+    labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: spec.cmd.clone(),
+        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+        labels: Some(labels),
+        // As in run_published: so that a SIGILL under QEMU ends the program.
+        host_config: Some(bollard::models::HostConfig {
+            init: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut options = CreateContainerOptionsBuilder::new();
+    let platform_text = spec.platform.as_ref().map(ToString::to_string);
+    if let Some(platform) = &platform_text {
+        options = options.platform(platform);
+    }
+    let action = format!("run `{}`", spec.image);
+    let options = options.build();
+    let created = creating({
+        let docker = docker.clone();
+        async move { docker.create_container(Some(options), body).await }
+    })
+    .await
+    .map_err(crate::error::refused(action.clone()))?;
+    let result = async {
+        docker
+            .start_container(&created.id, None)
+            .await
+            .map_err(crate::error::refused(action.clone()))?;
+        match tokio::time::timeout(timeout, exited(docker, &created.id)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::NotReady {
+                url: format!("the command of `{}`", spec.image),
+                seconds: timeout.as_secs(),
+                last: "it was still running".into(),
+                container: created.id.clone(),
+            }),
+        }
+    }
+    .await;
+    remove(docker, &created.id).await;
+    result
 }
 
 /// Removes a volume; one that is already gone is fine.

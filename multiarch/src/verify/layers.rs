@@ -55,7 +55,7 @@ fn normalise(path: &str) -> String {
     parts.join("/")
 }
 
-fn search(layer: &Layer, wanted: &str) -> Result<Option<Hit>, LayerError> {
+fn search(layer: &Layer, wanted: &str, limit: usize) -> Result<Option<Hit>, LayerError> {
     let media_type = layer.media_type.as_str();
     let reader: Box<dyn Read + '_> = if media_type.ends_with("+gzip")
         || media_type.ends_with(".gzip")
@@ -106,10 +106,10 @@ fn search(layer: &Layer, wanted: &str) -> Result<Option<Hit>, LayerError> {
             };
             return Ok(Some(Hit::Link(resolved)));
         }
-        let mut head = Vec::with_capacity(HEAD_BYTES);
+        let mut head = Vec::with_capacity(limit.min(1 << 20));
         entry
             .by_ref()
-            .take(HEAD_BYTES as u64)
+            .take(limit as u64)
             .read_to_end(&mut head)
             .map_err(|e| LayerError::Corrupt(e.to_string()))?;
         return Ok(Some(Hit::File(head)));
@@ -123,10 +123,22 @@ fn search(layer: &Layer, wanted: &str) -> Result<Option<Hit>, LayerError> {
 /// # Errors
 /// A layer that cannot be read, or a link loop.
 pub fn read_head(layers: &[Layer], path: &str) -> Result<Option<(String, Vec<u8>)>, LayerError> {
+    read_file(layers, path, HEAD_BYTES)
+}
+
+/// As [`read_head`], with up to `limit` bytes of the file.
+///
+/// # Errors
+/// A layer that cannot be read, or a link loop.
+pub fn read_file(
+    layers: &[Layer],
+    path: &str,
+    limit: usize,
+) -> Result<Option<(String, Vec<u8>)>, LayerError> {
     let mut wanted = normalise(path);
     'follow: for _ in 0..16 {
         for layer in layers.iter().rev() {
-            match search(layer, &wanted)? {
+            match search(layer, &wanted, limit)? {
                 Some(Hit::File(head)) => return Ok(Some((format!("/{wanted}"), head))),
                 Some(Hit::Link(target)) => {
                     wanted = target;

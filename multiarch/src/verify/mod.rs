@@ -6,6 +6,7 @@
 //! - running: the image, run for that platform (natively or under QEMU), answers an
 //!   HTTP probe (`GET /arch` by default) with a machine name of that platform.
 
+pub mod arm;
 pub mod elf;
 pub mod layers;
 
@@ -24,6 +25,7 @@ use crate::engine::{self, RunSpec};
 use crate::error::{Error, Result};
 use crate::oci::index::{Entry, platforms};
 use crate::registry::Registry;
+use crate::verify::arm::ArmLevel;
 use crate::verify::elf::{ElfError, ElfIdent};
 use layers::Layer;
 
@@ -232,7 +234,15 @@ pub async fn check_static(
             )));
         };
         match ElfIdent::parse(&head) {
-            Ok(ident) => return Ok(judge(&path, ident, platform)),
+            Ok(ident) => {
+                let check = judge(&path, ident, platform);
+                return match (platform.architecture(), platform.variant()) {
+                    ("arm", Some(variant)) if !check.failed() => {
+                        judge_arm_level(reference, &downloaded, &path, ident, variant)
+                    }
+                    _ => Ok(check),
+                };
+            }
             Err(ElfError::Script(interpreter)) => {
                 program = interpreter
                     .split_whitespace()
@@ -272,6 +282,46 @@ fn candidates_found(
     Ok(None)
 }
 
+/// The largest binary read whole for its ARM attributes (the attributes come after the
+/// code, so the head is not enough).
+const MAX_BINARY: usize = 256 << 20;
+
+/// For `arm/vN`: the binary's EABI attributes must name an ARM that a vN CPU runs. An
+/// ARMv7 binary in the `arm/v6` slot passes every other check and dies on a Pi Zero.
+fn judge_arm_level(
+    reference: &Reference,
+    layers: &[Layer],
+    path: &str,
+    ident: ElfIdent,
+    variant: &str,
+) -> Result<Check> {
+    let whole = layers::read_file(layers, path, MAX_BINARY)
+        .map_err(|source| Error::Layers {
+            reference: reference.whole(),
+            path: path.to_string(),
+            source,
+        })?
+        .map(|(_, bytes)| bytes)
+        .unwrap_or_default();
+    Ok(match ArmLevel::of_elf(&whole) {
+        Ok(Some(level)) if level.runs_on(variant) => Check::Pass(format!(
+            "{path}: {}, {}",
+            ident.describe(),
+            level.describe()
+        )),
+        Ok(Some(level)) => Check::Fail(format!(
+            "{path} is {} code, which an ARM{variant} CPU cannot run (Tag_CPU_arch {})",
+            level.describe(),
+            level.arch_name()
+        )),
+        Ok(None) => Check::Pass(format!(
+            "{path}: {}; it has no EABI attributes, so its ARM level is not known",
+            ident.describe()
+        )),
+        Err(e) => Check::Fail(format!("`{path}`: its ARM attributes cannot be read: {e}")),
+    })
+}
+
 fn judge(path: &str, ident: ElfIdent, platform: &Platform) -> Check {
     match ElfIdent::expected_for(platform) {
         Some(expected) if expected == ident => Check::Pass(format!("{path}: {}", ident.describe())),
@@ -299,11 +349,15 @@ pub struct Probe {
     pub path: String,
     /// How long to wait for the first answer (emulated start-up is slow).
     pub timeout: Duration,
+    /// Instead of asking over HTTP: run this command in the container and check that it
+    /// exits 0 (and, when it prints a machine name, that it is the platform's).
+    pub exec: Option<Vec<String>>,
 }
 
 impl Default for Probe {
     fn default() -> Self {
         Self {
+            exec: None,
             port: 80,
             path: "/arch".into(),
             timeout: Duration::from_secs(60),
@@ -345,19 +399,40 @@ pub async fn check_running(
         .map_err(crate::error::refused(format!(
             "pull `{image}` for `{platform}`"
         )))?;
-    let started = engine::run_published(
-        docker,
-        &RunSpec {
-            image: image.clone(),
-            platform: Some(platform.clone()),
-            container_port: probe.port,
-            labels,
-            cmd: None,
-        },
-    )
-    .await?;
-    let answer = ask_machine(started.host_port, probe).await;
-    engine::remove(docker, &started.id).await;
+    let emulation = Emulation::of(engine_platform, platform);
+    let spec = RunSpec {
+        image: image.clone(),
+        platform: Some(platform.clone()),
+        container_port: probe.port,
+        labels,
+        cmd: probe.exec.clone(),
+        env: emulation.env(),
+    };
+    let check = match &probe.exec {
+        Some(command) => {
+            let ended = engine::run_to_exit(docker, &spec, probe.timeout).await;
+            judge_exec(command, platform, &emulation, ended)
+        }
+        None => {
+            // The answer, or the container's end, whichever comes first: a container
+            // that is not a server must not be waited for until the timeout.
+            let answer = match engine::run_published(docker, &spec).await {
+                Ok(started) => {
+                    let answer = tokio::select! {
+                        answer = ask_machine(started.host_port, probe) => Ok(answer),
+                        ended = engine::exited(docker, &started.id) => Err(ended),
+                    };
+                    engine::remove(docker, &started.id).await;
+                    answer
+                }
+                Err(Error::ContainerExited {
+                    code, last_lines, ..
+                }) => Err(Ok(engine::Exited { code, last_lines })),
+                Err(e) => return Err(e),
+            };
+            judge_answer(answer, probe, platform, &emulation)
+        }
+    };
     if !already_there {
         let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
             .force(true)
@@ -366,20 +441,142 @@ pub async fn check_running(
             tracing::debug!(%image, error = %e, "could not remove the image pulled for the check");
         }
     }
-    let how = match engine_platform {
-        Some(native) if native.architecture() == platform.architecture() => "native",
-        _ => "emulated",
-    };
+    check
+}
+
+/// How a platform's containers run on this engine: natively, or under QEMU told to be
+/// the CPU the slot promises (QEMU's default 32-bit ARM is an ARMv7, which would run
+/// ARMv7 code in an `arm/v6` image and report `armv7l`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emulation {
+    /// The host runs this platform's code itself.
+    pub native: bool,
+    /// The 32-bit process of a `386` image on a 64-bit x86 kernel, which reports `x86_64`.
+    pub compat: bool,
+    /// The CPU QEMU emulates, when not its default.
+    pub cpu: Option<&'static str>,
+}
+
+impl Emulation {
+    /// How `platform` runs on an engine of `engine` (unknown: as emulated).
+    pub fn of(engine: Option<&Platform>, platform: &Platform) -> Self {
+        let engine_arch = engine.map(Platform::architecture);
+        let compat = engine_arch == Some("amd64") && platform.architecture() == "386";
+        let native = compat || engine_arch == Some(platform.architecture());
+        let cpu = match (native, platform.architecture(), platform.variant()) {
+            (false, "arm", Some("v6")) => Some("arm1176"),
+            (false, "arm", Some("v5")) => Some("arm926"),
+            _ => None,
+        };
+        Self {
+            native,
+            compat,
+            cpu,
+        }
+    }
+
+    /// The container's environment that picks the emulated CPU.
+    pub fn env(&self) -> Vec<String> {
+        self.cpu
+            .map(|cpu| vec![format!("QEMU_CPU={cpu}")])
+            .unwrap_or_default()
+    }
+
+    /// Whether `machine` (`uname -m` in the container) is what `platform` should say.
+    pub fn accepts(&self, platform: &Platform, machine: &str) -> bool {
+        platform.matches_machine(machine) || (self.compat && machine == "x86_64")
+    }
+}
+
+impl std::fmt::Display for Emulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.native, self.compat, self.cpu) {
+            (true, true, _) => f.write_str("native, 32-bit on the 64-bit kernel"),
+            (true, false, _) => f.write_str("native"),
+            (false, _, Some(cpu)) => write!(f, "emulated, QEMU_CPU={cpu}"),
+            (false, _, None) => f.write_str("emulated"),
+        }
+    }
+}
+
+fn judge_answer(
+    answer: std::result::Result<std::result::Result<String, String>, Result<engine::Exited>>,
+    probe: &Probe,
+    platform: &Platform,
+    how: &Emulation,
+) -> Result<Check> {
     Ok(match answer {
-        Err(reason) => Check::Fail(format!("{how}: {reason}")),
-        Ok(machine) if platform.matches_machine(&machine) => {
+        Ok(Err(reason)) => Check::Fail(format!("{how}: {reason}")),
+        Ok(Ok(machine)) if how.accepts(platform, &machine) => {
             Check::Pass(format!("{machine} ({how})"))
         }
-        Ok(machine) => Check::Fail(format!(
+        Ok(Ok(machine)) => Check::Fail(format!(
             "answered `{machine}` ({how}), expected `{}`",
             platform.machine().unwrap_or("a machine of that platform")
         )),
+        Err(ended) => {
+            let ended = ended?;
+            Check::Fail(format!(
+                "{how}: the container exited with code {}{} before answering `{}`; its last lines: {}. Not an HTTP server? `--exec 'CMD'` runs a command in it instead, `--static-only` skips running",
+                ended.code,
+                signal_note(ended.code),
+                probe.path,
+                last_lines(&ended)
+            ))
+        }
     })
+}
+
+fn judge_exec(
+    command: &[String],
+    platform: &Platform,
+    how: &Emulation,
+    ended: Result<engine::Exited>,
+) -> Result<Check> {
+    let ended = ended?;
+    let shown = command.join(" ");
+    if ended.code != 0 {
+        return Ok(Check::Fail(format!(
+            "`{shown}` exited with code {}{} ({how}); its last lines: {}",
+            ended.code,
+            signal_note(ended.code),
+            last_lines(&ended)
+        )));
+    }
+    let printed = ended
+        .last_lines
+        .last()
+        .map(|l| l.trim())
+        .unwrap_or_default();
+    // A command that prints a machine name (`uname -m`) is held to the platform's.
+    if Platform::from_machine(printed).is_some() && !how.accepts(platform, printed) {
+        return Ok(Check::Fail(format!(
+            "`{shown}` printed `{printed}` ({how}), expected `{}`",
+            platform.machine().unwrap_or("a machine of that platform")
+        )));
+    }
+    Ok(Check::Pass(format!(
+        "`{shown}` exited 0: {printed} ({how})"
+    )))
+}
+
+/// What an exit code says beyond its number: 132 is SIGILL, the code of a CPU that lacks
+/// an instruction (ARMv7 code on an ARMv6 core).
+fn signal_note(code: i64) -> &'static str {
+    match code {
+        132 => " (SIGILL: an instruction this CPU does not have)",
+        137 => " (killed)",
+        139 => " (SIGSEGV)",
+        _ => "",
+    }
+}
+
+fn last_lines(ended: &engine::Exited) -> String {
+    if ended.last_lines.is_empty() {
+        "none".into()
+    } else {
+        ended.last_lines.join(" | ")
+    }
 }
 
 /// Asks the server on loopback `port` for its machine (`probe.path`, `GET /arch` by

@@ -122,6 +122,7 @@ impl TestBed {
             container_port: 5000,
             labels: self.labels(),
             cmd: None,
+            env: Vec::new(),
         };
         let started = engine::run_published(&self.docker, &spec)
             .await

@@ -1,0 +1,126 @@
+//! Issue #15: the is-tester demo's seven platforms, and riscv64, built on the host
+//! (cross-compiled; the five beyond amd64 and arm64 with the std built from source),
+//! pushed as one index, inspected, pulled, run (under the CPU each slot promises) and
+//! verified; and the liars verify must catch, each named by its platform.
+
+use std::path::Path;
+
+use crate::common;
+
+const PLATFORMS: [&str; 8] = [
+    "linux/amd64",
+    "linux/386",
+    "linux/arm/v6",
+    "linux/arm/v7",
+    "linux/arm64",
+    "linux/ppc64le",
+    "linux/s390x",
+    "linux/riscv64",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
+    let Some((mut bed, registry)) = common::testbed_with_registry().await else {
+        return;
+    };
+    bed.run(
+        "scripts/build-dist.sh",
+        &["386", "arm/v6", "arm/v7", "ppc64le", "s390x", "riscv64"],
+    );
+    let all = PLATFORMS.join(",");
+
+    // One index for all of them, through the engine's BuildKit.
+    let image = format!("{registry}/eight:{}", bed.run_id);
+    common::build_and_push(&mut bed, "dist", &image, &all);
+    let (code, stdout, stderr) = common::multiarch(&["inspect", &image]);
+    assert_eq!(code, 0, "{stderr}");
+    for platform in PLATFORMS {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{platform} "))),
+            "{platform} in the index: {stdout}"
+        );
+    }
+
+    // Every platform pulled, and the engine holds exactly that one.
+    let (code, stdout, stderr) = common::multiarch(&["pull", &image, "--platform", &all]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+
+    // Verified: each binary is for its slot's CPU, and each runs and says its machine,
+    // arm/v6 under an ARMv6 CPU model.
+    let (code, stdout, stderr) = common::multiarch(&["verify", &image]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for (platform, machine) in [
+        ("linux/amd64", "x86_64 (native)"),
+        ("linux/386", "x86_64 (native, 32-bit on the 64-bit kernel)"),
+        ("linux/arm/v6", "armv6l (emulated, QEMU_CPU=arm1176)"),
+        ("linux/arm/v7", "armv7l (emulated)"),
+        ("linux/arm64", "aarch64 (emulated)"),
+        ("linux/ppc64le", "ppc64le (emulated)"),
+        ("linux/s390x", "s390x (emulated)"),
+        ("linux/riscv64", "riscv64 (emulated)"),
+    ] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{platform} ")))
+            .unwrap_or_else(|| panic!("{platform}: {stdout}"));
+        assert!(row.contains("PASS"), "{row}");
+        assert!(row.contains(machine), "{row}");
+    }
+    let v6 = stdout
+        .lines()
+        .find(|l| l.starts_with("linux/arm/v6"))
+        .unwrap();
+    assert!(
+        v6.contains("ARMv6, soft-float"),
+        "the v6 binary's level: {v6}"
+    );
+
+    // Liars: each slot holds another platform's binary. Built from our own binaries, as
+    // a careless COPY would; verify fails and names the platform.
+    let liars = tempfile::tempdir().unwrap();
+    for (slot, binary) in [("armv6", "armv7"), ("armv7", "arm64"), ("386", "amd64")] {
+        let dir = liars.path().join(slot);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(
+            Path::new(&common::repo_root())
+                .join("dist")
+                .join(binary)
+                .join("arch-server"),
+            dir.join("arch-server"),
+        )
+        .unwrap();
+    }
+    let liar = format!("{registry}/liar:{}", bed.run_id);
+    common::build_and_push(
+        &mut bed,
+        liars.path().to_str().unwrap(),
+        &liar,
+        "linux/arm/v6,linux/arm/v7,linux/386",
+    );
+    let (code, stdout, stderr) = common::multiarch(&["verify", &liar]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let row = |platform: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{platform} ")))
+            .unwrap_or_else(|| panic!("{platform}: {stdout}"))
+            .to_string()
+    };
+    let v6 = row("linux/arm/v6");
+    assert!(v6.contains("FAIL"), "{v6}");
+    assert!(
+        v6.contains("ARMv7, hard-float code, which an ARMv6 CPU cannot run"),
+        "{v6}"
+    );
+    assert!(v6.contains("SIGILL"), "under an ARMv6 CPU it dies: {v6}");
+    let v7 = row("linux/arm/v7");
+    assert!(v7.contains("FAIL") && v7.contains("AArch64"), "{v7}");
+    let i386 = row("linux/386");
+    assert!(i386.contains("FAIL") && i386.contains("x86-64"), "{i386}");
+    assert!(
+        stderr.contains("3 of 3 platform(s)"),
+        "every liar is counted: {stderr}"
+    );
+}
