@@ -22,13 +22,8 @@ SUITE=forky
 BUILDKIT_VERSION=v0.25.0+debian
 LABEL=io.github.multiarch.testbed
 
-say() { printf '==> %s\n' "$*" >&2; }
-ok() { printf '    ok: %s\n' "$*" >&2; }
-die() {
-  printf 'error: %s\n' "$1" >&2
-  [ $# -gt 1 ] && printf 'hint: %s\n' "$2" >&2
-  exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 mapfile -t packages < <(grep -v '^#' "$here/buildkit/debian-packages.txt" | cut -d= -f1)
 

@@ -37,14 +37,8 @@ apt_opts=()
 # The registry image `up` builds; rehearse builds it under a scratch tag.
 REGISTRY_IMAGE=registry:2
 
-say() { printf '==> %s\n' "$*" >&2; }
-ok() { printf '    ok: %s\n' "$*" >&2; }
-missing() { printf '    missing: %s\n' "$*" >&2; }
-die() {
-  printf 'error: %s\n' "$1" >&2
-  [ $# -gt 1 ] && printf 'hint: %s\n' "$2" >&2
-  exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 is_root() { [ "$(id -u)" = 0 ]; }
 is_debian() { [ -r /etc/debian_version ] && command -v apt-get >/dev/null; }

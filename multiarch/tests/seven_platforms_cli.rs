@@ -29,9 +29,25 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
     );
     let all = PLATFORMS.join(",");
 
-    // One index for all of them, through the engine's BuildKit.
+    // One index for all of them, built and pushed by `multiarch build`.
     let image = format!("{registry}/eight:{}", bed.run_id);
-    common::build_and_push(&mut bed, "dist", &image, &all);
+    bed.track_image(&image);
+    let state = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = common::multiarch_with(
+        &[
+            "build",
+            "-t",
+            &image,
+            "--platform",
+            &all,
+            "--build-context",
+            "build=dist",
+            "--push",
+            ".",
+        ],
+        &[("MULTIARCH_STATE_DIR", state.path().to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
     let (code, stdout, stderr) = common::multiarch(&["inspect", &image]);
     assert_eq!(code, 0, "{stderr}");
     for platform in PLATFORMS {
@@ -80,24 +96,29 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
     // Liars: each slot holds another platform's binary. Built from our own binaries, as
     // a careless COPY would; verify fails and names the platform.
     let liars = tempfile::tempdir().unwrap();
-    for (slot, binary) in [("armv6", "armv7"), ("armv7", "arm64"), ("386", "amd64")] {
+    let dist = |platform: &str| {
+        common::repo_root()
+            .join("dist")
+            .join(platform)
+            .join("arch-server")
+    };
+    // The host's own `true` is linked dynamically: its loader is not in a scratch image.
+    for (slot, binary) in [
+        ("armv6", dist("armv7")),
+        ("armv7", dist("arm64")),
+        ("386", dist("amd64")),
+        ("amd64", Path::new("/usr/bin/true").to_path_buf()),
+    ] {
         let dir = liars.path().join(slot);
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(
-            Path::new(&common::repo_root())
-                .join("dist")
-                .join(binary)
-                .join("arch-server"),
-            dir.join("arch-server"),
-        )
-        .unwrap();
+        std::fs::copy(binary, dir.join("arch-server")).unwrap();
     }
     let liar = format!("{registry}/liar:{}", bed.run_id);
     common::build_and_push(
         &mut bed,
         liars.path().to_str().unwrap(),
         &liar,
-        "linux/arm/v6,linux/arm/v7,linux/386",
+        "linux/arm/v6,linux/arm/v7,linux/386,linux/amd64",
     );
     let (code, stdout, stderr) = common::multiarch(&["verify", &liar]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
@@ -119,8 +140,13 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
     assert!(v7.contains("FAIL") && v7.contains("AArch64"), "{v7}");
     let i386 = row("linux/386");
     assert!(i386.contains("FAIL") && i386.contains("x86-64"), "{i386}");
+    let dynamic = row("linux/amd64");
     assert!(
-        stderr.contains("3 of 3 platform(s)"),
+        dynamic.contains("FAIL") && dynamic.contains("is dynamically linked and its loader"),
+        "{dynamic}"
+    );
+    assert!(
+        stderr.contains("4 of 4 platform(s)"),
         "every liar is counted: {stderr}"
     );
 }

@@ -110,53 +110,25 @@ pub fn bridge_present() -> bool {
 /// # Errors
 /// [`Error::Engine`] naming the image and platform.
 pub async fn run_published(docker: &Docker, spec: &RunSpec) -> Result<Started> {
-    use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
-    use bollard::query_parameters::CreateContainerOptionsBuilder;
+    use bollard::models::PortBinding;
 
     let port_key = format!("{}/tcp", spec.container_port);
-    let mut labels = spec.labels.clone();
-    labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
-    let body = ContainerCreateBody {
-        image: Some(spec.image.clone()),
-        cmd: spec.cmd.clone(),
-        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
-        labels: Some(labels),
-        exposed_ports: Some(vec![port_key.clone()]),
-        host_config: Some(HostConfig {
-            // The engine's init as PID 1: the kernel ignores a signal PID 1 raises for
-            // itself, and QEMU raises SIGILL so for an instruction the emulated CPU
-            // lacks; as PID 1 the program would hang instead of dying with code 132.
-            init: Some(true),
-            port_bindings: Some(
-                [(
-                    port_key.clone(),
-                    Some(vec![PortBinding {
-                        host_ip: Some("127.0.0.1".into()),
-                        host_port: Some(String::new()),
-                    }]),
-                )]
-                .into(),
-            ),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let platform_text = spec.platform.as_ref().map(ToString::to_string);
-    let mut options = CreateContainerOptionsBuilder::new();
-    if let Some(platform) = &platform_text {
-        options = options.platform(platform);
+    let mut body = create_body(spec);
+    body.exposed_ports = Some(vec![port_key.clone()]);
+    if let Some(host) = body.host_config.as_mut() {
+        host.port_bindings = Some(
+            [(
+                port_key.clone(),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(String::new()),
+                }]),
+            )]
+            .into(),
+        );
     }
-    let action = || {
-        format!(
-            "run `{}`{}",
-            spec.image,
-            platform_text
-                .as_ref()
-                .map(|p| format!(" for `{p}`"))
-                .unwrap_or_default()
-        )
-    };
-    let options = options.build();
+    let (options, action) = create_options(spec);
+    let action = || action.clone();
     let created = creating({
         let docker = docker.clone();
         async move { docker.create_container(Some(options), body).await }
@@ -253,6 +225,43 @@ pub struct Exited {
     pub last_lines: Vec<String>,
 }
 
+/// The create request for `spec`: its command and environment, its labels with the
+/// kit's, and the engine's init as PID 1. The kernel ignores a signal PID 1 raises for
+/// itself, and QEMU raises SIGILL so for an instruction the emulated CPU lacks: as PID 1
+/// the program would hang instead of dying with code 132.
+fn create_body(spec: &RunSpec) -> bollard::models::ContainerCreateBody {
+    let mut labels = spec.labels.clone();
+    labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
+    bollard::models::ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: spec.cmd.clone(),
+        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+        labels: Some(labels),
+        host_config: Some(bollard::models::HostConfig {
+            init: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The create options for `spec` (its platform), and what to call the run in errors.
+fn create_options(spec: &RunSpec) -> (bollard::query_parameters::CreateContainerOptions, String) {
+    let mut options = bollard::query_parameters::CreateContainerOptionsBuilder::new();
+    if let Some(platform) = &spec.platform {
+        options = options.platform(&platform.to_string());
+    }
+    let action = format!(
+        "run `{}`{}",
+        spec.image,
+        spec.platform
+            .as_ref()
+            .map(|p| format!(" for `{p}`"))
+            .unwrap_or_default()
+    );
+    (options.build(), action)
+}
+
 /// Waits for container `id` to stop and says how it ended; pending while it runs.
 ///
 /// # Errors
@@ -299,29 +308,8 @@ pub async fn exited(docker: &Docker, id: &str) -> Result<Exited> {
 /// [`Error::Engine`] when it cannot be created or started; [`Error::NotReady`] when it
 /// is still running after `timeout` (it is removed all the same).
 pub async fn run_to_exit(docker: &Docker, spec: &RunSpec, timeout: Duration) -> Result<Exited> {
-    use bollard::models::ContainerCreateBody;
-    use bollard::query_parameters::CreateContainerOptionsBuilder;
-    let mut labels = spec.labels.clone();
-    labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
-    let body = ContainerCreateBody {
-        image: Some(spec.image.clone()),
-        cmd: spec.cmd.clone(),
-        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
-        labels: Some(labels),
-        // As in run_published: so that a SIGILL under QEMU ends the program.
-        host_config: Some(bollard::models::HostConfig {
-            init: Some(true),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let mut options = CreateContainerOptionsBuilder::new();
-    let platform_text = spec.platform.as_ref().map(ToString::to_string);
-    if let Some(platform) = &platform_text {
-        options = options.platform(platform);
-    }
-    let action = format!("run `{}`", spec.image);
-    let options = options.build();
+    let body = create_body(spec);
+    let (options, action) = create_options(spec);
     let created = creating({
         let docker = docker.clone();
         async move { docker.create_container(Some(options), body).await }

@@ -107,6 +107,16 @@ impl ElfIdent {
     }
 }
 
+/// The loader (`PT_INTERP`) a dynamically linked binary names, e.g.
+/// `/lib/ld-linux-aarch64.so.1`; `None` for a static binary.
+///
+/// # Errors
+/// [`ElfError::NotElf`] when goblin cannot parse the whole file.
+pub fn interpreter(file: &[u8]) -> Result<Option<String>, ElfError> {
+    let elf = goblin::elf::Elf::parse(file).map_err(|e| ElfError::NotElf(e.to_string()))?;
+    Ok(elf.interpreter.map(String::from))
+}
+
 fn machine_name(machine: u16) -> &'static str {
     match machine {
         header::EM_X86_64 => "x86-64",
@@ -206,6 +216,14 @@ mod tests {
             Some(ident),
             ElfIdent::expected_for(&Platform::linux_arm64())
         );
+    }
+
+    #[test]
+    fn a_dynamic_binary_names_its_loader() {
+        // This test binary is linked dynamically against the host's glibc.
+        let bytes = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let loader = interpreter(&bytes).unwrap().expect("a dynamic test binary");
+        assert!(loader.contains("ld-linux"), "{loader}");
     }
 
     #[test]

@@ -236,12 +236,10 @@ pub async fn check_static(
         match ElfIdent::parse(&head) {
             Ok(ident) => {
                 let check = judge(&path, ident, platform);
-                return match (platform.architecture(), platform.variant()) {
-                    ("arm", Some(variant)) if !check.failed() => {
-                        judge_arm_level(reference, &downloaded, &path, ident, variant)
-                    }
-                    _ => Ok(check),
-                };
+                if check.failed() {
+                    return Ok(check);
+                }
+                return judge_whole_binary(reference, &downloaded, &path, ident, platform);
             }
             Err(ElfError::Script(interpreter)) => {
                 program = interpreter
@@ -286,40 +284,74 @@ fn candidates_found(
 /// code, so the head is not enough).
 const MAX_BINARY: usize = 256 << 20;
 
-/// For `arm/vN`: the binary's EABI attributes must name an ARM that a vN CPU runs. An
-/// ARMv7 binary in the `arm/v6` slot passes every other check and dies on a Pi Zero.
-fn judge_arm_level(
+/// What the header alone cannot say, from the whole binary: for `arm/vN`, its EABI
+/// attributes must name an ARM that a vN CPU runs (an ARMv7 binary in the `arm/v6` slot
+/// passes every other check and dies on a Pi Zero); and a dynamically linked binary's
+/// loader must be in the image, or the container cannot start ("exec user process
+/// caused: no such file or directory").
+fn judge_whole_binary(
     reference: &Reference,
     layers: &[Layer],
     path: &str,
     ident: ElfIdent,
-    variant: &str,
+    platform: &Platform,
 ) -> Result<Check> {
+    let layers_error = |source| Error::Layers {
+        reference: reference.whole(),
+        path: path.to_string(),
+        source,
+    };
     let whole = layers::read_file(layers, path, MAX_BINARY)
-        .map_err(|source| Error::Layers {
-            reference: reference.whole(),
-            path: path.to_string(),
-            source,
-        })?
+        .map_err(layers_error)?
         .map(|(_, bytes)| bytes)
         .unwrap_or_default();
-    Ok(match ArmLevel::of_elf(&whole) {
-        Ok(Some(level)) if level.runs_on(variant) => Check::Pass(format!(
-            "{path}: {}, {}",
-            ident.describe(),
-            level.describe()
-        )),
-        Ok(Some(level)) => Check::Fail(format!(
-            "{path} is {} code, which an ARM{variant} CPU cannot run (Tag_CPU_arch {})",
-            level.describe(),
-            level.arch_name()
-        )),
-        Ok(None) => Check::Pass(format!(
-            "{path}: {}; it has no EABI attributes, so its ARM level is not known",
-            ident.describe()
-        )),
-        Err(e) => Check::Fail(format!("`{path}`: its ARM attributes cannot be read: {e}")),
-    })
+    let mut detail = format!("{path}: {}", ident.describe());
+    if let ("arm", Some(variant)) = (platform.architecture(), platform.variant()) {
+        match ArmLevel::of_elf(&whole) {
+            Ok(Some(level)) if level.runs_on(variant) => {
+                detail += &format!(", {}", level.describe());
+            }
+            Ok(Some(level)) => {
+                return Ok(Check::Fail(format!(
+                    "{path} is {} code, which an ARM{variant} CPU cannot run (Tag_CPU_arch {})",
+                    level.describe(),
+                    level.arch_name()
+                )));
+            }
+            Ok(None) => detail += "; it has no EABI attributes, so its ARM level is not known",
+            Err(e) => {
+                return Ok(Check::Fail(format!(
+                    "`{path}`: its ARM attributes cannot be read: {e}"
+                )));
+            }
+        }
+    }
+    let loader = match crate::verify::elf::interpreter(&whole) {
+        Ok(loader) => loader,
+        Err(e) => return Ok(Check::Fail(format!("`{path}` is {e}"))),
+    };
+    if let Some(loader) = loader {
+        let found = layers::read_head(layers, &loader).map_err(|source| Error::Layers {
+            reference: reference.whole(),
+            path: loader.clone(),
+            source,
+        })?;
+        let Some((_, head)) = found else {
+            return Ok(Check::Fail(format!(
+                "{path} is dynamically linked and its loader `{loader}` is not in the image: it cannot start (\"exec user process caused: no such file or directory\")"
+            )));
+        };
+        if let Ok(loader_ident) = ElfIdent::parse(&head) {
+            if judge(&loader, loader_ident, platform).failed() {
+                return Ok(Check::Fail(format!(
+                    "the loader `{loader}` of {path} is {}, not a {platform} one",
+                    loader_ident.describe()
+                )));
+            }
+        }
+        detail += &format!(", dynamically linked ({loader} is there)");
+    }
+    Ok(Check::Pass(detail))
 }
 
 fn judge(path: &str, ident: ElfIdent, platform: &Platform) -> Check {
@@ -428,6 +460,14 @@ pub async fn check_running(
                 Err(Error::ContainerExited {
                     code, last_lines, ..
                 }) => Err(Ok(engine::Exited { code, last_lines })),
+                // The engine could not start it (a missing loader, say): that is this
+                // platform's failure, not the end of the verification.
+                Err(Error::Engine { source, .. }) => {
+                    return Ok(Check::Fail(format!(
+                        "{emulation}: the engine could not start it: {}",
+                        crate::error::root_cause(source.as_ref())
+                    )));
+                }
                 Err(e) => return Err(e),
             };
             judge_answer(answer, probe, platform, &emulation)

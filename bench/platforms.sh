@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The eight platforms (the is-tester demo's seven, and riscv64), in one run:
+# 1. a one-line change to the server, cross-compiled on the host for all eight
+#    (scripts/build-dist.sh) and built and pushed as one index;
+# 2. `multiarch verify` of that image, static only and full (each platform run, seven of
+#    them under QEMU), with `docker buildx imagetools inspect` of the same image beside it
+#    for scale (it reads the index and prints it, nothing more).
+# The same change compiled under QEMU is measured for two platforms by bench/demo.sh
+# (EMULATED=1); for these eight it is not measured here (see BENCHMARKS.md).
+#
+#   bench/platforms.sh     (needs the test bed: sudo scripts/testbed.sh up)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+RUNS=${RUNS:-3}
+ALL=amd64,386,arm/v6,arm/v7,arm64,ppc64le,s390x,riscv64
+PLATFORMS=$(tr ',' '\n' <<<"$ALL" | sed 's|^|linux/|' | paste -sd,)
+IMAGE=localhost:5000/arch-server:bench-eight
+
+cargo build --release -q -p multiarch
+m=target/release/multiarch
+state=$(mktemp -d)
+export MULTIARCH_STATE_DIR=$state
+cp -p src/machine.rs "$state/machine.rs"
+registry_was_up=false
+$m registry status >/dev/null 2>&1 && registry_was_up=true
+cleanup() {
+  cp -p "$state/machine.rs" src/machine.rs
+  $registry_was_up || $m registry down --volumes >/dev/null 2>&1 || true
+  rm -rf "$state"
+}
+trap cleanup EXIT
+$m registry up >/dev/null 2>&1
+# shellcheck disable=SC2046 # one argument per platform
+scripts/build-dist.sh $(tr ',' ' ' <<<"$ALL") 2>/dev/null
+
+seconds() { # command... -> wall seconds; a failed command stops the benchmark
+  local t0 log
+  log=$(mktemp)
+  t0=$(date +%s.%N)
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "error: \`$*\` failed" >&2
+    exit 1
+  fi
+  printf '%.1f\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
+  rm -f "$log"
+}
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+rebuild() { # n
+  echo "// bench change $1" >>src/machine.rs
+  # shellcheck disable=SC2046
+  scripts/build-dist.sh $(tr ',' ' ' <<<"$ALL") &&
+    $m build -t "$IMAGE" --platform "$PLATFORMS" --build-context build=dist --push .
+}
+
+rebuilds="" static="" full="" imagetools=""
+for i in $(seq 1 "$RUNS"); do
+  rebuilds+="$(seconds rebuild "$i") "
+  cp -p "$state/machine.rs" src/machine.rs
+done
+for _ in $(seq 1 "$RUNS"); do
+  static+="$(seconds $m verify "$IMAGE" --static-only) "
+  full+="$(seconds $m verify "$IMAGE") "
+  imagetools+="$(seconds docker buildx imagetools inspect "$IMAGE") "
+done
+sizes=$(for p in $(tr ',' ' ' <<<"$ALL"); do printf '%s %s, ' "$p" "$(numfmt --to=iec-i --suffix=B "$(stat -c %s "dist/${p//\//}/arch-server")")"; done)
+
+row() { printf '| %s | %s | %s s |\n' "$1" "$2" "$(echo "$2" | median)"; }
+out=$(mktemp)
+{
+  echo "<!-- platforms:start -->"
+  echo "## Eight platforms: rebuild after a one-line change, and verify"
+  echo
+  echo "- command: \`bench/platforms.sh\` ($RUNS runs each; $PLATFORMS)"
+  echo "- date: $(date -u +%Y-%m-%d), machine: $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB, $(uname -m); Docker $(docker version -f '{{.Server.Version}}'); QEMU $(qemu-aarch64-static --version | head -n1 | awk '{print $3}')"
+  echo
+  echo "| what | runs (s) | median |"
+  echo "| --- | --- | ---: |"
+  row "one-line change: eight platforms cross-compiled on the host, built and pushed as one index" "${rebuilds% }"
+  row "\`multiarch verify --static-only\` (configs, ELF headers, ARM levels)" "${static% }"
+  row "\`multiarch verify\` (also pulls and runs each platform, seven under QEMU)" "${full% }"
+  row "reference: \`docker buildx imagetools inspect\` of the same image" "${imagetools% }"
+  echo
+  echo "Stripped static binaries: ${sizes%, }."
+  echo "Compiling the same change under QEMU was measured for arm64 by bench/demo.sh (39× slower than cross-compiling); for these platforms it is not measured yet."
+  echo "<!-- platforms:end -->"
+} >"$out"
+write_section platforms "$out"
