@@ -280,6 +280,45 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         "refused before anything was built: {stderr}"
     );
 
+    // Ctrl-C in the middle of a container build with a named context: exit 130, nothing
+    // of this run left (no container, no context in the registry), nothing pushed.
+    let heavy = tempfile::tempdir().unwrap();
+    common::heavy_context(heavy.path(), 64);
+    let extra = tempfile::tempdir().unwrap();
+    std::fs::write(extra.path().join("note"), "a named context").unwrap();
+    let named = format!("extra={}", extra.path().display());
+    let interrupted = format!("{registry}/interrupted:{}", bed.run_id);
+    let (code, stderr) = crate::interrupt_cli::interrupt(
+        &[
+            "build",
+            "--builder",
+            &name,
+            heavy.path().to_str().unwrap(),
+            "-t",
+            &interrupted,
+            "--build-context",
+            &named,
+            "--push",
+            "--plain",
+        ],
+        &[("MULTIARCH_STATE_DIR", state_dir.as_str())],
+        "#",
+        std::time::Duration::from_millis(300),
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    let (_, tags) = common::http_get(&format!(
+        "http://{registry}/v2/multiarch-context/extra/tags/list"
+    ))
+    .await
+    .unwrap();
+    assert!(
+        !tags.contains("\"tags\":["),
+        "named context left in the registry: {tags}\n{stderr}"
+    );
+    bed.assert_no_containers("label=io.github.multiarch.session", &stderr);
+    let (code, _, _) = common::multiarch(&["inspect", &interrupted]);
+    assert_ne!(code, 0, "an interrupted build pushed `{interrupted}`");
+
     // `rm` keeps the cache volume, `rm --volumes` removes it too.
     let volume = format!("multiarch-buildkit-{name}-state");
     let (code, _, stderr) = run(&["builder", "rm", &name]);

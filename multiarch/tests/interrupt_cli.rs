@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Starts `multiarch ARGS`, waits for a stderr line containing `when`, then `after`,
 /// sends SIGINT, and returns the exit code and everything it printed on stderr.
-fn interrupt(
+pub(crate) fn interrupt(
     args: &[&str],
     env: &[(&str, &str)],
     when: &str,

@@ -5,6 +5,8 @@
 //! Only local registries take these: a workshop registry may hold a scratch repository
 //! for the length of a build, a company's or Docker Hub should not.
 
+use std::sync::{LazyLock, Mutex};
+
 use oci_client::Reference;
 use oci_spec::image::{
     Arch, DescriptorBuilder, ImageConfigurationBuilder, ImageManifestBuilder, MediaType, Os,
@@ -20,8 +22,21 @@ use crate::registry::{Registry, sha256_digest};
 /// Where named contexts are pushed, below the target registry.
 const REPOSITORY: &str = "multiarch-context";
 
+/// What this process pushed and has not deleted yet, for Ctrl-C's clean-up: each
+/// manifest is recorded just before it is sent (the registry finishes a request it has
+/// received even when this side stops listening), so a push cut short is found too.
+static PUSHED: LazyLock<Mutex<Vec<(Registry, Reference, String)>>> = LazyLock::new(Mutex::default);
+
+fn record(registry: &Registry, reference: &Reference, digest: &str) {
+    PUSHED.lock().expect("not poisoned").push((
+        registry.clone(),
+        reference.clone(),
+        digest.to_string(),
+    ));
+}
+
 /// One folder pushed as an image, to delete after the build.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct PushedContext {
     /// The image BuildKit reads, by tag.
     pub reference: Reference,
@@ -89,9 +104,12 @@ pub(crate) async fn push(
         let manifest = serde_json::to_vec(&manifest).map_err(|e| bad(&reference, e))?;
         let size = manifest.len() as u64;
         let media_type = MediaType::ImageManifest.to_string();
-        let digest = registry
+        // Recorded before it is sent: a push cut short by Ctrl-C may still land.
+        let digest = sha256_digest(&manifest);
+        record(registry, &reference, &digest);
+        registry
             .push_manifest(
-                &reference.clone_with_digest(sha256_digest(&manifest)),
+                &reference.clone_with_digest(digest.clone()),
                 manifest,
                 &media_type,
             )
@@ -106,11 +124,12 @@ pub(crate) async fn push(
     }
     let names = vec![name.to_string(); members.len()];
     let (index, media_type) = assemble(&members, &names).map_err(|e| bad(&reference, e))?;
-    manifests.push(
-        registry
-            .push_manifest(&reference, index, &media_type)
-            .await?,
-    );
+    let index_digest = sha256_digest(&index);
+    record(registry, &reference, &index_digest);
+    registry
+        .push_manifest(&reference, index, &media_type)
+        .await?;
+    manifests.push(index_digest);
     Ok(PushedContext {
         reference,
         manifests,
@@ -120,9 +139,27 @@ pub(crate) async fn push(
 /// Deletes what [`push`] pushed (the blobs stay until the registry's garbage collection).
 pub(crate) async fn remove(registry: &Registry, pushed: &PushedContext) {
     for digest in pushed.manifests.iter().rev() {
-        if let Err(e) = registry.delete_manifest(&pushed.reference, digest).await {
-            tracing::debug!(reference = %pushed.reference, %digest, error = %e, "context manifest not deleted");
-        }
+        delete(registry, &pushed.reference, digest).await;
+    }
+}
+
+/// Deletes every named context this process pushed and has not deleted (Ctrl-C).
+/// Returns how many manifests it deleted.
+pub(crate) async fn remove_leftovers() -> usize {
+    let left = std::mem::take(&mut *PUSHED.lock().expect("not poisoned"));
+    for (registry, reference, digest) in left.iter().rev() {
+        delete(registry, reference, digest).await;
+    }
+    left.len()
+}
+
+async fn delete(registry: &Registry, reference: &Reference, digest: &str) {
+    PUSHED
+        .lock()
+        .expect("not poisoned")
+        .retain(|(_, r, d)| !(r == reference && d == digest));
+    if let Err(e) = registry.delete_manifest(reference, digest).await {
+        tracing::debug!(%reference, %digest, error = %e, "context manifest not deleted");
     }
 }
 

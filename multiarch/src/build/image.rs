@@ -456,9 +456,14 @@ impl NamedContexts {
     }
 }
 
-/// Removes the named-context images this invocation imported, when its build was cut
-/// short (Ctrl-C drops the build before it can clean up). Returns how many.
+/// Removes the named contexts this invocation imported into the engine or pushed to a
+/// registry, when its build was cut short (Ctrl-C drops the build before it can clean
+/// up). Returns how many.
 pub async fn remove_leftover_contexts(docker: &Docker) -> usize {
+    context_image::remove_leftovers().await + remove_leftover_context_images(docker).await
+}
+
+async fn remove_leftover_context_images(docker: &Docker) -> usize {
     use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
     let filters = std::collections::HashMap::from([(
         "label".to_string(),
