@@ -9,8 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-before=${1:-$(git log --format=%H --grep='^tests: one harness' -n1)^}
-after=${2:-HEAD}
+harness=$(git log --format=%H --grep='^tests: one harness' -n1)
+before=${1:-$harness^}
+after=${2:-$harness}
 work=$(mktemp -d /var/tmp/multiarch-test-suite.XXXX)
 trap 'git worktree remove --force "$work/before" 2>/dev/null; git worktree remove --force "$work/after" 2>/dev/null; rm -rf "$work"' EXIT
 

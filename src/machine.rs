@@ -89,3 +89,4 @@ mod tests {
         assert_eq!(info.compiled_for(), cpu);
     }
 }
+// bench change 1

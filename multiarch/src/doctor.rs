@@ -105,12 +105,7 @@ pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>
         Err(e) => findings.push(finding("engine", Level::Problem, e.to_string(), None)),
     }
     if let Ok(info) = docker.info().await {
-        let containerd_store = info
-            .driver_status
-            .unwrap_or_default()
-            .iter()
-            .flatten()
-            .any(|s| s.contains("io.containerd.snapshotter"));
+        let containerd_store = crate::engine::uses_containerd_store(&info);
         findings.push(if containerd_store {
             finding("image store", Level::Ok, "containerd image store: multi-platform images can be stored and pushed", None)
         } else {

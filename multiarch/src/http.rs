@@ -15,6 +15,23 @@ pub(crate) fn plain_client(timeout: Duration) -> reqwest::Client {
         .expect("a plain HTTP client with no certificates always builds")
 }
 
+/// Runs `attempt` every `interval` until it succeeds, at most `timeout`; the last
+/// failure when time runs out. Every wait-until-ready of the kit goes through here.
+pub(crate) async fn poll<T, E>(
+    timeout: Duration,
+    interval: Duration,
+    mut attempt: impl AsyncFnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(interval).await,
+        }
+    }
+}
+
 /// Asks `url` every `interval` until `accept` takes an answer, then returns it.
 ///
 /// # Errors
@@ -27,19 +44,11 @@ pub(crate) async fn wait_until<T>(
     mut accept: impl AsyncFnMut(reqwest::Response) -> Result<T, String>,
 ) -> Result<T, String> {
     let client = plain_client(Duration::from_secs(10));
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut last;
-    loop {
+    poll(timeout, interval, async || {
         match client.get(url).send().await {
-            Ok(response) => match accept(response).await {
-                Ok(value) => return Ok(value),
-                Err(seen) => last = seen,
-            },
-            Err(e) => last = crate::error::root_cause(&e),
+            Ok(response) => accept(response).await,
+            Err(e) => Err(crate::error::root_cause(&e)),
         }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(last);
-        }
-        tokio::time::sleep(interval).await;
-    }
+    })
+    .await
 }

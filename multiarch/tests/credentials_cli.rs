@@ -112,3 +112,97 @@ async fn credentials_never_appear_in_output_even_at_trace_level() {
         }
     }
 }
+
+/// Issue #13: `build --push` looked up credentials by splitting the tag again (for
+/// `-t app:1`, a registry named `app`). The parsed reference now carries them to the
+/// engine's push; a real registry that requires a password refuses the push without
+/// them, with a clear error, and takes it with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_pushes_with_the_credentials_of_its_reference() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+    bed.run("scripts/build-dist.sh", &["amd64"]);
+    // Debian's registry with htpasswd auth: bcrypt of PASSWORD, made once for this test.
+    const PASSWORD: &str = "pw-Workshop-7";
+    const HTPASSWD: &str =
+        "workshop:$2b$06$7CUlH/NnD.wv36q0UKHEPu2iOv8xbG.70Hs7tJiV.tNWNnyWQNOWa\n";
+    let auth = tempfile::tempdir().unwrap();
+    std::fs::write(auth.path().join("htpasswd"), HTPASSWD).unwrap();
+    let id = bed.run(
+        "docker",
+        &[
+            "run",
+            "-d",
+            "--label",
+            &format!("{}={}", common::RUN_LABEL, bed.run_id),
+            "-p",
+            "127.0.0.1::5000",
+            "-v",
+            &format!("{}:/auth:ro", auth.path().display()),
+            "-e",
+            "REGISTRY_AUTH=htpasswd",
+            "-e",
+            "REGISTRY_AUTH_HTPASSWD_REALM=workshop",
+            "-e",
+            "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd",
+            "registry:2",
+        ],
+    );
+    let port = bed.run("docker", &["port", id.trim(), "5000/tcp"]);
+    let registry = format!("127.0.0.1:{}", port.trim().rsplit(':').next().unwrap());
+    let (status, _) = loop {
+        if let Ok(answer) = common::http_get(&format!("http://{registry}/v2/")).await {
+            break answer;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, 401, "the registry wants a password");
+    let image = format!("{registry}/app:1");
+    bed.track_image(&image);
+    let state = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let build = |docker_config: &str| {
+        common::multiarch_with(
+            &[
+                "build",
+                "-t",
+                &image,
+                "--platform",
+                "linux/amd64",
+                "--build-context",
+                "build=dist",
+                "--push",
+                ".",
+            ],
+            &[
+                ("MULTIARCH_STATE_DIR", state.path().to_str().unwrap()),
+                ("DOCKER_CONFIG", docker_config),
+            ],
+        )
+    };
+
+    // No credentials: the push is refused, and said so.
+    let (code, _, stderr) = build(config.path().to_str().unwrap());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("the push of `{image}` did not complete")),
+        "{stderr}"
+    );
+
+    // `docker login`'s entry for this registry: the push goes through.
+    std::fs::write(
+        config.path().join("config.json"),
+        format!(
+            r#"{{"auths":{{"{registry}":{{"auth":"{}"}}}}}}"#,
+            base64(&format!("workshop:{PASSWORD}"))
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = build(config.path().to_str().unwrap());
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("linux/amd64"),
+        "read back from the registry: {stdout}"
+    );
+}

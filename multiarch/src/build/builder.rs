@@ -308,14 +308,12 @@ async fn create_state_volume(docker: &Docker, builder: &Builder) -> Result<()> {
 
 /// Waits (at most 20 s) for a new builder's BuildKit to answer on its port.
 async fn wait_until_answering(builder: &Builder) -> Result<()> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        match describe(builder).await {
-            Ok(_) => return Ok(()),
-            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
-        }
-    }
+    crate::http::poll(
+        std::time::Duration::from_secs(20),
+        std::time::Duration::from_millis(200),
+        async || describe(builder).await.map(|_| ()),
+    )
+    .await
 }
 
 /// `running`, `stopped`, or why not.

@@ -419,14 +419,16 @@ pub async fn containerd_store(docker: &Docker) -> bool {
     docker
         .info()
         .await
-        .ok()
-        .and_then(|i| i.driver_status)
-        .is_some_and(|status| {
-            status
-                .iter()
-                .flatten()
-                .any(|s| s.contains("io.containerd.snapshotter"))
-        })
+        .is_ok_and(|info| uses_containerd_store(&info))
+}
+
+/// Whether an engine's `info` says it stores images in containerd.
+pub fn uses_containerd_store(info: &bollard::models::SystemInfo) -> bool {
+    info.driver_status
+        .iter()
+        .flatten()
+        .flatten()
+        .any(|s| s.contains("io.containerd.snapshotter"))
 }
 
 /// Pulls `image` when the engine does not have it.

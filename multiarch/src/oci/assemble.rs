@@ -2,7 +2,9 @@
 //! and Drone demos do with `docker manifest create` and per-architecture tags such as
 //! `:linux-arm64`, without the experimental Docker CLI.
 
-use serde_json::{Value, json};
+use oci_spec::image::{
+    Arch, DescriptorBuilder, Digest, ImageIndexBuilder, MediaType, Os, PlatformBuilder,
+};
 
 use multiarch_platform::Platform;
 
@@ -35,6 +37,9 @@ pub enum AssembleError {
         /// The second source.
         second: String,
     },
+    /// A member whose digest or media type cannot stand in an index.
+    #[error("a member cannot be listed: {0}")]
+    BadMember(String),
 }
 
 /// Builds the index bytes and their media type. The index is an OCI index unless every
@@ -68,30 +73,39 @@ pub fn assemble(members: &[Member], names: &[String]) -> Result<(Vec<u8>, String
     } else {
         "application/vnd.oci.image.index.v1+json"
     };
-    let manifests: Vec<Value> = members
+    let manifests = members
         .iter()
         .map(|m| {
-            let mut platform = json!({
-                "architecture": m.platform.architecture(),
-                "os": m.platform.os(),
-            });
+            let mut platform = PlatformBuilder::default()
+                .architecture(Arch::from(m.platform.architecture()))
+                .os(Os::from(m.platform.os()));
             if let Some(variant) = m.platform.variant() {
-                platform["variant"] = json!(variant);
+                platform = platform.variant(variant);
             }
-            json!({
-                "mediaType": m.media_type,
-                "digest": m.digest,
-                "size": m.size,
-                "platform": platform,
-            })
+            DescriptorBuilder::default()
+                .media_type(MediaType::from(m.media_type.as_str()))
+                .digest(
+                    m.digest
+                        .parse::<Digest>()
+                        .map_err(|e| AssembleError::BadMember(e.to_string()))?,
+                )
+                .size(m.size)
+                .platform(
+                    platform
+                        .build()
+                        .map_err(|e| AssembleError::BadMember(e.to_string()))?,
+                )
+                .build()
+                .map_err(|e| AssembleError::BadMember(e.to_string()))
         })
-        .collect();
-    let index = json!({
-        "schemaVersion": 2,
-        "mediaType": media_type,
-        "manifests": manifests,
-    });
-    let bytes = serde_json::to_vec_pretty(&index).expect("JSON values serialise");
+        .collect::<Result<Vec<_>, _>>()?;
+    let index = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::from(media_type))
+        .manifests(manifests)
+        .build()
+        .map_err(|e| AssembleError::BadMember(e.to_string()))?;
+    let bytes = serde_json::to_vec_pretty(&index).expect("an index serialises");
     Ok((bytes, media_type.to_string()))
 }
 
