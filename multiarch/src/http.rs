@@ -15,6 +15,21 @@ pub(crate) fn plain_client(timeout: Duration) -> reqwest::Client {
         .expect("a plain HTTP client with no certificates always builds")
 }
 
+/// Sends a request to the registry at `registry` (host:port); a transport failure is
+/// [`crate::error::Error::Unreachable`] naming it.
+pub(crate) async fn send_to_registry(
+    request: reqwest::RequestBuilder,
+    registry: &str,
+) -> crate::error::Result<reqwest::Response> {
+    request
+        .send()
+        .await
+        .map_err(|e| crate::error::Error::Unreachable {
+            registry: registry.to_string(),
+            source: e.into(),
+        })
+}
+
 /// Runs `attempt` every `interval` until it succeeds, at most `timeout`; the last
 /// failure when time runs out. Every wait-until-ready of the kit goes through here.
 pub(crate) async fn poll<T, E>(

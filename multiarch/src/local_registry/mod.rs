@@ -379,14 +379,8 @@ pub(crate) async fn catalog(address: &str) -> Result<Vec<String>> {
         repositories: Vec<String>,
     }
     let url = format!("http://{address}/v2/_catalog");
-    let response = crate::http::plain_client(Duration::from_secs(5))
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| Error::Unreachable {
-            registry: address.to_string(),
-            source: e.into(),
-        })?;
+    let client = crate::http::plain_client(Duration::from_secs(5));
+    let response = crate::http::send_to_registry(client.get(&url), address).await?;
     let catalog: Catalog = response.json().await.map_err(|e| Error::BadAnswer {
         reference: url.clone(),
         reason: e.to_string(),

@@ -451,15 +451,7 @@ impl Registry {
             "http://{registry}/v2/{}/manifests/{digest}",
             reference.repository()
         );
-        let response = self
-            .plain
-            .delete(&url)
-            .send()
-            .await
-            .map_err(|e| Error::Unreachable {
-                registry: registry.to_string(),
-                source: e.into(),
-            })?;
+        let response = crate::http::send_to_registry(self.plain.delete(&url), registry).await?;
         match response.status().as_u16() {
             202 | 404 => Ok(()),
             status => Err(Error::BadAnswer {
