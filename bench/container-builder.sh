@@ -32,19 +32,6 @@ cleanup() {
 trap cleanup EXIT
 $m registry up >/dev/null 2>&1
 
-seconds() { # command... -> wall seconds; a failed command stops the benchmark
-  local t0 log
-  log=$(mktemp)
-  t0=$(date +%s.%N)
-  if ! "$@" >"$log" 2>&1; then
-    cat "$log" >&2
-    echo "error: \`$*\` failed" >&2
-    exit 1
-  fi
-  printf '%.2f\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
-  rm -f "$log"
-}
-median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 build() { # builder tag [extra flags]
   local builder=$1 tag=$2
   shift 2

@@ -20,3 +20,22 @@ PY
   cat "$file"
   rm -f "$file"
 }
+
+# Wall seconds of a command, two decimals; a failed command stops the benchmark with
+# its output, so that no failure is ever reported as a time.
+#   seconds COMMAND...
+seconds() {
+  local t0 log
+  log=$(mktemp)
+  t0=$(date +%s.%N)
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "error: \`$*\` failed" >&2
+    exit 1
+  fi
+  printf '%.2f\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
+  rm -f "$log"
+}
+
+# The median of numbers given on stdin, separated by spaces or lines.
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }

@@ -35,19 +35,6 @@ $m registry up >/dev/null 2>&1
 # shellcheck disable=SC2046 # one argument per platform
 scripts/build-dist.sh $(tr ',' ' ' <<<"$ALL") 2>/dev/null
 
-seconds() { # command... -> wall seconds; a failed command stops the benchmark
-  local t0 log
-  log=$(mktemp)
-  t0=$(date +%s.%N)
-  if ! "$@" >"$log" 2>&1; then
-    cat "$log" >&2
-    echo "error: \`$*\` failed" >&2
-    exit 1
-  fi
-  printf '%.1f\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
-  rm -f "$log"
-}
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 rebuild() { # n
   echo "// bench change $1" >>src/machine.rs
   # shellcheck disable=SC2046

@@ -89,4 +89,3 @@ mod tests {
         assert_eq!(info.compiled_for(), cpu);
     }
 }
-// bench change 1
