@@ -443,7 +443,13 @@ ensure_buildkit_image() {
     ok "moby/buildkit:v0.25.1 is present (pulled)"
     return 0
   fi
-  is_debian || { missing "moby/buildkit: docker pull moby/buildkit:v0.25.1"; return 0; }
+  if ! is_debian || ! is_root; then
+    missing "a BuildKit image: docker pull moby/buildkit:v0.25.1, or run this as root on Debian to build one"
+    return 0
+  fi
+  # Its sources come from Debian 14; an engine that is yours did not add that suite.
+  add_debian_suite "$ENGINE_SUITE"
+  $REHEARSING || apt_update
   "$(dirname "$0")/buildkit-image.sh" "$BUILDKIT_IMAGE"
 }
 
