@@ -28,6 +28,7 @@ $m registry status >/dev/null 2>&1 && registry_was_up=true
 cleanup() {
   cp -p "$state/machine.rs" src/machine.rs
   $registry_was_up || $m registry down --volumes >/dev/null 2>&1 || true
+  docker rmi -f "$IMAGE" >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap cleanup EXIT
