@@ -64,6 +64,25 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
     // The builder, from the config that covers it.
     let name = format!("container-{}", bed.run_id);
     bed.track_builder(&name);
+    // Every build here: both platforms, through the container builder, pushed by it to
+    // the registry under the host name.
+    let build_push = |tag: &str, context: &str, extra: &[&str]| {
+        let mut args = vec![
+            "build",
+            "--builder",
+            name.as_str(),
+            "-t",
+            tag,
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--push",
+            "--insecure",
+            remote.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        args.push(context);
+        run(&args)
+    };
     let (code, stdout, stderr) = run(&[
         "builder",
         "create",
@@ -109,19 +128,7 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
     )
     .unwrap();
     let base = format!("{remote}/busybox:{}", bed.run_id);
-    let (code, stdout, stderr) = run(&[
-        "build",
-        "--builder",
-        &name,
-        "-t",
-        &base,
-        "--platform",
-        "linux/amd64,linux/arm64",
-        "--push",
-        "--insecure",
-        &remote,
-        base_context.path().to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) = build_push(&base, base_context.path().to_str().unwrap(), &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
 
     // A busybox image is no HTTP server: its container exits at once, which verify
@@ -168,19 +175,7 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
     )
     .unwrap();
     let app = format!("{remote}/app:{}", bed.run_id);
-    let (code, stdout, stderr) = run(&[
-        "build",
-        "--builder",
-        &name,
-        "-t",
-        &app,
-        "--platform",
-        "linux/amd64,linux/arm64",
-        "--push",
-        "--insecure",
-        &remote,
-        app_context.path().to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) = build_push(&app, app_context.path().to_str().unwrap(), &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
         stderr.contains("[linux/arm64 3/3] RUN") && stderr.contains("[linux/amd64 3/3] RUN"),
@@ -209,23 +204,16 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
     let labelled = format!("{registry}/app:labelled-{}", bed.run_id);
     let context = app_context.path().to_str().unwrap();
     let cache_to = format!("type=registry,ref={cache},mode=max");
-    let (code, stdout, stderr) = run(&[
-        "build",
-        "--builder",
-        &name,
-        "-t",
+    let (code, stdout, stderr) = build_push(
         &labelled,
-        "--platform",
-        "linux/amd64,linux/arm64",
-        "--push",
-        "--insecure",
-        &remote,
-        "--label",
-        "org.example.team=workshop",
-        "--cache-to",
-        &cache_to,
         context,
-    ]);
+        &[
+            "--label",
+            "org.example.team=workshop",
+            "--cache-to",
+            &cache_to,
+        ],
+    );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let (code, _, stderr) = common::multiarch(&["inspect", "--raw", "--insecure", &remote, &cache]);
     assert_eq!(code, 0, "the cache was pushed: {stderr}");
@@ -242,22 +230,8 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         ],
     );
     assert_eq!(label.trim(), "workshop");
-    let (code, stdout, stderr) = run(&[
-        "build",
-        "--builder",
-        &name,
-        "-t",
-        &labelled,
-        "--platform",
-        "linux/amd64,linux/arm64",
-        "--push",
-        "--insecure",
-        &remote,
-        "--no-cache",
-        "--cache-from",
-        &cache,
-        context,
-    ]);
+    let (code, stdout, stderr) =
+        build_push(&labelled, context, &["--no-cache", "--cache-from", &cache]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let (code, _, stderr) = run(&[
         "build",
