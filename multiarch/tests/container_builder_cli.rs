@@ -61,7 +61,6 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
     );
     bed.assert_no_containers(&format!("name=multiarch-buildkit-{refused}"), &stderr);
 
-    // The builder, from the config that covers it.
     let name = format!("container-{}", bed.run_id);
     bed.track_builder(&name);
     // Every build here: both platforms, through the container builder, pushed by it to
@@ -83,18 +82,22 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         args.push(context);
         run(&args)
     };
-    let (code, stdout, stderr) = run(&[
-        "builder",
-        "create",
-        "--name",
-        &name,
-        "--driver",
-        "docker-container",
-        "--config",
-        config,
-        "--registry",
-        &remote,
-    ]);
+    // The builder, from the config that covers it (again after `rm`, below).
+    let create = || {
+        run(&[
+            "builder",
+            "create",
+            "--name",
+            &name,
+            "--driver",
+            "docker-container",
+            "--config",
+            config,
+            "--registry",
+            &remote,
+        ])
+    };
+    let (code, stdout, stderr) = create();
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let (code, stdout, stderr) = run(&["builder", "ls"]);
     assert_eq!(code, 0, "{stderr}");
@@ -299,18 +302,7 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
     assert_eq!(code, 0, "{stderr}");
     bed.assert_no_containers(&format!("name=multiarch-buildkit-{name}"), &stderr);
     assert!(volume_exists(&volume), "`rm` kept the cache");
-    let (code, _, stderr) = run(&[
-        "builder",
-        "create",
-        "--name",
-        &name,
-        "--driver",
-        "docker-container",
-        "--config",
-        config,
-        "--registry",
-        &remote,
-    ]);
+    let (code, _, stderr) = create();
     assert_eq!(code, 0, "{stderr}");
     let (code, _, stderr) = run(&["builder", "rm", &name, "--volumes"]);
     assert_eq!(code, 0, "{stderr}");
