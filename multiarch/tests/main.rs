@@ -17,4 +17,5 @@ mod interrupt_cli;
 mod manifest_pull_cli;
 mod registry_cli;
 mod seven_platforms_cli;
+mod userland_cli;
 mod verify_cli;

@@ -292,6 +292,7 @@ async fn story(
         docker: Some(docker),
         probe: Probe::default(),
         labels: labels.clone(),
+        scope: verify::Scope::Userland,
     };
     let reports = verifier.verify(&targets, |_| {}).await?;
     print!("{}", verify_table(&reports));

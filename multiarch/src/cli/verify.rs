@@ -1,5 +1,5 @@
-//! `multiarch verify IMAGE`: for every platform of the index, check statically (config
-//! and the entrypoint's ELF header) and by running it (natively or under QEMU) that it
+//! `multiarch verify IMAGE`: for every platform of the index, check statically (config,
+//! the entrypoint and every program in the usual binary folders) and by running it (natively or under QEMU) that it
 //! is what the index claims. One row per platform; any failure exits non-zero.
 
 use std::process::ExitCode;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use multiarch::engine;
-use multiarch::verify::{self, Probe, Verifier, VerifyEvent};
+use multiarch::verify::{self, Probe, Scope, Verifier, VerifyEvent};
 
 use super::render::verify_table;
 use super::{ImageArgs, OutputArgs, PlatformArgs};
@@ -17,9 +17,13 @@ use super::{ImageArgs, OutputArgs, PlatformArgs};
 pub struct Args {
     #[command(flatten)]
     target: ImageArgs,
-    /// Skip running the images; check configs and ELF headers only
+    /// Skip running the images; check configs and binaries only
     #[arg(long)]
     static_only: bool,
+    /// Judge the entrypoint's binary alone, not every ELF file in /bin, /usr/bin and the
+    /// other usual binary folders (faster on large images)
+    #[arg(long)]
+    entrypoint_only: bool,
     /// The HTTP path to probe in each running container
     #[arg(long, default_value = "/arch")]
     path: String,
@@ -74,6 +78,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             timeout: args.timeout,
         },
         labels: engine::session_labels(),
+        scope: if args.entrypoint_only {
+            Scope::Entrypoint
+        } else {
+            Scope::Userland
+        },
     };
     // Ctrl-C is handled once for every command: `cli::run` removes this session's containers.
     let reports = verifier

@@ -55,7 +55,8 @@ fn normalise(path: &str) -> String {
     parts.join("/")
 }
 
-fn search(layer: &Layer, wanted: &str, limit: usize) -> Result<Option<Hit>, LayerError> {
+/// The layer's tar stream, decompressed.
+fn open(layer: &Layer) -> Result<tar::Archive<Box<dyn Read + '_>>, LayerError> {
     let media_type = layer.media_type.as_str();
     let reader: Box<dyn Read + '_> = if media_type.ends_with("+gzip")
         || media_type.ends_with(".gzip")
@@ -67,12 +68,16 @@ fn search(layer: &Layer, wanted: &str, limit: usize) -> Result<Option<Hit>, Laye
     } else {
         return Err(LayerError::Unsupported(media_type.to_string()));
     };
+    Ok(tar::Archive::new(reader))
+}
+
+fn search(layer: &Layer, wanted: &str, limit: usize) -> Result<Option<Hit>, LayerError> {
     let (dir, name) = match wanted.rsplit_once('/') {
         Some((dir, name)) => (format!("{dir}/"), name),
         None => (String::new(), wanted),
     };
     let whiteout = format!("{dir}.wh.{name}");
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = open(layer)?;
     let entries = archive
         .entries()
         .map_err(|e| LayerError::Corrupt(e.to_string()))?;
@@ -151,6 +156,85 @@ pub fn read_file(
         return Ok(None);
     }
     Err(LayerError::LinkLoop(format!("/{wanted}")))
+}
+
+/// Every regular file of the image's filesystem (upper layers win; whiteouts and opaque
+/// directories hide lower ones) whose path `wanted` accepts, read up to `limit` bytes and
+/// handed to `judge`; what `judge` returns for each file still visible, by path (`/usr/bin/ls`).
+/// A hard link is judged as the file it links to.
+///
+/// # Errors
+/// A layer that cannot be read.
+pub fn judge_files<T: Clone>(
+    layers: &[Layer],
+    wanted: impl Fn(&str) -> bool,
+    limit: usize,
+    mut judge: impl FnMut(&str, &[u8]) -> Option<T>,
+) -> Result<std::collections::BTreeMap<String, T>, LayerError> {
+    let corrupt = |e: std::io::Error| LayerError::Corrupt(e.to_string());
+    let mut visible = std::collections::BTreeMap::<String, T>::new();
+    for layer in layers {
+        // This layer's own entries (`None`: something that is not a judged file now
+        // stands there) and what it hides below it.
+        let mut own = std::collections::BTreeMap::<String, Option<T>>::new();
+        let mut hidden = Vec::new();
+        let mut archive = open(layer)?;
+        for entry in archive.entries().map_err(corrupt)? {
+            let mut entry = entry.map_err(corrupt)?;
+            let path = format!(
+                "/{}",
+                normalise(&entry.path().map_err(corrupt)?.to_string_lossy())
+            );
+            let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
+            if name == ".wh..wh..opq" {
+                hidden.push(format!("{dir}/"));
+                continue;
+            }
+            if let Some(gone) = name.strip_prefix(".wh.") {
+                hidden.push(format!("{dir}/{gone}"));
+                continue;
+            }
+            if !wanted(&path) {
+                continue;
+            }
+            let kind = entry.header().entry_type();
+            let judged = if kind.is_hard_link() {
+                let target = entry
+                    .link_name()
+                    .map_err(corrupt)?
+                    .map(|t| format!("/{}", normalise(&t.to_string_lossy())));
+                target.and_then(|t| match own.get(&t) {
+                    Some(here) => here.clone(),
+                    None => visible.get(&t).cloned(),
+                })
+            } else if kind.is_file() {
+                let mut bytes = Vec::new();
+                entry
+                    .by_ref()
+                    .take(limit as u64)
+                    .read_to_end(&mut bytes)
+                    .map_err(corrupt)?;
+                judge(&path, &bytes)
+            } else {
+                None
+            };
+            own.insert(path, judged);
+        }
+        for gone in hidden {
+            if let Some(dir) = gone.strip_suffix('/') {
+                visible.retain(|path, _| !path.starts_with(&format!("{dir}/")));
+            } else {
+                visible.retain(|path, _| path != &gone && !path.starts_with(&format!("{gone}/")));
+            }
+        }
+        for (path, judged) in own {
+            match judged {
+                Some(value) => visible.insert(path, value),
+                None => visible.remove(&path),
+            };
+        }
+    }
+    Ok(visible)
 }
 
 /// The program a container of this config starts: the entrypoint's first word, else
@@ -282,6 +366,52 @@ mod tests {
             read_head(&[corrupt], "/a"),
             Err(LayerError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn judged_files_are_what_the_merged_filesystem_shows() {
+        let judge_all = |layers: &[Layer]| {
+            judge_files(
+                layers,
+                |p| p.starts_with("/usr/bin/"),
+                64,
+                |_, bytes| Some(String::from_utf8_lossy(bytes).into_owned()),
+            )
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>()
+        };
+        let lower = layer(
+            &[
+                Item::File("usr/bin/a", b"A"),
+                Item::File("usr/bin/b", b"B"),
+                Item::File("etc/passwd", b"root"),
+            ],
+            true,
+        );
+        let upper = layer(
+            &[
+                Item::File("usr/bin/.wh.a", b""),
+                Item::File("usr/bin/c", b"C"),
+                Item::Symlink("usr/bin/b", "c"),
+            ],
+            false,
+        );
+        assert_eq!(
+            judge_all(&[lower.clone(), upper.clone()]),
+            [("/usr/bin/c".to_string(), "C".to_string())]
+        );
+        let opaque = layer(
+            &[
+                Item::File("usr/bin/.wh..wh..opq", b""),
+                Item::File("usr/bin/d", b"D"),
+            ],
+            true,
+        );
+        assert_eq!(
+            judge_all(&[lower, opaque]),
+            [("/usr/bin/d".to_string(), "D".to_string())]
+        );
     }
 
     #[test]

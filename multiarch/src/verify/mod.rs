@@ -2,13 +2,17 @@
 //!
 //! Two independent checks per platform:
 //! - static: the config's architecture matches the index entry, and the entrypoint's
-//!   binary, read out of the layers, is an ELF file for that architecture;
+//!   binary and every ELF file in the usual binary folders, read out of the layers, are
+//!   for that CPU, down to its level (ARMv6 vs ARMv7, x86-64-v2 vs v3);
 //! - running: the image, run for that platform (natively or under QEMU), answers an
 //!   HTTP probe (`GET /arch` by default) with a machine name of that platform.
 
 pub mod arm;
+pub mod binary;
 pub mod elf;
 pub mod layers;
+pub mod userland;
+pub mod x86;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,7 +29,6 @@ use crate::engine::{self, RunSpec};
 use crate::error::{Error, Result};
 use crate::oci::index::{Entry, platforms};
 use crate::registry::Registry;
-use crate::verify::arm::ArmLevel;
 use crate::verify::elf::{ElfError, ElfIdent};
 use layers::Layer;
 
@@ -89,6 +92,18 @@ pub struct Verifier<'a> {
     pub probe: Probe,
     /// Labels for the containers it runs, so an interrupted run's can be found.
     pub labels: HashMap<String, String>,
+    /// Which files the static check reads.
+    pub scope: Scope,
+}
+
+/// Which binaries the static check judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// The entrypoint and every ELF file in the usual binary folders.
+    #[default]
+    Userland,
+    /// The entrypoint alone (`--entrypoint-only`): one file read, not every layer's.
+    Entrypoint,
 }
 
 /// The platforms of `listed` to check, each with its manifest digest: all of them, or
@@ -149,7 +164,7 @@ impl Verifier<'_> {
         for (platform, digest) in targets {
             on_event(VerifyEvent::Checking(platform.clone()));
             let static_check =
-                check_static(self.registry, self.reference, platform, digest).await?;
+                check_static(self.registry, self.reference, platform, digest, self.scope).await?;
             let running = match self.docker {
                 None => Check::Skipped("--static-only".into()),
                 Some(docker) => {
@@ -176,7 +191,8 @@ impl Verifier<'_> {
     }
 }
 
-/// Reads the config and the entrypoint's ELF header of one platform's image.
+/// Reads the config, the entrypoint and (in [`Scope::Userland`]) every program of one
+/// platform's image.
 ///
 /// # Errors
 /// Only when the registry cannot be read; a mismatch is a [`Check::Fail`].
@@ -185,6 +201,7 @@ pub async fn check_static(
     reference: &Reference,
     platform: &Platform,
     digest: &str,
+    scope: Scope,
 ) -> Result<Check> {
     let image = registry.fetch_image(reference, digest).await?;
     let config = &image.config;
@@ -234,12 +251,14 @@ pub async fn check_static(
             )));
         };
         match ElfIdent::parse(&head) {
-            Ok(ident) => {
-                let check = judge(&path, ident, platform);
-                if check.failed() {
-                    return Ok(check);
-                }
-                return judge_whole_binary(reference, &downloaded, &path, ident, platform);
+            Ok(_) => {
+                let entrypoint = judge_entrypoint(reference, &downloaded, &path, platform)?;
+                return match (entrypoint, scope) {
+                    (Check::Pass(detail), Scope::Userland) => {
+                        judge_userland(reference, &downloaded, platform, detail)
+                    }
+                    (entrypoint, _) => Ok(entrypoint),
+                };
             }
             Err(ElfError::Script(interpreter)) => {
                 program = interpreter
@@ -268,11 +287,7 @@ fn candidates_found(
         vec![program]
     };
     for path in list {
-        let found = layers::read_head(layers, path).map_err(|source| Error::Layers {
-            reference: reference.whole(),
-            path: path.to_string(),
-            source,
-        })?;
+        let found = layers::read_head(layers, path).map_err(layers_error(reference, path))?;
         if found.is_some() {
             return Ok(found);
         }
@@ -280,95 +295,86 @@ fn candidates_found(
     Ok(None)
 }
 
-/// The largest binary read whole for its ARM attributes (the attributes come after the
-/// code, so the head is not enough).
-const MAX_BINARY: usize = 256 << 20;
-
-/// What the header alone cannot say, from the whole binary: for `arm/vN`, its EABI
-/// attributes must name an ARM that a vN CPU runs (an ARMv7 binary in the `arm/v6` slot
-/// passes every other check and dies on a Pi Zero); and a dynamically linked binary's
-/// loader must be in the image, or the container cannot start ("exec user process
-/// caused: no such file or directory").
-fn judge_whole_binary(
+/// The entrypoint, read whole: it must run on the platform's CPU, and when it is linked
+/// dynamically its loader must be in the image, or the container cannot start ("exec user
+/// process caused: no such file or directory").
+fn judge_entrypoint(
     reference: &Reference,
     layers: &[Layer],
     path: &str,
-    ident: ElfIdent,
     platform: &Platform,
 ) -> Result<Check> {
-    let layers_error = |source| Error::Layers {
-        reference: reference.whole(),
-        path: path.to_string(),
-        source,
-    };
-    let whole = layers::read_file(layers, path, MAX_BINARY)
-        .map_err(layers_error)?
+    let whole = layers::read_file(layers, path, userland::MAX_BINARY)
+        .map_err(layers_error(reference, path))?
         .map(|(_, bytes)| bytes)
         .unwrap_or_default();
-    let mut detail = format!("{path}: {}", ident.describe());
-    if let ("arm", Some(variant)) = (platform.architecture(), platform.variant()) {
-        match ArmLevel::of_elf(&whole) {
-            Ok(Some(level)) if level.runs_on(variant) => {
-                detail += &format!(", {}", level.describe());
-            }
-            Ok(Some(level)) => {
-                return Ok(Check::Fail(format!(
-                    "{path} is {} code, which an ARM{variant} CPU cannot run (Tag_CPU_arch {})",
-                    level.describe(),
-                    level.arch_name()
-                )));
-            }
-            Ok(None) => detail += "; it has no EABI attributes, so its ARM level is not known",
-            Err(e) => {
-                return Ok(Check::Fail(format!(
-                    "`{path}`: its ARM attributes cannot be read: {e}"
-                )));
-            }
-        }
-    }
+    let mut detail = match binary::judge(path, &whole, platform) {
+        Check::Pass(detail) => detail,
+        other => return Ok(other),
+    };
     let loader = match crate::verify::elf::interpreter(&whole) {
         Ok(loader) => loader,
         Err(e) => return Ok(Check::Fail(format!("`{path}` is {e}"))),
     };
     if let Some(loader) = loader {
-        let found = layers::read_head(layers, &loader).map_err(|source| Error::Layers {
-            reference: reference.whole(),
-            path: loader.clone(),
-            source,
-        })?;
-        let Some((_, head)) = found else {
-            return Ok(Check::Fail(format!(
-                "{path} is dynamically linked and its loader `{loader}` is not in the image: it cannot start (\"exec user process caused: no such file or directory\")"
-            )));
-        };
-        if let Ok(loader_ident) = ElfIdent::parse(&head) {
-            if judge(&loader, loader_ident, platform).failed() {
-                return Ok(Check::Fail(format!(
-                    "the loader `{loader}` of {path} is {}, not a {platform} one",
-                    loader_ident.describe()
-                )));
-            }
+        if let Some(missing) = judge_loader(reference, layers, &loader, path, platform)? {
+            return Ok(missing);
         }
         detail += &format!(", dynamically linked ({loader} is there)");
     }
     Ok(Check::Pass(detail))
 }
 
-fn judge(path: &str, ident: ElfIdent, platform: &Platform) -> Check {
-    match ElfIdent::expected_for(platform) {
-        Some(expected) if expected == ident => Check::Pass(format!("{path}: {}", ident.describe())),
-        Some(_) => Check::Fail(format!(
-            "{path} is {}{}, not a {platform} binary",
-            ident.describe(),
-            ident
-                .architecture()
-                .map(|a| format!(" (a linux/{a} binary)"))
-                .unwrap_or_default()
-        )),
-        None => Check::Skipped(format!(
-            "{path}: {} (no ELF rule for {platform})",
-            ident.describe()
-        )),
+/// Every ELF file in the usual binary folders, and the loaders they name.
+fn judge_userland(
+    reference: &Reference,
+    layers: &[Layer],
+    platform: &Platform,
+    entrypoint: String,
+) -> Result<Check> {
+    let userland = userland::scan(layers, platform).map_err(layers_error(reference, "/"))?;
+    if let Some(failure) = userland.failure(platform) {
+        return Ok(Check::Fail(format!("{entrypoint} fits, but {failure}")));
+    }
+    for (loader, user) in &userland.loaders {
+        if let Some(missing) = judge_loader(reference, layers, loader, user, platform)? {
+            return Ok(missing);
+        }
+    }
+    Ok(Check::Pass(entrypoint + &userland.summary()))
+}
+
+/// `Some(failure)` when the `loader` that `user` names is missing or for another CPU.
+fn judge_loader(
+    reference: &Reference,
+    layers: &[Layer],
+    loader: &str,
+    user: &str,
+    platform: &Platform,
+) -> Result<Option<Check>> {
+    let found = layers::read_head(layers, loader).map_err(layers_error(reference, loader))?;
+    let Some((_, head)) = found else {
+        return Ok(Some(Check::Fail(format!(
+            "{user} is dynamically linked and its loader `{loader}` is not in the image: it cannot start (\"exec user process caused: no such file or directory\")"
+        ))));
+    };
+    if let Ok(ident) = ElfIdent::parse(&head) {
+        if binary::judge_header(loader, ident, platform).failed() {
+            return Ok(Some(Check::Fail(format!(
+                "the loader `{loader}` of {user} is {}, not a {platform} one",
+                ident.describe()
+            ))));
+        }
+    }
+    Ok(None)
+}
+
+fn layers_error(reference: &Reference, path: &str) -> impl FnOnce(layers::LayerError) -> Error {
+    let (reference, path) = (reference.whole(), path.to_string());
+    move |source| Error::Layers {
+        reference,
+        path,
+        source,
     }
 }
 
@@ -666,20 +672,5 @@ mod tests {
         );
         assert_eq!(machine_from_answer("x86_64\n"), "x86_64");
         assert_eq!(machine_from_answer(r#"{"arch":"x"}"#), r#"{"arch":"x"}"#);
-    }
-
-    #[test]
-    fn judging_an_elf_header_against_a_platform() {
-        let amd64 = ElfIdent::expected_for(&Platform::linux_amd64()).unwrap();
-        assert_eq!(
-            judge("/app", amd64, &Platform::linux_amd64()),
-            Check::Pass("/app: x86-64, 64-bit, little-endian".into())
-        );
-        assert_eq!(
-            judge("/app", amd64, &Platform::linux_arm64()),
-            Check::Fail(
-                "/app is x86-64, 64-bit, little-endian (a linux/amd64 binary), not a linux/arm64 binary".into()
-            )
-        );
     }
 }
