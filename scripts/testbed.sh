@@ -12,6 +12,8 @@
 #                              tag and served once, the cross std is unpacked into a scratch
 #                              sysroot. CI runs it on every run, so a prepared machine cannot
 #                              hide a step that breaks on a new one.
+#   scripts/testbed.sh node ...  a second engine as a build node (scripts/build-node.sh:
+#                              certs DIR | up NAME PORT DIR | down NAME | status NAME)
 #
 # On a machine that already runs Docker (a laptop), `up` uses that engine and says
 # what is missing instead of installing over it.
@@ -654,8 +656,12 @@ case "${1:-}" in
   status) cmd_status ;;
   down) cmd_down ;;
   rehearse) cmd_rehearse ;;
+  node)
+    shift
+    exec "$(dirname "$0")/build-node.sh" "$@"
+    ;;
   *)
-    echo "usage: $0 up|status|down|rehearse" >&2
+    echo "usage: $0 up|status|down|rehearse|node" >&2
     exit 2
     ;;
 esac

@@ -232,6 +232,38 @@ pub enum Error {
         /// The engine's message.
         reason: String,
     },
+    /// An engine address that cannot be used.
+    #[error("`{endpoint}` is not an engine address this kit can use: {reason}")]
+    BadEndpoint {
+        /// As given.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A build node's engine does not answer.
+    #[error("the build node `{node}` ({endpoint}) does not answer")]
+    NodeUnreachable {
+        /// The node.
+        node: String,
+        /// Its engine's address.
+        endpoint: String,
+        /// Why.
+        #[source]
+        source: Cause,
+    },
+    /// A build node failed or vanished while building its platforms.
+    #[error("the build node `{node}` failed building {platforms}: {reason}")]
+    NodeFailed {
+        /// The node.
+        node: String,
+        /// The platforms it was building.
+        platforms: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A builder made of nodes cannot be changed that way.
+    #[error("{0}")]
+    BadNodes(String),
     /// A call to the Docker engine failed.
     #[error("the Docker engine refused to {action}")]
     Engine {
@@ -306,6 +338,12 @@ impl Error {
             Self::BuilderRecord { path, .. } => format!("check that `{path}` and its folder can be written"),
             Self::Layers { .. } => "the image's layers are damaged or not tar archives; push it again".into(),
             Self::PushFailed { .. } => "once the registry answers again (`multiarch registry status`), run the same command: what was pushed is not sent twice".into(),
+            Self::BadEndpoint { .. } => "write a node as `NAME=unix:///var/run/docker.sock`, `NAME=tcp://HOST:2376,certs=DIR` or `NAME=CONTEXT`".into(),
+            Self::NodeUnreachable { node, .. } => format!(
+                "is its engine running and reachable? `multiarch builder ls` shows every node's status; `multiarch builder rm BUILDER --node {node}` builds without it"
+            ),
+            Self::NodeFailed { .. } => "the tag was not moved: what the other nodes pushed stays in the registry only as untagged manifests; run the build again once the node is back (`multiarch builder ls`)".into(),
+            Self::BadNodes(_) => "`multiarch builder inspect NAME` shows its nodes".into(),
             Self::BadAnswer { .. } | Self::Engine { .. } => return None,
         })
     }
@@ -325,7 +363,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The innermost cause of an error: the words of the system call or the server, without
 /// the layers of context each library wraps around them.
-pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
     while let Some(next) = cause.source() {
         cause = next;

@@ -15,6 +15,7 @@ mod faults_cli;
 mod image_e2e;
 mod interrupt_cli;
 mod manifest_pull_cli;
+mod nodes_cli;
 mod registry_cli;
 mod seven_platforms_cli;
 mod userland_cli;

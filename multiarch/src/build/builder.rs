@@ -9,6 +9,9 @@
 //!   when the engine has it, else the stand-in built from Debian's sources
 //!   (`scripts/buildkit-image.sh`), else the upstream tag is pulled.
 //!
+//! - nodes (`--node NAME=ENDPOINT`): several engines, each building with its own BuildKit
+//!   the platforms it fits best ([`crate::build::nodes`]).
+//!
 //! Builders are remembered in a small JSON file in the user's state directory; a
 //! `docker-container` builder is also its labelled container.
 
@@ -19,6 +22,7 @@ use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::build::nodes::Node;
 use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, remove};
 use crate::error::{Error, Result};
 
@@ -68,6 +72,9 @@ pub struct Builder {
     pub image: Option<String>,
     /// The loopback port of BuildKit's API (docker-container only).
     pub port: Option<u16>,
+    /// The engines it spreads builds over (`--node`); none: the local engine alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<crate::build::nodes::Node>,
 }
 
 impl Builder {
@@ -225,6 +232,93 @@ pub async fn create(docker: &Docker, file: &Path, builder: Builder) -> Result<Cr
     Ok(Created::New)
 }
 
+/// Creates a builder made of `nodes`, or with `append` adds them to one. Every new node
+/// must answer; names stay unique; the record is written only when all is well.
+///
+/// # Errors
+/// [`Error::NodeUnreachable`], [`Error::BadNodes`] for a name clash or a builder that is
+/// not made of nodes, [`Error::NoSuchBuilder`] when appending to nothing.
+pub async fn create_with_nodes(
+    file: &Path,
+    name: &str,
+    nodes: Vec<Node>,
+    append: bool,
+    config: Option<PathBuf>,
+) -> Result<Created> {
+    let mut all = load_all(file);
+    let mut builder = match (all.get(name), append) {
+        (Some(existing), true) if existing.nodes.is_empty() => {
+            return Err(Error::BadNodes(format!(
+                "the builder `{name}` is not made of nodes ({} driver): nodes are appended to a builder created with `--node`",
+                existing.driver
+            )));
+        }
+        (Some(existing), true) => existing.clone(),
+        (None, true) => return Err(Error::NoSuchBuilder(name.to_string())),
+        (Some(existing), false) if existing.nodes == nodes => return Ok(Created::Existing),
+        (Some(_), false) => {
+            return Err(Error::BadNodes(format!(
+                "a builder named `{name}` already exists: `--append` adds nodes to it, `multiarch builder rm {name}` removes it"
+            )));
+        }
+        (None, false) => Builder {
+            name: name.to_string(),
+            driver: Driver::Docker,
+            config,
+            image: None,
+            port: None,
+            nodes: Vec::new(),
+        },
+    };
+    for node in nodes {
+        if builder.nodes.iter().any(|n| n.name == node.name) {
+            return Err(Error::BadNodes(format!(
+                "the builder `{name}` already has a node named `{}`",
+                node.name
+            )));
+        }
+        crate::build::nodes::connect(&node).await?;
+        builder.nodes.push(node);
+    }
+    all.insert(name.to_string(), builder);
+    save_all(file, &all)?;
+    Ok(Created::New)
+}
+
+/// Removes one node from a builder made of nodes; its last node is removed with the
+/// builder (`builder rm NAME`), not alone.
+///
+/// # Errors
+/// [`Error::NoSuchBuilder`], or [`Error::BadNodes`] for an unknown or last node.
+pub fn remove_node(file: &Path, name: &str, node: &str) -> Result<()> {
+    let mut all = load_all(file);
+    let builder = all
+        .get_mut(name)
+        .ok_or_else(|| Error::NoSuchBuilder(name.to_string()))?;
+    let Some(position) = builder.nodes.iter().position(|n| n.name == node) else {
+        return Err(Error::BadNodes(format!(
+            "the builder `{name}` has no node named `{node}` (it has: {})",
+            if builder.nodes.is_empty() {
+                "none".to_string()
+            } else {
+                builder
+                    .nodes
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        )));
+    };
+    if builder.nodes.len() == 1 {
+        return Err(Error::BadNodes(format!(
+            "`{node}` is the last node of `{name}`: remove the builder instead (`multiarch builder rm {name}`)"
+        )));
+    }
+    builder.nodes.remove(position);
+    save_all(file, &all)
+}
+
 /// Removes a builder (and its container; with `volumes`, its state and cache too).
 /// Returns whether it existed.
 ///
@@ -375,6 +469,7 @@ mod tests {
             config: Some("/work/buildkitd.toml".into()),
             image: None,
             port: Some(41234),
+            nodes: Vec::new(),
         };
         let body = builder.container_body();
         assert_eq!(body.image.as_deref(), Some(DEFAULT_BUILDKIT_IMAGE));
@@ -415,6 +510,7 @@ mod tests {
             config: None,
             image: None,
             port: None,
+            nodes: Vec::new(),
         };
         save_all(&file, &BTreeMap::from([("x".to_string(), builder.clone())])).unwrap();
         assert_eq!(load_all(&file)["x"], builder);

@@ -2,10 +2,11 @@
 //!
 //! bollard's drivers run the solve but keep its status stream to themselves; BuildKit
 //! serves that stream to any client that names the build's ref. The engine's BuildKit
-//! answers at `/grpc` on the engine's socket, after an HTTP/1.1 upgrade to h2c (what
-//! buildx's `docker` driver does); a buildkitd container answers on its TCP address.
+//! answers at `/grpc` on the engine's socket or TLS port, after an HTTP/1.1 upgrade to
+//! h2c (what buildx's `docker` driver does); a buildkitd container answers on its TCP
+//! address.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
 use bollard_buildkit_proto::moby::buildkit::v1::{
@@ -14,25 +15,29 @@ use bollard_buildkit_proto::moby::buildkit::v1::{
 use futures_util::Stream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use crate::engine::endpoint::Transport;
 use crate::error::{Error, Result};
 
-/// The engine's Unix socket, from `DOCKER_HOST` or the usual place; `None` when the
-/// engine is reached another way (then there is no live progress, only the result).
-pub fn engine_socket() -> Option<PathBuf> {
+/// How the local engine is reached, from `DOCKER_HOST` or the usual socket; `None` when
+/// it is reached another way (then there is no live progress, only the result).
+pub fn local_engine() -> Option<Transport> {
     match std::env::var("DOCKER_HOST") {
-        Ok(host) if !host.is_empty() => host.strip_prefix("unix://").map(PathBuf::from),
-        _ => Some(PathBuf::from("/var/run/docker.sock")),
+        Ok(host) if !host.is_empty() => host
+            .strip_prefix("unix://")
+            .map(|path| Transport::Unix(PathBuf::from(path))),
+        _ => Some(Transport::Unix(PathBuf::from("/var/run/docker.sock"))),
     }
 }
 
-/// A channel to the engine's BuildKit, through `/grpc` on `socket`.
+/// A channel to the engine's BuildKit, through `/grpc` on the engine's own connection
+/// (its socket, or its TCP port with TLS).
 ///
 /// # Errors
-/// [`Error::Engine`] when the socket refuses the upgrade.
-pub async fn engine_channel(socket: &Path) -> Result<Channel> {
-    let socket = socket.to_path_buf();
-    let connector = tower::service_fn(move |_: Uri| upgrade_to_h2c(socket.clone()));
-    // The address is not used: the connector always dials the socket.
+/// [`Error::Engine`] when the engine refuses the upgrade.
+pub async fn engine_channel(transport: &Transport) -> Result<Channel> {
+    let transport = transport.clone();
+    let connector = tower::service_fn(move |_: Uri| upgrade_to_h2c(transport.clone()));
+    // The address is not used: the connector always dials the engine.
     Endpoint::from_static("http://docker.engine")
         .connect_with_connector(connector)
         .await
@@ -42,9 +47,9 @@ pub async fn engine_channel(socket: &Path) -> Result<Channel> {
         })
 }
 
-async fn upgrade_to_h2c(socket: PathBuf) -> std::io::Result<hyper::upgrade::Upgraded> {
+async fn upgrade_to_h2c(transport: Transport) -> std::io::Result<hyper::upgrade::Upgraded> {
     use hyper::header::{CONNECTION, HOST, UPGRADE};
-    let stream = tokio::net::UnixStream::connect(&socket).await?;
+    let stream = crate::engine::endpoint::dial(&transport).await?;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await

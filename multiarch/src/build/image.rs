@@ -153,6 +153,9 @@ pub async fn run(
     request: &BuildRequest,
     on_event: impl Fn(BuildEvent) + Sync,
 ) -> Result<()> {
+    if !builder.nodes.is_empty() {
+        return crate::build::spread::run(builder, request, on_event).await;
+    }
     crate::build::flags::check(builder.driver, &request.flags)?;
     if builder.driver == Driver::DockerContainer && !request.push {
         return Err(Error::NeedsPush(builder.name.clone()));
@@ -185,48 +188,13 @@ async fn build(
     named: &NamedContexts,
     on_event: &(impl Fn(BuildEvent) + Sync),
 ) -> Result<()> {
-    let mut options =
-        ImageBuildFrontendOptions::builder().dockerfile(Path::new(&packed.dockerfile));
-    for platform in &request.platforms {
-        options = options.platforms(&ImageBuildPlatform {
-            os: platform.os().to_string(),
-            architecture: platform.architecture().to_string(),
-            variant: platform.variant().map(String::from),
-        });
-    }
-    for pair in &request.build_args {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        options = options.buildarg(key, value);
-    }
-    if let Some(target) = &request.target {
-        options = options.target(target);
-    }
-    options = options.nocache(request.no_cache);
-    for pair in &request.labels {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        options = options.label(key, value);
-    }
-    for spec in &request.flags.cache_from {
-        options = options.cachefrom(&cache_entry(spec));
-    }
-    for spec in &request.flags.cache_to {
-        options = options.cacheto(&cache_entry(spec));
-    }
-    for (name, image) in &named.images {
-        options = options.named_context(
-            name,
-            NamedContext {
-                path: format!("docker-image://{image}"),
-            },
-        );
-    }
-    let options = options.build();
+    let options = frontend_options(request, &request.platforms, &packed.dockerfile, named);
     let load_input = ImageBuildLoadInput::Upload(bytes::Bytes::from(packed.tar));
     let build_ref = BuildRef::random();
 
     let channel = match builder.driver {
-        Driver::Docker => match control::engine_socket() {
-            Some(socket) => control::engine_channel(&socket).await.ok(),
+        Driver::Docker => match control::local_engine() {
+            Some(engine) => control::engine_channel(&engine).await.ok(),
             None => None,
         },
         // A builder container that is not running must stop the build here, clearly.
@@ -270,18 +238,91 @@ async fn build(
             }
         }
     };
+    let (solved, progress) = solve_following(channel, build_ref.as_ref(), solve, |line| {
+        on_event(BuildEvent::Progress(line));
+    })
+    .await;
+    solved.map_err(|e| Error::BuildFailed {
+        image: request.tag.whole(),
+        reason: failure_reason(&progress, &e),
+    })
+}
 
+/// BuildKit's words for a failed solve: the failing step's, else the solve's own.
+pub(crate) fn failure_reason(
+    progress: &Progress,
+    error: &bollard::grpc::error::GrpcError,
+) -> String {
+    progress
+        .failure()
+        .map_or_else(|| grpc_message(error), String::from)
+}
+
+/// The frontend's options for `platforms` of `request`: the Dockerfile, build arguments,
+/// target, labels, caches and named contexts.
+pub(crate) fn frontend_options(
+    request: &BuildRequest,
+    platforms: &[Platform],
+    dockerfile: &str,
+    named: &NamedContexts,
+) -> ImageBuildFrontendOptions {
+    let mut options = ImageBuildFrontendOptions::builder().dockerfile(Path::new(dockerfile));
+    for platform in platforms {
+        options = options.platforms(&ImageBuildPlatform {
+            os: platform.os().to_string(),
+            architecture: platform.architecture().to_string(),
+            variant: platform.variant().map(String::from),
+        });
+    }
+    for pair in &request.build_args {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        options = options.buildarg(key, value);
+    }
+    if let Some(target) = &request.target {
+        options = options.target(target);
+    }
+    options = options.nocache(request.no_cache);
+    for pair in &request.labels {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        options = options.label(key, value);
+    }
+    for spec in &request.flags.cache_from {
+        options = options.cachefrom(&cache_entry(spec));
+    }
+    for spec in &request.flags.cache_to {
+        options = options.cacheto(&cache_entry(spec));
+    }
+    for (name, image) in &named.images {
+        options = options.named_context(
+            name,
+            NamedContext {
+                path: format!("docker-image://{image}"),
+            },
+        );
+    }
+    options.build()
+}
+
+/// Runs `solve` while following build `build_ref`'s status on `channel` (none: no live
+/// progress), handing each progress line to `on_line`; returns the solve's result and
+/// what the progress saw (the failing step, if any).
+pub(crate) async fn solve_following<T>(
+    channel: Option<tonic::transport::Channel>,
+    build_ref: &str,
+    solve: impl Future<Output = T>,
+    on_line: impl Fn(String),
+) -> (T, Progress) {
     let progress = Mutex::new(Progress::default());
     let follow = async {
         let Some(channel) = channel else { return };
-        let Ok(stream) = control::status(channel, build_ref.as_ref()).await else {
+        let Ok(stream) = control::status(channel, build_ref).await else {
             return;
         };
         futures_util::pin_mut!(stream);
         while let Some(Ok(status)) = stream.next().await {
             let lines = progress.lock().expect("not poisoned").lines(&status);
             for line in lines {
-                on_event(BuildEvent::Progress(line));
+                on_line(line);
             }
         }
     };
@@ -302,15 +343,7 @@ async fn build(
         }
     };
     let (solved, ()) = tokio::join!(solved, followed);
-    solved.map_err(|e| {
-        let progress = progress.into_inner().expect("not poisoned");
-        Error::BuildFailed {
-            image: request.tag.whole(),
-            reason: progress
-                .failure()
-                .map_or_else(|| grpc_message(&e), String::from),
-        }
-    })
+    (solved, progress.into_inner().expect("not poisoned"))
 }
 
 fn cache_entry(spec: &CacheSpec) -> CacheOptionsEntry {
@@ -338,7 +371,7 @@ fn grpc_message(error: &bollard::grpc::error::GrpcError) -> String {
 /// own BuildKit, labelled; pushed to the local target registry for a BuildKit container
 /// ([`context_image`]). Either way they are removed after the build.
 #[derive(Default)]
-struct NamedContexts {
+pub(crate) struct NamedContexts {
     images: Vec<(String, String)>,
     pushed: Vec<context_image::PushedContext>,
     registry: Option<Registry>,
@@ -349,7 +382,7 @@ struct NamedContexts {
 const CONTEXT_REPOSITORY: &str = "localhost:1/multiarch-context/";
 
 impl NamedContexts {
-    async fn import(docker: &Docker, pairs: &[String]) -> Result<Self> {
+    pub(crate) async fn import(docker: &Docker, pairs: &[String]) -> Result<Self> {
         use bollard::query_parameters::CreateImageOptionsBuilder;
         let platform = crate::engine::engine_platform(docker)
             .await
@@ -439,7 +472,7 @@ impl NamedContexts {
         Ok(named)
     }
 
-    async fn remove(&self, docker: &Docker) {
+    pub(crate) async fn remove(&self, docker: &Docker) {
         use bollard::query_parameters::RemoveImageOptionsBuilder;
         if let Some(registry) = &self.registry {
             for pushed in &self.pushed {

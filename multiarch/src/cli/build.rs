@@ -10,6 +10,7 @@ use multiarch::build::builder::{self, Builder, DEFAULT_NAME, Driver};
 use multiarch::build::buildkit_config::BuildkitConfig;
 use multiarch::build::flags::{BuildFlags, CacheSpec};
 use multiarch::build::image::{self, BuildRequest};
+use multiarch::build::spread;
 use multiarch::error::Error;
 use multiarch::registry::{Registry, parse_reference};
 
@@ -124,7 +125,6 @@ fn named_context(value: &str) -> Result<String, String> {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let reference = parse_reference(&args.tag)?;
     check_inputs(&args)?;
-    let docker = multiarch::engine::connect().await?;
     let all = builder::load_all(&builder::state_file());
     let chosen = match &args.builder {
         Some(name) => all
@@ -137,6 +137,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             config: None,
             image: None,
             port: None,
+            nodes: Vec::new(),
         }),
     };
     let flags = BuildFlags {
@@ -148,18 +149,26 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // Before anything else: a flag this builder cannot honour is refused by name.
     multiarch::build::flags::check(chosen.driver, &flags)?;
-    if chosen.driver == Driver::Docker
+    let on_nodes = !chosen.nodes.is_empty();
+    // A builder made of nodes needs no local engine: the nodes build, the kit pushes.
+    let docker = if on_nodes {
+        None
+    } else {
+        Some(multiarch::engine::connect().await?)
+    };
+    if let Some(docker) = &docker
+        && chosen.driver == Driver::Docker
         && args.platform.0.len() > 1
-        && !multiarch::engine::containerd_store(&docker).await
+        && !multiarch::engine::containerd_store(docker).await
     {
         return Err(Error::NoMultiPlatform.into());
     }
-    if args.push {
+    if let (true, Some(docker)) = (args.push, &docker) {
         let registry = reference.resolve_registry().to_string();
         let buildkit = BuildkitConfig::load(chosen.config.as_deref())?;
         let http = image::answers_plain_http(&registry).await
             || args.registry.insecure.iter().any(|r| r == &registry);
-        image::check_registry(&docker, &chosen, &buildkit, &registry, http).await?;
+        image::check_registry(docker, &chosen, &buildkit, &registry, http).await?;
     }
     let request = BuildRequest {
         context: args.context,
@@ -177,7 +186,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let started = std::time::Instant::now();
     eprintln!(
-        "building {} for {} with builder `{}` ({} driver)",
+        "building {} for {} with builder `{}` ({})",
         args.tag,
         args.platform
             .0
@@ -186,11 +195,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", "),
         chosen.name,
-        chosen.driver
+        if on_nodes {
+            format!("{} nodes", chosen.nodes.len())
+        } else {
+            format!("{} driver", chosen.driver)
+        }
     );
     {
         let printer = BuildPrinter::new(args.plain);
-        image::run(&docker, &chosen, &request, |event| printer.show(event)).await?;
+        match &docker {
+            Some(docker) => image::run(docker, &chosen, &request, |e| printer.show(e)).await?,
+            None => spread::run(&chosen, &request, |e| printer.show(e)).await?,
+        }
     }
     eprintln!("built in {:.1} s", started.elapsed().as_secs_f64());
     if args.push {

@@ -166,6 +166,7 @@ async fn story(
         } else {
             None
         },
+        nodes: Vec::new(),
     };
     image::check_registry(docker, &wanted, &buildkit, &registry, true).await?;
     let chosen = match existing.get(DEFAULT_NAME) {

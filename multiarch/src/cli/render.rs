@@ -52,10 +52,10 @@ fn cell(check: &Check) -> String {
 
 /// The `verify` table: one row per platform, then nothing else; reasons are in the cells.
 pub fn verify_table(reports: &[PlatformReport]) -> String {
-    let rows: Vec<[String; 4]> = reports
+    let rows: Vec<Vec<String>> = reports
         .iter()
         .map(|r| {
-            [
+            vec![
                 r.platform.to_string(),
                 if r.passed() {
                     "PASS".into()
@@ -67,33 +67,31 @@ pub fn verify_table(reports: &[PlatformReport]) -> String {
             ]
         })
         .collect();
-    let header = [
-        "PLATFORM".to_string(),
-        "RESULT".into(),
-        "STATIC".into(),
-        "RUNNING".into(),
-    ];
-    let widths: Vec<usize> = (0..4)
+    table(&["PLATFORM", "RESULT", "STATIC", "RUNNING"], &rows)
+}
+
+/// Columns as wide as their widest cell, two spaces apart, the last one unpadded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let header: Vec<String> = header.iter().map(ToString::to_string).collect();
+    let all: Vec<&Vec<String>> = std::iter::once(&header).chain(rows).collect();
+    let widths: Vec<usize> = (0..header.len())
         .map(|i| {
-            rows.iter()
-                .chain([&header])
-                .map(|r| r[i].len())
+            all.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
                 .max()
                 .unwrap_or(0)
         })
         .collect();
     let mut out = String::new();
-    for row in [&header].into_iter().chain(rows.iter()) {
-        let line = format!(
-            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
+    for row in all {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 < row.len() {
+                line += &format!("{cell:<width$}  ", width = widths[i]);
+            } else {
+                line += cell;
+            }
+        }
         out += line.trim_end();
         out.push('\n');
     }

@@ -2,6 +2,7 @@
 //! network and volume this kit creates carries, so leftovers can be found and removed
 //! (`docker ps -a --filter label=io.github.multiarch.managed-by`).
 
+pub mod endpoint;
 pub(crate) mod host;
 
 use std::sync::LazyLock;

@@ -3,7 +3,7 @@
 //! `:linux-arm64`, without the experimental Docker CLI.
 
 use oci_spec::image::{
-    Arch, DescriptorBuilder, Digest, ImageIndexBuilder, MediaType, Os, PlatformBuilder,
+    Arch, Descriptor, DescriptorBuilder, Digest, ImageIndexBuilder, MediaType, Os, PlatformBuilder,
 };
 
 use multiarch_platform::Platform;
@@ -103,6 +103,66 @@ pub fn assemble(members: &[Member], names: &[String]) -> Result<(Vec<u8>, String
         .schema_version(2u32)
         .media_type(MediaType::from(media_type))
         .manifests(manifests)
+        .build()
+        .map_err(|e| AssembleError::BadMember(e.to_string()))?;
+    let bytes = serde_json::to_vec_pretty(&index).expect("an index serialises");
+    Ok((bytes, media_type.to_string()))
+}
+
+/// The attestation annotation BuildKit puts on a manifest that describes another.
+const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+
+/// Builds an index from descriptors as they are (platforms and annotations kept, so an
+/// attestation manifest stays tied to its image); an OCI index unless every entry is a
+/// Docker schema 2 manifest.
+///
+/// # Errors
+/// [`AssembleError`] for no image, or two images of one platform.
+pub fn index_of(descriptors: Vec<Descriptor>) -> Result<(Vec<u8>, String), AssembleError> {
+    let images: Vec<&Descriptor> = descriptors
+        .iter()
+        .filter(|d| {
+            d.annotations()
+                .as_ref()
+                .is_none_or(|a| !a.contains_key(REFERENCE_TYPE))
+        })
+        .collect();
+    if images.is_empty() {
+        return Err(AssembleError::Empty);
+    }
+    for (i, image) in images.iter().enumerate() {
+        if images[..i]
+            .iter()
+            .any(|other| other.platform() == image.platform())
+        {
+            let platform = image
+                .platform()
+                .as_ref()
+                .map(|p| format!("{}/{}", p.os(), p.architecture()))
+                .unwrap_or_default();
+            return Err(AssembleError::BadMember(format!(
+                "two images for {platform}: {} and {}",
+                images[..i]
+                    .iter()
+                    .find(|o| o.platform() == image.platform())
+                    .map(|o| o.digest().to_string())
+                    .unwrap_or_default(),
+                image.digest()
+            )));
+        }
+    }
+    let docker = descriptors.iter().all(|d| {
+        d.media_type() == &MediaType::from("application/vnd.docker.distribution.manifest.v2+json")
+    });
+    let media_type = if docker {
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+    } else {
+        "application/vnd.oci.image.index.v1+json"
+    };
+    let index = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::from(media_type))
+        .manifests(descriptors)
         .build()
         .map_err(|e| AssembleError::BadMember(e.to_string()))?;
     let bytes = serde_json::to_vec_pretty(&index).expect("an index serialises");

@@ -1,0 +1,283 @@
+//! A build spread over a builder's nodes ([`nodes`]): each node builds its platforms with
+//! its engine's own BuildKit, all at once; each node's result is pushed by digest; the
+//! index goes up under the tag only when every node succeeded. A node that fails or
+//! vanishes leaves the tag where it was, and what the others pushed stays in the
+//! registry only as untagged manifests and blobs.
+//!
+//! The engine API pushes tags, not digests, so a node's result is read back from its
+//! engine as an image layout (`docker save`) and the kit pushes it by digest.
+
+use bollard::Docker;
+use bollard::grpc::BuildRef;
+use bollard::grpc::build::ImageBuildLoadInput;
+use bollard::grpc::driver::Build;
+use bollard::grpc::driver::moby::Moby;
+use futures_util::StreamExt;
+use oci_spec::image::{Descriptor, MediaType};
+
+use multiarch_platform::Platform;
+
+use crate::build::builder::{Builder, Driver};
+use crate::build::image::{self, BuildEvent, BuildRequest, NamedContexts};
+use crate::build::nodes::{self, Node};
+use crate::build::{context, control};
+use crate::engine::session_id;
+use crate::error::{Error, Result};
+use crate::oci::layout::Layout;
+use crate::registry::Registry;
+
+/// Where each node's result waits in its engine until it is pushed. Port 1 is closed:
+/// such a name is never fetched from anywhere.
+const NODE_REPOSITORY: &str = "localhost:1/multiarch-node/";
+
+/// Builds `request` over `builder`'s nodes and pushes the index.
+///
+/// # Errors
+/// [`Error::NodeUnreachable`] before anything is built, [`Error::NodeFailed`] naming the
+/// node and its platforms, [`Error::BadNodes`] when no node can build a platform.
+pub async fn run(
+    builder: &Builder,
+    request: &BuildRequest,
+    on_event: impl Fn(BuildEvent) + Sync,
+) -> Result<()> {
+    if !request.push {
+        return Err(Error::BadNodes(format!(
+            "the builder `{}` is made of nodes: their results meet in a registry, so add `--push`",
+            builder.name
+        )));
+    }
+    crate::build::flags::check(Driver::Docker, &request.flags)?;
+
+    // Every node must answer before anything starts: a plan that leaves one out would
+    // build its platforms somewhere the user did not choose.
+    let connected =
+        futures_util::future::try_join_all(builder.nodes.iter().map(|node| async move {
+            let docker = nodes::connect(node).await?;
+            let serves = nodes::serves(node, &docker).await;
+            Ok::<_, Error>((node, docker, serves))
+        }))
+        .await?;
+    let views: Vec<(String, nodes::Serves)> = connected
+        .iter()
+        .map(|(node, _, serves)| (node.name.clone(), serves.clone()))
+        .collect();
+    let plan = nodes::assign(&views, &request.platforms)?;
+    for (platform, node, fit) in &plan {
+        on_event(BuildEvent::Progress(format!(
+            "{platform} → node `{}` ({fit})",
+            connected[*node].0.name
+        )));
+    }
+
+    // The context is packed once; every node gets the same bytes.
+    let packed = context::pack(&request.context, request.file.as_deref())?;
+    let tar = bytes::Bytes::from(packed.tar);
+    let registry = Registry::for_reference(&request.tag, &request.insecure);
+    let builds = connected
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (node, docker, _))| {
+            let mine: Vec<Platform> = plan
+                .iter()
+                .filter(|(_, n, _)| *n == i)
+                .map(|(p, _, _)| p.clone())
+                .collect();
+            (!mine.is_empty()).then(|| {
+                let work = NodeBuild {
+                    node,
+                    docker,
+                    platforms: mine,
+                    request,
+                    dockerfile: &packed.dockerfile,
+                    registry: &registry,
+                };
+                let tar = tar.clone();
+                let on_event = &on_event;
+                async move { work.run(tar, on_event).await }
+            })
+        });
+    // Every node runs to its end (each removes what it left in its engine), then the
+    // first failure is the answer.
+    let mut descriptors = Vec::new();
+    for result in futures_util::future::join_all(builds).await {
+        descriptors.extend(result?);
+    }
+
+    let (bytes, media_type) =
+        crate::oci::assemble::index_of(descriptors).map_err(|e| Error::BadAnswer {
+            reference: request.tag.whole(),
+            reason: e.to_string(),
+        })?;
+    on_event(BuildEvent::Pushing(request.tag.whole()));
+    registry
+        .push_manifest(&request.tag, bytes, &media_type)
+        .await
+        .map(|_| ())
+}
+
+/// One node's share of a build.
+struct NodeBuild<'a> {
+    node: &'a Node,
+    docker: &'a Docker,
+    platforms: Vec<Platform>,
+    request: &'a BuildRequest,
+    dockerfile: &'a str,
+    registry: &'a Registry,
+}
+
+impl NodeBuild<'_> {
+    /// Builds, pushes by digest, and removes the result from the node's engine again;
+    /// returns the descriptors for the index.
+    async fn run(
+        &self,
+        tar: bytes::Bytes,
+        on_event: &(impl Fn(BuildEvent) + Sync),
+    ) -> Result<Vec<Descriptor>> {
+        let fail = |reason: String| Error::NodeFailed {
+            node: self.node.name.clone(),
+            platforms: nodes::list(&self.platforms),
+            reason,
+        };
+        let named = NamedContexts::import(self.docker, &self.request.build_contexts)
+            .await
+            .map_err(|e| fail(crate::error::root_cause(&e)))?;
+        let result = self
+            .build_and_push(tar, &named, on_event)
+            .await
+            .map_err(fail);
+        named.remove(self.docker).await;
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
+            .force(true)
+            .build();
+        if let Err(e) = self
+            .docker
+            .remove_image(&self.temporary(), Some(options), None)
+            .await
+        {
+            tracing::debug!(node = %self.node.name, error = %e, "the node's result was not removed");
+        }
+        result
+    }
+
+    /// The name the result has in the node's engine until it is pushed.
+    fn temporary(&self) -> String {
+        format!(
+            "{NODE_REPOSITORY}{}:{}",
+            self.node.name.to_lowercase(),
+            session_id()
+        )
+    }
+
+    async fn build_and_push(
+        &self,
+        tar: bytes::Bytes,
+        named: &NamedContexts,
+        on_event: &(impl Fn(BuildEvent) + Sync),
+    ) -> std::result::Result<Vec<Descriptor>, String> {
+        let options =
+            image::frontend_options(self.request, &self.platforms, self.dockerfile, named);
+        let build_ref = BuildRef::random();
+        let channel = match self.node.endpoint.transport() {
+            Ok(transport) => control::engine_channel(&transport).await.ok(),
+            Err(_) => None,
+        };
+        let temporary = self.temporary();
+        let solve = Moby::new(self.docker).docker_build(
+            &temporary,
+            options,
+            ImageBuildLoadInput::Upload(tar),
+            None,
+            Some(build_ref.clone()),
+        );
+        let prefix = format!("[{}] ", self.node.name);
+        let (solved, progress) =
+            image::solve_following(channel, build_ref.as_ref(), solve, |line| {
+                on_event(BuildEvent::Progress(format!("{prefix}{line}")));
+            })
+            .await;
+        solved.map_err(|e| match progress.failure() {
+            Some(step) => step.to_string(),
+            // No step failed: the connection itself went (the engine stopped or vanished).
+            None => format!(
+                "the connection to its engine was lost in the middle of the build ({})",
+                image::failure_reason(&progress, &e)
+            ),
+        })?;
+        on_event(BuildEvent::Progress(format!(
+            "{prefix}pushing {} by digest",
+            nodes::list(&self.platforms)
+        )));
+        self.push_by_digest().await
+    }
+
+    /// Reads the result out of the node's engine and pushes every blob and manifest by
+    /// digest; the tag is not touched.
+    async fn push_by_digest(&self) -> std::result::Result<Vec<Descriptor>, String> {
+        let mut archive = Vec::new();
+        let mut stream = self.docker.export_image(&self.temporary());
+        while let Some(chunk) = stream.next().await {
+            archive.extend_from_slice(&chunk.map_err(|e| {
+                format!(
+                    "its engine did not hand over the result: {}",
+                    crate::error::root_cause(&e)
+                )
+            })?);
+        }
+        let layout = Layout::read(&archive).map_err(|e| format!("its result: {e}"))?;
+        let images = layout.images().map_err(|e| format!("its result: {e}"))?;
+        let tag = &self.request.tag;
+        let mut descriptors = Vec::new();
+        for built in images {
+            for digest in &built.blobs {
+                self.registry
+                    .push_blob(tag, layout.blobs[digest].clone())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            let digest = built.descriptor.digest().to_string();
+            self.registry
+                .push_manifest(
+                    &tag.clone_with_digest(digest),
+                    built.manifest.clone(),
+                    &built.descriptor.media_type().to_string(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            descriptors.push(self.for_index(built.descriptor, &layout, &built.blobs[0])?);
+        }
+        Ok(descriptors)
+    }
+
+    /// The descriptor as the index lists it: the platform (from the config when the
+    /// layout did not say), and only the annotations that tie an attestation to its
+    /// image (not the node's temporary name).
+    fn for_index(
+        &self,
+        mut descriptor: Descriptor,
+        layout: &Layout,
+        config: &str,
+    ) -> std::result::Result<Descriptor, String> {
+        let annotations = descriptor.annotations().clone().map(|all| {
+            all.into_iter()
+                .filter(|(k, _)| k.starts_with("vnd.docker.reference."))
+                .collect::<std::collections::HashMap<_, _>>()
+        });
+        descriptor.set_annotations(annotations.filter(|a| !a.is_empty()));
+        if descriptor.platform().is_none() {
+            let config: oci_spec::image::ImageConfiguration =
+                serde_json::from_slice(&layout.blobs[config])
+                    .map_err(|e| format!("its result's config: {e}"))?;
+            let mut platform = oci_spec::image::PlatformBuilder::default()
+                .architecture(config.architecture().clone())
+                .os(config.os().clone());
+            if let Some(variant) = config.variant() {
+                platform = platform.variant(variant.clone());
+            }
+            descriptor.set_platform(platform.build().ok());
+        }
+        if descriptor.media_type() == &MediaType::ImageIndex {
+            return Err("its result nests an index in an index".into());
+        }
+        Ok(descriptor)
+    }
+}

@@ -1,0 +1,340 @@
+//! Where an engine is, the ways Docker names one: a Unix socket (`unix:///var/run/docker.sock`),
+//! TCP with TLS (`tcp://host:2376` and a folder holding `ca.pem`, `cert.pem` and `key.pem`,
+//! the `DOCKER_CERT_PATH` layout), or the name of a Docker context (`docker context ls`).
+//!
+//! A build node is one of these; the kit talks to each with bollard (the engine API) and
+//! dials the same place itself for BuildKit's control API at `/grpc`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::error::{Error, Result};
+
+/// An engine's address as given: `unix://PATH`, `tcp://HOST:PORT`, or a context name,
+/// with the TLS folder for `tcp://`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineEndpoint {
+    /// `unix:///var/run/docker.sock`, `tcp://10.0.0.5:2376`, or a Docker context's name.
+    pub host: String,
+    /// The folder with `ca.pem`, `cert.pem` and `key.pem` for a `tcp://` host (absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certs: Option<PathBuf>,
+}
+
+/// How to reach an engine, once a context name is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// A Unix socket.
+    Unix(PathBuf),
+    /// TCP, over TLS when a certificate folder is known.
+    Tcp {
+        /// `host:port`.
+        address: String,
+        /// `ca.pem`, `cert.pem`, `key.pem`.
+        certs: Option<PathBuf>,
+    },
+}
+
+impl EngineEndpoint {
+    /// Checks the form of `host` (and that a TLS folder holds its three files) without
+    /// connecting; a context name is looked up later, when it is used.
+    ///
+    /// # Errors
+    /// [`Error::BadEndpoint`] saying what is wrong.
+    pub fn new(host: &str, certs: Option<PathBuf>) -> Result<Self> {
+        let bad = |reason: String| Error::BadEndpoint {
+            endpoint: host.to_string(),
+            reason,
+        };
+        if let Some(path) = host.strip_prefix("unix://") {
+            if !path.starts_with('/') {
+                return Err(bad(
+                    "a Unix socket is named by its absolute path: `unix:///var/run/docker.sock`"
+                        .into(),
+                ));
+            }
+        } else if let Some(address) = host.strip_prefix("tcp://") {
+            let port = address.rsplit_once(':').map(|(_, p)| p);
+            if port.is_none_or(|p| p.parse::<u16>().is_err()) {
+                return Err(bad(
+                    "a TCP engine is named with its port: `tcp://HOST:2376`".into(),
+                ));
+            }
+        } else if host.starts_with("ssh://") {
+            return Err(bad("ssh:// engines are not supported yet (bollard's SSH transport needs the OpenSSH client's multiplexing): create a Docker context for it, or expose the engine on tcp:// with TLS".into()));
+        } else if host.contains("://") {
+            return Err(bad(
+                "use unix://, tcp:// or the name of a Docker context".into()
+            ));
+        } else if host.is_empty() {
+            return Err(bad("it is empty".into()));
+        }
+        if let Some(dir) = &certs {
+            for file in ["ca.pem", "cert.pem", "key.pem"] {
+                if !dir.join(file).is_file() {
+                    return Err(bad(format!(
+                        "the TLS folder `{}` has no `{file}` (it needs ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH does)",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+        Ok(Self {
+            host: host.to_string(),
+            certs,
+        })
+    }
+
+    /// How to reach it; a context name is looked up in the Docker config's contexts.
+    ///
+    /// # Errors
+    /// [`Error::BadEndpoint`] for a context that does not exist or is not an engine.
+    pub fn transport(&self) -> Result<Transport> {
+        if let Some(path) = self.host.strip_prefix("unix://") {
+            return Ok(Transport::Unix(PathBuf::from(path)));
+        }
+        if let Some(address) = self.host.strip_prefix("tcp://") {
+            return Ok(Transport::Tcp {
+                address: address.to_string(),
+                certs: self.certs.clone(),
+            });
+        }
+        let context = context_endpoint(&docker_config_dir(), &self.host)?;
+        context.transport()
+    }
+}
+
+impl std::fmt::Display for EngineEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.host)
+    }
+}
+
+/// `$DOCKER_CONFIG`, else `~/.docker`.
+fn docker_config_dir() -> PathBuf {
+    std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
+        .unwrap_or_else(|| PathBuf::from(".docker"))
+}
+
+/// The engine endpoint of Docker context `name`: `contexts/meta/<sha256(name)>/meta.json`
+/// names the host, `contexts/tls/<sha256(name)>/docker/` holds its TLS files.
+fn context_endpoint(config_dir: &Path, name: &str) -> Result<EngineEndpoint> {
+    use sha2::Digest;
+    let bad = |reason: String| Error::BadEndpoint {
+        endpoint: name.to_string(),
+        reason,
+    };
+    if name == "default" {
+        return Ok(EngineEndpoint {
+            host: "unix:///var/run/docker.sock".into(),
+            certs: None,
+        });
+    }
+    let id = format!("{:x}", sha2::Sha256::digest(name.as_bytes()));
+    let meta = config_dir.join("contexts/meta").join(&id).join("meta.json");
+    let text = std::fs::read_to_string(&meta).map_err(|_| {
+        bad(format!(
+            "no Docker context of that name (looked for {}); `docker context ls` lists them",
+            meta.display()
+        ))
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("{}: {e}", meta.display())))?;
+    let host = value
+        .pointer("/Endpoints/docker/Host")
+        .and_then(|h| h.as_str())
+        .ok_or_else(|| bad(format!("{} names no Docker endpoint", meta.display())))?;
+    let tls = config_dir.join("contexts/tls").join(&id).join("docker");
+    let certs = tls.join("ca.pem").is_file().then_some(tls);
+    EngineEndpoint::new(host, certs)
+}
+
+/// Connects to the engine at `endpoint` and checks, within 5 s, that it answers.
+///
+/// # Errors
+/// [`Error::BadEndpoint`] for an address that cannot be used, [`Error::EngineUnreachable`]
+/// when the engine does not answer.
+pub async fn connect(endpoint: &EngineEndpoint) -> Result<Docker> {
+    const TIMEOUT: u64 = 120;
+    let version = bollard::API_DEFAULT_VERSION;
+    let unreachable = |e: bollard::errors::Error| Error::EngineUnreachable { source: e.into() };
+    let docker = match endpoint.transport()? {
+        Transport::Unix(path) => {
+            Docker::connect_with_unix(&path.to_string_lossy(), TIMEOUT, version)
+                .map_err(unreachable)?
+        }
+        Transport::Tcp {
+            address,
+            certs: Some(dir),
+        } => {
+            // bollard's TLS asks rustls for the process's provider; with both ring and
+            // aws-lc-rs in the build, rustls will not guess, so one is named, once.
+            let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+            Docker::connect_with_ssl(
+                &format!("https://{address}"),
+                &dir.join("key.pem"),
+                &dir.join("cert.pem"),
+                &dir.join("ca.pem"),
+                TIMEOUT,
+                version,
+            )
+            .map_err(unreachable)?
+        }
+        Transport::Tcp {
+            address,
+            certs: None,
+        } => Docker::connect_with_http(&address, TIMEOUT, version).map_err(unreachable)?,
+    };
+    match tokio::time::timeout(Duration::from_secs(5), docker.ping()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(unreachable(e)),
+        Err(_) => {
+            return Err(Error::EngineUnreachable {
+                source: "no answer within 5 s".into(),
+            });
+        }
+    }
+    docker.negotiate_version().await.map_err(unreachable)
+}
+
+/// A byte stream to the engine, for an HTTP upgrade the kit makes itself (`/grpc`).
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Opens a connection to the engine behind `transport`: the socket, the TCP port, or
+/// the TCP port wrapped in TLS with the folder's client certificate.
+///
+/// # Errors
+/// The connection or the TLS handshake fails, or the certificate files cannot be read.
+pub async fn dial(transport: &Transport) -> std::io::Result<Box<dyn Stream>> {
+    match transport {
+        Transport::Unix(path) => Ok(Box::new(tokio::net::UnixStream::connect(path).await?)),
+        Transport::Tcp {
+            address,
+            certs: None,
+        } => Ok(Box::new(tokio::net::TcpStream::connect(address).await?)),
+        Transport::Tcp {
+            address,
+            certs: Some(dir),
+        } => {
+            let config = tls_config(dir)?;
+            let host = address
+                .rsplit_once(':')
+                .map_or(address.as_str(), |(h, _)| h);
+            let name =
+                rustls_pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                    .map_err(std::io::Error::other)?;
+            let tcp = tokio::net::TcpStream::connect(address).await?;
+            let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+                .connect(name, tcp)
+                .await?;
+            Ok(Box::new(tls))
+        }
+    }
+}
+
+/// A TLS client that trusts the folder's `ca.pem` and presents `cert.pem` / `key.pem`.
+fn tls_config(dir: &Path) -> std::io::Result<tokio_rustls::rustls::ClientConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let pem_error = |file: &str| {
+        let path = dir.join(file);
+        move |e: rustls_pki_types::pem::Error| {
+            std::io::Error::other(format!("{}: {e}", path.display()))
+        }
+    };
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_file_iter(dir.join("ca.pem")).map_err(pem_error("ca.pem"))? {
+        roots
+            .add(ca.map_err(pem_error("ca.pem"))?)
+            .map_err(std::io::Error::other)?;
+    }
+    let chain = CertificateDer::pem_file_iter(dir.join("cert.pem"))
+        .map_err(pem_error("cert.pem"))?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(pem_error("cert.pem"))?;
+    let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).map_err(pem_error("key.pem"))?;
+    tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(std::io::Error::other)?
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("unix:///var/run/docker.sock", None)]
+    #[case("tcp://10.0.0.5:2376", None)]
+    #[case("my-arm-box", None)]
+    #[case("unix://run/docker.sock", Some("absolute path"))]
+    #[case("tcp://10.0.0.5", Some("with its port"))]
+    #[case("ssh://pi@raspberry", Some("not supported yet"))]
+    #[case("http://10.0.0.5:2375", Some("unix://, tcp://"))]
+    fn endpoints_are_checked_before_use(#[case] host: &str, #[case] error: Option<&str>) {
+        match (EngineEndpoint::new(host, None), error) {
+            (Ok(endpoint), None) => assert_eq!(endpoint.host, host),
+            (Err(e), Some(why)) => assert!(
+                e.to_string().contains(host) && format!("{e:?}").contains(why),
+                "{e:?}"
+            ),
+            (other, _) => panic!("{host}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tls_folder_must_hold_its_three_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), "x").unwrap();
+        let error = EngineEndpoint::new("tcp://h:2376", Some(dir.path().into())).unwrap_err();
+        assert!(
+            format!("{error:?}").contains("has no `cert.pem`"),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_docker_context_is_found_by_the_hash_of_its_name() {
+        use sha2::Digest;
+        let config = tempfile::tempdir().unwrap();
+        let id = format!("{:x}", sha2::Sha256::digest(b"arm-box"));
+        let meta = config.path().join("contexts/meta").join(&id);
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            r#"{"Name":"arm-box","Metadata":{},"Endpoints":{"docker":{"Host":"tcp://10.1.2.3:2376","SkipTLSVerify":false}}}"#,
+        )
+        .unwrap();
+        let tls = config.path().join("contexts/tls").join(&id).join("docker");
+        std::fs::create_dir_all(&tls).unwrap();
+        for file in ["ca.pem", "cert.pem", "key.pem"] {
+            std::fs::write(tls.join(file), "x").unwrap();
+        }
+        let endpoint = context_endpoint(config.path(), "arm-box").unwrap();
+        assert_eq!(
+            endpoint.transport().unwrap(),
+            Transport::Tcp {
+                address: "10.1.2.3:2376".into(),
+                certs: Some(tls)
+            }
+        );
+        let missing = context_endpoint(config.path(), "nope").unwrap_err();
+        assert!(
+            format!("{missing:?}").contains("docker context ls"),
+            "{missing:?}"
+        );
+    }
+}
