@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test bed: a real Docker engine with the containerd image store and buildx,
-# QEMU emulation for arm64 (and arm/v7), a `registry:2` image, and the arm64 cross
-# toolchain, set up from Debian's packages on a machine that can pull no image.
+# QEMU emulation for arm64 (and arm/v7), a `registry:2` image, the cross toolchains and
+# skopeo, set up from Debian's packages on a machine that can pull no image.
 #
 #   scripts/testbed.sh up      bring up what is missing (idempotent)
 #   scripts/testbed.sh status  say what is there and what is not
@@ -402,6 +402,19 @@ unpack_cross_std() (
 # Debian's static busybox per architecture: a shell for test images of every platform
 # (RUN steps, liars), without pulling any image.
 BUSYBOX_DIR=${MULTIARCH_BUSYBOX_DIR:-/var/cache/multiarch/busybox}
+# A registry tool we did not write, to read back what `multiarch copy` wrote.
+ensure_registry_tools() {
+  say "skopeo, for the copy tests' second opinion"
+  if ! $REHEARSING && command -v skopeo >/dev/null; then
+    ok "skopeo $(skopeo --version | awk '{print $3}')"
+    return 0
+  fi
+  is_debian || { missing "skopeo: the copy tests read their results back with it"; return 0; }
+  need_root "installing skopeo"
+  apt_install skopeo
+  $REHEARSING || ok "skopeo $(skopeo --version | awk '{print $3}')"
+}
+
 BUSYBOX_ARCHS=(amd64 arm64)
 
 ensure_busybox() {
@@ -525,6 +538,7 @@ cmd_up() {
   ensure_cross_toolchain
   ensure_build_std_toolchains
   ensure_busybox
+  ensure_registry_tools
   ensure_buildkit_image
   if ! bridge_ok; then
     die "the engine's docker0 bridge is missing" "restart dockerd: scripts/testbed.sh down && scripts/testbed.sh up"
@@ -556,6 +570,7 @@ cmd_status() {
   check "QEMU handlers: aarch64, arm" binfmt_ready
   check "arm64 cross toolchain" cross_ready
   check "build-std toolchains (386, arm/v6, arm/v7, ppc64le, s390x, riscv64)" build_std_ready
+  check "skopeo" command -v skopeo
   if [ -f "$STATE_DIR/dockerd.pid" ]; then
     ok "dockerd was started by the test bed (pid $(cat "$STATE_DIR/dockerd.pid"))"
   fi
@@ -617,6 +632,7 @@ cmd_rehearse() {
   BUSYBOX_DIR=$(mktemp -d)
   ensure_busybox
   rm -rf "$BUSYBOX_DIR"
+  ensure_registry_tools
   # A scratch cache and tag: the compile from Debian's sources runs as on a new machine.
   BUILDKIT_IMAGE=multiarch-testbed-rehearsal/buildkit:$$
   local buildkit_cache

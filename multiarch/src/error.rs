@@ -51,6 +51,14 @@ pub enum Error {
         /// The HTTP status.
         status: u16,
     },
+    /// The registry's TLS certificate is not trusted (or not valid for its name).
+    #[error("the certificate of `{registry}` is not trusted: {reason}")]
+    Certificate {
+        /// host:port.
+        registry: String,
+        /// The verifier's words.
+        reason: String,
+    },
     /// The registry answered something this tool cannot use.
     #[error("the registry answered `{reference}` with something unusable: {reason}")]
     BadAnswer {
@@ -289,7 +297,15 @@ impl Error {
                 "pass `--insecure {registry}` (or set MULTIARCH_INSECURE_REGISTRIES); for builds add `[registry.\"{registry}\"] http = true` to buildkitd.toml"
             ),
             Self::NotFound { .. } => "check the tag, or push it first: `multiarch build --push`".into(),
-            Self::Unauthorized { .. } => "log in first: `docker login <registry>`".into(),
+            Self::Unauthorized { reference, .. } => format!(
+                "log in first: `docker login {}` (a wrong password stored there gets this answer too)",
+                crate::oci::reference::parse(reference)
+                    .map(|r| r.resolve_registry().to_string())
+                    .unwrap_or_else(|_| "<registry>".into())
+            ),
+            Self::Certificate { registry, .. } => format!(
+                "trust its CA as Docker does: put it in /etc/docker/certs.d/{registry}/ca.crt (or point SSL_CERT_FILE at a bundle that holds it); a registry that also serves plain HTTP can be used with `--insecure {registry}`"
+            ),
             Self::DigestMismatch { .. } => {
                 "the registry or something between you and it altered the content; do not use it".into()
             }

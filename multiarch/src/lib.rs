@@ -11,9 +11,10 @@
 //! - [`registry`] (the distribution API) and [`engine`] (the Docker engine, and what the
 //!   host can do): the two things that talk to the outside world;
 //! - [`local_registry`], [`build`], [`verify`]: what the kit does with them;
-//! - [`inspect`], [`pull`] and [`doctor`]: use cases built from those.
+//! - [`inspect`], [`pull`], [`copy`] and [`doctor`]: use cases built from those.
 
 pub mod build;
+pub mod copy;
 pub mod doctor;
 pub mod engine;
 pub mod error;

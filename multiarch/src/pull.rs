@@ -81,7 +81,9 @@ pub async fn pull_platform(
         .from_image(&image)
         .platform(&platform_text)
         .build();
-    let mut stream = docker.create_image(Some(options), None, None);
+    // With the credentials `docker login` stored, as `docker pull` would use them.
+    let credentials = crate::registry::engine_credentials(reference);
+    let mut stream = docker.create_image(Some(options), None, credentials);
     while let Some(event) = stream.next().await {
         let info = event.map_err(crate::error::refused(format!(
             "pull `{image}` for `{platform}`"

@@ -88,7 +88,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (bytes, media_type) = assemble(&members, &sources)?;
     for (reference, member) in source_refs.iter().zip(&members) {
         client
-            .copy_image(reference, &member.digest, &target_ref)
+            .copy_image(reference, &member.digest, &target_ref, &|_| {})
             .await
             .with_context(|| format!("cannot copy `{}` into `{target}`", reference.whole()))?;
         eprintln!("{}: {}", member.platform, member.digest);

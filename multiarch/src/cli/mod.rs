@@ -8,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 mod build;
 mod builder;
+mod copy;
 mod demo;
 mod doctor;
 mod inspect;
@@ -34,6 +35,8 @@ enum Command {
     Builder(builder::Args),
     /// Build (and push) a multi-platform image through a builder
     Build(build::Args),
+    /// Copy an image to another repository or registry, whole or some platforms of it
+    Copy(copy::Args),
     /// The whole story: registry, builder, build and push, inspect, run each platform, verify
     Demo(demo::Args),
     /// Check what this machine can do, with a fix for each problem
@@ -135,6 +138,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match cli.command {
                 Command::Builder(args) => builder::run(args).await,
                 Command::Build(args) => build::run(args).await,
+                Command::Copy(args) => copy::run(args).await,
                 Command::Demo(args) => demo::run(args).await,
                 Command::Doctor(args) => doctor::run(args).await,
                 Command::Registry(args) => registry::run(args).await,

@@ -12,7 +12,8 @@ use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
-use std::sync::{Arc, OnceLock};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};
 
@@ -60,39 +61,156 @@ pub struct PlatformImage {
     pub config: ImageConfiguration,
 }
 
+/// What happened to one blob of a copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobCopied {
+    /// Its digest.
+    pub digest: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// How it got there.
+    pub how: BlobMove,
+}
+
+/// How a blob reached the target repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlobMove {
+    /// It was there already (an earlier, interrupted copy sent it, or another image).
+    AlreadyThere,
+    /// Mounted from the source repository of the same registry: nothing sent.
+    Mounted,
+    /// Downloaded and uploaded.
+    Sent,
+}
+
 /// A registry client for one or more registries.
 ///
 /// Plain-HTTP registries (local and insecure ones) are read with a bare HTTP client
 /// first: building `oci-client`'s client loads the system's TLS roots twice, which was
 /// most of the time of an `inspect` of a local registry (BENCHMARKS.md). A registry that
 /// asks for credentials, and every HTTPS registry, goes through `oci-client`, built on
-/// first use.
+/// first use, trusting the CAs Docker's own convention names for those registries
+/// (`/etc/docker/certs.d/HOST:PORT/*.crt`) beside the system's.
+///
+/// A local registry is spoken to over plain HTTP unless it answers that it speaks HTTPS
+/// (Go's "Client sent an HTTP request to an HTTPS server"): asked once, before the first
+/// request, as Docker tries both for local registries.
 #[derive(Clone)]
 pub struct Registry {
-    oci: Arc<OnceLock<Client>>,
+    oci: Arc<tokio::sync::OnceCell<Client>>,
     plain: reqwest::Client,
+    /// Marked insecure by the user: always plain HTTP.
     insecure: Vec<String>,
+    /// Local registries of the references: plain HTTP unless they speak HTTPS.
+    local: Vec<String>,
+    /// Every registry this client was made for (whose certs.d folders apply).
+    registries: Vec<String>,
+    /// The registries spoken to over plain HTTP, once the local ones were asked.
+    http: Arc<tokio::sync::OnceCell<Vec<String>>>,
+}
+
+/// Where Docker reads a registry's CA (`ca.crt`, any `*.crt`) and client certificate.
+pub fn certs_d_dirs(registry: &str) -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("/etc/docker/certs.d").join(registry)];
+    if let Some(config) = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+    {
+        dirs.push(config.join("docker/certs.d").join(registry));
+    }
+    dirs
+}
+
+/// The CAs in the certs.d folders of `registries`, as oci-client takes them.
+fn certs_d_roots(registries: &[String]) -> Vec<oci_client::client::Certificate> {
+    let mut roots = Vec::new();
+    for dir in registries.iter().flat_map(|r| certs_d_dirs(r)) {
+        let Ok(files) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let path = file.path();
+            if path.extension().is_some_and(|e| e == "crt") {
+                match std::fs::read(&path) {
+                    Ok(data) => roots.push(oci_client::client::Certificate {
+                        encoding: oci_client::client::CertificateEncoding::Pem,
+                        data,
+                    }),
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot read a CA from certs.d")
+                    }
+                }
+            }
+        }
+    }
+    roots
 }
 
 impl Registry {
-    /// A client that uses plain HTTP for local registries and for `insecure` ones.
+    /// A client that uses plain HTTP for `insecure` registries.
     pub fn new(insecure: impl IntoIterator<Item = String>) -> Self {
+        Self::with(insecure.into_iter().collect(), Vec::new(), Vec::new())
+    }
+
+    fn with(insecure: Vec<String>, local: Vec<String>, registries: Vec<String>) -> Self {
         Self {
-            oci: Arc::new(OnceLock::new()),
+            oci: Arc::new(tokio::sync::OnceCell::new()),
             // No TLS roots: this client only ever speaks plain HTTP.
             plain: crate::http::plain_client(std::time::Duration::from_secs(60)),
-            insecure: insecure.into_iter().collect(),
+            insecure,
+            local,
+            registries,
+            http: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
-    /// The `oci-client` client, built on first use.
-    fn oci(&self) -> &Client {
-        self.oci.get_or_init(|| {
-            Client::new(ClientConfig {
-                protocol: ClientProtocol::HttpsExcept(self.insecure.clone()),
-                ..Default::default()
+    /// The registries spoken to over plain HTTP: the insecure ones, and each local one
+    /// that does not answer plain HTTP with "this is an HTTPS server".
+    async fn settle(&self) -> &[String] {
+        self.http
+            .get_or_init(|| async {
+                let mut http = self.insecure.clone();
+                for registry in &self.local {
+                    if http.contains(registry) {
+                        continue;
+                    }
+                    let answer = self
+                        .plain
+                        .get(format!("http://{registry}/v2/"))
+                        .timeout(std::time::Duration::from_secs(3))
+                        .send()
+                        .await;
+                    let speaks_https = match answer {
+                        Ok(response) if response.status().as_u16() == 400 => response
+                            .text()
+                            .await
+                            .is_ok_and(|body| body.contains("HTTPS server")),
+                        _ => false,
+                    };
+                    if speaks_https {
+                        tracing::debug!(%registry, "a local registry that speaks HTTPS");
+                    } else {
+                        http.push(registry.clone());
+                    }
+                }
+                http
             })
-        })
+            .await
+    }
+
+    /// The `oci-client` client, built on first use, after the protocols are settled.
+    async fn oci(&self) -> &Client {
+        let http = self.settle().await.to_vec();
+        self.oci
+            .get_or_init(|| async {
+                Client::new(ClientConfig {
+                    protocol: ClientProtocol::HttpsExcept(http),
+                    extra_root_certificates: certs_d_roots(&self.registries),
+                    ..Default::default()
+                })
+            })
+            .await
     }
 
     /// GET over plain HTTP (manifests capped at [`MAX_MANIFEST_BYTES`]); `None` when the registry wants credentials (then `oci-client`
@@ -190,18 +308,30 @@ impl Registry {
                     .map(String::from),
             );
         }
+        let mut local = Vec::new();
+        let mut registries = Vec::new();
         for reference in references {
             let registry = reference.resolve_registry().to_string();
-            if is_local(&registry) && !list.contains(&registry) {
-                list.push(registry);
+            if is_local(&registry) && !local.contains(&registry) {
+                local.push(registry.clone());
+            }
+            if !registries.contains(&registry) {
+                registries.push(registry);
             }
         }
-        Self::new(list)
+        Self::with(list, local, registries)
     }
 
-    /// Whether this client speaks plain HTTP to `registry`.
+    /// Whether this client speaks plain HTTP to `registry` (before the first request, a
+    /// local registry counts as plain HTTP).
     pub fn uses_http(&self, registry: &str) -> bool {
-        self.insecure.iter().any(|r| r == registry)
+        match self.http.get() {
+            Some(http) => http.iter().any(|r| r == registry),
+            None => {
+                self.insecure.iter().any(|r| r == registry)
+                    || self.local.iter().any(|r| r == registry)
+            }
+        }
     }
 
     /// Fetches what a tag or digest points at: an index or an image manifest.
@@ -210,6 +340,7 @@ impl Registry {
     /// The registry cannot be reached, refuses, has no such tag, or sends bytes that
     /// are not a manifest or do not match their digest.
     pub async fn fetch(&self, reference: &Reference) -> Result<Fetched> {
+        self.settle().await;
         let accepted: Vec<&str> = INDEX_MEDIA_TYPES
             .iter()
             .chain(IMAGE_MEDIA_TYPES)
@@ -249,6 +380,7 @@ impl Registry {
             }
             None => self
                 .oci()
+                .await
                 .pull_manifest_raw(reference, &auth_for(reference), &accepted)
                 .await
                 .map_err(|e| self.classify(reference, e))?,
@@ -319,6 +451,7 @@ impl Registry {
         reference: &Reference,
         descriptor: &Descriptor,
     ) -> Result<Vec<u8>> {
+        self.settle().await;
         let wanted = OciDescriptor {
             media_type: descriptor.media_type().to_string(),
             digest: descriptor.digest().to_string(),
@@ -339,6 +472,7 @@ impl Registry {
         }
         let mut out = Vec::with_capacity(usize::try_from(descriptor.size()).unwrap_or(0));
         self.oci()
+            .await
             .pull_blob(reference, &wanted, &mut out)
             .await
             .map_err(|e| self.classify(reference, e))?;
@@ -347,7 +481,7 @@ impl Registry {
 
     /// Makes `source`'s image manifest `digest` (and its config and layers) available
     /// in `target`'s repository: blobs already there are skipped, blobs in the same
-    /// registry are mounted, others are copied.
+    /// registry are mounted, others are copied; `on_blob` hears of each.
     ///
     /// # Errors
     /// As [`Registry::fetch`], plus a refused push.
@@ -356,6 +490,7 @@ impl Registry {
         source: &Reference,
         digest: &str,
         target: &Reference,
+        on_blob: &(dyn Fn(BlobCopied) + Sync),
     ) -> Result<()> {
         let source_by_digest = source.clone_with_digest(digest.to_string());
         let fetched = self.fetch(&source_by_digest).await?;
@@ -367,40 +502,38 @@ impl Registry {
         };
         let same_repository = source.resolve_registry() == target.resolve_registry()
             && source.repository() == target.repository();
-        if !same_repository {
-            self.oci()
-                .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
-                .await;
-            let same_registry = source.resolve_registry() == target.resolve_registry();
-            for blob in std::iter::once(image.config()).chain(image.layers()) {
-                let blob_digest = blob.digest().to_string();
-                let present = self
-                    .oci()
+        let oci = self.oci().await;
+        oci.store_auth_if_needed(target.resolve_registry(), &auth_for(target))
+            .await;
+        let same_registry = source.resolve_registry() == target.resolve_registry();
+        for blob in std::iter::once(image.config()).chain(image.layers()) {
+            let blob_digest = blob.digest().to_string();
+            let copied = |how| BlobCopied {
+                digest: blob_digest.clone(),
+                size: blob.size(),
+                how,
+            };
+            let present = same_repository
+                || oci
                     .blob_exists(target, &blob_digest)
                     .await
                     .map_err(|e| self.classify(target, e))?;
-                if present {
-                    continue;
-                }
-                let mounted = same_registry
-                    && self
-                        .oci()
-                        .mount_blob(target, source, &blob_digest)
-                        .await
-                        .is_ok()
-                    && self
-                        .oci()
-                        .blob_exists(target, &blob_digest)
-                        .await
-                        .unwrap_or(false);
-                if !mounted {
-                    let bytes = self.fetch_blob(&source_by_digest, blob).await?;
-                    self.oci()
-                        .push_blob(target, bytes, &blob_digest)
-                        .await
-                        .map_err(|e| self.classify(target, e))?;
-                }
+            if present {
+                on_blob(copied(BlobMove::AlreadyThere));
+                continue;
             }
+            let mounted = same_registry
+                && oci.mount_blob(target, source, &blob_digest).await.is_ok()
+                && oci.blob_exists(target, &blob_digest).await.unwrap_or(false);
+            if mounted {
+                on_blob(copied(BlobMove::Mounted));
+                continue;
+            }
+            let bytes = self.fetch_blob(&source_by_digest, blob).await?;
+            oci.push_blob(target, bytes, &blob_digest)
+                .await
+                .map_err(|e| self.classify(target, e))?;
+            on_blob(copied(BlobMove::Sent));
         }
         self.push_manifest(
             &target.clone_with_digest(digest.to_string()),
@@ -418,15 +551,18 @@ impl Registry {
     pub async fn push_blob(&self, target: &Reference, bytes: Vec<u8>) -> Result<String> {
         let digest = sha256_digest(&bytes);
         self.oci()
+            .await
             .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
             .await;
         let present = self
             .oci()
+            .await
             .blob_exists(target, &digest)
             .await
             .map_err(|e| self.classify(target, e))?;
         if !present {
             self.oci()
+                .await
                 .push_blob(target, bytes, &digest)
                 .await
                 .map_err(|e| self.classify(target, e))?;
@@ -440,6 +576,7 @@ impl Registry {
     /// # Errors
     /// [`Error::Unreachable`], or [`Error::BadAnswer`] when the registry refuses.
     pub async fn delete_manifest(&self, reference: &Reference, digest: &str) -> Result<()> {
+        self.settle().await;
         let registry = reference.resolve_registry();
         if !self.uses_http(registry) {
             return Err(Error::BadAnswer {
@@ -472,6 +609,7 @@ impl Registry {
         media_type: &str,
     ) -> Result<String> {
         self.oci()
+            .await
             .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
             .await;
         let content_type = media_type.parse().map_err(|_| Error::BadAnswer {
@@ -480,6 +618,7 @@ impl Registry {
         })?;
         let digest = sha256_digest(&bytes);
         self.oci()
+            .await
             .push_manifest_raw(target, bytes, content_type)
             .await
             .map_err(|e| self.classify(target, e))?;
@@ -531,9 +670,43 @@ impl Registry {
             {
                 Error::HttpOnly { registry }
             }
+            // The registry answered, with an HTTP error (oci-client's `error_for_status`).
+            OciDistributionError::RequestError(e) if e.status().is_some() => {
+                let status = e.status().map_or(0, |s| s.as_u16());
+                match status {
+                    401 | 403 => Error::Unauthorized {
+                        reference: whole,
+                        status,
+                    },
+                    404 => Error::NotFound { reference: whole },
+                    _ => Error::BadAnswer {
+                        reference: whole,
+                        reason: format!("it answered HTTP {status}: {e}"),
+                    },
+                }
+            }
+            OciDistributionError::RequestError(e) if certificate_problem(&e).is_some() => {
+                Error::Certificate {
+                    reason: certificate_problem(&e).unwrap_or_default(),
+                    registry,
+                }
+            }
             OciDistributionError::RequestError(e) => Error::Unreachable {
                 registry,
                 source: e.into(),
+            },
+            OciDistributionError::ServerError { code, url, message } => Error::BadAnswer {
+                reference: whole,
+                reason: format!(
+                    "`{}` answered HTTP {code}: {}{}",
+                    url.split('?').next().unwrap_or(&url),
+                    message.trim(),
+                    if code == 405 && url.contains("/blobs/uploads") {
+                        " (it takes no uploads: a read-only or pull-through registry)"
+                    } else {
+                        ""
+                    }
+                ),
             },
             other => Error::BadAnswer {
                 reference: whole,
@@ -567,6 +740,20 @@ fn chain_mentions_tls(error: &(dyn std::error::Error + 'static)) -> bool {
         cause = e.source();
     }
     false
+}
+
+/// The TLS verifier's complaint about the registry's certificate, if that is what failed
+/// (`invalid peer certificate: UnknownIssuer`).
+fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if text.contains("invalid peer certificate") || text.contains("certificate verify failed") {
+            return Some(text);
+        }
+        cause = e.source();
+    }
+    None
 }
 
 /// Credentials for the reference's registry from the Docker config, if any.

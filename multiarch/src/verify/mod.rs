@@ -430,7 +430,7 @@ pub async fn check_running(
                     .build(),
             ),
             None,
-            None,
+            crate::registry::engine_credentials(reference),
         )
         .try_collect::<Vec<_>>()
         .await

@@ -1,0 +1,287 @@
+//! Copying a multi-platform image between repositories and registries, whole or some
+//! platforms of it, never leaving a sparse index.
+//!
+//! Every manifest the index lists (images and their attestations) is copied with its
+//! blobs before the index itself, and the index goes up under the target tag last: an
+//! interrupted copy leaves the tag where it was, and running it again sends only what
+//! did not arrive. Without a platform filter the index bytes are pushed as they are, so
+//! its digest is the source's; with one, a new index lists the chosen platforms and
+//! their attestations, and its digest is new.
+
+use std::collections::HashSet;
+
+use oci_client::Reference;
+use serde::Serialize;
+
+use multiarch_platform::Platform;
+
+use crate::error::{Error, Result};
+use crate::oci::index::{Entry, EntryKind, Manifest, platforms};
+use crate::registry::{BlobCopied, BlobMove, Registry};
+
+/// What a copy reports while it works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyEvent {
+    /// The plan: how many manifests, and the bytes their blobs hold (some may be there).
+    Planned {
+        /// Image and attestation manifests to copy.
+        manifests: usize,
+        /// The size of every blob they name.
+        bytes: u64,
+    },
+    /// One manifest starts: its digest, and the platform it is for (or the one its
+    /// attestation describes).
+    Manifest {
+        /// `sha256:...`.
+        digest: String,
+        /// `linux/arm64`, `attestation for linux/arm64`.
+        what: String,
+    },
+    /// One blob is there.
+    Blob(BlobCopied),
+    /// Every manifest is there; the index goes up under the tag.
+    Tagging(String),
+}
+
+/// What a copy did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CopyReport {
+    /// The source as given.
+    pub source: String,
+    /// The target as given.
+    pub target: String,
+    /// What the source tag points at.
+    pub source_digest: String,
+    /// What the target tag points at now.
+    pub target_digest: String,
+    /// The platforms the target lists.
+    pub platforms: Vec<String>,
+    /// Image and attestation manifests copied.
+    pub manifests: usize,
+    /// Blobs sent, mounted, and found already there.
+    pub blobs_sent: usize,
+    /// Blobs mounted from another repository of the same registry.
+    pub blobs_mounted: usize,
+    /// Blobs the target had already.
+    pub blobs_present: usize,
+    /// Bytes uploaded.
+    pub bytes_sent: u64,
+}
+
+impl CopyReport {
+    /// Whether the target's digest differs from the source's (a platform subset).
+    pub fn digest_changed(&self) -> bool {
+        self.source_digest != self.target_digest
+    }
+
+    fn count(&mut self, blob: &BlobCopied) {
+        match blob.how {
+            BlobMove::Sent => {
+                self.blobs_sent += 1;
+                self.bytes_sent += blob.size;
+            }
+            BlobMove::Mounted => self.blobs_mounted += 1,
+            BlobMove::AlreadyThere => self.blobs_present += 1,
+        }
+    }
+}
+
+/// The entries of `listed` to copy: all of them, or the images of `wanted` (each of which
+/// must be there) and the attestations about those images.
+///
+/// # Errors
+/// [`Error::PlatformMissing`] for a wanted platform the source lacks.
+pub fn select(
+    reference: &Reference,
+    listed: &[Entry],
+    wanted: Option<&[Platform]>,
+) -> Result<Vec<Entry>> {
+    let Some(wanted) = wanted else {
+        return Ok(listed.to_vec());
+    };
+    let available = platforms(listed);
+    if let Some(missing) = wanted.iter().find(|p| !available.contains(p)) {
+        return Err(Error::PlatformMissing {
+            reference: reference.whole(),
+            platform: missing.clone(),
+            available: available
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let kept: HashSet<&str> = listed
+        .iter()
+        .filter(|e| e.platform().is_some_and(|p| wanted.contains(p)))
+        .map(|e| e.digest.as_str())
+        .collect();
+    Ok(listed
+        .iter()
+        .filter(|e| match &e.kind {
+            EntryKind::Image { .. } => kept.contains(e.digest.as_str()),
+            EntryKind::Attestation { subject, .. } => kept.contains(subject.as_str()),
+            EntryKind::Unknown { .. } => false,
+        })
+        .cloned()
+        .collect())
+}
+
+/// The index with only the `kept` entries, every other field as it was.
+///
+/// # Errors
+/// [`Error::BadAnswer`] when the bytes are not a JSON index.
+pub fn subset_index(reference: &Reference, bytes: &[u8], kept: &[Entry]) -> Result<Vec<u8>> {
+    let bad = |reason: String| Error::BadAnswer {
+        reference: reference.whole(),
+        reason,
+    };
+    let mut index: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    let digests: HashSet<&str> = kept.iter().map(|e| e.digest.as_str()).collect();
+    let manifests = index
+        .get_mut("manifests")
+        .and_then(|m| m.as_array_mut())
+        .ok_or_else(|| bad("the index has no manifests".into()))?;
+    manifests.retain(|m| {
+        m.get("digest")
+            .and_then(|d| d.as_str())
+            .is_some_and(|d| digests.contains(d))
+    });
+    Ok(serde_json::to_vec(&index).expect("JSON serialises"))
+}
+
+/// Copies `source` to `target` (all platforms, or `wanted`), the tag moved last.
+///
+/// # Errors
+/// The source cannot be read, a platform is missing, or the target refuses something;
+/// the target tag is then where it was.
+pub async fn copy(
+    registry: &Registry,
+    source: &Reference,
+    target: &Reference,
+    wanted: Option<&[Platform]>,
+    on_event: impl Fn(CopyEvent) + Sync,
+) -> Result<CopyReport> {
+    let fetched = registry.fetch(source).await?;
+    let listed = registry.entries(source, &fetched).await?;
+    let chosen = select(source, &listed, wanted)?;
+    let mut report = CopyReport {
+        source: source.whole(),
+        target: target.whole(),
+        source_digest: fetched.digest.clone(),
+        ..CopyReport::default()
+    };
+
+    // The plan's size: every blob of every chosen manifest.
+    let mut bytes = 0;
+    for entry in &chosen {
+        let by_digest = source.clone_with_digest(entry.digest.clone());
+        if let Manifest::Image(image) = registry.fetch(&by_digest).await?.manifest {
+            bytes += std::iter::once(image.config())
+                .chain(image.layers())
+                .map(oci_spec::image::Descriptor::size)
+                .sum::<u64>();
+        }
+    }
+    on_event(CopyEvent::Planned {
+        manifests: chosen.len(),
+        bytes,
+    });
+
+    let counted = std::sync::Mutex::new(std::mem::take(&mut report));
+    for entry in &chosen {
+        on_event(CopyEvent::Manifest {
+            digest: entry.digest.clone(),
+            what: describe(entry),
+        });
+        registry
+            .copy_image(source, &entry.digest, target, &|blob| {
+                counted.lock().expect("not poisoned").count(&blob);
+                on_event(CopyEvent::Blob(blob));
+            })
+            .await?;
+    }
+    report = counted.into_inner().expect("not poisoned");
+    report.manifests = chosen.len();
+
+    let bytes = match (&fetched.manifest, wanted) {
+        (Manifest::Index(_), Some(_)) => subset_index(source, &fetched.bytes, &chosen)?,
+        _ => fetched.bytes.clone(),
+    };
+    on_event(CopyEvent::Tagging(target.whole()));
+    report.target_digest = registry
+        .push_manifest(target, bytes, &fetched.manifest.media_type())
+        .await?;
+    report.platforms = platforms(&chosen).iter().map(ToString::to_string).collect();
+    Ok(report)
+}
+
+/// `linux/arm64`, or `attestation for linux/arm64`.
+fn describe(entry: &Entry) -> String {
+    match &entry.kind {
+        EntryKind::Image { platform } => platform.to_string(),
+        EntryKind::Attestation {
+            subject_platform: Some(platform),
+            ..
+        } => format!("attestation for {platform}"),
+        EntryKind::Attestation { subject, .. } => format!("attestation for {subject}"),
+        EntryKind::Unknown { platform } => platform.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::index::entries;
+
+    /// An index as BuildKit pushes one: two images, each with its attestation.
+    const INDEX: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+      {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1,"platform":{"architecture":"amd64","os":"linux"}},
+      {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","size":1,"platform":{"architecture":"arm64","os":"linux"}},
+      {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","size":1,"platform":{"architecture":"unknown","os":"unknown"},"annotations":{"vnd.docker.reference.digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","vnd.docker.reference.type":"attestation-manifest"}},
+      {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd","size":1,"platform":{"architecture":"unknown","os":"unknown"},"annotations":{"vnd.docker.reference.digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","vnd.docker.reference.type":"attestation-manifest"}}
+    ],"annotations":{"org.opencontainers.image.created":"2026-11-25"}}"#;
+
+    fn listed() -> Vec<Entry> {
+        let Manifest::Index(index) = Manifest::parse(INDEX.as_bytes()).unwrap() else {
+            panic!("an index")
+        };
+        entries(&index)
+    }
+
+    #[test]
+    fn a_subset_keeps_its_platforms_attestations_and_nothing_else() {
+        let reference: Reference = "localhost:5000/app:1".parse().unwrap();
+        let wanted = [Platform::linux_arm64()];
+        let chosen = select(&reference, &listed(), Some(&wanted)).unwrap();
+        let digests: Vec<char> = chosen
+            .iter()
+            .map(|e| e.digest.chars().nth(7).unwrap())
+            .collect();
+        assert_eq!(digests, ['b', 'd'], "arm64 and its attestation");
+        let bytes = subset_index(&reference, INDEX.as_bytes(), &chosen).unwrap();
+        let index: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(index["manifests"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            index["annotations"]["org.opencontainers.image.created"], "2026-11-25",
+            "the index's own fields stay"
+        );
+    }
+
+    #[test]
+    fn everything_is_copied_without_a_filter_and_a_missing_platform_is_refused() {
+        let reference: Reference = "localhost:5000/app:1".parse().unwrap();
+        assert_eq!(select(&reference, &listed(), None).unwrap().len(), 4);
+        let error = select(
+            &reference,
+            &listed(),
+            Some(&["linux/s390x".parse().unwrap()]),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("has no image for `linux/s390x`"),
+            "{error}"
+        );
+    }
+}
