@@ -13,32 +13,12 @@ const USER: &str = "workshop";
 const PASSWORD: &str = "pw-S3CRET-4242";
 const TOKEN: &str = "tok-S3CRET-9999";
 
-fn base64(text: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 async fn token_registry() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
     let challenge = format!("Bearer realm=\"http://{address}/token\",service=\"fake\"");
     let challenge = HeaderValue::from_str(&challenge).unwrap();
-    let basic = format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")));
+    let basic = format!("Basic {}", common::base64(&format!("{USER}:{PASSWORD}")));
     let unauthorized = {
         let challenge = challenge.clone();
         move || {
@@ -80,7 +60,7 @@ async fn credentials_never_appear_in_output_even_at_trace_level() {
         config.path().join("config.json"),
         format!(
             r#"{{"auths":{{"{address}":{{"auth":"{}"}}}}}}"#,
-            base64(&format!("{USER}:{PASSWORD}"))
+            common::base64(&format!("{USER}:{PASSWORD}"))
         ),
     )
     .unwrap();
@@ -103,7 +83,7 @@ async fn credentials_never_appear_in_output_even_at_trace_level() {
         for secret in [
             PASSWORD.to_string(),
             TOKEN.to_string(),
-            base64(&format!("{USER}:{PASSWORD}")),
+            common::base64(&format!("{USER}:{PASSWORD}")),
         ] {
             assert!(
                 !output.contains(&secret),
@@ -195,7 +175,7 @@ async fn a_build_pushes_with_the_credentials_of_its_reference() {
         config.path().join("config.json"),
         format!(
             r#"{{"auths":{{"{registry}":{{"auth":"{}"}}}}}}"#,
-            base64(&format!("workshop:{PASSWORD}"))
+            common::base64(&format!("workshop:{PASSWORD}"))
         ),
     )
     .unwrap();

@@ -9,6 +9,7 @@ mod common;
 mod bad_input;
 mod build_demo_cli;
 mod container_builder_cli;
+mod copy_cli;
 mod credentials_cli;
 mod errors_cli;
 mod faults_cli;
