@@ -11,7 +11,8 @@
 //! - [`registry`] (the distribution API) and [`engine`] (the Docker engine, and what the
 //!   host can do): the two things that talk to the outside world;
 //! - [`local_registry`], [`build`], [`verify`]: what the kit does with them;
-//! - [`inspect`], [`pull`], [`copy`] and [`doctor`]: use cases built from those.
+//! - [`inspect`], [`pull`], [`copy`], [`manifest`] and [`doctor`]: use cases built from
+//!   those.
 
 pub mod build;
 pub mod copy;
@@ -21,6 +22,7 @@ pub mod error;
 mod http;
 pub mod inspect;
 pub mod local_registry;
+pub mod manifest;
 pub mod oci;
 pub mod pull;
 pub mod registry;

@@ -41,7 +41,7 @@ async fn per_arch_tags_become_one_verified_index() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.trim().starts_with("sha256:"), "{stdout}");
     assert!(
-        stderr.contains("pushed") && stderr.contains("(2 platforms)"),
+        stderr.contains("pushed") && stderr.contains("(2 platforms: linux/amd64, linux/arm64)"),
         "{stderr}"
     );
 
@@ -86,5 +86,102 @@ async fn per_arch_tags_become_one_verified_index() {
     assert!(
         stderr.contains("has no image for `linux/arm64` (it has: linux/amd64)"),
         "a single-platform amd64 image is not silently run as arm64: {stderr}"
+    );
+
+    // Edited in place (issue #17): a platform out, back in with its attestation,
+    // annotations on the index and on one descriptor, read back by buildx.
+    let names = |image: &str| {
+        let (_, json, _) = common::multiarch(&["inspect", image, "--json"]);
+        serde_json::from_str::<serde_json::Value>(&json).unwrap()["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&target),
+        [
+            "linux/amd64",
+            "linux/arm64",
+            "attestation for linux/amd64",
+            "attestation for linux/arm64"
+        ],
+        "create keeps the sources' attestations"
+    );
+    let (code, _, stderr) =
+        common::multiarch(&["manifest", "rm", &target, "--platform", "linux/arm64"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        names(&target),
+        ["linux/amd64", "attestation for linux/amd64"]
+    );
+    let (code, _, stderr) =
+        common::multiarch(&["manifest", "rm", &target, "--platform", "linux/amd64"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("is the index's last platform"), "{stderr}");
+    let (code, _, stderr) = common::multiarch(&["manifest", "add", &target, &sources[1]]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        names(&target),
+        [
+            "linux/amd64",
+            "attestation for linux/amd64",
+            "linux/arm64",
+            "attestation for linux/arm64"
+        ]
+    );
+    let (code, _, stderr) = common::multiarch(&[
+        "manifest",
+        "annotate",
+        &target,
+        "org.opencontainers.image.description=arch-server for two CPUs",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = common::multiarch(&[
+        "manifest",
+        "annotate",
+        &target,
+        "--platform",
+        "linux/arm64",
+        "io.github.multiarch.note=built on the host",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let raw = bed.run(
+        "docker",
+        &["buildx", "imagetools", "inspect", "--raw", &target],
+    );
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.description"],
+        "arch-server for two CPUs"
+    );
+    let arm = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "arm64")
+        .unwrap();
+    assert_eq!(
+        arm["annotations"]["io.github.multiarch.note"],
+        "built on the host"
+    );
+    let (code, stdout, stderr) = common::multiarch(&["verify", "--static-only", &target]);
+    assert_eq!(
+        code, 0,
+        "an edited index still holds what it claims: {stdout}\n{stderr}"
+    );
+
+    // Tags, one per request, as the distribution API pages them.
+    let (code, stdout, stderr) = common::multiarch(&[
+        "tags",
+        &format!("{registry}/arch-server"),
+        "--page-size",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        ["linux-amd64", "linux-arm64"]
     );
 }

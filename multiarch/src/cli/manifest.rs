@@ -1,103 +1,162 @@
-//! `multiarch manifest create TARGET SOURCE...`: an index from per-platform images.
+//! `multiarch manifest create | add | rm | annotate`: indexes made and changed in the
+//! registry, without rebuilding; attestations stay with their images.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use multiarch::oci::assemble::{Member, assemble};
-use multiarch::oci::index::{Manifest, config_platform, entries};
+use multiarch::manifest::{self, Edited};
+use multiarch::oci::edit::parse_annotation;
 use multiarch::registry::{Registry, parse_reference};
 
-use super::RegistryArgs;
+use super::{PlatformList, RegistryArgs};
 
 pub type Args = super::Actions<Action>;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
-    /// Assemble an index from single-platform images already pushed, and push it
+    /// Assemble an index from images already pushed (single-platform images, or indexes
+    /// whose images are all taken), with their attestations, and push it
     Create {
         /// The index to push: `localhost:5000/app:1.0`
         target: String,
-        /// The single-platform images: `localhost:5000/app:1.0-linux-amd64` ...
+        /// The sources: `localhost:5000/app:1.0-linux-amd64` ...
         #[arg(required = true)]
         sources: Vec<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Add the images of SOURCEs to the index TARGET (an image of a platform it has
+    /// replaces that platform's)
+    Add {
+        /// The index to change
+        target: String,
+        /// Images or indexes to add
+        #[arg(required = true)]
+        sources: Vec<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Remove platforms (with their attestations) from the index TARGET
+    Rm {
+        /// The index to change
+        target: String,
+        /// Comma-separated platforms to remove
+        #[arg(long, required = true, value_parser = super::parse_platforms)]
+        platform: PlatformList,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Set annotations: `KEY=VALUE` on the index (or, with --platform, on that
+    /// platform's descriptor); buildx's `index:` and `manifest-descriptor[PLATFORM]:`
+    /// prefixes work too
+    Annotate {
+        /// The index to change
+        target: String,
+        /// `KEY=VALUE`, repeatable
+        #[arg(required = true)]
+        annotations: Vec<String>,
+        /// Annotate this platform's descriptor instead of the index
+        #[arg(long, value_parser = super::parse_platforms)]
+        platform: Option<PlatformList>,
         #[command(flatten)]
         registry: RegistryArgs,
     },
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let Action::Create {
-        target,
-        sources,
-        registry,
-    } = args.action;
-    let target_ref = parse_reference(&target)?;
+    match args.action {
+        Action::Create {
+            target,
+            sources,
+            registry,
+        } => {
+            let (client, target_ref, source_refs) = open(&target, &sources, &registry)?;
+            let (digest, platforms) = manifest::create(&client, &source_refs, &target_ref)
+                .await
+                .with_context(|| format!("cannot create the index `{target}`"))?;
+            eprintln!(
+                "pushed {target} ({} platforms: {})",
+                platforms.len(),
+                platforms
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!("{digest}");
+        }
+        Action::Add {
+            target,
+            sources,
+            registry,
+        } => {
+            let (client, target_ref, source_refs) = open(&target, &sources, &registry)?;
+            let edited = manifest::add(&client, &target_ref, &source_refs)
+                .await
+                .with_context(|| format!("cannot add to `{target}`"))?;
+            for platform in &edited.replaced {
+                eprintln!("replaced {platform}");
+            }
+            report(&target, &edited);
+        }
+        Action::Rm {
+            target,
+            platform,
+            registry,
+        } => {
+            let (client, target_ref, _) = open(&target, &[], &registry)?;
+            let edited = manifest::remove(&client, &target_ref, &platform.0)
+                .await
+                .with_context(|| format!("cannot remove platforms from `{target}`"))?;
+            report(&target, &edited);
+        }
+        Action::Annotate {
+            target,
+            annotations,
+            platform,
+            registry,
+        } => {
+            let (client, target_ref, _) = open(&target, &[], &registry)?;
+            let platforms: Vec<Option<&multiarch::Platform>> = match &platform {
+                Some(list) => list.0.iter().map(Some).collect(),
+                None => vec![None],
+            };
+            let mut parsed = Vec::new();
+            for text in &annotations {
+                for platform in &platforms {
+                    parsed.push(parse_annotation(text, *platform)?);
+                }
+            }
+            let edited = manifest::annotate(&client, &target_ref, &parsed)
+                .await
+                .with_context(|| format!("cannot annotate `{target}`"))?;
+            report(&target, &edited);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The references, parsed, and one client for every registry involved.
+fn open(
+    target: &str,
+    sources: &[String],
+    registry: &RegistryArgs,
+) -> anyhow::Result<(Registry, oci_client::Reference, Vec<oci_client::Reference>)> {
+    let target_ref = parse_reference(target)?;
     let source_refs = sources
         .iter()
         .map(|s| parse_reference(s))
         .collect::<Result<Vec<_>, _>>()?;
-    // One client for every registry involved: sources may live elsewhere.
     let all: Vec<_> = source_refs.iter().chain([&target_ref]).cloned().collect();
-    let client = Registry::for_references(&all, &registry.insecure);
-    let mut members = Vec::new();
-    for (source, reference) in sources.iter().zip(&source_refs) {
-        let fetched = client
-            .fetch(reference)
-            .await
-            .with_context(|| format!("cannot read the source `{source}`"))?;
-        // buildx wraps even a single-platform build in an index (for its attestation):
-        // such a source stands for its one image.
-        let (digest, size, media_type) = match &fetched.manifest {
-            Manifest::Image(_) => (
-                fetched.digest.clone(),
-                fetched.bytes.len() as u64,
-                fetched.manifest.media_type(),
-            ),
-            Manifest::Index(index) => {
-                let listed = entries(index);
-                let images: Vec<_> = listed.iter().filter(|e| e.platform().is_some()).collect();
-                match images.as_slice() {
-                    [one] => (one.digest.clone(), one.size, one.media_type.clone()),
-                    _ => {
-                        return Err(super::problem(
-                            format!(
-                                "`{source}` is an index of {} platforms, not a single-platform image",
-                                images.len()
-                            ),
-                            format!(
-                                "name one platform's image, e.g. `{}@<digest>` from `multiarch inspect {source}`",
-                                reference.repository()
-                            ),
-                        ));
-                    }
-                }
-            }
-        };
-        let image = client.fetch_image(reference, &digest).await?;
-        let platform = config_platform(&image.config)
-            .with_context(|| format!("`{source}` names no valid platform in its config"))?;
-        members.push(Member {
-            platform,
-            digest,
-            size,
-            media_type,
-        });
-    }
-    // Refuse duplicates before pushing anything.
-    let (bytes, media_type) = assemble(&members, &sources)?;
-    for (reference, member) in source_refs.iter().zip(&members) {
-        client
-            .copy_image(reference, &member.digest, &target_ref, &|_| {})
-            .await
-            .with_context(|| format!("cannot copy `{}` into `{target}`", reference.whole()))?;
-        eprintln!("{}: {}", member.platform, member.digest);
-    }
-    let digest = client
-        .push_manifest(&target_ref, bytes, &media_type)
-        .await
-        .with_context(|| format!("cannot push the index `{target}`"))?;
-    eprintln!("pushed {target} ({} platforms)", members.len());
-    println!("{digest}");
-    Ok(ExitCode::SUCCESS)
+    Ok((
+        Registry::for_references(&all, &registry.insecure),
+        target_ref,
+        source_refs,
+    ))
+}
+
+fn report(target: &str, edited: &Edited) {
+    eprintln!("{target}: {} -> {}", edited.before, edited.after);
+    println!("{}", edited.after);
 }

@@ -16,6 +16,7 @@ mod manifest;
 mod pull;
 mod registry;
 mod render;
+mod tags;
 mod verify;
 
 /// Build, push, inspect and prove multi-architecture container images.
@@ -45,10 +46,12 @@ enum Command {
     Registry(registry::Args),
     /// Show an image's index: one row per platform, attestations named
     Inspect(inspect::Args),
-    /// Assemble and push an index from per-platform images
+    /// Make or change an index in the registry: create, add, rm, annotate
     Manifest(manifest::Args),
     /// Pull platforms through the engine and check it got exactly those
     Pull(pull::Args),
+    /// List a repository's tags
+    Tags(tags::Args),
     /// Prove each platform holds what the index claims: ELF headers, then run it
     Verify(verify::Args),
 }
@@ -139,6 +142,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Builder(args) => builder::run(args).await,
                 Command::Build(args) => build::run(args).await,
                 Command::Copy(args) => copy::run(args).await,
+                Command::Tags(args) => tags::run(args).await,
                 Command::Demo(args) => demo::run(args).await,
                 Command::Doctor(args) => doctor::run(args).await,
                 Command::Registry(args) => registry::run(args).await,

@@ -8,6 +8,8 @@ use oci_spec::image::{
 
 use multiarch_platform::Platform;
 
+use crate::oci::index::REFERENCE_TYPE;
+
 /// One image to list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -108,9 +110,6 @@ pub fn assemble(members: &[Member], names: &[String]) -> Result<(Vec<u8>, String
     let bytes = serde_json::to_vec_pretty(&index).expect("an index serialises");
     Ok((bytes, media_type.to_string()))
 }
-
-/// The attestation annotation BuildKit puts on a manifest that describes another.
-const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
 
 /// Builds an index from descriptors as they are (platforms and annotations kept, so an
 /// attestation manifest stays tied to its image); an OCI index unless every entry is a

@@ -23,7 +23,8 @@ pub const IMAGE_MEDIA_TYPES: &[&str] = &[
     "application/vnd.docker.distribution.manifest.v2+json",
 ];
 
-const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+/// The annotation BuildKit puts on a manifest that describes another (an attestation).
+pub(crate) const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
 const REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
 
 /// A manifest as the registry returned it, parsed.

@@ -544,6 +544,35 @@ impl Registry {
         Ok(())
     }
 
+    /// Every tag of `reference`'s repository, `page` at a time (the distribution API's
+    /// `n` and `last`), in the registry's order.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`].
+    pub async fn tags(&self, reference: &Reference, page: usize) -> Result<Vec<String>> {
+        let oci = self.oci().await;
+        let auth = auth_for(reference);
+        let mut all: Vec<String> = Vec::new();
+        loop {
+            let answer = oci
+                .list_tags(reference, &auth, Some(page), all.last().map(String::as_str))
+                .await
+                .map_err(|e| self.classify(reference, e))?;
+            let got = answer.tags.len();
+            // A registry that ignores `last` would send the same page forever.
+            let new: Vec<String> = answer
+                .tags
+                .into_iter()
+                .filter(|t| !all.contains(t))
+                .collect();
+            let progressed = !new.is_empty();
+            all.extend(new);
+            if got < page || !progressed {
+                return Ok(all);
+            }
+        }
+    }
+
     /// Uploads a blob unless the repository has it already; returns its digest.
     ///
     /// # Errors
