@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 
+use futures_util::{StreamExt, TryStreamExt};
 use oci_client::Reference;
 use serde::Serialize;
 
@@ -18,6 +19,9 @@ use multiarch_platform::Platform;
 use crate::error::{Error, Result};
 use crate::oci::index::{Entry, EntryKind, Manifest, platforms};
 use crate::registry::{BlobCopied, BlobMove, Registry};
+
+/// How many manifests are copied at once.
+const PARALLEL_MANIFESTS: usize = 4;
 
 /// What a copy reports while it works.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,35 +177,47 @@ pub async fn copy(
         ..CopyReport::default()
     };
 
-    // The plan's size: every blob of every chosen manifest.
-    let mut bytes = 0;
-    for entry in &chosen {
-        let by_digest = source.clone_with_digest(entry.digest.clone());
-        if let Manifest::Image(image) = registry.fetch(&by_digest).await?.manifest {
-            bytes += std::iter::once(image.config())
-                .chain(image.layers())
-                .map(oci_spec::image::Descriptor::size)
-                .sum::<u64>();
-        }
-    }
+    // Every chosen manifest, fetched once: the plan's size, then the copy.
+    let manifests = futures_util::future::try_join_all(chosen.iter().map(|e| async move {
+        registry
+            .fetch(&source.clone_with_digest(e.digest.clone()))
+            .await
+    }))
+    .await?;
     on_event(CopyEvent::Planned {
         manifests: chosen.len(),
-        bytes,
+        bytes: manifests
+            .iter()
+            .filter_map(|m| match &m.manifest {
+                Manifest::Image(image) => Some(
+                    std::iter::once(image.config())
+                        .chain(image.layers())
+                        .map(oci_spec::image::Descriptor::size)
+                        .sum::<u64>(),
+                ),
+                Manifest::Index(_) => None,
+            })
+            .sum(),
     });
 
+    // A few manifests at once, as skopeo and crane copy: a registry serves several
+    // requests side by side, and most blobs of an index are small.
     let counted = std::sync::Mutex::new(std::mem::take(&mut report));
-    for entry in &chosen {
-        on_event(CopyEvent::Manifest {
-            digest: entry.digest.clone(),
-            what: describe(entry),
-        });
-        registry
-            .copy_image(source, &entry.digest, target, &|blob| {
-                counted.lock().expect("not poisoned").count(&blob);
-                on_event(CopyEvent::Blob(blob));
-            })
-            .await?;
-    }
+    let on_blob = |blob: BlobCopied| {
+        counted.lock().expect("not poisoned").count(&blob);
+        on_event(CopyEvent::Blob(blob));
+    };
+    futures_util::stream::iter(chosen.iter().zip(&manifests))
+        .map(|(entry, fetched)| {
+            on_event(CopyEvent::Manifest {
+                digest: entry.digest.clone(),
+                what: describe(entry),
+            });
+            registry.copy_fetched(source, fetched, target, &on_blob)
+        })
+        .buffer_unordered(PARALLEL_MANIFESTS)
+        .try_collect::<Vec<()>>()
+        .await?;
     report = counted.into_inner().expect("not poisoned");
     report.manifests = chosen.len();
 

@@ -206,6 +206,9 @@ impl Registry {
             .get_or_init(|| async {
                 Client::new(ClientConfig {
                     protocol: ClientProtocol::HttpsExcept(http),
+                    // One PUT per blob instead of a PATCH per chunk: the blobs of an
+                    // index are mostly small, and each round trip costs more than they do.
+                    use_monolithic_push: true,
                     extra_root_certificates: certs_d_roots(&self.registries),
                     ..Default::default()
                 })
@@ -492,8 +495,25 @@ impl Registry {
         target: &Reference,
         on_blob: &(dyn Fn(BlobCopied) + Sync),
     ) -> Result<()> {
+        let fetched = self
+            .fetch(&source.clone_with_digest(digest.to_string()))
+            .await?;
+        self.copy_fetched(source, &fetched, target, on_blob).await
+    }
+
+    /// As [`Registry::copy_image`], for an image manifest already fetched from `source`.
+    ///
+    /// # Errors
+    /// As [`Registry::copy_image`].
+    pub async fn copy_fetched(
+        &self,
+        source: &Reference,
+        fetched: &Fetched,
+        target: &Reference,
+        on_blob: &(dyn Fn(BlobCopied) + Sync),
+    ) -> Result<()> {
+        let digest = fetched.digest.as_str();
         let source_by_digest = source.clone_with_digest(digest.to_string());
-        let fetched = self.fetch(&source_by_digest).await?;
         let Manifest::Image(image) = &fetched.manifest else {
             return Err(Error::BadAnswer {
                 reference: source_by_digest.whole(),
@@ -537,7 +557,7 @@ impl Registry {
         }
         self.push_manifest(
             &target.clone_with_digest(digest.to_string()),
-            fetched.bytes,
+            fetched.bytes.clone(),
             &fetched.manifest.media_type(),
         )
         .await?;
