@@ -11,8 +11,6 @@ cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 RUNS=${RUNS:-3}
-ALL=amd64,386,arm/v6,arm/v7,arm64,ppc64le,s390x,riscv64
-PLATFORMS=$(tr ',' '\n' <<<"$ALL" | sed 's|^|linux/|' | paste -sd,)
 
 cargo build --release -q -p multiarch
 m=target/release/multiarch

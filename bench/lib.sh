@@ -39,3 +39,9 @@ seconds() {
 
 # The median of numbers given on stdin, separated by spaces or lines.
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+# The eight platforms the kit builds (the is-tester demo's seven, and riscv64), as
+# scripts/build-dist.sh names them and as `--platform` takes them.
+ALL=amd64,386,arm/v6,arm/v7,arm64,ppc64le,s390x,riscv64
+# shellcheck disable=SC2034 # used by the scripts that source this file
+PLATFORMS=$(tr ',' '\n' <<<"$ALL" | sed 's|^|linux/|' | paste -sd,)

@@ -103,18 +103,7 @@ pub fn select(
     let Some(wanted) = wanted else {
         return Ok(listed.to_vec());
     };
-    let available = platforms(listed);
-    if let Some(missing) = wanted.iter().find(|p| !available.contains(p)) {
-        return Err(Error::PlatformMissing {
-            reference: reference.whole(),
-            platform: missing.clone(),
-            available: available
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
+    crate::registry::require_platforms(reference, listed, wanted)?;
     let kept: HashSet<&str> = listed
         .iter()
         .filter(|e| e.platform().is_some_and(|p| wanted.contains(p)))

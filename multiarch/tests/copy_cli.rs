@@ -58,22 +58,12 @@ async fn copies_are_whole_or_clean_subsets_and_failures_move_no_tag() {
     let context = tempfile::tempdir().unwrap();
     common::heavy_context(context.path(), 48);
     let source = format!("{plain}/heavy:{}", bed.run_id);
-    bed.track_image(&source);
-    bed.run(
-        "docker",
-        &[
-            "buildx",
-            "build",
-            "--builder",
-            "default",
-            "--quiet",
-            "--platform",
-            "linux/amd64,linux/arm64",
-            "-t",
-            &source,
-            "--push",
-            context.path().to_str().unwrap(),
-        ],
+    common::buildx_push(
+        &mut bed,
+        &source,
+        "linux/amd64,linux/arm64",
+        &[],
+        context.path().to_str().unwrap(),
     );
     let (_, inspected, _) = common::multiarch(&["inspect", &source, "--json"]);
     let source_digest = json(&inspected)["digest"].as_str().unwrap().to_string();

@@ -93,13 +93,7 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
     assert_eq!(code, 0, "{stderr}");
     let (code, listed, stderr) = cli(&["builder", "ls"]);
     assert_eq!(code, 0, "{stderr}");
-    let line = |name: &str| {
-        listed
-            .lines()
-            .find(|l| l.contains(&format!("\\_ {name} ")))
-            .unwrap_or_else(|| panic!("{name}: {listed}"))
-            .to_string()
-    };
+    let line = |name: &str| common::row(&listed.replace("  \\_ ", ""), name);
     assert!(line("here").contains("running") && line("here").contains("linux/amd64"));
     assert!(
         line("far").contains("running") && line("far").contains("linux/arm64*"),
@@ -165,24 +159,12 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
     )
     .unwrap();
     let base = format!("{registry}/busybox:{}", bed.run_id);
-    bed.track_image(&base);
-    bed.run(
-        "docker",
-        &[
-            "buildx",
-            "build",
-            "--builder",
-            "default",
-            "--quiet",
-            "--platform",
-            "linux/amd64,linux/arm64",
-            "-f",
-            &slow.path().join("Dockerfile.base").to_string_lossy(),
-            "-t",
-            &base,
-            "--push",
-            slow.path().to_str().unwrap(),
-        ],
+    common::buildx_push(
+        &mut bed,
+        &base,
+        "linux/amd64,linux/arm64",
+        &["-f", &slow.path().join("Dockerfile.base").to_string_lossy()],
+        slow.path().to_str().unwrap(),
     );
     std::fs::write(
         slow.path().join("Dockerfile"),

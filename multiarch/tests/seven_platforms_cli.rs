@@ -122,13 +122,7 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
     );
     let (code, stdout, stderr) = common::multiarch(&["verify", &liar]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
-    let row = |platform: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("{platform} ")))
-            .unwrap_or_else(|| panic!("{platform}: {stdout}"))
-            .to_string()
-    };
+    let row = |platform: &str| common::row(&stdout, platform);
     let v6 = row("linux/arm/v6");
     assert!(v6.contains("FAIL"), "{v6}");
     assert!(

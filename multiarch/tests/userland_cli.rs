@@ -64,33 +64,17 @@ async fn verify_judges_every_program_and_the_x86_level() {
     )
     .unwrap();
     let image = format!("{registry}/userland:{}", bed.run_id);
-    bed.track_image(&image);
-    bed.run(
-        "docker",
-        &[
-            "buildx",
-            "build",
-            "--builder",
-            "default",
-            "--quiet",
-            "--platform",
-            "linux/amd64,linux/arm64,linux/amd64/v2",
-            "--tag",
-            &image,
-            "--push",
-            root.to_str().unwrap(),
-        ],
+    common::buildx_push(
+        &mut bed,
+        &image,
+        "linux/amd64,linux/arm64,linux/amd64/v2",
+        &[],
+        root.to_str().unwrap(),
     );
 
     let (code, stdout, stderr) = common::multiarch(&["verify", "--static-only", &image]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
-    let row = |platform: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("{platform} ")))
-            .unwrap_or_else(|| panic!("{platform}: {stdout}"))
-            .to_string()
-    };
+    let row = |platform: &str| common::row(&stdout, platform);
     let amd64 = row("linux/amd64");
     assert!(amd64.contains("FAIL"), "{amd64}");
     assert!(

@@ -338,16 +338,21 @@ impl NodeRow {
     }
 }
 
+/// `engine 28.5.2`, or `-` when the engine does not say.
+async fn engine_version(docker: &bollard::Docker) -> String {
+    docker
+        .version()
+        .await
+        .ok()
+        .and_then(|v| v.version)
+        .map_or("-".into(), |v| format!("engine {v}"))
+}
+
 async fn describe_node(node: &Node) -> NodeRow {
     let (status, buildkit, serves) = match nodes::connect(node).await {
         Ok(docker) => (
             "running".to_string(),
-            docker
-                .version()
-                .await
-                .ok()
-                .and_then(|v| v.version)
-                .map_or("-".into(), |v| format!("engine {v}")),
+            engine_version(&docker).await,
             nodes::serves(node, &docker).await,
         ),
         Err(e) => (
@@ -416,12 +421,7 @@ async fn describe(docker: Option<&bollard::Docker>, b: &Builder) -> Row {
     let status = builder::status(docker, b).await;
     let (buildkit, platforms) = match b.driver {
         Driver::Docker => (
-            docker
-                .version()
-                .await
-                .ok()
-                .and_then(|v| v.version)
-                .map_or("-".into(), |v| format!("engine {v}")),
+            engine_version(docker).await,
             builder::platforms(docker).await,
         ),
         Driver::DockerContainer => match builder::describe(b).await {

@@ -765,6 +765,30 @@ impl Registry {
     }
 }
 
+/// Checks that each of `wanted` is among the platforms `listed` for `reference`.
+///
+/// # Errors
+/// [`Error::PlatformMissing`] naming the first one missing and what there is.
+pub fn require_platforms(
+    reference: &Reference,
+    listed: &[Entry],
+    wanted: &[multiarch_platform::Platform],
+) -> Result<()> {
+    let available = crate::oci::index::platforms(listed);
+    match wanted.iter().find(|p| !available.contains(p)) {
+        None => Ok(()),
+        Some(missing) => Err(Error::PlatformMissing {
+            reference: reference.whole(),
+            platform: missing.clone(),
+            available: available
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
 /// `sha256:<hex>` of some bytes.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     use sha2::Digest as _;

@@ -117,21 +117,8 @@ pub fn targets(
     listed: &[Entry],
     wanted: Option<&[Platform]>,
 ) -> Result<Vec<(Platform, String)>> {
-    let available = platforms(listed);
-    for platform in wanted.unwrap_or_default() {
-        if !available.contains(platform) {
-            return Err(Error::PlatformMissing {
-                reference: reference.whole(),
-                platform: platform.clone(),
-                available: available
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-    }
-    if available.is_empty() {
+    crate::registry::require_platforms(reference, listed, wanted.unwrap_or_default())?;
+    if platforms(listed).is_empty() {
         return Err(Error::BadAnswer {
             reference: reference.whole(),
             reason: "no entry names a platform that can be checked".into(),

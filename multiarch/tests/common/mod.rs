@@ -297,25 +297,45 @@ pub fn free_port() -> u16 {
 /// Builds the repository's Dockerfile for `platforms` (`linux/amd64,linux/arm64`) with
 /// the binaries in `context` (`<arch>/arch-server`) as its `build` stage, and pushes it.
 pub fn build_and_push(bed: &mut TestBed, context: &str, image: &str, platforms: &str) {
-    bed.track_image(image);
-    bed.run(
-        "docker",
-        &[
-            "buildx",
-            "build",
-            "--builder",
-            "default",
-            "--quiet",
-            "--platform",
-            platforms,
-            "--build-context",
-            &format!("build={context}"),
-            "--tag",
-            image,
-            "--push",
-            ".",
-        ],
+    buildx_push(
+        bed,
+        image,
+        platforms,
+        &["--build-context", &format!("build={context}")],
+        ".",
     );
+}
+
+/// `docker buildx build` with the engine's own builder for `platforms`, pushed as
+/// `image` (removed from the engine at the end); `extra` goes before the context
+/// (`-f FILE`, `--build-context NAME=DIR`).
+pub fn buildx_push(bed: &mut TestBed, image: &str, platforms: &str, extra: &[&str], context: &str) {
+    bed.track_image(image);
+    let mut args = vec![
+        "buildx",
+        "build",
+        "--builder",
+        "default",
+        "--quiet",
+        "--platform",
+        platforms,
+        "--tag",
+        image,
+        "--push",
+    ];
+    args.extend(extra);
+    args.push(context);
+    bed.run("docker", &args);
+}
+
+/// The line of `output` that starts with `prefix` and a space (a table's row), or the
+/// test fails showing the whole output.
+pub fn row(output: &str, prefix: &str) -> String {
+    output
+        .lines()
+        .find(|l| l.starts_with(&format!("{prefix} ")))
+        .unwrap_or_else(|| panic!("no row `{prefix}` in:\n{output}"))
+        .to_string()
 }
 
 /// A build context whose image is big enough for a push to take seconds: per platform a
