@@ -5,8 +5,10 @@
 # 2. `multiarch verify` of that image, static only and full (each platform run, seven of
 #    them under QEMU), with `docker buildx imagetools inspect` of the same image beside it
 #    for scale (it reads the index and prints it, nothing more).
-# The same change compiled under QEMU is measured for two platforms by bench/demo.sh
-# (EMULATED=1); for these eight it is not measured here (see BENCHMARKS.md).
+# 3. the same one-line change compiled under QEMU for one non-native platform
+#    (EMULATED_PLATFORM, linux/arm64 by default) inside a toolchain image of that
+#    platform (bench/emulated/Dockerfile, images from bench/rust-images.sh), built and
+#    pushed, after one warm-up build; EMULATED=0 skips it (it takes half an hour or more).
 #
 #   bench/platforms.sh     (needs the test bed: sudo scripts/testbed.sh up)
 set -euo pipefail
@@ -14,7 +16,10 @@ cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 RUNS=${RUNS:-3}
+EMULATED=${EMULATED:-1}
+EMULATED_PLATFORM=${EMULATED_PLATFORM:-linux/arm64}
 IMAGE=localhost:5000/arch-server:bench-eight
+EMULATED_IMAGE=localhost:5000/arch-server:bench-eight-emulated
 
 cargo build --release -q -p multiarch
 m=target/release/multiarch
@@ -26,7 +31,7 @@ $m registry status >/dev/null 2>&1 && registry_was_up=true
 cleanup() {
   cp -p "$state/machine.rs" src/machine.rs
   $registry_was_up || $m registry down --volumes >/dev/null 2>&1 || true
-  docker rmi -f "$IMAGE" >/dev/null 2>&1 || true
+  docker rmi -f "$IMAGE" "$EMULATED_IMAGE" >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap cleanup EXIT
@@ -41,11 +46,24 @@ rebuild() { # n
     $m build -t "$IMAGE" --platform "$PLATFORMS" --build-context build=dist --push .
 }
 
-rebuilds="" static="" full="" imagetools=""
+rebuilds="" static="" full="" imagetools="" emulated=""
 for i in $(seq 1 "$RUNS"); do
   rebuilds+="$(seconds rebuild "$i") "
   cp -p "$state/machine.rs" src/machine.rs
 done
+if [ "$EMULATED" = 1 ]; then
+  bash bench/rust-images.sh "${EMULATED_PLATFORM#linux/}" >&2
+  emulated_build() {
+    $m build target/bench-emulated/context -f bench/emulated/Dockerfile \
+      -t "$EMULATED_IMAGE" --platform "$EMULATED_PLATFORM" --push --plain
+  }
+  bench/emulated/context.sh >/dev/null
+  emulated_build >/dev/null 2>&1 # warm-up: every crate, once
+  echo "// bench change emulated" >>src/machine.rs
+  bench/emulated/context.sh >/dev/null
+  emulated+="$(seconds emulated_build) "
+  cp -p "$state/machine.rs" src/machine.rs
+fi
 for _ in $(seq 1 "$RUNS"); do
   static+="$(seconds $m verify "$IMAGE" --static-only) "
   full+="$(seconds $m verify "$IMAGE") "
@@ -65,12 +83,15 @@ out=$(mktemp)
   echo "| what | runs (s) | median |"
   echo "| --- | --- | ---: |"
   row "one-line change: eight platforms cross-compiled on the host, built and pushed as one index" "${rebuilds% }"
+  [ -z "$emulated" ] || row "the same change compiled under QEMU for $EMULATED_PLATFORM alone, in a toolchain image of that platform, built and pushed" "${emulated% }"
   row "\`multiarch verify --static-only\` (configs, ELF headers, ARM levels)" "${static% }"
   row "\`multiarch verify\` (also pulls and runs each platform, seven under QEMU)" "${full% }"
   row "reference: \`docker buildx imagetools inspect\` of the same image" "${imagetools% }"
   echo
   echo "Stripped static binaries: ${sizes%, }."
-  echo "Compiling the same change under QEMU was measured for arm64 by bench/demo.sh (39× slower than cross-compiling); for these platforms it is not measured yet."
+  if [ -n "$emulated" ]; then
+    echo "One platform under QEMU took $(printf '%.1f' "$(echo "$(echo "$emulated" | median) / $(echo "$rebuilds" | median)" | bc -l)")× as long as all eight cross-compiled (warm caches both: the host's target/ for the cross builds, a cache mount for the emulated one)."
+  fi
   echo "<!-- platforms:end -->"
 } >"$out"
 write_section platforms "$out"

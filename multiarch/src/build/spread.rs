@@ -239,7 +239,7 @@ impl NodeBuild<'_> {
                 .push_manifest(
                     &tag.clone_with_digest(digest),
                     built.manifest.clone(),
-                    &built.descriptor.media_type().to_string(),
+                    built.descriptor.media_type().as_ref(),
                 )
                 .await
                 .map_err(|e| e.to_string())?;

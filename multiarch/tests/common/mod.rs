@@ -339,13 +339,14 @@ pub fn row(output: &str, prefix: &str) -> String {
 }
 
 /// A build context whose image is big enough for a push to take seconds: per platform a
-/// layer of random bytes (which no compression shrinks) and the arch-server binary.
+/// layer of random bytes (which no compression shrinks) and the arch-server binary,
+/// serving on port 80 as the repository's image does.
 pub fn heavy_context(dir: &Path, megabytes: usize) {
     use std::io::Read;
     let root = repo_root();
     std::fs::write(
         dir.join("Dockerfile"),
-        "FROM scratch\nARG TARGETARCH\nCOPY payload-${TARGETARCH} /payload\nCOPY ${TARGETARCH}/arch-server /arch-server\nENTRYPOINT [\"/arch-server\"]\n",
+        "FROM scratch\nARG TARGETARCH\nCOPY payload-${TARGETARCH} /payload\nCOPY ${TARGETARCH}/arch-server /arch-server\nENV HOST=0.0.0.0 PORT=80\nENTRYPOINT [\"/arch-server\"]\n",
     )
     .unwrap();
     for arch in ["amd64", "arm64"] {
