@@ -358,7 +358,7 @@ fn cache_entry(spec: &CacheSpec) -> CacheOptionsEntry {
 }
 
 /// BuildKit's own words from a failed solve, without the gRPC wrapping.
-fn grpc_message(error: &bollard::grpc::error::GrpcError) -> String {
+pub(crate) fn grpc_message(error: &bollard::grpc::error::GrpcError) -> String {
     use bollard::grpc::error::GrpcError;
     match error {
         GrpcError::TonicStatus { err } => err.message().to_string(),

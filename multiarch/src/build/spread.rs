@@ -200,7 +200,7 @@ impl NodeBuild<'_> {
             // No step failed: the connection itself went (the engine stopped or vanished).
             None => format!(
                 "the connection to its engine was lost in the middle of the build ({})",
-                image::failure_reason(&progress, &e)
+                image::grpc_message(&e)
             ),
         })?;
         on_event(BuildEvent::Progress(format!(

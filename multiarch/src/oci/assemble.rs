@@ -67,14 +67,6 @@ pub fn assemble(members: &[Member], names: &[String]) -> Result<(Vec<u8>, String
             });
         }
     }
-    let docker = members
-        .iter()
-        .all(|m| m.media_type == "application/vnd.docker.distribution.manifest.v2+json");
-    let media_type = if docker {
-        "application/vnd.docker.distribution.manifest.list.v2+json"
-    } else {
-        "application/vnd.oci.image.index.v1+json"
-    };
     let manifests = members
         .iter()
         .map(|m| {
@@ -101,14 +93,7 @@ pub fn assemble(members: &[Member], names: &[String]) -> Result<(Vec<u8>, String
                 .map_err(|e| AssembleError::BadMember(e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let index = ImageIndexBuilder::default()
-        .schema_version(2u32)
-        .media_type(MediaType::from(media_type))
-        .manifests(manifests)
-        .build()
-        .map_err(|e| AssembleError::BadMember(e.to_string()))?;
-    let bytes = serde_json::to_vec_pretty(&index).expect("an index serialises");
-    Ok((bytes, media_type.to_string()))
+    index_of(manifests)
 }
 
 /// Builds an index from descriptors as they are (platforms and annotations kept, so an
