@@ -100,6 +100,49 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
         "the platform named for it is marked: {listed}"
     );
 
+    // The same engine named by a Docker context, as `docker context create` makes one
+    // (its host in contexts/meta, its TLS files copied to contexts/tls).
+    let contexts = tempfile::tempdir().unwrap();
+    let config = contexts.path().to_str().unwrap().to_string();
+    let tls = |file: &str| certs.path().join(file).display().to_string();
+    let status = Command::new("docker")
+        .args([
+            "context",
+            "create",
+            "mt-far",
+            "--docker",
+            &format!(
+                "host=tcp://127.0.0.1:{port},ca={},cert={},key={}",
+                tls("ca.pem"),
+                tls("cert.pem"),
+                tls("key.pem")
+            ),
+        ])
+        .env("DOCKER_CONFIG", &config)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "docker context create");
+    let by_context = |args: &[&str]| {
+        common::multiarch_with(
+            args,
+            &[
+                ("MULTIARCH_STATE_DIR", &state_dir),
+                ("DOCKER_CONFIG", &config),
+            ],
+        )
+    };
+    let (code, _, stderr) =
+        by_context(&["builder", "create", "--name", "ctx", "--node", "far=mt-far"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, listed, _) = by_context(&["builder", "inspect", "ctx"]);
+    assert!(
+        listed.contains("endpoint:  mt-far") && listed.contains("status:    running"),
+        "a node named by its Docker context answers: {listed}"
+    );
+    let (code, _, stderr) = by_context(&["builder", "rm", "ctx"]);
+    assert_eq!(code, 0, "{stderr}");
+
     // Each platform on its node, one index, verified.
     let image = format!("{registry}/nodes:{}", bed.run_id);
     bed.track_image(&image);
