@@ -32,9 +32,10 @@ pub struct Args {
     port: u16,
     /// Instead of asking over HTTP, run this command in each platform's container (after
     /// the image's entrypoint) and check it exits 0; a machine name it prints, as
-    /// `uname -m` does, must be the platform's. E.g. `--exec 'uname -m'` for busybox
-    #[arg(long, value_name = "CMD", conflicts_with = "static_only")]
-    exec: Option<String>,
+    /// `uname -m` does, must be the platform's. E.g. `--exec 'uname -m'` for busybox;
+    /// quoted as in a shell: `--exec 'sh -c "uname -m"'`
+    #[arg(long, value_name = "CMD", conflicts_with = "static_only", value_parser = command_words)]
+    exec: Option<CommandWords>,
     /// How long to wait for each container's first answer
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     timeout: Duration,
@@ -42,6 +43,19 @@ pub struct Args {
     platforms: PlatformArgs,
     #[command(flatten)]
     output: OutputArgs,
+}
+
+/// `--exec`'s words, split as a shell splits them (no expansion), so that a quoted
+/// argument stays one argument.
+#[derive(Debug, Clone, PartialEq)]
+struct CommandWords(Vec<String>);
+
+fn command_words(line: &str) -> Result<CommandWords, String> {
+    match shlex::split(line) {
+        Some(words) if !words.is_empty() => Ok(CommandWords(words)),
+        Some(_) => Err("the command is empty".into()),
+        None => Err("a quote is not closed".into()),
+    }
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -69,10 +83,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         reference: &reference,
         docker: docker.as_ref(),
         probe: Probe {
-            exec: args
-                .exec
-                .as_ref()
-                .map(|c| c.split_whitespace().map(String::from).collect()),
+            exec: args.exec.map(|words| words.0),
             port: args.port,
             path: args.path.clone(),
             timeout: args.timeout,
@@ -119,4 +130,32 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.target.image
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Result<Vec<String>, String> {
+        command_words(line).map(|w| w.0)
+    }
+
+    #[test]
+    fn exec_splits_as_a_shell_does() {
+        assert_eq!(words("uname -m").unwrap(), ["uname", "-m"]);
+        assert_eq!(
+            words(r#"sh -c "uname -m | grep -q arm""#).unwrap(),
+            ["sh", "-c", "uname -m | grep -q arm"]
+        );
+        assert_eq!(words("echo 'a  b'").unwrap(), ["echo", "a  b"]);
+    }
+
+    #[test]
+    fn exec_refuses_an_open_quote_and_an_empty_command() {
+        assert_eq!(
+            words("sh -c 'uname -m").unwrap_err(),
+            "a quote is not closed"
+        );
+        assert_eq!(words("   ").unwrap_err(), "the command is empty");
+    }
 }
