@@ -60,7 +60,7 @@ enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct RegistryArgs {
     /// Speak plain HTTP to this registry (host:port); repeatable. Local registries
-    /// (localhost, 127.0.0.1) always use HTTP
+    /// (localhost, 127.0.0.1, [::1]) get plain HTTP unless they answer over HTTPS
     #[arg(
         long = "insecure",
         value_name = "REGISTRY",
