@@ -90,7 +90,8 @@ out=$(mktemp)
   echo
   echo "Stripped static binaries: ${sizes%, }."
   if [ -n "$emulated" ]; then
-    echo "One platform under QEMU took $(printf '%.1f' "$(echo "$(echo "$emulated" | median) / $(echo "$rebuilds" | median)" | bc -l)")× as long as all eight cross-compiled (warm caches both: the host's target/ for the cross builds, a cache mount for the emulated one)."
+    emulated_median=$(echo "$emulated" | median) rebuilds_median=$(echo "$rebuilds" | median)
+    echo "One platform under QEMU took $(printf '%.1f' "$(echo "$emulated_median / $rebuilds_median" | bc -l)")× as long as all eight cross-compiled, $(printf '%.0f' "$(echo "8 * $emulated_median / $rebuilds_median" | bc -l)")× as long per platform (warm caches both: the host's target/ for the cross builds, a cache mount for the emulated one; both rebuild only the changed crate, release profile with thin LTO)."
   fi
   echo "<!-- platforms:end -->"
 } >"$out"
