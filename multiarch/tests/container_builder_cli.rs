@@ -154,6 +154,18 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         stdout.contains("`uname -m` exited 0: x86_64 (native)"),
         "{stdout}"
     );
+    // Quoted as in a shell, the command reaches the container as three words.
+    let (code, stdout, stderr) = common::multiarch(&[
+        "verify",
+        &local_base,
+        "--exec",
+        r#"sh -c "uname -m | grep -v mips""#,
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("`sh -c 'uname -m | grep -v mips'` exited 0: aarch64 (emulated)"),
+        "{stdout}"
+    );
 
     let app_context = tempfile::tempdir().unwrap();
     for arch in ["amd64", "arm64"] {

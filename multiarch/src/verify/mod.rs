@@ -567,7 +567,9 @@ fn judge_exec(
     ended: Result<engine::Exited>,
 ) -> Result<Check> {
     let ended = ended?;
-    let shown = command.join(" ");
+    // Shown as it would be typed, so a quoted argument reads as one.
+    let shown =
+        shlex::try_join(command.iter().map(String::as_str)).unwrap_or_else(|_| command.join(" "));
     if ended.code != 0 {
         return Ok(Check::Fail(format!(
             "`{shown}` exited with code {}{} ({how}); its last lines: {}",
@@ -659,5 +661,35 @@ mod tests {
         );
         assert_eq!(machine_from_answer("x86_64\n"), "x86_64");
         assert_eq!(machine_from_answer(r#"{"arch":"x"}"#), r#"{"arch":"x"}"#);
+    }
+
+    fn exec_check(command: &[&str], platform: &str, code: i64, printed: &str) -> Check {
+        let platform: Platform = platform.parse().unwrap();
+        let how = Emulation::of(Some(&"linux/amd64".parse().unwrap()), &platform);
+        let command: Vec<String> = command.iter().map(|w| w.to_string()).collect();
+        let ended = engine::Exited {
+            code,
+            last_lines: vec![printed.to_string()],
+        };
+        judge_exec(&command, &platform, &how, Ok(ended)).unwrap()
+    }
+
+    #[test]
+    fn an_exec_check_shows_its_command_as_typed_and_holds_its_machine_name() {
+        assert_eq!(
+            exec_check(&["sh", "-c", "uname -m"], "linux/arm64", 0, "aarch64"),
+            Check::Pass("`sh -c 'uname -m'` exited 0: aarch64 (emulated)".into())
+        );
+        assert_eq!(
+            exec_check(&["uname", "-m"], "linux/arm64", 0, "x86_64"),
+            Check::Fail("`uname -m` printed `x86_64` (emulated), expected `aarch64`".into())
+        );
+        let Check::Fail(sigill) = exec_check(&["true"], "linux/arm/v6", 132, "") else {
+            panic!("exit 132 passed");
+        };
+        assert!(
+            sigill.contains("SIGILL") && sigill.contains("QEMU_CPU=arm1176"),
+            "{sigill}"
+        );
     }
 }
