@@ -68,7 +68,7 @@ for platform in ${PLATFORMS//,/ }; do
   id=$(run docker run --detach --platform "$platform" --publish 127.0.0.1::80 \
     --label io.github.multiarch.managed-by=multiarch "$IMAGE")
   containers+=("$id")
-  port=$(docker port "$id" 80/tcp | head -n1 | cut -d: -f2)
+  port=$(docker port "$id" 80/tcp | sed -n '1s/.*://p')
   for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
     sleep 0.2

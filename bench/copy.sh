@@ -29,7 +29,7 @@ trap cleanup EXIT
 $m registry up >/dev/null 2>&1
 docker run -d --name "$second" --label io.github.multiarch.managed-by=multiarch \
   -p 127.0.0.1::5000 registry:2 >/dev/null
-target=localhost:$(docker port "$second" 5000/tcp | head -n1 | sed 's/.*://')
+target=localhost:$(docker port "$second" 5000/tcp | sed -n '1s/.*://p')
 for _ in $(seq 1 50); do curl -fs "http://$target/v2/" >/dev/null && break; sleep 0.1; done
 # shellcheck disable=SC2046 # one argument per platform
 scripts/build-dist.sh $(tr ',' ' ' <<<"$ALL") 2>/dev/null

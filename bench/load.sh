@@ -74,7 +74,7 @@ run_load() { # platform duration connections
   local id hport idle after rested stats_idle stats_after stats_rested
   id=$(docker run -d --platform "$platform" -p 127.0.0.1::80 --label io.github.multiarch.managed-by=multiarch-bench "$image")
   ids+=("$id")
-  hport=$(docker port "$id" 80/tcp | head -n1 | cut -d: -f2)
+  hport=$(docker port "$id" 80/tcp | sed -n '1s/.*://p')
   until curl -fs "http://127.0.0.1:$hport/healthz" >/dev/null; do sleep 0.2; done
   sleep 2
   idle=$(own_kib "$id") stats_idle=$(stats_mem "$id")

@@ -28,18 +28,19 @@ LABEL=io.github.multiarch.testbed
 mapfile -t packages < <(grep -v '^#' "$here/buildkit/debian-packages.txt" | cut -d= -f1)
 
 # What forky has today, as file names (name_version_arch.deb): the cache key, and the
-# packages that moved since this was verified.
+# packages that moved since this was verified. grep -m1 reads here-strings, never a pipe:
+# under pipefail a writer cut off by grep's early exit fails the script (exit 141).
 say "resolving ${#packages[@]} Debian packages from $SUITE"
 uris=$(apt-get download --print-uris "${packages[@]/%//$SUITE}" 2>&1) ||
-  die "apt cannot find the packages to build BuildKit from: $(printf '%s\n' "$uris" | grep -m1 '^E:')" \
+  die "apt cannot find the packages to build BuildKit from: $(grep -m1 '^E:' <<<"$uris")" \
     "the test bed adds Debian $SUITE as a low-priority suite: run scripts/testbed.sh up first"
 debs=$(printf '%s\n' "$uris" | awk '{print $2}' | sort)
 while IFS='=' read -r name verified; do
-  now=$(printf '%s\n' "$debs" | grep -m1 "^${name}_" | cut -d_ -f2)
+  now=$(grep -m1 "^${name}_" <<<"$debs" | cut -d_ -f2)
   [ "$now" = "${verified//:/%3a}" ] || printf '    moved: %s %s -> %s\n' "$name" "$verified" "$now" >&2
 done < <(grep -v '^#' "$here/buildkit/debian-packages.txt")
 key=$( { printf '%s\n' "$debs"; cat "$0" "$here"/buildkit/*; } | sha256sum | cut -c1-16)
-docker_dev=$(printf '%s\n' "$debs" | grep -m1 '^golang-github-docker-docker-dev_' | cut -d_ -f2)
+docker_dev=$(grep -m1 '^golang-github-docker-docker-dev_' <<<"$debs" | cut -d_ -f2)
 bin=$CACHE/$key
 
 if [ "$(docker image inspect -f "{{index .Config.Labels \"$LABEL.buildkit-key\"}}" "$TAG" 2>/dev/null)" = "$key" ]; then

@@ -54,7 +54,7 @@ for arch in amd64 arm64; do
   id=$(docker run -d --platform "linux/$arch" -p 127.0.0.1::80 \
     --label io.github.multiarch.managed-by=multiarch localhost:5000/arch-server:demo)
   ids+=("$id")
-  port=$(docker port "$id" 80/tcp | head -n1 | cut -d: -f2)
+  port=$(docker port "$id" 80/tcp | sed -n '1s/.*://p')
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
   shot "http://127.0.0.1:$port/" "captures/page-$arch.png" 900 640
 done

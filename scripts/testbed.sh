@@ -106,7 +106,7 @@ add_arm64_architecture() {
   if $REHEARSING; then
     apt_opts+=(-o APT::Architectures::=arm64)
     apt_updated=false
-  elif ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  elif ! grep -qx arm64 <<<"$(dpkg --print-foreign-architectures)"; then
     say "adding the arm64 package architecture (for the aarch64 Rust std)"
     dpkg --add-architecture arm64
     apt_updated=false
@@ -114,7 +114,7 @@ add_arm64_architecture() {
 }
 
 containerd_store_on() {
-  docker info -f '{{json .DriverStatus}}' 2>/dev/null | grep -q 'io.containerd.snapshotter'
+  grep -q 'io.containerd.snapshotter' <<<"$(docker info -f '{{json .DriverStatus}}' 2>/dev/null)"
 }
 
 wait_for_engine() {
@@ -653,7 +653,7 @@ cmd_rehearse() {
 serve_registry_once() {
   local image=$1 name=multiarch-testbed-rehearsal-$$ port
   docker run -d --name "$name" --label "$TESTBED_LABEL=rehearsal" -p 127.0.0.1::5000 "$image" >/dev/null
-  port=$(docker port "$name" 5000/tcp | head -n1 | sed 's/.*://')
+  port=$(docker port "$name" 5000/tcp | sed -n '1s/.*://p')
   for _ in $(seq 1 50); do
     if curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
       ok "$image answers /v2/ on 127.0.0.1:$port"
