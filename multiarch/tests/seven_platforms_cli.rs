@@ -83,6 +83,9 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
             .unwrap_or_else(|| panic!("{platform}: {stdout}"));
         assert!(row.contains("PASS"), "{row}");
         assert!(row.contains(machine), "{row}");
+        // The image config's own claim stands beside the index's (issue #15's table).
+        let words: Vec<&str> = row.split_whitespace().take(3).collect();
+        assert_eq!(words, [platform, "PASS", platform], "{row}");
     }
     let v6 = stdout
         .lines()
@@ -92,6 +95,16 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
         v6.contains("ARMv6, soft-float"),
         "the v6 binary's level: {v6}"
     );
+    // The same, for a program: the config's claim and how it ran, as fields.
+    let (code, printed, stderr) =
+        common::multiarch(&["verify", &image, "--platform", "linux/arm/v6", "--json"]);
+    assert_eq!(code, 0, "{printed}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    let v6 = &report["platforms"][0];
+    assert_eq!(v6["config"], "linux/arm/v6", "{v6}");
+    assert_eq!(v6["emulation"]["native"], false, "{v6}");
+    assert_eq!(v6["emulation"]["qemu_cpu"], "arm1176", "{v6}");
+    assert_eq!(v6["running"]["result"], "pass", "{v6}");
 
     // Liars: each slot holds another platform's binary. Built from our own binaries, as
     // a careless COPY would; verify fails and names the platform.

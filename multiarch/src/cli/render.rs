@@ -51,6 +51,7 @@ fn cell(check: &Check) -> String {
 }
 
 /// The `verify` table: one row per platform, then nothing else; reasons are in the cells.
+/// CONFIG is what the image's own config claims, beside the index's PLATFORM.
 pub fn verify_table(reports: &[PlatformReport]) -> String {
     let rows: Vec<Vec<String>> = reports
         .iter()
@@ -62,12 +63,18 @@ pub fn verify_table(reports: &[PlatformReport]) -> String {
                 } else {
                     "FAIL".into()
                 },
+                r.config
+                    .as_ref()
+                    .map_or_else(|| "-".into(), ToString::to_string),
                 cell(&r.static_check),
                 cell(&r.running),
             ]
         })
         .collect();
-    table(&["PLATFORM", "RESULT", "STATIC", "RUNNING"], &rows)
+    table(
+        &["PLATFORM", "RESULT", "CONFIG", "STATIC", "RUNNING"],
+        &rows,
+    )
 }
 
 /// Columns as wide as their widest cell, two spaces apart, the last one unpadded.
@@ -135,5 +142,53 @@ impl Drop for BuildPrinter {
         if let Some(spinner) = &self.spinner {
             spinner.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use multiarch::verify::Emulation;
+
+    use super::*;
+
+    fn report(platform: &str, config: Option<&str>, running: Check) -> PlatformReport {
+        let platform: multiarch_platform::Platform = platform.parse().unwrap();
+        PlatformReport {
+            config: config.map(|c| c.parse().unwrap()),
+            static_check: Check::Pass("/app: fits".into()),
+            emulation: Some(Emulation::of(
+                Some(&"linux/amd64".parse().unwrap()),
+                &platform,
+            )),
+            platform,
+            digest: "sha256:0".into(),
+            running,
+        }
+    }
+
+    #[test]
+    fn the_verify_table_names_the_configs_claim_beside_the_index() {
+        let table = verify_table(&[
+            report(
+                "linux/arm/v6",
+                Some("linux/arm/v6"),
+                Check::Pass("armv6l (emulated, QEMU_CPU=arm1176)".into()),
+            ),
+            report("linux/arm64", None, Check::Fail("answered `x86_64`".into())),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        let words = |line: &str| {
+            line.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(words(lines[0]), "PLATFORM RESULT CONFIG");
+        assert_eq!(words(lines[1]), "linux/arm/v6 PASS linux/arm/v6");
+        assert_eq!(words(lines[2]), "linux/arm64 FAIL -");
+        assert!(
+            lines[1].ends_with("ok: armv6l (emulated, QEMU_CPU=arm1176)"),
+            "{table}"
+        );
     }
 }

@@ -58,11 +58,24 @@ pub struct PlatformReport {
     pub platform: Platform,
     /// The image manifest's digest.
     pub digest: String,
+    /// The platform the image's own config claims (`None`: it names no valid one).
+    pub config: Option<Platform>,
     /// Config and ELF header.
     #[serde(rename = "static")]
     pub static_check: Check,
+    /// How the running check ran it (`None`: not run).
+    pub emulation: Option<Emulation>,
     /// Run and probe.
     pub running: Check,
+}
+
+/// What the static check found: the config's claim, and the verdict.
+#[derive(Debug, Clone)]
+pub struct StaticCheck {
+    /// The platform the image's config claims (`None`: it names no valid one).
+    pub config: Option<Platform>,
+    /// Config, entrypoint and the other programs judged against the index's platform.
+    pub check: Check,
 }
 
 impl PlatformReport {
@@ -150,27 +163,31 @@ impl Verifier<'_> {
         let mut reports = Vec::new();
         for (platform, digest) in targets {
             on_event(VerifyEvent::Checking(platform.clone()));
-            let static_check =
+            let found =
                 check_static(self.registry, self.reference, platform, digest, self.scope).await?;
-            let running = match self.docker {
-                None => Check::Skipped("--static-only".into()),
+            let (emulation, running) = match self.docker {
+                None => (None, Check::Skipped("--static-only".into())),
                 Some(docker) => {
-                    check_running(
+                    let emulation = Emulation::of(engine_platform.as_ref(), platform);
+                    let running = check_running(
                         docker,
                         self.reference,
                         platform,
                         digest,
-                        engine_platform.as_ref(),
+                        &emulation,
                         &self.probe,
                         self.labels.clone(),
                     )
-                    .await?
+                    .await?;
+                    (Some(emulation), running)
                 }
             };
             reports.push(PlatformReport {
                 platform: platform.clone(),
                 digest: digest.clone(),
-                static_check,
+                config: found.config,
+                static_check: found.check,
+                emulation,
                 running,
             });
         }
@@ -189,22 +206,38 @@ pub async fn check_static(
     platform: &Platform,
     digest: &str,
     scope: Scope,
-) -> Result<Check> {
+) -> Result<StaticCheck> {
     let image = registry.fetch_image(reference, digest).await?;
-    let config = &image.config;
-    match crate::oci::index::config_platform(config) {
-        Ok(configured) if &configured == platform => {}
+    let (config, check) = match crate::oci::index::config_platform(&image.config) {
+        Ok(configured) if &configured == platform => {
+            let check =
+                check_binaries(registry, reference, platform, digest, &image, scope).await?;
+            (Some(configured), check)
+        }
         Ok(configured) => {
-            return Ok(Check::Fail(format!(
+            let check = Check::Fail(format!(
                 "the image config says {configured}, the index says {platform}"
-            )));
+            ));
+            (Some(configured), check)
         }
-        Err(e) => {
-            return Ok(Check::Fail(format!(
-                "the image config names no valid platform: {e}"
-            )));
-        }
-    }
+        Err(e) => (
+            None,
+            Check::Fail(format!("the image config names no valid platform: {e}")),
+        ),
+    };
+    Ok(StaticCheck { config, check })
+}
+
+/// The entrypoint and (in [`Scope::Userland`]) every program, read out of the layers.
+async fn check_binaries(
+    registry: &Registry,
+    reference: &Reference,
+    platform: &Platform,
+    digest: &str,
+    image: &crate::registry::PlatformImage,
+    scope: Scope,
+) -> Result<Check> {
+    let config = &image.config;
 
     let runtime = config.config().as_ref();
     let strings = |v: Option<&Vec<String>>| v.cloned().unwrap_or_default();
@@ -390,8 +423,9 @@ impl Default for Probe {
     }
 }
 
-/// Pulls one platform's image by digest, runs it with its port on loopback, probes it,
-/// and removes the container again (also when the probe fails).
+/// Pulls one platform's image by digest, runs it as `emulation` says (under the CPU its
+/// slot promises) with its port on loopback, probes it, and removes the container again
+/// (also when the probe fails).
 ///
 /// # Errors
 /// When the engine cannot pull or run it; a wrong answer is a [`Check::Fail`].
@@ -400,7 +434,7 @@ pub async fn check_running(
     reference: &Reference,
     platform: &Platform,
     digest: &str,
-    engine_platform: Option<&Platform>,
+    emulation: &Emulation,
     probe: &Probe,
     labels: HashMap<String, String>,
 ) -> Result<Check> {
@@ -424,7 +458,6 @@ pub async fn check_running(
         .map_err(crate::error::refused(format!(
             "pull `{image}` for `{platform}`"
         )))?;
-    let emulation = Emulation::of(engine_platform, platform);
     let spec = RunSpec {
         image: image.clone(),
         platform: Some(platform.clone()),
@@ -436,7 +469,7 @@ pub async fn check_running(
     let check = match &probe.exec {
         Some(command) => {
             let ended = engine::run_to_exit(docker, &spec, probe.timeout).await;
-            judge_exec(command, platform, &emulation, ended)
+            judge_exec(command, platform, emulation, ended)
         }
         None => {
             // The answer, or the container's end, whichever comes first: a container
@@ -463,7 +496,7 @@ pub async fn check_running(
                 }
                 Err(e) => return Err(e),
             };
-            judge_answer(answer, probe, platform, &emulation)
+            judge_answer(answer, probe, platform, emulation)
         }
     };
     if !already_there {
@@ -480,13 +513,15 @@ pub async fn check_running(
 /// How a platform's containers run on this engine: natively, or under QEMU told to be
 /// the CPU the slot promises (QEMU's default 32-bit ARM is an ARMv7, which would run
 /// ARMv7 code in an `arm/v6` image and report `armv7l`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Emulation {
     /// The host runs this platform's code itself.
     pub native: bool,
     /// The 32-bit process of a `386` image on a 64-bit x86 kernel, which reports `x86_64`.
+    #[serde(rename = "compat_32bit")]
     pub compat: bool,
     /// The CPU QEMU emulates, when not its default.
+    #[serde(rename = "qemu_cpu")]
     pub cpu: Option<&'static str>,
 }
 
