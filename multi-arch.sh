@@ -65,7 +65,11 @@ run "$multiarch" inspect "$IMAGE"
 
 for platform in ${PLATFORMS//,/ }; do
   run docker pull --quiet --platform "$platform" "$IMAGE"
-  id=$(run docker run --detach --platform "$platform" --publish 127.0.0.1::80 \
+  # QEMU's default 32-bit ARM core is an ARMv7: ask for the Pi Zero's ARMv6 core, so the
+  # v6 image says `armv6l` (a real ARM CPU ignores the variable).
+  cpu=()
+  [ "$platform" != linux/arm/v6 ] || cpu=(--env QEMU_CPU=arm1176)
+  id=$(run docker run --detach --platform "$platform" "${cpu[@]}" --publish 127.0.0.1::80 \
     --label io.github.multiarch.managed-by=multiarch "$IMAGE")
   containers+=("$id")
   port=$(docker port "$id" 80/tcp | sed -n '1s/.*://p')

@@ -158,24 +158,7 @@ async fn builders_build_and_the_demo_run_end_to_end() {
     assert!(stderr.contains("error: the build of"), "{stderr}");
 
     // The demo, start to end, on a registry of this run's own.
-    let demo_port = common::free_port();
-    let file = common::registry_file(&bed, demo_port);
-    let demo_image = format!("localhost:{demo_port}/arch-server:demo");
-    // The demo's builder: a BuildKit container when the test bed has the image.
-    bed.track_builder("multiarch-builder");
-    bed.track_image(&demo_image);
-    // A state of its own: the builders created above are not the demo's.
-    let demo_state = tempfile::tempdir().unwrap();
-    let (code, stdout, stderr) = common::multiarch_with(
-        &[
-            "demo",
-            "--registry-file",
-            file.path().to_str().unwrap(),
-            "--binaries",
-            "dist",
-        ],
-        &[("MULTIARCH_STATE_DIR", demo_state.path().to_str().unwrap())],
-    );
+    let (code, stdout, stderr) = common::run_demo(&mut bed, None);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     for step in 1..=8 {
         assert!(

@@ -106,6 +106,17 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
     assert_eq!(v6["emulation"]["qemu_cpu"], "arm1176", "{v6}");
     assert_eq!(v6["running"]["result"], "pass", "{v6}");
 
+    // The demo runs them as verify does (regression: it said a 386 image answering
+    // `x86_64` had the wrong binary, and ran arm/v6 on QEMU's default ARMv7 core).
+    let (code, stdout, stderr) = common::run_demo(&mut bed, Some("linux/386,linux/arm/v6"));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for line in [
+        r#"linux/386      GET /arch -> {"architecture": "x86_64"}   (native, 32-bit on the 64-bit kernel)"#,
+        r#"linux/arm/v6   GET /arch -> {"architecture": "armv6l"}   (emulated by QEMU, QEMU_CPU=arm1176)"#,
+    ] {
+        assert!(stdout.contains(line), "{line}\nin:\n{stdout}");
+    }
+
     // Liars: each slot holds another platform's binary. Built from our own binaries, as
     // a careless COPY would; verify fails and names the platform.
     let liars = tempfile::tempdir().unwrap();

@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use multiarch::Platform;
 use multiarch::build::builder::{self, Builder, DEFAULT_NAME, Driver};
 use multiarch::build::buildkit_config::{self, BuildkitConfig};
 use multiarch::build::image::{self, BuildRequest};
@@ -247,6 +246,9 @@ async fn story(
     for platform in &args.platform.0 {
         let digest = multiarch::pull::platform_digest(&client, &reference, platform).await?;
         multiarch::pull::pull_platform(docker, &reference, platform, &digest, |_| {}).await?;
+        // As verify runs it: under the CPU the slot promises (arm/v6 on an ARMv6 core),
+        // and a 386 process on a 64-bit x86 kernel says `x86_64`.
+        let emulation = verify::Emulation::of(native.as_ref(), platform);
         let started = engine::run_published(
             docker,
             &RunSpec {
@@ -255,7 +257,7 @@ async fn story(
                 container_port: 80,
                 labels: labels.clone(),
                 cmd: None,
-                env: Vec::new(),
+                env: emulation.env(),
             },
         )
         .await?;
@@ -264,17 +266,17 @@ async fn story(
         let machine = answer
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("the {platform} container did not answer"))?;
-        let how = if native.as_ref().map(Platform::architecture) == Some(platform.architecture()) {
-            "native"
-        } else {
-            "emulated by QEMU"
+        let how = match (emulation.native, emulation.cpu) {
+            (true, _) => emulation.to_string(),
+            (false, Some(cpu)) => format!("emulated by QEMU, QEMU_CPU={cpu}"),
+            (false, None) => "emulated by QEMU".into(),
         };
         println!(
             "{:<14} GET /arch -> {{\"architecture\": \"{}\"}}   ({how})",
             platform.to_string(),
             machine
         );
-        if !platform.matches_machine(&machine) {
+        if !emulation.accepts(platform, &machine) {
             return Err(super::problem(
                 format!("the {platform} image answered `{machine}`"),
                 format!("run `multiarch verify {image}` to see what its binary was built for"),

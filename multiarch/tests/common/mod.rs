@@ -285,6 +285,33 @@ pub fn registry_file(bed: &TestBed, port: u16) -> tempfile::NamedTempFile {
     file
 }
 
+/// `multiarch demo` start to end with the binaries in `dist/`, on a registry of this
+/// run's own and a builder state of its own (so builders a test created are not the
+/// demo's); `platforms` as `--platform` takes them, or the demo's default. Everything it
+/// creates is tracked for the drop.
+pub fn run_demo(bed: &mut TestBed, platforms: Option<&str>) -> (i32, String, String) {
+    let port = free_port();
+    let file = registry_file(bed, port);
+    // The demo's builder: a BuildKit container when the test bed has the image.
+    bed.track_builder("multiarch-builder");
+    bed.track_image(&format!("localhost:{port}/arch-server:demo"));
+    let state = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "demo",
+        "--registry-file",
+        file.path().to_str().unwrap(),
+        "--binaries",
+        "dist",
+    ];
+    if let Some(platforms) = platforms {
+        args.extend(["--platform", platforms]);
+    }
+    multiarch_with(
+        &args,
+        &[("MULTIARCH_STATE_DIR", state.path().to_str().unwrap())],
+    )
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
