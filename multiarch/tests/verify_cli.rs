@@ -73,6 +73,69 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
         "{arm}"
     );
 
+    // The other classic: an index entry that says another platform than the image's own
+    // config, as `docker manifest annotate --arch` makes it. The CONFIG column shows the
+    // config's claim, and the engine refuses to run it as the index's platform.
+    let lonely = format!("{registry}/verify-lonely:{}", bed.run_id);
+    let state = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = common::multiarch_with(
+        &[
+            "build",
+            "-t",
+            &lonely,
+            "--platform",
+            "linux/amd64",
+            "--build-context",
+            "build=dist",
+            "--push",
+            ".",
+        ],
+        &[("MULTIARCH_STATE_DIR", state.path().to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    bed.track_image(&lonely);
+    let annotated = format!("{registry}/verify-annotated:{}", bed.run_id);
+    bed.run(
+        "docker",
+        &["manifest", "create", "--insecure", &annotated, &lonely],
+    );
+    bed.run(
+        "docker",
+        &[
+            "manifest", "annotate", "--arch", "arm64", &annotated, &lonely,
+        ],
+    );
+    // --purge: the CLI's local copy of the list goes too.
+    bed.run(
+        "docker",
+        &["manifest", "push", "--purge", "--insecure", &annotated],
+    );
+    let (code, stdout, stderr) = common::multiarch(&["verify", &annotated]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let arm = common::row(&stdout, "linux/arm64");
+    let words: Vec<&str> = arm.split_whitespace().take(3).collect();
+    assert_eq!(words, ["linux/arm64", "FAIL", "linux/amd64"], "{arm}");
+    assert!(
+        arm.contains("the image config says linux/amd64, the index says linux/arm64"),
+        "{arm}"
+    );
+    assert!(
+        arm.contains("does not provide the specified platform"),
+        "the engine's refusal is the running check's failure, not an abort: {arm}"
+    );
+    // Regression: the image pulled only for the check stayed when the engine refused it.
+    let repository = annotated.rsplit_once(':').unwrap().0;
+    let left = bed.run(
+        "docker",
+        &[
+            "images",
+            "-q",
+            "--filter",
+            &format!("reference={repository}"),
+        ],
+    );
+    assert_eq!(left.trim(), "", "verify left the image it pulled");
+
     // A platform the index does not have, and a platform that does not exist.
     let (code, _, stderr) = common::multiarch(&["verify", "--platform", "linux/s390x", &good]);
     assert_eq!(code, 1);

@@ -424,8 +424,8 @@ impl Default for Probe {
 }
 
 /// Pulls one platform's image by digest, runs it as `emulation` says (under the CPU its
-/// slot promises) with its port on loopback, probes it, and removes the container again
-/// (also when the probe fails).
+/// slot promises) with its port on loopback, probes it, and removes the container and an
+/// image it pulled only for this check again, whatever the outcome.
 ///
 /// # Errors
 /// When the engine cannot pull or run it; a wrong answer is a [`Check::Fail`].
@@ -466,15 +466,39 @@ pub async fn check_running(
         cmd: probe.exec.clone(),
         env: emulation.env(),
     };
-    let check = match &probe.exec {
+    // Judged apart, so that the image goes again on every path, errors included.
+    let check = run_and_judge(docker, &spec, platform, emulation, probe).await;
+    if !already_there {
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
+            .force(true)
+            .build();
+        if let Err(e) = docker.remove_image(&image, Some(options), None).await {
+            tracing::debug!(%image, error = %e, "could not remove the image pulled for the check");
+        }
+    }
+    check
+}
+
+/// Runs the pulled image as `spec` says and judges what it answers (or how it ended).
+///
+/// # Errors
+/// When the engine fails in a way that is not this platform's fault.
+async fn run_and_judge(
+    docker: &Docker,
+    spec: &RunSpec,
+    platform: &Platform,
+    emulation: &Emulation,
+    probe: &Probe,
+) -> Result<Check> {
+    match &probe.exec {
         Some(command) => {
-            let ended = engine::run_to_exit(docker, &spec, probe.timeout).await;
+            let ended = engine::run_to_exit(docker, spec, probe.timeout).await;
             judge_exec(command, platform, emulation, ended)
         }
         None => {
             // The answer, or the container's end, whichever comes first: a container
             // that is not a server must not be waited for until the timeout.
-            let answer = match engine::run_published(docker, &spec).await {
+            let answer = match engine::run_published(docker, spec).await {
                 Ok(started) => {
                     let answer = tokio::select! {
                         answer = ask_machine(started.host_port, probe) => Ok(answer),
@@ -498,16 +522,7 @@ pub async fn check_running(
             };
             judge_answer(answer, probe, platform, emulation)
         }
-    };
-    if !already_there {
-        let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
-            .force(true)
-            .build();
-        if let Err(e) = docker.remove_image(&image, Some(options), None).await {
-            tracing::debug!(%image, error = %e, "could not remove the image pulled for the check");
-        }
     }
-    check
 }
 
 /// How a platform's containers run on this engine: natively, or under QEMU told to be
