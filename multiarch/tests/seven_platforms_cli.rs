@@ -31,22 +31,7 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
 
     // One index for all of them, built and pushed by `multiarch build`.
     let image = format!("{registry}/eight:{}", bed.run_id);
-    bed.track_image(&image);
-    let state = tempfile::tempdir().unwrap();
-    let (code, stdout, stderr) = common::multiarch_with(
-        &[
-            "build",
-            "-t",
-            &image,
-            "--platform",
-            &all,
-            "--build-context",
-            "build=dist",
-            "--push",
-            ".",
-        ],
-        &[("MULTIARCH_STATE_DIR", state.path().to_str().unwrap())],
-    );
+    let (code, stdout, stderr) = common::push_dist(&mut bed, &image, &all);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let (code, stdout, stderr) = common::multiarch(&["inspect", &image]);
     assert_eq!(code, 0, "{stderr}");

@@ -77,23 +77,8 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
     // config, as `docker manifest annotate --arch` makes it. The CONFIG column shows the
     // config's claim, and the engine refuses to run it as the index's platform.
     let lonely = format!("{registry}/verify-lonely:{}", bed.run_id);
-    let state = tempfile::tempdir().unwrap();
-    let (code, stdout, stderr) = common::multiarch_with(
-        &[
-            "build",
-            "-t",
-            &lonely,
-            "--platform",
-            "linux/amd64",
-            "--build-context",
-            "build=dist",
-            "--push",
-            ".",
-        ],
-        &[("MULTIARCH_STATE_DIR", state.path().to_str().unwrap())],
-    );
+    let (code, stdout, stderr) = common::push_dist(&mut bed, &lonely, "linux/amd64");
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    bed.track_image(&lonely);
     let annotated = format!("{registry}/verify-annotated:{}", bed.run_id);
     bed.run(
         "docker",

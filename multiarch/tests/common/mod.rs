@@ -285,6 +285,28 @@ pub fn registry_file(bed: &TestBed, port: u16) -> tempfile::NamedTempFile {
     file
 }
 
+/// `multiarch build --push` of the binaries in `dist/` (the Dockerfile's `build` stage
+/// replaced by them) for `platforms`, with a builder state of its own, so the build uses
+/// the engine's BuildKit whatever builders a test created; the image is tracked.
+pub fn push_dist(bed: &mut TestBed, image: &str, platforms: &str) -> (i32, String, String) {
+    bed.track_image(image);
+    let state = tempfile::tempdir().unwrap();
+    multiarch_with(
+        &[
+            "build",
+            "-t",
+            image,
+            "--platform",
+            platforms,
+            "--build-context",
+            "build=dist",
+            "--push",
+            ".",
+        ],
+        &[("MULTIARCH_STATE_DIR", state.path().to_str().unwrap())],
+    )
+}
+
 /// `multiarch demo` start to end with the binaries in `dist/`, on a registry of this
 /// run's own and a builder state of its own (so builders a test created are not the
 /// demo's); `platforms` as `--platform` takes them, or the demo's default. Everything it
