@@ -110,6 +110,14 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         "{row}"
     );
     assert!(row.contains("linux/arm64"), "the worker's platforms: {row}");
+    // With no platforms pinned in its config, BuildKit offers all it can run, the Pi
+    // Zero's arm/v6 and 386 among them (the repository's buildkitd.toml once hid them).
+    for platform in ["linux/386", "linux/arm/v6", "linux/ppc64le", "linux/s390x"] {
+        assert!(
+            row.contains(platform),
+            "{platform} in the worker's platforms: {row}"
+        );
+    }
     assert!(!row.contains("  -  "), "its BuildKit version: {row}");
 
     // A two-platform base with a shell, then an image built on it with a RUN step on

@@ -127,7 +127,19 @@ mod tests {
         assert!(config.allows_http("localhost:5000"));
         assert!(config.allows_http("host.docker.internal:5000"));
         assert!(!config.allows_http("localhost:5001"));
-        assert!(config.worker.is_some());
+    }
+
+    /// A `[worker.oci] platforms` list replaces what BuildKit finds: the one this file
+    /// had (amd64, arm64, arm/v7) hid linux/386 and linux/arm/v6 from `builder ls`.
+    #[test]
+    fn the_repository_file_leaves_the_platforms_to_buildkit() {
+        let config = BuildkitConfig::load(None).unwrap();
+        let pinned = config
+            .worker
+            .as_ref()
+            .and_then(|w| w.get("oci"))
+            .and_then(|oci| oci.get("platforms"));
+        assert!(pinned.is_none(), "buildkitd.toml pins {pinned:?}");
     }
 
     #[test]
