@@ -22,7 +22,7 @@ pub enum Level {
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    /// What was checked: `engine`, `image store`, `buildx`, `emulation`, `registry`.
+    /// What was checked: `engine`, `native`, `image store`, `buildx`, `emulation`, `registry`.
     pub area: &'static str,
     /// How it stands.
     pub level: Level,
@@ -94,13 +94,21 @@ pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>
     match docker.version().await {
         Ok(version) => {
             let number = version.version.unwrap_or_default();
+            let arch = version.arch.unwrap_or_default();
             let detail = format!(
-                "Docker {number} (API {}), {}/{}",
+                "Docker {number} (API {}), {}/{arch}",
                 version.api_version.unwrap_or_default(),
                 version.os.unwrap_or_default(),
-                version.arch.unwrap_or_default()
             );
             findings.push(engine_version_finding(&number, detail));
+            for platform in crate::engine::host::runs_natively_beside(&arch) {
+                findings.push(finding(
+                    "native",
+                    Level::Ok,
+                    format!("{platform}: run by this {arch} kernel itself, no QEMU needed"),
+                    None,
+                ));
+            }
         }
         Err(e) => findings.push(finding("engine", Level::Problem, e.to_string(), None)),
     }

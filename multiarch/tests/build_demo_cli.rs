@@ -33,6 +33,11 @@ async fn builders_build_and_the_demo_run_end_to_end() {
         row.contains("linux/amd64") && row.contains("linux/arm64"),
         "{row}"
     );
+    // The kernel runs 386 itself and qemu-arm runs ARMv6 code too: both are offered.
+    assert!(
+        row.contains("linux/386") && row.contains("linux/arm/v6"),
+        "{row}"
+    );
     let (code, _, stderr) = run(&["builder", "create", "--driver", "docker-container"]);
     assert_eq!(code, 1);
     assert!(
@@ -69,6 +74,21 @@ async fn builders_build_and_the_demo_run_end_to_end() {
 
     // A registry the builder would reach over HTTPS though it answers HTTP: refused first.
     let registry = bed.start_registry().await;
+
+    // doctor, on the test bed with that registry: nothing to fix, and it names how each
+    // of the seven platforms runs here.
+    let (code, stdout, stderr) = run(&["doctor", "--registry", &registry]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for line in [
+        "linux/386: run by this amd64 kernel itself, no QEMU needed",
+        "linux/arm/v6: QEMU, usable inside containers",
+        "linux/arm/v7: QEMU, usable inside containers",
+        "linux/arm64: QEMU, usable inside containers",
+        "linux/ppc64le: QEMU, usable inside containers",
+        "linux/s390x: QEMU, usable inside containers",
+    ] {
+        assert!(stdout.contains(line), "{line}\nin:\n{stdout}");
+    }
     let registry_port = registry.rsplit_once(':').unwrap().1.to_string();
     let remote_looking = format!("0.0.0.0:{registry_port}");
     let buildkitd = tempfile::NamedTempFile::new().unwrap();

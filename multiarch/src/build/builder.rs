@@ -440,14 +440,15 @@ async fn container_running(docker: &Docker, builder: &Builder) -> bool {
         .unwrap_or(false)
 }
 
-/// The platforms a builder on this engine can build: the engine's own, plus every
-/// platform QEMU is registered for.
+/// The platforms a builder on this engine can build: the engine's own and those its
+/// kernel runs beside it (386 on x86-64), plus every platform QEMU is registered for.
 pub async fn platforms(docker: &Docker) -> Vec<String> {
-    let mut list: Vec<String> = crate::engine::engine_platform(docker)
-        .await
-        .map(|p| p.to_string())
-        .into_iter()
-        .collect();
+    let engine = crate::engine::engine_platform(docker).await;
+    let mut list: Vec<String> = engine.iter().map(ToString::to_string).collect();
+    if let Some(engine) = &engine {
+        let beside = crate::engine::host::runs_natively_beside(engine.architecture());
+        list.extend(beside.iter().map(ToString::to_string));
+    }
     for (platform, usable) in crate::engine::host::emulators(Path::new("/proc/sys/fs/binfmt_misc"))
     {
         if usable && !list.iter().any(|p| p == platform) {

@@ -217,11 +217,12 @@ pub async fn serves(node: &Node, docker: &Docker) -> Serves {
             .iter()
             .filter_map(|p| p.parse::<Platform>().ok())
         {
-            // The CPU's own levels (`amd64/v3` on an AVX2 machine) are native too.
-            let same_cpu = engine
+            // The CPU's own levels (`amd64/v3` on an AVX2 machine) are native too, and so
+            // is 386 on an x86-64 kernel: such a node is preferred to one that emulates.
+            let runs_natively = engine
                 .as_ref()
-                .is_some_and(|e| e.architecture() == platform.architecture());
-            match (native.contains(&platform), same_cpu) {
+                .is_some_and(|e| crate::engine::host::runs_natively(e, &platform));
+            match (native.contains(&platform), runs_natively) {
                 (true, _) => {}
                 (false, true) => native.push(platform),
                 (false, false) => emulated.push(platform),

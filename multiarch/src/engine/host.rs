@@ -5,32 +5,54 @@
 use std::net::IpAddr;
 use std::path::Path;
 
-/// QEMU handlers by their binfmt_misc name, and the platform each one runs.
-const EMULATORS: &[(&str, &str)] = &[
-    ("qemu-aarch64", "linux/arm64"),
-    ("qemu-arm", "linux/arm/v7"),
-    ("qemu-x86_64", "linux/amd64"),
-    ("qemu-i386", "linux/386"),
-    ("qemu-ppc64le", "linux/ppc64le"),
-    ("qemu-s390x", "linux/s390x"),
-    ("qemu-riscv64", "linux/riscv64"),
-    ("qemu-mips64el", "linux/mips64le"),
+use multiarch_platform::Platform;
+
+/// QEMU handlers by their binfmt_misc name, and the platforms each one runs: `qemu-arm`
+/// runs ARMv7 and ARMv6 code alike (verify picks the ARMv6 core for `arm/v6`).
+const EMULATORS: &[(&str, &[&str])] = &[
+    ("qemu-aarch64", &["linux/arm64"]),
+    ("qemu-arm", &["linux/arm/v7", "linux/arm/v6"]),
+    ("qemu-x86_64", &["linux/amd64"]),
+    ("qemu-i386", &["linux/386"]),
+    ("qemu-ppc64le", &["linux/ppc64le"]),
+    ("qemu-s390x", &["linux/s390x"]),
+    ("qemu-riscv64", &["linux/riscv64"]),
+    ("qemu-mips64el", &["linux/mips64le"]),
 ];
 
-/// Reads the registered emulators from a binfmt_misc directory: (platform, has the F flag).
+/// Reads the registered emulators from a binfmt_misc directory: (platform, has the F flag),
+/// a platform for each one a handler runs.
 pub fn emulators(binfmt_dir: &Path) -> Vec<(&'static str, bool)> {
     EMULATORS
         .iter()
-        .filter_map(|(name, platform)| {
+        .filter_map(|(name, platforms)| {
             let text = std::fs::read_to_string(binfmt_dir.join(name)).ok()?;
             let enabled = text.lines().next() == Some("enabled");
             let fix_binary = text
                 .lines()
                 .find_map(|l| l.strip_prefix("flags: "))
                 .is_some_and(|flags| flags.contains('F'));
-            enabled.then_some((*platform, fix_binary))
+            enabled.then_some(platforms.iter().map(move |p| (*p, fix_binary)))
         })
+        .flatten()
         .collect()
+}
+
+/// Platforms an engine of `architecture` runs itself beside its own, with no emulator: a
+/// 64-bit x86 kernel runs 32-bit x86 programs (`linux/386`), whose `uname -m` then says
+/// `x86_64`.
+pub fn runs_natively_beside(architecture: &str) -> &'static [&'static str] {
+    match architecture {
+        "amd64" => &["linux/386"],
+        _ => &[],
+    }
+}
+
+/// Whether an engine of platform `engine` runs `platform`'s code without QEMU: its own
+/// architecture (the CPU's levels, `amd64/v3`, included) or one its kernel runs beside it.
+pub fn runs_natively(engine: &Platform, platform: &Platform) -> bool {
+    engine.architecture() == platform.architecture()
+        || runs_natively_beside(engine.architecture()).contains(&platform.to_string().as_str())
 }
 
 /// Docker treats loopback registries and those in `insecure-registries` as plain HTTP.
@@ -108,8 +130,25 @@ mod tests {
         std::fs::write(dir.path().join("qemu-s390x"), "disabled\nflags: F\n").unwrap();
         assert_eq!(
             emulators(dir.path()),
-            vec![("linux/arm64", true), ("linux/arm/v7", false)]
+            vec![
+                ("linux/arm64", true),
+                ("linux/arm/v7", false),
+                ("linux/arm/v6", false)
+            ]
         );
+    }
+
+    #[rstest]
+    #[case("linux/amd64", "linux/amd64", true)]
+    #[case("linux/amd64", "linux/amd64/v3", true)]
+    #[case("linux/amd64", "linux/386", true)]
+    #[case("linux/amd64", "linux/arm64", false)]
+    #[case("linux/arm64", "linux/arm64", true)]
+    #[case("linux/arm64", "linux/arm/v7", false)]
+    #[case("linux/arm64", "linux/386", false)]
+    fn what_runs_without_qemu(#[case] engine: &str, #[case] platform: &str, #[case] native: bool) {
+        let (engine, platform) = (engine.parse().unwrap(), platform.parse().unwrap());
+        assert_eq!(runs_natively(&engine, &platform), native);
     }
 
     #[rstest]

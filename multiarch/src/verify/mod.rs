@@ -543,9 +543,8 @@ pub struct Emulation {
 impl Emulation {
     /// How `platform` runs on an engine of `engine` (unknown: as emulated).
     pub fn of(engine: Option<&Platform>, platform: &Platform) -> Self {
-        let engine_arch = engine.map(Platform::architecture);
-        let compat = engine_arch == Some("amd64") && platform.architecture() == "386";
-        let native = compat || engine_arch == Some(platform.architecture());
+        let native = engine.is_some_and(|e| crate::engine::host::runs_natively(e, platform));
+        let compat = native && engine.map(Platform::architecture) != Some(platform.architecture());
         let cpu = match (native, platform.architecture(), platform.variant()) {
             (false, "arm", Some("v6")) => Some("arm1176"),
             (false, "arm", Some("v5")) => Some("arm926"),
