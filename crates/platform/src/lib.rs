@@ -20,6 +20,13 @@ pub struct Platform {
     variant: Option<String>,
 }
 
+/// `; did you mean `linux/arm/v7`?`, or nothing.
+fn did_you_mean(meant: Option<&Platform>) -> String {
+    meant
+        .map(|p| format!("; did you mean `{p}`?"))
+        .unwrap_or_default()
+}
+
 /// Why a platform string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlatformError {
@@ -43,12 +50,18 @@ pub enum PlatformError {
         os: String,
     },
     /// An architecture this kit does not know.
-    #[error("`{architecture}` in `{input}` is not a known architecture ({known})", known = KNOWN_ARCHITECTURES.join(", "))]
+    #[error(
+        "`{architecture}` in `{input}` is not a known architecture ({known}){hint}",
+        known = KNOWN_ARCHITECTURES.join(", "),
+        hint = did_you_mean(.meant.as_ref())
+    )]
     UnknownArchitecture {
         /// The whole string given.
         input: String,
         /// The part that was refused.
         architecture: String,
+        /// The platform a machine name such as `armv7l` stands for, when it is one.
+        meant: Option<Platform>,
     },
     /// A variant that does not exist for that architecture.
     #[error("`{variant}` is not a variant of `{architecture}` in `{input}` (known: {known})")]
@@ -204,27 +217,32 @@ impl FromStr for Platform {
                 os: os.into(),
             });
         }
-        // Aliases people type, mapped to the OCI names.
-        let architecture = match parts[1] {
-            "x86_64" | "x86-64" => "amd64",
-            "aarch64" => "arm64",
-            "i386" | "i686" => "386",
-            other => other,
+        // Aliases people type, mapped to the OCI names; Debian's ARM ports (as containerd
+        // reads them) imply their variant.
+        let (architecture, implied) = match parts[1] {
+            "x86_64" | "x86-64" => ("amd64", None),
+            "aarch64" => ("arm64", None),
+            "i386" | "i686" => ("386", None),
+            "armhf" => ("arm", Some("v7")),
+            "armel" => ("arm", Some("v6")),
+            other => (other, None),
         };
         if !KNOWN_ARCHITECTURES.contains(&architecture) {
             return Err(PlatformError::UnknownArchitecture {
                 input: trimmed.into(),
                 architecture: parts[1].into(),
+                // `linux/armv7` is a machine name where the platform was meant.
+                meant: Self::from_machine(parts[1]).filter(|_| parts.len() == 2),
             });
         }
         let (known, default) = variants(architecture);
-        let variant = match parts.get(2) {
-            Some(v) if known.contains(v) => Some(*v),
+        let variant = match parts.get(2).copied().or(implied) {
+            Some(v) if known.contains(&v) => Some(v),
             Some(v) => {
                 return Err(PlatformError::UnknownVariant {
                     input: trimmed.into(),
                     architecture: architecture.into(),
-                    variant: (*v).into(),
+                    variant: v.into(),
                     known: if known.is_empty() {
                         "none".into()
                     } else {
@@ -333,6 +351,8 @@ mod tests {
     #[case("linux/386", "linux/386")]
     #[case("linux/s390x", "linux/s390x")]
     #[case("windows/amd64", "windows/amd64")]
+    #[case("linux/armhf", "linux/arm/v7")]
+    #[case("linux/armel", "linux/arm/v6")]
     fn parses_and_normalises(#[case] input: &str, #[case] expected: &str) {
         let platform: Platform = input.parse().unwrap();
         assert_eq!(platform.to_string(), expected);
@@ -362,6 +382,18 @@ mod tests {
     #[case(
         "linux/sparc",
         "`sparc` in `linux/sparc` is not a known architecture (amd64, arm64, arm, 386, ppc64le, s390x, riscv64, mips64le, loong64)"
+    )]
+    #[case(
+        "linux/armv7",
+        "`armv7` in `linux/armv7` is not a known architecture (amd64, arm64, arm, 386, ppc64le, s390x, riscv64, mips64le, loong64); did you mean `linux/arm/v7`?"
+    )]
+    #[case(
+        "linux/armv6l",
+        "`armv6l` in `linux/armv6l` is not a known architecture (amd64, arm64, arm, 386, ppc64le, s390x, riscv64, mips64le, loong64); did you mean `linux/arm/v6`?"
+    )]
+    #[case(
+        "linux/armv7/v6",
+        "`armv7` in `linux/armv7/v6` is not a known architecture (amd64, arm64, arm, 386, ppc64le, s390x, riscv64, mips64le, loong64)"
     )]
     fn refuses_with_a_message(#[case] input: &str, #[case] message: &str) {
         let err = input.parse::<Platform>().unwrap_err();
