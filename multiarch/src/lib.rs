@@ -10,11 +10,11 @@
 //! - [`oci`]: references, platforms, indexes and manifests, assembling an index;
 //! - [`registry`] (the distribution API) and [`engine`] (the Docker engine, and what the
 //!   host can do): the two things that talk to the outside world;
-//! - [`local_registry`], [`build`], [`verify`]: what the kit does with them;
+//! - [`local_registry`], [`buildkit`], [`verify`]: what the kit does with them;
 //! - [`inspect`], [`pull`], [`copy`], [`manifest`] and [`doctor`]: use cases built from
 //!   those.
 
-pub mod build;
+pub mod buildkit;
 pub mod copy;
 pub mod doctor;
 pub mod engine;

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use multiarch::build::builder::{self, Builder, DEFAULT_NAME, Driver};
-use multiarch::build::buildkit_config::BuildkitConfig;
-use multiarch::build::flags::{BuildFlags, CacheSpec};
-use multiarch::build::image::{self, BuildRequest};
-use multiarch::build::spread;
+use multiarch::buildkit::builder::{self, Builder, DEFAULT_NAME, Driver};
+use multiarch::buildkit::buildkit_config::BuildkitConfig;
+use multiarch::buildkit::flags::{BuildFlags, CacheSpec};
+use multiarch::buildkit::image::{self, BuildRequest};
+use multiarch::buildkit::spread;
 use multiarch::error::Error;
 use multiarch::registry::{Registry, parse_reference};
 
@@ -148,7 +148,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         provenance: args.provenance,
     };
     // Before anything else: a flag this builder cannot honour is refused by name.
-    multiarch::build::flags::check(chosen.driver, &flags)?;
+    multiarch::buildkit::flags::check(chosen.driver, &flags)?;
     let on_nodes = !chosen.nodes.is_empty();
     // A builder made of nodes needs no local engine: the nodes build, the kit pushes.
     let docker = if on_nodes {

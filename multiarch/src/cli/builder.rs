@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use multiarch::build::builder::{self, Builder, Created, DEFAULT_NAME, Driver};
-use multiarch::build::buildkit_config::BuildkitConfig;
-use multiarch::build::nodes::{self, Node};
+use multiarch::buildkit::builder::{self, Builder, Created, DEFAULT_NAME, Driver};
+use multiarch::buildkit::buildkit_config::BuildkitConfig;
+use multiarch::buildkit::nodes::{self, Node};
 use multiarch::error::Error;
 
 use super::OutputArgs;
@@ -87,7 +87,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 )
                 .into());
             }
-            let config = multiarch::build::buildkit_config::config_path(config)
+            let config = multiarch::buildkit::buildkit_config::config_path(config)
                 .as_ref()
                 .map(std::fs::canonicalize)
                 .transpose()?;
@@ -136,7 +136,7 @@ async fn run_on_engine(
             image,
             ..
         } => {
-            let config = multiarch::build::buildkit_config::config_path(config);
+            let config = multiarch::buildkit::buildkit_config::config_path(config);
             let buildkit = BuildkitConfig::load(config.as_deref())?;
             let absolute = config.as_ref().map(std::fs::canonicalize).transpose()?;
             let container = driver == Driver::DockerContainer;
@@ -159,8 +159,8 @@ async fn run_on_engine(
             };
             // The registry check comes first: nothing is created for a builder that
             // could not push.
-            let http = multiarch::build::image::answers_plain_http(&registry).await;
-            multiarch::build::image::check_registry(docker, &wanted, &buildkit, &registry, http)
+            let http = multiarch::buildkit::image::answers_plain_http(&registry).await;
+            multiarch::buildkit::image::check_registry(docker, &wanted, &buildkit, &registry, http)
                 .await?;
             let wanted_image = wanted.image.clone();
             match builder::create(docker, file, wanted).await? {

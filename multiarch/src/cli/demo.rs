@@ -10,9 +10,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use multiarch::build::builder::{self, Builder, DEFAULT_NAME, Driver};
-use multiarch::build::buildkit_config::{self, BuildkitConfig};
-use multiarch::build::image::{self, BuildRequest};
+use multiarch::buildkit::builder::{self, Builder, DEFAULT_NAME, Driver};
+use multiarch::buildkit::buildkit_config::{self, BuildkitConfig};
+use multiarch::buildkit::image::{self, BuildRequest};
 use multiarch::doctor::{self, Level};
 use multiarch::engine::{self, RunSpec, SESSION_LABEL};
 use multiarch::local_registry;

@@ -168,7 +168,7 @@ async fn interrupted() -> ExitCode {
     multiarch::engine::creations_settled(std::time::Duration::from_secs(10)).await;
     let removed = match multiarch::engine::connect().await {
         Ok(docker) => {
-            multiarch::build::image::remove_leftover_contexts(&docker).await;
+            multiarch::buildkit::image::remove_leftover_contexts(&docker).await;
             multiarch::engine::remove_labelled(
                 &docker,
                 multiarch::engine::SESSION_LABEL,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use indicatif::HumanBytes;
 
-use multiarch::build::image::BuildEvent;
+use multiarch::buildkit::image::BuildEvent;
 use multiarch::inspect::Report;
 use multiarch::verify::{Check, PlatformReport};
 

@@ -10,7 +10,7 @@
 //!   (`scripts/buildkit-image.sh`), else the upstream tag is pulled.
 //!
 //! - nodes (`--node NAME=ENDPOINT`): several engines, each building with its own BuildKit
-//!   the platforms it fits best ([`crate::build::nodes`]).
+//!   the platforms it fits best ([`crate::buildkit::nodes`]).
 //!
 //! Builders are remembered in a small JSON file in the user's state directory; a
 //! `docker-container` builder is also its labelled container.
@@ -22,7 +22,7 @@ use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::build::nodes::Node;
+use crate::buildkit::nodes::Node;
 use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, remove};
 use crate::error::{Error, Result};
 
@@ -74,7 +74,7 @@ pub struct Builder {
     pub port: Option<u16>,
     /// The engines it spreads builds over (`--node`); none: the local engine alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub nodes: Vec<crate::build::nodes::Node>,
+    pub nodes: Vec<crate::buildkit::nodes::Node>,
 }
 
 impl Builder {
@@ -277,7 +277,7 @@ pub async fn create_with_nodes(
                 node.name
             )));
         }
-        crate::build::nodes::connect(&node).await?;
+        crate::buildkit::nodes::connect(&node).await?;
         builder.nodes.push(node);
     }
     all.insert(name.to_string(), builder);
@@ -375,10 +375,10 @@ pub fn free_port(name: &str) -> Result<u16> {
 ///
 /// # Errors
 /// [`Error::BuilderDown`] when it does not answer.
-pub async fn describe(builder: &Builder) -> Result<crate::build::control::DaemonInfo> {
+pub async fn describe(builder: &Builder) -> Result<crate::buildkit::control::DaemonInfo> {
     let port = builder.port.unwrap_or_default();
-    let channel = crate::build::control::daemon_channel(&builder.name, port).await?;
-    crate::build::control::describe(channel).await
+    let channel = crate::buildkit::control::daemon_channel(&builder.name, port).await?;
+    crate::buildkit::control::describe(channel).await
 }
 
 async fn create_state_volume(docker: &Docker, builder: &Builder) -> Result<()> {

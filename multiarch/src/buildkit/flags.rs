@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use crate::build::builder::Driver;
+use crate::buildkit::builder::Driver;
 use crate::error::{Error, Result};
 
 /// A `--cache-from` / `--cache-to` value: `type=registry,ref=HOST/REPO:TAG,mode=max`.

@@ -209,8 +209,8 @@ pub async fn serves(node: &Node, docker: &Docker) -> Serves {
     let mut native: Vec<Platform> = engine.iter().cloned().collect();
     let mut emulated = Vec::new();
     if let Ok(transport) = node.endpoint.transport()
-        && let Ok(channel) = crate::build::control::engine_channel(&transport).await
-        && let Ok(info) = crate::build::control::describe(channel).await
+        && let Ok(channel) = crate::buildkit::control::engine_channel(&transport).await
+        && let Ok(info) = crate::buildkit::control::describe(channel).await
     {
         for platform in info
             .platforms

@@ -17,10 +17,10 @@ use oci_spec::image::{Descriptor, MediaType};
 
 use multiarch_platform::Platform;
 
-use crate::build::builder::{Builder, Driver};
-use crate::build::image::{self, BuildEvent, BuildRequest, NamedContexts};
-use crate::build::nodes::{self, Node};
-use crate::build::{context, control};
+use crate::buildkit::builder::{Builder, Driver};
+use crate::buildkit::image::{self, BuildEvent, BuildRequest, NamedContexts};
+use crate::buildkit::nodes::{self, Node};
+use crate::buildkit::{context, control};
 use crate::engine::session_id;
 use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
@@ -46,7 +46,7 @@ pub async fn run(
             builder.name
         )));
     }
-    crate::build::flags::check(Driver::Docker, &request.flags)?;
+    crate::buildkit::flags::check(Driver::Docker, &request.flags)?;
 
     // Every node must answer before anything starts: a plan that leaves one out would
     // build its platforms somewhere the user did not choose.

@@ -44,7 +44,7 @@ pub(crate) struct PushedContext {
     manifests: Vec<String>,
 }
 
-/// Pushes `tar` (a folder packed by [`crate::build::context::pack_folder`]) to
+/// Pushes `tar` (a folder packed by [`crate::buildkit::context::pack_folder`]) to
 /// `registry_host` as `multiarch-context/NAME:SESSION`, for every platform in `platforms`.
 ///
 /// # Errors

@@ -31,12 +31,12 @@ use oci_client::Reference;
 
 use multiarch_platform::Platform;
 
-use crate::build::builder::{Builder, Driver};
-use crate::build::buildkit_config::BuildkitConfig;
-use crate::build::control;
-use crate::build::flags::{BuildFlags, CacheSpec};
-use crate::build::progress::Progress;
-use crate::build::{context, context_image};
+use crate::buildkit::builder::{Builder, Driver};
+use crate::buildkit::buildkit_config::BuildkitConfig;
+use crate::buildkit::control;
+use crate::buildkit::flags::{BuildFlags, CacheSpec};
+use crate::buildkit::progress::Progress;
+use crate::buildkit::{context, context_image};
 use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, session_id};
 use crate::error::{Error, Result};
 use crate::oci::reference::is_local;
@@ -64,7 +64,7 @@ pub struct BuildRequest {
     /// `KEY=VALUE` labels for the image.
     pub labels: Vec<String>,
     /// The flags that depend on what the builder can do (checked by
-    /// [`crate::build::flags::check`] before anything is built).
+    /// [`crate::buildkit::flags::check`] before anything is built).
     pub flags: BuildFlags,
     /// Push the index when built.
     pub push: bool,
@@ -154,9 +154,9 @@ pub async fn run(
     on_event: impl Fn(BuildEvent) + Sync,
 ) -> Result<()> {
     if !builder.nodes.is_empty() {
-        return crate::build::spread::run(builder, request, on_event).await;
+        return crate::buildkit::spread::run(builder, request, on_event).await;
     }
-    crate::build::flags::check(builder.driver, &request.flags)?;
+    crate::buildkit::flags::check(builder.driver, &request.flags)?;
     if builder.driver == Driver::DockerContainer && !request.push {
         return Err(Error::NeedsPush(builder.name.clone()));
     }
