@@ -177,6 +177,18 @@ pub enum Error {
         /// The failing step and BuildKit's message for it.
         reason: String,
     },
+    /// A builder the kit lists but cannot build on.
+    #[error("the builder `{name}` ({driver}) cannot be used for building here: {reason}")]
+    BuilderUnusable {
+        /// The builder.
+        name: String,
+        /// Its driver.
+        driver: String,
+        /// Why not.
+        reason: String,
+        /// What to do instead.
+        fix: String,
+    },
     /// A docker-container builder was asked to build without pushing.
     #[error("the builder `{0}` (docker-container) keeps what it builds to itself: add `--push`")]
     NeedsPush(String),
@@ -191,6 +203,12 @@ pub enum Error {
         #[source]
         source: Cause,
     },
+    /// buildkitd.toml cannot be read or is not valid.
+    #[error(transparent)]
+    BuildkitConfig(#[from] crate::buildkit::buildkit_config::BuildkitConfigError),
+    /// buildx's builder store cannot be read or written, or refuses a name.
+    #[error(transparent)]
+    BuildxStore(#[from] crate::buildkit::buildx_store::StoreError),
     /// The builders' record cannot be read or written.
     #[error("cannot keep the builders' record in `{path}`")]
     BuilderRecord {
@@ -351,7 +369,21 @@ impl Error {
             Self::Context { .. } => "check the folder and its .dockerignore".into(),
             Self::ContainerExited { image, .. } => format!("see what it printed: `docker run --rm {image}`; a program that is not a server is checked with `multiarch verify --exec 'CMD'`"),
             Self::Unsupported { hint, .. } => hint.clone(),
+            Self::BuilderUnusable { fix, .. } => fix.clone(),
+            Self::BuildkitConfig(_) => {
+                "fix the file: BuildKit (and `docker buildx`) refuse it as it is".into()
+            }
             Self::BuilderRecord { path, .. } => format!("check that `{path}` and its folder can be written"),
+            Self::BuildxStore(crate::buildkit::buildx_store::StoreError::BadName(_)) => {
+                "name it as `docker buildx create --name` would: `kit-1`, `arm.builder`".into()
+            }
+            Self::BuildxStore(crate::buildkit::buildx_store::StoreError::BadEntry { path, .. }) => format!(
+                "`docker buildx ls` fails on it too: fix `{}` or remove it",
+                path.display()
+            ),
+            Self::BuildxStore(crate::buildkit::buildx_store::StoreError::Io { .. }) => {
+                "check that buildx's store (`$BUILDX_CONFIG`, else ~/.docker/buildx) can be written".into()
+            }
             Self::Layers { .. } => "the image's layers are damaged or not tar archives; push it again".into(),
             Self::PushFailed { .. } => "once the registry answers again (`multiarch registry status`), run the same command: what was pushed is not sent twice".into(),
             Self::BadEndpoint { .. } => "write a node as `NAME=unix:///var/run/docker.sock`, `NAME=tcp://HOST:2376,certs=DIR` or `NAME=CONTEXT`".into(),

@@ -28,4 +28,6 @@ pub mod pull;
 pub mod registry;
 pub mod verify;
 
-pub use multiarch_platform::{ArchAnswer, Platform, PlatformError, parse_platform_list};
+pub use multiarch_platform::{
+    ArchAnswer, Platform, PlatformError, join_platforms, parse_platform_list,
+};

@@ -54,11 +54,7 @@ pub async fn platform_digest(
         available: if available.is_empty() {
             "no platform".into()
         } else {
-            available
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            multiarch_platform::join_platforms(&available)
         },
     })
 }

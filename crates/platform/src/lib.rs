@@ -287,6 +287,15 @@ impl<'de> Deserialize<'de> for Platform {
     }
 }
 
+/// Platforms as a person reads a list of them: `linux/amd64, linux/arm64`.
+pub fn join_platforms(platforms: &[Platform]) -> String {
+    platforms
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Parses a comma-separated list such as `linux/amd64,linux/arm64`, refusing duplicates.
 ///
 /// # Errors

@@ -1,29 +1,32 @@
-//! Builders: where multi-platform builds run, as buildx has them.
+//! Builders: where multi-platform builds run, by kind.
 //!
-//! - `docker`: the engine's own BuildKit. It builds multi-platform images only with the
-//!   containerd image store on; the engine's registry settings decide plain HTTP.
-//! - `docker-container`: a `moby/buildkit` container (privileged, on the host network so
-//!   it reaches a registry on localhost) with `buildkitd.toml` mounted at
-//!   `/etc/buildkit/buildkitd.toml`, its state on a named volume (kept by `rm` unless
-//!   asked), its API on a free loopback TCP port. The image is the pinned upstream tag
-//!   when the engine has it, else the stand-in built from Debian's sources
-//!   (`scripts/buildkit-image.sh`), else the upstream tag is pulled.
+//! - [`Builder::Engine`]: the engine's own BuildKit (buildx's `docker` driver). It builds
+//!   multi-platform images only with the containerd image store on; the engine's registry
+//!   settings decide plain HTTP.
+//! - [`Builder::Container`]: a BuildKit container, a buildx `docker-container` builder in
+//!   buildx's own store ([`crate::buildkit::buildx_store`]): the kit writes and runs it as
+//!   `docker buildx create` does, so `docker buildx ls`, `build` and `rm` work on it, and
+//!   one made by `docker buildx create` is the kit's too ([`crate::buildkit::container`]).
+//! - [`Builder::Remote`]: a BuildKit daemon of its own, buildx's `remote` driver.
+//! - [`Builder::Nodes`]: several engines, each building with its own BuildKit the
+//!   platforms it fits best ([`crate::buildkit::nodes`]).
+//! - [`Builder::Foreign`]: a buildx builder of a driver the kit cannot reach yet
+//!   (kubernetes, cloud): listed, refused for building by name.
+//! - [`Builder::Legacy`]: a docker-container builder the kit made before it wrote buildx's
+//!   store; it can be listed and removed, and is refused for building with the fix.
 //!
-//! - nodes (`--node NAME=ENDPOINT`): several engines, each building with its own BuildKit
-//!   the platforms it fits best ([`crate::buildkit::nodes`]).
-//!
-//! Builders are remembered in a small JSON file in the user's state directory; a
-//! `docker-container` builder is also its labelled container.
+//! buildx cannot hold an engine builder (its `docker` driver is a Docker context) or a set
+//! of engine nodes, so those two are kept in the kit's own record, a small JSON file in the
+//! user's state directory, which still reads the records of earlier versions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, HostConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::buildkit::buildx_store::{self, NodeGroup, Store};
 use crate::buildkit::nodes::Node;
-use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, remove};
 use crate::error::{Error, Result};
 
 /// The builder's name when none is given.
@@ -33,21 +36,18 @@ pub const DEFAULT_BUILDKIT_IMAGE: &str = "moby/buildkit:v0.25.1";
 /// The stand-in `scripts/buildkit-image.sh` builds from Debian's sources where nothing
 /// can be pulled; used when the engine has no [`DEFAULT_BUILDKIT_IMAGE`].
 pub const STAND_IN_BUILDKIT_IMAGE: &str = "multiarch-testbed/buildkit:debian";
-/// Where BuildKit keeps its state (and cache) inside the container.
-pub const STATE_IN_CONTAINER: &str = "/var/lib/buildkit";
-/// The label naming the builder on its container.
-pub const BUILDER_LABEL: &str = "io.github.multiarch.builder";
-/// Where BuildKit reads its configuration inside the container.
-pub const CONFIG_IN_CONTAINER: &str = "/etc/buildkit/buildkitd.toml";
 
-/// How a builder runs BuildKit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// How a builder runs BuildKit, as far as build flags care: the engine's BuildKit, or a
+/// BuildKit daemon that pushes what it builds itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Driver {
     /// The engine's own BuildKit.
     Docker,
-    /// A moby/buildkit container.
+    /// A BuildKit container.
     DockerContainer,
+    /// A BuildKit daemon reached at its own address.
+    Remote,
 }
 
 impl std::fmt::Display for Driver {
@@ -55,109 +55,433 @@ impl std::fmt::Display for Driver {
         f.write_str(match self {
             Self::Docker => "docker",
             Self::DockerContainer => "docker-container",
+            Self::Remote => "remote",
         })
     }
 }
 
-/// A builder as remembered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Builder {
-    /// Its name.
+/// A builder, by kind; each kind holds only what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Builder {
+    /// The engine's own BuildKit.
+    Engine {
+        /// Its name.
+        name: String,
+        /// The buildkitd.toml it was created with (absolute), if any.
+        config: Option<PathBuf>,
+    },
+    /// A buildx docker-container builder.
+    Container(ContainerBuilder),
+    /// A buildx remote builder.
+    Remote(RemoteBuilder),
+    /// Several engines.
+    Nodes {
+        /// Its name.
+        name: String,
+        /// The buildkitd.toml it was created with (absolute), if any.
+        config: Option<PathBuf>,
+        /// The engines it spreads builds over.
+        nodes: Vec<Node>,
+    },
+    /// A buildx builder of another driver.
+    Foreign {
+        /// Its name.
+        name: String,
+        /// Its driver (`kubernetes`, `cloud`, ...).
+        driver: String,
+    },
+    /// A docker-container builder of the kit's earlier record.
+    Legacy {
+        /// Its name.
+        name: String,
+    },
+}
+
+/// A buildx docker-container builder: one BuildKit container on an engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerBuilder {
+    /// The builder's name (lower case, as buildx stores it).
     pub name: String,
-    /// Its driver.
-    pub driver: Driver,
-    /// The buildkitd.toml it was created with (absolute), if any.
-    pub config: Option<PathBuf>,
-    /// The BuildKit image (docker-container only).
+    /// Its node's name, `<name>0` when the kit or buildx made it.
+    pub node: String,
+    /// The engine it runs on: a host URL or a Docker context's name.
+    pub endpoint: String,
+    /// The BuildKit image (`image=` driver option); buildx's default when unset.
     pub image: Option<String>,
-    /// The loopback port of BuildKit's API (docker-container only).
-    pub port: Option<u16>,
-    /// The engines it spreads builds over (`--node`); none: the local engine alone.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub nodes: Vec<crate::buildkit::nodes::Node>,
+    /// buildkitd.toml, as copied into `/etc/buildkit/`.
+    pub config: Option<Vec<u8>>,
+    /// buildkitd's flags.
+    pub flags: Vec<String>,
+    /// The `network=` driver option (`host` for a kit builder).
+    pub network: Option<String>,
+}
+
+/// The image buildx runs when a docker-container builder names none.
+pub const BUILDX_DEFAULT_IMAGE: &str = "moby/buildkit:buildx-stable-1";
+
+impl ContainerBuilder {
+    /// The builder the kit creates: on the host network (so it reaches a registry on
+    /// localhost), with buildx's entitlement for that, as `docker buildx create --driver
+    /// docker-container --driver-opt image=I,network=host --buildkitd-config F` writes it.
+    pub fn new(name: &str, endpoint: &str, image: &str, config: Vec<u8>) -> Self {
+        Self {
+            name: name.to_string(),
+            node: format!("{name}0"),
+            endpoint: endpoint.to_string(),
+            image: Some(image.to_string()),
+            config: Some(config),
+            flags: vec!["--allow-insecure-entitlement=network.host".into()],
+            network: Some("host".into()),
+        }
+    }
+
+    /// The container's name, as buildx names it.
+    pub fn container_name(&self) -> String {
+        format!("buildx_buildkit_{}", self.node)
+    }
+
+    /// The volume holding its state and cache, as buildx names it.
+    pub fn state_volume(&self) -> String {
+        format!("{}_state", self.container_name())
+    }
+
+    /// The image it runs.
+    pub fn image(&self) -> &str {
+        self.image.as_deref().unwrap_or(BUILDX_DEFAULT_IMAGE)
+    }
+
+    /// Its buildx store entry.
+    pub fn to_node_group(&self) -> NodeGroup {
+        let mut opts = BTreeMap::new();
+        if let Some(image) = &self.image {
+            opts.insert("image".to_string(), image.clone());
+        }
+        if let Some(network) = &self.network {
+            opts.insert("network".to_string(), network.clone());
+        }
+        NodeGroup {
+            name: self.name.clone(),
+            driver: "docker-container".into(),
+            nodes: vec![buildx_store::Node {
+                name: self.node.clone(),
+                endpoint: self.endpoint.clone(),
+                platforms: None,
+                driver_opts: (!opts.is_empty()).then_some(opts),
+                flags: (!self.flags.is_empty()).then(|| self.flags.clone()),
+                files: self
+                    .config
+                    .as_ref()
+                    .map(|c| BTreeMap::from([("buildkitd.toml".to_string(), c.clone())])),
+            }],
+            dynamic: false,
+        }
+    }
+}
+
+/// A buildx remote builder: a BuildKit daemon at its own address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteBuilder {
+    /// The builder's name.
+    pub name: String,
+    /// `tcp://HOST:PORT` or `unix:///PATH`.
+    pub endpoint: String,
+    /// Whether buildx was given TLS files for it (`cacert`, `cert`, `key`).
+    pub tls: bool,
 }
 
 impl Builder {
-    /// The name of a docker-container builder's container.
-    pub fn container_name(&self) -> String {
-        format!("multiarch-buildkit-{}", self.name)
-    }
-
-    /// The volume holding a docker-container builder's state and cache.
-    pub fn state_volume(&self) -> String {
-        format!("{}-state", self.container_name())
-    }
-
-    /// The container a `docker-container` builder runs as: privileged (BuildKit needs
-    /// it for its snapshotter and for running foreign binaries), on the host network,
-    /// with buildkitd.toml mounted read-only and the API on `tcp://127.0.0.1:PORT`.
-    pub fn container_body(&self) -> ContainerCreateBody {
-        let mut labels = HashMap::from([
-            (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
-            (BUILDER_LABEL.to_string(), self.name.clone()),
-        ]);
-        labels.insert("io.github.multiarch.driver".into(), self.driver.to_string());
-        let port = self.port.unwrap_or(1234);
-        let mut cmd = vec![
-            "--addr".into(),
-            "unix:///run/buildkit/buildkitd.sock".into(),
-            "--addr".into(),
-            format!("tcp://127.0.0.1:{port}"),
-        ];
-        let mut binds = vec![format!("{}:{STATE_IN_CONTAINER}", self.state_volume())];
-        if let Some(config) = &self.config {
-            cmd.extend(["--config".into(), CONFIG_IN_CONTAINER.into()]);
-            binds.push(format!("{}:{CONFIG_IN_CONTAINER}:ro", config.display()));
+    /// Its name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Engine { name, .. }
+            | Self::Nodes { name, .. }
+            | Self::Foreign { name, .. }
+            | Self::Legacy { name } => name,
+            Self::Container(c) => &c.name,
+            Self::Remote(r) => &r.name,
         }
-        ContainerCreateBody {
-            image: Some(
-                self.image
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_BUILDKIT_IMAGE.into()),
-            ),
-            cmd: Some(cmd),
-            labels: Some(labels),
-            host_config: Some(HostConfig {
-                privileged: Some(true),
-                network_mode: Some("host".into()),
-                binds: Some(binds),
-                ..Default::default()
+    }
+
+    /// What `ls` shows as its driver.
+    pub fn driver_name(&self) -> String {
+        match self {
+            Self::Engine { .. } | Self::Nodes { .. } => "docker".into(),
+            Self::Container(_) | Self::Legacy { .. } => "docker-container".into(),
+            Self::Remote(_) => "remote".into(),
+            Self::Foreign { driver, .. } => driver.clone(),
+        }
+    }
+
+    /// Which flags it honours.
+    pub fn driver(&self) -> Driver {
+        match self {
+            Self::Engine { .. } | Self::Nodes { .. } => Driver::Docker,
+            Self::Remote(_) => Driver::Remote,
+            Self::Container(_) | Self::Foreign { .. } | Self::Legacy { .. } => {
+                Driver::DockerContainer
+            }
+        }
+    }
+
+    /// Where it lives: the kit's record, or buildx's store.
+    pub fn in_buildx_store(&self) -> bool {
+        matches!(
+            self,
+            Self::Container(_) | Self::Remote(_) | Self::Foreign { .. }
+        )
+    }
+
+    /// The engine builder used when none is named.
+    pub fn default_engine() -> Self {
+        Self::Engine {
+            name: "default".into(),
+            config: None,
+        }
+    }
+
+    /// A builder from its buildx store entry.
+    pub fn from_node_group(group: NodeGroup) -> Self {
+        let first = group.nodes.first();
+        match (group.driver.as_str(), first) {
+            ("docker-container", Some(node)) if group.nodes.len() == 1 => {
+                Self::Container(ContainerBuilder {
+                    name: group.name.clone(),
+                    node: node.name.clone(),
+                    endpoint: node.endpoint.clone(),
+                    image: node.driver_opt("image").map(String::from),
+                    config: node
+                        .files
+                        .as_ref()
+                        .and_then(|f| f.get("buildkitd.toml"))
+                        .cloned(),
+                    flags: node.flags.clone().unwrap_or_default(),
+                    network: node.driver_opt("network").map(String::from),
+                })
+            }
+            ("remote", Some(node)) if group.nodes.len() == 1 => Self::Remote(RemoteBuilder {
+                name: group.name.clone(),
+                endpoint: node.endpoint.clone(),
+                tls: ["cacert", "cert", "key"]
+                    .iter()
+                    .any(|k| node.driver_opt(k).is_some()),
             }),
-            ..Default::default()
+            (driver, _) => Self::Foreign {
+                name: group.name.clone(),
+                driver: if group.nodes.len() > 1 {
+                    format!("{driver} ({} nodes)", group.nodes.len())
+                } else {
+                    driver.to_string()
+                },
+            },
         }
     }
 }
 
-/// Where builders are remembered: `$MULTIARCH_STATE_DIR`, else the XDG state directory.
-pub fn state_file() -> PathBuf {
-    let dir = std::env::var_os("MULTIARCH_STATE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("multiarch")))
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/multiarch"))
-        })
-        .unwrap_or_else(|| std::env::temp_dir().join("multiarch"));
-    dir.join("builders.json")
+/// How a builder is, as `ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// It answers.
+    Running,
+    /// Its container exists and is not running (a build starts it).
+    Stopped,
+    /// It has no container yet (a build creates it from its entry, as buildx does).
+    Inactive,
+    /// The engine builds one platform at a time (no containerd image store).
+    SinglePlatformOnly,
+    /// Some nodes of a builder made of nodes do not answer.
+    NodesDown {
+        /// How many.
+        down: usize,
+        /// Of how many.
+        of: usize,
+    },
+    /// It does not answer, and why.
+    Unreachable(String),
+    /// The kit cannot use it, and why.
+    Unusable(String),
 }
 
-/// Every remembered builder, by name.
-pub fn load_all(file: &Path) -> BTreeMap<String, Builder> {
-    std::fs::read(file)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
-}
-
-fn save_all(file: &Path, builders: &BTreeMap<String, Builder>) -> Result<()> {
-    let io = |source: std::io::Error| Error::BuilderRecord {
-        path: file.display().to_string(),
-        source,
-    };
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Running => f.write_str("running"),
+            Self::Stopped => f.write_str("stopped"),
+            Self::Inactive => f.write_str("inactive"),
+            Self::SinglePlatformOnly => {
+                f.write_str("no containerd image store: single-platform only")
+            }
+            Self::NodesDown { down, of } => write!(f, "{down} of {of} nodes down"),
+            Self::Unreachable(why) => write!(f, "unreachable: {why}"),
+            Self::Unusable(why) => f.write_str(why),
+        }
     }
-    let text = serde_json::to_vec_pretty(builders).expect("builders serialise");
-    std::fs::write(file, text).map_err(io)
+}
+
+impl Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The kit's record of a builder, in the shape every version wrote it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Record {
+    name: String,
+    driver: Driver,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    config: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    nodes: Vec<Node>,
+}
+
+impl Record {
+    fn into_builder(self) -> Builder {
+        match self.driver {
+            _ if !self.nodes.is_empty() => Builder::Nodes {
+                name: self.name,
+                config: self.config,
+                nodes: self.nodes,
+            },
+            Driver::Docker => Builder::Engine {
+                name: self.name,
+                config: self.config,
+            },
+            Driver::DockerContainer | Driver::Remote => Builder::Legacy { name: self.name },
+        }
+    }
+
+    fn of(builder: &Builder) -> Option<Self> {
+        match builder {
+            Builder::Engine { name, config } => Some(Self {
+                name: name.clone(),
+                driver: Driver::Docker,
+                config: config.clone(),
+                nodes: Vec::new(),
+            }),
+            Builder::Nodes {
+                name,
+                config,
+                nodes,
+            } => Some(Self {
+                name: name.clone(),
+                driver: Driver::Docker,
+                config: config.clone(),
+                nodes: nodes.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Where builders are: the kit's record and buildx's store.
+#[derive(Debug, Clone)]
+pub struct Builders {
+    record: PathBuf,
+    store: Store,
+}
+
+impl Builders {
+    /// The user's: `$MULTIARCH_STATE_DIR/builders.json` (else the XDG state directory) and
+    /// buildx's store (`$BUILDX_CONFIG`, else `${DOCKER_CONFIG:-~/.docker}/buildx`).
+    pub fn from_env() -> Self {
+        let dir = std::env::var_os("MULTIARCH_STATE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("multiarch"))
+            })
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/multiarch"))
+            })
+            .unwrap_or_else(|| std::env::temp_dir().join("multiarch"));
+        Self::at(dir.join("builders.json"), Store::from_env())
+    }
+
+    /// Builders kept in `record` and `store`.
+    pub fn at(record: PathBuf, store: Store) -> Self {
+        Self { record, store }
+    }
+
+    /// buildx's store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn load_record(&self) -> BTreeMap<String, Record> {
+        std::fs::read(&self.record)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    fn save_record(&self, all: &BTreeMap<String, Record>) -> Result<()> {
+        let io = |source: std::io::Error| Error::BuilderRecord {
+            path: self.record.display().to_string(),
+            source,
+        };
+        if let Some(dir) = self.record.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let text = serde_json::to_vec_pretty(all).expect("builders serialise");
+        let temp = self.record.with_extension("json.tmp");
+        std::fs::write(&temp, text).map_err(io)?;
+        std::fs::rename(&temp, &self.record).map_err(io)
+    }
+
+    /// Every builder: the kit's record first, then buildx's store.
+    ///
+    /// # Errors
+    /// [`Error::BuildxStore`] when the store cannot be read (buildx would fail too).
+    pub fn list(&self) -> Result<Vec<Builder>> {
+        let mut all: Vec<Builder> = self
+            .load_record()
+            .into_values()
+            .map(Record::into_builder)
+            .collect();
+        for group in self.store.list()? {
+            if !all.iter().any(|b| b.name() == group.name) {
+                all.push(Builder::from_node_group(group));
+            }
+        }
+        Ok(all)
+    }
+
+    /// The builder `name`, from the kit's record or buildx's store.
+    ///
+    /// # Errors
+    /// [`Error::BuildxStore`] when the store cannot be read.
+    pub fn find(&self, name: &str) -> Result<Option<Builder>> {
+        if let Some(record) = self.load_record().remove(name) {
+            return Ok(Some(record.into_builder()));
+        }
+        if buildx_store::check_name(name).is_err() {
+            return Ok(None);
+        }
+        Ok(self.store.get(name)?.map(Builder::from_node_group))
+    }
+
+    /// Remembers an engine builder or a builder made of nodes in the kit's record.
+    ///
+    /// # Errors
+    /// [`Error::BuilderRecord`].
+    pub fn remember(&self, builder: &Builder) -> Result<()> {
+        let record = Record::of(builder).expect("only engine and node builders are recorded");
+        let mut all = self.load_record();
+        all.insert(record.name.clone(), record);
+        self.save_record(&all)
+    }
+
+    /// Forgets `name` in the kit's record; whether it was there.
+    ///
+    /// # Errors
+    /// [`Error::BuilderRecord`].
+    pub fn forget(&self, name: &str) -> Result<bool> {
+        let mut all = self.load_record();
+        let existed = all.remove(name).is_some();
+        if existed {
+            self.save_record(&all)?;
+        }
+        Ok(existed)
+    }
 }
 
 /// What `create` did.
@@ -169,66 +493,34 @@ pub enum Created {
     Existing,
 }
 
-/// Creates a builder, or finds it already there.
+/// Creates an engine builder, or finds it already there.
 ///
 /// # Errors
-/// [`Error::BuilderConflict`] when the name exists with another driver,
-/// [`Error::NoMultiPlatform`] when the engine cannot build multi-platform images,
-/// [`Error::ImageUnavailable`] when the BuildKit image cannot be had (nothing is left).
-pub async fn create(docker: &Docker, file: &Path, builder: Builder) -> Result<Created> {
-    let mut all = load_all(file);
-    if let Some(existing) = all.get(&builder.name) {
-        if existing.driver != builder.driver {
+/// [`Error::BuilderConflict`] when the name is taken by another kind,
+/// [`Error::NoMultiPlatform`] when the engine cannot build multi-platform images.
+pub async fn create_engine(
+    docker: &Docker,
+    builders: &Builders,
+    name: &str,
+    config: Option<PathBuf>,
+) -> Result<Created> {
+    match builders.find(name)? {
+        Some(Builder::Engine { .. }) => return Ok(Created::Existing),
+        Some(other) => {
             return Err(Error::BuilderConflict {
-                name: builder.name.clone(),
-                driver: existing.driver.to_string(),
+                name: name.to_string(),
+                driver: other.driver_name(),
             });
         }
-        if builder.driver == Driver::Docker || container_running(docker, existing).await {
-            return Ok(Created::Existing);
-        }
+        None => {}
     }
-    match builder.driver {
-        Driver::Docker => {
-            if !crate::engine::containerd_store(docker).await {
-                return Err(Error::NoMultiPlatform);
-            }
-        }
-        Driver::DockerContainer => {
-            let image = builder
-                .image
-                .clone()
-                .unwrap_or_else(|| DEFAULT_BUILDKIT_IMAGE.into());
-            crate::engine::ensure_image(docker, &image).await?;
-            remove(docker, &builder.container_name()).await;
-            create_state_volume(docker, &builder).await?;
-            let options = bollard::query_parameters::CreateContainerOptionsBuilder::new()
-                .name(&builder.container_name())
-                .build();
-            docker
-                .create_container(Some(options), builder.container_body())
-                .await
-                .map_err(crate::error::refused(format!(
-                    "create the builder container `{}`",
-                    builder.container_name()
-                )))?;
-            if let Err(e) = docker
-                .start_container(&builder.container_name(), None)
-                .await
-            {
-                remove(docker, &builder.container_name()).await;
-                return Err(Error::Engine {
-                    action: format!("start the builder container `{}`", builder.container_name()),
-                    source: e.into(),
-                });
-            }
-            // Recorded only once its BuildKit answers: a builder that never came up
-            // leaves its container for `docker logs`, named in the error, and no record.
-            wait_until_answering(&builder).await?;
-        }
+    if !crate::engine::containerd_store(docker).await {
+        return Err(Error::NoMultiPlatform);
     }
-    all.insert(builder.name.clone(), builder);
-    save_all(file, &all)?;
+    builders.remember(&Builder::Engine {
+        name: name.to_string(),
+        config,
+    })?;
     Ok(Created::New)
 }
 
@@ -239,49 +531,51 @@ pub async fn create(docker: &Docker, file: &Path, builder: Builder) -> Result<Cr
 /// [`Error::NodeUnreachable`], [`Error::BadNodes`] for a name clash or a builder that is
 /// not made of nodes, [`Error::NoSuchBuilder`] when appending to nothing.
 pub async fn create_with_nodes(
-    file: &Path,
+    builders: &Builders,
     name: &str,
     nodes: Vec<Node>,
     append: bool,
     config: Option<PathBuf>,
 ) -> Result<Created> {
-    let mut all = load_all(file);
-    let mut builder = match (all.get(name), append) {
-        (Some(existing), true) if existing.nodes.is_empty() => {
+    let (mut all_nodes, config) = match (builders.find(name)?, append) {
+        (Some(Builder::Nodes { nodes, config, .. }), true) => (nodes, config),
+        (Some(existing), true) => {
             return Err(Error::BadNodes(format!(
                 "the builder `{name}` is not made of nodes ({} driver): nodes are appended to a builder created with `--node`",
-                existing.driver
+                existing.driver_name()
             )));
         }
-        (Some(existing), true) => existing.clone(),
         (None, true) => return Err(Error::NoSuchBuilder(name.to_string())),
-        (Some(existing), false) if existing.nodes == nodes => return Ok(Created::Existing),
+        (
+            Some(Builder::Nodes {
+                nodes: existing, ..
+            }),
+            false,
+        ) if existing == nodes => {
+            return Ok(Created::Existing);
+        }
         (Some(_), false) => {
             return Err(Error::BadNodes(format!(
                 "a builder named `{name}` already exists: `--append` adds nodes to it, `multiarch builder rm {name}` removes it"
             )));
         }
-        (None, false) => Builder {
-            name: name.to_string(),
-            driver: Driver::Docker,
-            config,
-            image: None,
-            port: None,
-            nodes: Vec::new(),
-        },
+        (None, false) => (Vec::new(), config),
     };
     for node in nodes {
-        if builder.nodes.iter().any(|n| n.name == node.name) {
+        if all_nodes.iter().any(|n| n.name == node.name) {
             return Err(Error::BadNodes(format!(
                 "the builder `{name}` already has a node named `{}`",
                 node.name
             )));
         }
         crate::buildkit::nodes::connect(&node).await?;
-        builder.nodes.push(node);
+        all_nodes.push(node);
     }
-    all.insert(name.to_string(), builder);
-    save_all(file, &all)?;
+    builders.remember(&Builder::Nodes {
+        name: name.to_string(),
+        config,
+        nodes: all_nodes,
+    })?;
     Ok(Created::New)
 }
 
@@ -290,57 +584,80 @@ pub async fn create_with_nodes(
 ///
 /// # Errors
 /// [`Error::NoSuchBuilder`], or [`Error::BadNodes`] for an unknown or last node.
-pub fn remove_node(file: &Path, name: &str, node: &str) -> Result<()> {
-    let mut all = load_all(file);
-    let builder = all
-        .get_mut(name)
-        .ok_or_else(|| Error::NoSuchBuilder(name.to_string()))?;
-    let Some(position) = builder.nodes.iter().position(|n| n.name == node) else {
+pub fn remove_node(builders: &Builders, name: &str, node: &str) -> Result<()> {
+    let Some(Builder::Nodes {
+        name: _,
+        config,
+        mut nodes,
+    }) = builders.find(name)?
+    else {
+        return Err(Error::NoSuchBuilder(name.to_string()));
+    };
+    let Some(position) = nodes.iter().position(|n| n.name == node) else {
         return Err(Error::BadNodes(format!(
             "the builder `{name}` has no node named `{node}` (it has: {})",
-            if builder.nodes.is_empty() {
-                "none".to_string()
-            } else {
-                builder
-                    .nodes
-                    .iter()
-                    .map(|n| n.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
+            nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     };
-    if builder.nodes.len() == 1 {
+    if nodes.len() == 1 {
         return Err(Error::BadNodes(format!(
             "`{node}` is the last node of `{name}`: remove the builder instead (`multiarch builder rm {name}`)"
         )));
     }
-    builder.nodes.remove(position);
-    save_all(file, &all)
+    nodes.remove(position);
+    builders.remember(&Builder::Nodes {
+        name: name.to_string(),
+        config,
+        nodes,
+    })
 }
 
-/// Removes a builder (and its container; with `volumes`, its state and cache too).
-/// Returns whether it existed.
+/// What `remove_builder` leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Removal {
+    /// Keep a container builder's state volume (its cache), as `buildx rm --keep-state`.
+    pub keep_state: bool,
+}
+
+/// Removes a builder as `docker buildx rm` does: a container builder's container and (unless
+/// kept) its state volume, then its entry; a remote builder's entry only. Returns whether it
+/// existed.
 ///
 /// # Errors
-/// The state file cannot be written, or the engine refuses to remove the volume.
+/// The record or the store cannot be written, or the engine refuses to remove the volume.
 pub async fn remove_builder(
-    docker: &Docker,
-    file: &Path,
+    docker: Option<&Docker>,
+    builders: &Builders,
     name: &str,
-    volumes: bool,
+    removal: Removal,
 ) -> Result<bool> {
-    let mut all = load_all(file);
-    let Some(builder) = all.remove(name) else {
+    let Some(builder) = builders.find(name)? else {
         return Ok(false);
     };
-    if builder.driver == Driver::DockerContainer {
-        remove(docker, &builder.container_name()).await;
-        if volumes {
-            crate::engine::remove_volume(docker, &builder.state_volume()).await?;
+    match &builder {
+        Builder::Container(container) => {
+            crate::buildkit::container::remove(container, removal.keep_state).await?;
         }
+        Builder::Legacy { name } => {
+            if let Some(docker) = docker {
+                let container = format!("multiarch-buildkit-{name}");
+                crate::engine::remove(docker, &container).await;
+                if !removal.keep_state {
+                    crate::engine::remove_volume(docker, &format!("{container}-state")).await?;
+                }
+            }
+        }
+        _ => {}
     }
-    save_all(file, &all)?;
+    if builder.in_buildx_store() {
+        builders.store.remove(name)?;
+    } else {
+        builders.forget(name)?;
+    }
     Ok(true)
 }
 
@@ -354,90 +671,6 @@ pub async fn default_image(docker: &Docker) -> String {
         }
     }
     DEFAULT_BUILDKIT_IMAGE.to_string()
-}
-
-/// A free TCP port on loopback for a builder's API.
-///
-/// # Errors
-/// [`Error::BuilderDown`] when the system has none to give.
-pub fn free_port(name: &str) -> Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| Error::BuilderDown {
-            name: name.to_string(),
-            address: "127.0.0.1".into(),
-            source: e.into(),
-        })
-}
-
-/// What a docker-container builder's BuildKit says of itself.
-///
-/// # Errors
-/// [`Error::BuilderDown`] when it does not answer.
-pub async fn describe(builder: &Builder) -> Result<crate::buildkit::control::DaemonInfo> {
-    let port = builder.port.unwrap_or_default();
-    let channel = crate::buildkit::control::daemon_channel(&builder.name, port).await?;
-    crate::buildkit::control::describe(channel).await
-}
-
-async fn create_state_volume(docker: &Docker, builder: &Builder) -> Result<()> {
-    let options = bollard::models::VolumeCreateRequest {
-        name: Some(builder.state_volume()),
-        labels: Some(HashMap::from([
-            (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
-            (BUILDER_LABEL.to_string(), builder.name.clone()),
-        ])),
-        ..Default::default()
-    };
-    docker
-        .create_volume(options)
-        .await
-        .map(|_| ())
-        .map_err(crate::error::refused(format!(
-            "create the builder's state volume `{}`",
-            builder.state_volume()
-        )))
-}
-
-/// Waits (at most 20 s) for a new builder's BuildKit to answer on its port.
-async fn wait_until_answering(builder: &Builder) -> Result<()> {
-    crate::http::poll(
-        std::time::Duration::from_secs(20),
-        std::time::Duration::from_millis(200),
-        async || describe(builder).await.map(|_| ()),
-    )
-    .await
-}
-
-/// `running`, `stopped`, or why not.
-pub async fn status(docker: &Docker, builder: &Builder) -> String {
-    match builder.driver {
-        Driver::Docker => {
-            if crate::engine::containerd_store(docker).await {
-                "running".into()
-            } else {
-                "no containerd image store: single-platform only".into()
-            }
-        }
-        Driver::DockerContainer => {
-            if container_running(docker, builder).await {
-                "running".into()
-            } else {
-                "stopped".into()
-            }
-        }
-    }
-}
-
-async fn container_running(docker: &Docker, builder: &Builder) -> bool {
-    docker
-        .inspect_container(&builder.container_name(), None)
-        .await
-        .ok()
-        .and_then(|c| c.state)
-        .and_then(|s| s.running)
-        .unwrap_or(false)
 }
 
 /// The platforms a builder on this engine can build: the engine's own and those its
@@ -462,58 +695,82 @@ pub async fn platforms(docker: &Docker) -> Vec<String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_docker_container_builder_carries_its_configuration() {
-        let builder = Builder {
-            name: "b".into(),
-            driver: Driver::DockerContainer,
-            config: Some("/work/buildkitd.toml".into()),
-            image: None,
-            port: Some(41234),
-            nodes: Vec::new(),
-        };
-        let body = builder.container_body();
-        assert_eq!(body.image.as_deref(), Some(DEFAULT_BUILDKIT_IMAGE));
-        let host = body.host_config.unwrap();
-        assert_eq!(host.privileged, Some(true));
-        assert_eq!(host.network_mode.as_deref(), Some("host"));
-        assert_eq!(
-            host.binds.unwrap(),
-            vec![
-                "multiarch-buildkit-b-state:/var/lib/buildkit".to_string(),
-                "/work/buildkitd.toml:/etc/buildkit/buildkitd.toml:ro".to_string()
-            ],
-            "its state on a named volume, its config read-only"
-        );
-        let cmd = body.cmd.unwrap();
-        assert!(
-            cmd.windows(2)
-                .any(|w| w == ["--config", CONFIG_IN_CONTAINER])
-        );
-        assert!(
-            cmd.contains(&"tcp://127.0.0.1:41234".to_string()),
-            "API on loopback only"
-        );
-        let labels = body.labels.unwrap();
-        assert_eq!(labels[BUILDER_LABEL], "b");
-        assert_eq!(labels[MANAGED_BY_LABEL], MANAGED_BY_VALUE);
-        assert_eq!(builder.container_name(), "multiarch-buildkit-b");
+    fn builders(dir: &Path) -> Builders {
+        Builders::at(
+            dir.join("state/builders.json"),
+            Store::at(dir.join("buildx")),
+        )
     }
 
     #[test]
-    fn builders_are_remembered_in_a_state_file() {
+    fn the_kit_writes_a_container_builder_as_buildx_does() {
+        let fixture = include_str!("../../tests/fixtures/buildx-instance-kit1.json");
+        let theirs: NodeGroup = serde_json::from_str(fixture).unwrap();
+        let config = theirs.nodes[0].files.as_ref().unwrap()["buildkitd.toml"].clone();
+        let ours = ContainerBuilder::new(
+            "kit1",
+            "unix:///var/run/docker.sock",
+            STAND_IN_BUILDKIT_IMAGE,
+            config,
+        );
+        assert_eq!(ours.to_node_group(), theirs);
+        assert_eq!(ours.container_name(), "buildx_buildkit_kit10");
+        assert_eq!(ours.state_volume(), "buildx_buildkit_kit10_state");
+        assert_eq!(
+            Builder::from_node_group(theirs),
+            Builder::Container(ours),
+            "and reads buildx's entry back as the same builder"
+        );
+    }
+
+    #[test]
+    fn records_of_earlier_versions_still_read() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("nested/builders.json");
-        assert!(load_all(&file).is_empty());
-        let builder = Builder {
-            name: "x".into(),
-            driver: Driver::Docker,
+        let b = builders(dir.path());
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        std::fs::write(
+            dir.path().join("state/builders.json"),
+            r#"{"e":{"name":"e","driver":"docker","config":null,"image":null,"port":null},
+               "c":{"name":"c","driver":"docker-container","config":"/w/buildkitd.toml","image":"moby/buildkit:v0.25.1","port":41234},
+               "n":{"name":"n","driver":"docker","config":null,"image":null,"port":null,"nodes":[{"name":"a","host":"unix:///var/run/docker.sock"}]}}"#,
+        )
+        .unwrap();
+        let all = b.list().unwrap();
+        assert!(matches!(&all[0], Builder::Legacy { name } if name == "c"));
+        assert!(matches!(&all[1], Builder::Engine { name, .. } if name == "e"));
+        assert!(matches!(&all[2], Builder::Nodes { nodes, .. } if nodes.len() == 1));
+    }
+
+    #[test]
+    fn the_record_and_the_store_are_one_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = builders(dir.path());
+        b.remember(&Builder::Engine {
+            name: "e".into(),
             config: None,
-            image: None,
-            port: None,
-            nodes: Vec::new(),
-        };
-        save_all(&file, &BTreeMap::from([("x".to_string(), builder.clone())])).unwrap();
-        assert_eq!(load_all(&file)["x"], builder);
+        })
+        .unwrap();
+        let container = ContainerBuilder::new("c", "unix:///var/run/docker.sock", "i", vec![]);
+        b.store().put(&container.to_node_group()).unwrap();
+        let names: Vec<String> = b.list().unwrap().iter().map(|x| x.name().into()).collect();
+        assert_eq!(names, ["e", "c"]);
+        assert_eq!(b.find("c").unwrap(), Some(Builder::Container(container)));
+        assert!(b.forget("e").unwrap());
+        assert_eq!(b.find("e").unwrap(), None);
+    }
+
+    #[test]
+    fn a_kubernetes_builder_is_listed_as_foreign() {
+        let group: NodeGroup = serde_json::from_str(
+            r#"{"Name":"k","Driver":"kubernetes","Nodes":[{"Name":"k0","Endpoint":"kubernetes:///k","Platforms":[{"architecture":"arm64","os":"linux"}],"DriverOpts":{"nodeselector":"kubernetes.io/arch=arm64"},"Flags":null,"Files":null}],"Dynamic":false}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Builder::from_node_group(group),
+            Builder::Foreign {
+                name: "k".into(),
+                driver: "kubernetes".into()
+            }
+        );
     }
 }

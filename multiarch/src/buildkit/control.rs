@@ -3,8 +3,8 @@
 //! bollard's drivers run the solve but keep its status stream to themselves; BuildKit
 //! serves that stream to any client that names the build's ref. The engine's BuildKit
 //! answers at `/grpc` on the engine's socket or TLS port, after an HTTP/1.1 upgrade to
-//! h2c (what buildx's `docker` driver does); a buildkitd container answers on its TCP
-//! address.
+//! h2c (what buildx's `docker` driver does); a buildkitd container answers through
+//! `buildctl dial-stdio` in its container ([`crate::buildkit::dial`]).
 
 use std::path::PathBuf;
 
@@ -74,23 +74,6 @@ async fn upgrade_to_h2c(transport: Transport) -> std::io::Result<hyper::upgrade:
     hyper::upgrade::on(response)
         .await
         .map_err(std::io::Error::other)
-}
-
-/// A channel to the buildkitd of builder `name`, listening on `127.0.0.1:port`.
-///
-/// # Errors
-/// [`Error::BuilderDown`] when nothing answers there.
-pub async fn daemon_channel(name: &str, port: u16) -> Result<Channel> {
-    let address = format!("127.0.0.1:{port}");
-    Endpoint::from_shared(format!("http://{address}"))
-        .expect("a valid address")
-        .connect()
-        .await
-        .map_err(|e| Error::BuilderDown {
-            name: name.to_string(),
-            address,
-            source: e.into(),
-        })
 }
 
 /// The status messages of build `build_ref`, as BuildKit sends them. BuildKit waits a

@@ -65,6 +65,78 @@ impl std::fmt::Display for CacheSpec {
     }
 }
 
+/// An attestation request, as buildx reads `--provenance` and `--sbom`: `true`/`false`,
+/// or the attestation's own `key=value` pairs (`mode=max`, `generator=IMAGE`), which go to
+/// BuildKit as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attest {
+    /// `false`: none.
+    Off,
+    /// `true` (empty) or `key=value,...`.
+    On(String),
+}
+
+impl Attest {
+    /// Reads `--provenance`: `true` is `mode=min`, as buildx has it; `mode` is `min` or `max`.
+    ///
+    /// # Errors
+    /// A word that is neither a boolean nor `key=value` pairs, or another mode.
+    pub fn provenance(text: &str) -> std::result::Result<Self, String> {
+        let attest = Self::parse(text, "mode=min")?;
+        if let Self::On(pairs) = &attest {
+            for (key, value) in pairs.split(',').filter_map(|p| p.split_once('=')) {
+                if key == "mode" && value != "min" && value != "max" {
+                    return Err(format!("`mode={value}`: the mode is `min` or `max`"));
+                }
+            }
+        }
+        Ok(attest)
+    }
+
+    /// Reads `--sbom`: `true`, `false` or `generator=IMAGE` (the scanner BuildKit runs).
+    ///
+    /// # Errors
+    /// A word that is neither a boolean nor `key=value` pairs.
+    pub fn sbom(text: &str) -> std::result::Result<Self, String> {
+        Self::parse(text, "")
+    }
+
+    fn parse(text: &str, when_true: &str) -> std::result::Result<Self, String> {
+        match text {
+            "true" | "1" => Ok(Self::On(when_true.to_string())),
+            "false" | "0" => Ok(Self::Off),
+            pairs => {
+                for pair in pairs.split(',') {
+                    if !pair
+                        .split_once('=')
+                        .is_some_and(|(k, v)| !k.is_empty() && !v.is_empty())
+                    {
+                        return Err(format!(
+                            "`{pair}`: expected `true`, `false` or KEY=VALUE pairs (`mode=max`)"
+                        ));
+                    }
+                }
+                // buildx accepts and drops the attestation's own type.
+                let kept: Vec<&str> = pairs
+                    .split(',')
+                    .filter(|p| !p.starts_with("type="))
+                    .collect();
+                Ok(Self::On(kept.join(",")))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Attest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Off => f.write_str("false"),
+            Self::On(pairs) if pairs.is_empty() => f.write_str("true"),
+            Self::On(pairs) => f.write_str(pairs),
+        }
+    }
+}
+
 /// The flags of one build that depend on what the builder can do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildFlags {
@@ -74,20 +146,44 @@ pub struct BuildFlags {
     pub cache_to: Vec<CacheSpec>,
     /// `--load`: the image into the engine's image store.
     pub load: bool,
-    /// `--sbom true|false`; `None`: the builder's default.
-    pub sbom: Option<bool>,
-    /// `--provenance true|false`; `None`: the builder's default.
-    pub provenance: Option<bool>,
+    /// `--sbom`; `None`: the builder's default (none).
+    pub sbom: Option<Attest>,
+    /// `--provenance`; `None`: the builder's default (`mode=min`, as buildx adds it).
+    pub provenance: Option<Attest>,
+}
+
+impl BuildFlags {
+    /// The build arguments that ask a BuildKit daemon for attestations: BuildKit reads
+    /// `build-arg:BUILDKIT_ATTEST_<TYPE>` as it reads buildx's `attest:<type>`, and bollard
+    /// can send only build arguments. Provenance is on unless turned off, `mode=min` and
+    /// for the pushed image only, as buildx asks for it by default.
+    pub fn attestation_args(&self) -> Vec<(String, String)> {
+        let mut args = Vec::new();
+        match &self.provenance {
+            None => args.push((
+                "BUILDKIT_ATTEST_PROVENANCE".to_string(),
+                "mode=min,inline-only=true".to_string(),
+            )),
+            Some(Attest::On(pairs)) => {
+                args.push(("BUILDKIT_ATTEST_PROVENANCE".to_string(), pairs.clone()));
+            }
+            Some(Attest::Off) => {}
+        }
+        if let Some(Attest::On(pairs)) = &self.sbom {
+            args.push(("BUILDKIT_ATTEST_SBOM".to_string(), pairs.clone()));
+        }
+        args
+    }
 }
 
 /// Checks that `driver` can honour every flag, before anything is built.
 ///
 /// What each can do here, through bollard: the engine's BuildKit (`docker`) builds into
 /// the engine's store (so `--load` holds), reads a registry cache, exports none, and adds
-/// a provenance attestation but no SBOM of its own accord; a BuildKit container
-/// (`docker-container`) pushes itself, reads and writes registry caches, and adds no
-/// attestation. Neither can send a local cache folder through bollard's session, nor
-/// ask BuildKit for attestations it does not add by default.
+/// a provenance attestation but no SBOM of its own accord; a BuildKit daemon
+/// (`docker-container`, `remote`) pushes itself, reads and writes registry caches, and takes
+/// `--provenance` and `--sbom` as buildx does. Neither can send a local cache folder
+/// through bollard's session.
 ///
 /// # Errors
 /// [`Error::Unsupported`] naming the first flag that cannot be honoured.
@@ -134,28 +230,38 @@ pub fn check(driver: Driver, flags: &BuildFlags) -> Result<()> {
             }
         }
     }
-    if flags.load && driver == Driver::DockerContainer {
+    if flags.load && driver != Driver::Docker {
         return refuse(
             "--load".into(),
             "this builder pushes what it builds; it cannot hand the image to the engine",
             "build with `--push`, then `multiarch pull IMAGE --platform P`; or use the `docker` builder",
         );
     }
-    // The engine's BuildKit adds a provenance attestation by default; nothing else is.
-    let attestation_default = |what: &str| matches!((what, driver), ("provenance", Driver::Docker));
-    for (what, wanted) in [("sbom", flags.sbom), ("provenance", flags.provenance)] {
-        if let Some(wanted) = wanted {
-            if wanted != attestation_default(what) {
-                return refuse(
-                    format!("--{what}={wanted}"),
-                    if wanted {
-                        "this builder adds no such attestation, and this tool cannot ask BuildKit for one"
-                    } else {
-                        "the engine's BuildKit adds this attestation of its own accord"
-                    },
-                    "build with `docker buildx build`, which asks BuildKit for attestations",
+    // The engine's BuildKit, through bollard, adds a provenance attestation of its own
+    // accord and takes no other request; a BuildKit daemon takes them all.
+    if driver == Driver::Docker {
+        let refused = |flag: String, reason: &str| {
+            refuse(
+                flag,
+                reason,
+                "use a docker-container builder (`multiarch builder create --driver docker-container`), which takes --provenance and --sbom as buildx does",
+            )
+        };
+        match &flags.provenance {
+            None => {}
+            Some(Attest::On(pairs)) if pairs == "mode=min" => {}
+            Some(other) => {
+                return refused(
+                    format!("--provenance={other}"),
+                    "the engine's BuildKit adds a `mode=min` provenance attestation of its own accord, and this tool cannot change it",
                 );
             }
+        }
+        if let Some(Attest::On(_)) = &flags.sbom {
+            return refused(
+                format!("--sbom={}", flags.sbom.as_ref().expect("matched")),
+                "this tool cannot ask the engine's BuildKit for an SBOM",
+            );
         }
     }
     Ok(())
@@ -194,6 +300,42 @@ mod tests {
         assert!(error.contains(why), "{error}");
     }
 
+    fn on(pairs: &str) -> Attest {
+        Attest::On(pairs.into())
+    }
+
+    #[rstest]
+    #[case("true", Ok(on("mode=min")))]
+    #[case("1", Ok(on("mode=min")))]
+    #[case("false", Ok(Attest::Off))]
+    #[case("mode=max", Ok(on("mode=max")))]
+    #[case("type=provenance,mode=max", Ok(on("mode=max")))]
+    #[case("mode=all", Err("`min` or `max`"))]
+    #[case("maybe", Err("expected `true`"))]
+    fn provenance_reads_as_buildx_reads_it(
+        #[case] text: &str,
+        #[case] expected: std::result::Result<Attest, &str>,
+    ) {
+        match (Attest::provenance(text), expected) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want),
+            (Err(got), Err(why)) => assert!(got.contains(why), "{got}"),
+            (got, want) => panic!("{text}: {got:?}, wanted {want:?}"),
+        }
+    }
+
+    #[rstest]
+    #[case(BuildFlags::default(), &[("BUILDKIT_ATTEST_PROVENANCE", "mode=min,inline-only=true")])]
+    #[case(BuildFlags { provenance: Some(Attest::Off), ..Default::default() }, &[])]
+    #[case(BuildFlags { provenance: Some(on("mode=max")), sbom: Some(on("generator=r/s:1")), ..Default::default() }, &[("BUILDKIT_ATTEST_PROVENANCE", "mode=max"), ("BUILDKIT_ATTEST_SBOM", "generator=r/s:1")])]
+    fn attestations_travel_as_buildkit_build_args(
+        #[case] flags: BuildFlags,
+        #[case] expected: &[(&str, &str)],
+    ) {
+        let got = flags.attestation_args();
+        let got: Vec<(&str, &str)> = got.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(got, expected);
+    }
+
     fn cache(text: &str) -> Vec<CacheSpec> {
         vec![text.parse().unwrap()]
     }
@@ -205,10 +347,12 @@ mod tests {
     #[case::no_local_folders(Driver::DockerContainer, BuildFlags { cache_to: cache("type=local,dest=d"), ..Default::default() }, Some("--cache-to type=local"))]
     #[case::load_into_the_engine(Driver::Docker, BuildFlags { load: true, ..Default::default() }, None)]
     #[case::container_cannot_load(Driver::DockerContainer, BuildFlags { load: true, ..Default::default() }, Some("--load"))]
-    #[case::engine_provenance_is_on(Driver::Docker, BuildFlags { provenance: Some(true), sbom: Some(false), ..Default::default() }, None)]
-    #[case::engine_provenance_cannot_go(Driver::Docker, BuildFlags { provenance: Some(false), ..Default::default() }, Some("--provenance=false"))]
-    #[case::no_sbom_anywhere(Driver::DockerContainer, BuildFlags { sbom: Some(true), ..Default::default() }, Some("--sbom=true"))]
-    #[case::container_adds_none(Driver::DockerContainer, BuildFlags { provenance: Some(false), sbom: Some(false), ..Default::default() }, None)]
+    #[case::engine_provenance_is_on(Driver::Docker, BuildFlags { provenance: Some(on("mode=min")), sbom: Some(Attest::Off), ..Default::default() }, None)]
+    #[case::engine_provenance_cannot_go(Driver::Docker, BuildFlags { provenance: Some(Attest::Off), ..Default::default() }, Some("--provenance=false"))]
+    #[case::engine_takes_no_max(Driver::Docker, BuildFlags { provenance: Some(on("mode=max")), ..Default::default() }, Some("--provenance=mode=max"))]
+    #[case::engine_makes_no_sbom(Driver::Docker, BuildFlags { sbom: Some(on("")), ..Default::default() }, Some("--sbom=true"))]
+    #[case::container_takes_every_request(Driver::DockerContainer, BuildFlags { provenance: Some(on("mode=max")), sbom: Some(on("generator=r/scanner:1")), ..Default::default() }, None)]
+    #[case::container_can_add_none(Driver::DockerContainer, BuildFlags { provenance: Some(Attest::Off), sbom: Some(Attest::Off), ..Default::default() }, None)]
     fn each_flag_is_honoured_or_refused_by_name(
         #[case] driver: Driver,
         #[case] flags: BuildFlags,

@@ -34,6 +34,7 @@ use multiarch_platform::Platform;
 use crate::buildkit::builder::{Builder, Driver};
 use crate::buildkit::buildkit_config::BuildkitConfig;
 use crate::buildkit::control;
+use crate::buildkit::dial::{Bridge, Dialer};
 use crate::buildkit::flags::{BuildFlags, CacheSpec};
 use crate::buildkit::progress::Progress;
 use crate::buildkit::{context, context_image};
@@ -72,13 +73,14 @@ pub struct BuildRequest {
     pub insecure: Vec<String>,
 }
 
-/// Checks that the builder will reach `registry` the way it answers (plain HTTP for
-/// local and insecure registries).
+/// Checks that a builder will reach `registry` the way it answers (plain HTTP for local
+/// and insecure registries): a BuildKit daemon by its buildkitd.toml, the engine by its own
+/// registry settings.
 ///
 /// # Errors
 /// [`Error::RegistryNotHttp`] with the lines to add.
 pub async fn check_registry(
-    docker: &Docker,
+    docker: Option<&Docker>,
     builder: &Builder,
     buildkit: &BuildkitConfig,
     registry: &str,
@@ -87,37 +89,58 @@ pub async fn check_registry(
     if !answers_http {
         return Ok(());
     }
-    match builder.driver {
-        Driver::DockerContainer => {
-            // BuildKit speaks plain HTTP to loopback registries whatever its config says
-            // (containerd's resolver); any other name needs `http = true` in its config.
-            if is_local(registry) || buildkit.allows_http(registry) {
-                return Ok(());
-            }
-            Err(Error::RegistryNotHttp {
-                registry: registry.to_string(),
-                driver: builder.driver.to_string(),
-                fix: format!(
-                    "add these lines to buildkitd.toml, then `multiarch builder rm {0} && multiarch builder create --driver docker-container`:\n{1}",
-                    builder.name,
-                    BuildkitConfig::lines_for(registry)
-                ),
-            })
+    if builder.driver() != Driver::Docker {
+        // BuildKit speaks plain HTTP to loopback registries whatever its config says
+        // (containerd's resolver); any other name needs `http = true` in its config.
+        if is_local(registry) || buildkit.allows_http(registry) {
+            return Ok(());
         }
-        Driver::Docker => {
-            let config = docker.info().await.ok().and_then(|i| i.registry_config);
-            if crate::engine::host::engine_treats_as_insecure(config.as_ref(), registry) {
-                return Ok(());
-            }
-            Err(Error::RegistryNotHttp {
-                registry: registry.to_string(),
-                driver: builder.driver.to_string(),
-                fix: format!(
-                    "add \"insecure-registries\": [\"{registry}\"] to /etc/docker/daemon.json and restart dockerd (the `docker` driver uses the engine's registry settings; buildkitd.toml configures `docker-container` builders)"
-                ),
-            })
-        }
+        return Err(Error::RegistryNotHttp {
+            registry: registry.to_string(),
+            driver: builder.driver_name(),
+            fix: format!(
+                "add these lines to buildkitd.toml, then `multiarch builder rm {0} && multiarch builder create --driver docker-container`:\n{1}",
+                builder.name(),
+                BuildkitConfig::lines_for(registry)
+            ),
+        });
     }
+    let config = match docker {
+        Some(docker) => docker.info().await.ok().and_then(|i| i.registry_config),
+        None => None,
+    };
+    if crate::engine::host::engine_treats_as_insecure(config.as_ref(), registry) {
+        return Ok(());
+    }
+    Err(Error::RegistryNotHttp {
+        registry: registry.to_string(),
+        driver: builder.driver_name(),
+        fix: format!(
+            "add \"insecure-registries\": [\"{registry}\"] to /etc/docker/daemon.json and restart dockerd (the `docker` driver uses the engine's registry settings; buildkitd.toml configures `docker-container` builders)"
+        ),
+    })
+}
+
+/// The buildkitd.toml a builder runs with: a container builder's own copy, else the file
+/// it was created with, else the built-in one.
+///
+/// # Errors
+/// The file cannot be read or parsed.
+pub fn builder_config(builder: &Builder) -> Result<BuildkitConfig> {
+    let parsed = match builder {
+        Builder::Container(c) => match &c.config {
+            Some(bytes) => BuildkitConfig::parse(
+                &String::from_utf8_lossy(bytes),
+                &format!("buildkitd.toml of builder `{}`", c.name),
+            ),
+            None => Ok(BuildkitConfig::default()),
+        },
+        Builder::Engine { config, .. } | Builder::Nodes { config, .. } => {
+            BuildkitConfig::load(config.as_deref())
+        }
+        _ => Ok(BuildkitConfig::default()),
+    };
+    Ok(parsed?)
 }
 
 /// Whether a registry answers plain HTTP at `/v2/`.
@@ -142,38 +165,110 @@ pub enum BuildEvent {
 }
 
 /// Builds `request` with `builder`, reporting BuildKit's progress through `on_event`;
-/// with `push`, the index ends up in the registry, or an error says it did not.
+/// with `push`, the index ends up in the registry, or an error says it did not. Before
+/// anything is built: the flags are checked against what the builder honours, the engine
+/// against multi-platform images, the registry against the way the builder will speak to
+/// it; a builder made of nodes spreads the build ([`crate::buildkit::spread`]).
 ///
 /// # Errors
 /// [`Error::Context`] for a context that cannot be packed, [`Error::BuildFailed`] with
-/// BuildKit's message for the failing step, [`Error::PushFailed`], [`Error::Engine`].
+/// BuildKit's message for the failing step, [`Error::PushFailed`], [`Error::Engine`],
+/// [`Error::BuilderUnusable`] for a builder the kit lists but cannot reach.
 pub async fn run(
-    docker: &Docker,
     builder: &Builder,
     request: &BuildRequest,
     on_event: impl Fn(BuildEvent) + Sync,
 ) -> Result<()> {
-    if !builder.nodes.is_empty() {
-        return crate::buildkit::spread::run(builder, request, on_event).await;
+    crate::buildkit::flags::check(builder.driver(), &request.flags)?;
+    if builder.driver() != Driver::Docker && !request.push {
+        return Err(Error::NeedsPush(builder.name().to_string()));
     }
-    crate::buildkit::flags::check(builder.driver, &request.flags)?;
-    if builder.driver == Driver::DockerContainer && !request.push {
-        return Err(Error::NeedsPush(builder.name.clone()));
+    match builder {
+        Builder::Nodes { name, nodes, .. } => {
+            crate::buildkit::spread::run(name, nodes, request, on_event).await
+        }
+        Builder::Engine { .. } => {
+            let docker = crate::engine::connect().await?;
+            if request.platforms.len() > 1 && !crate::engine::containerd_store(&docker).await {
+                return Err(Error::NoMultiPlatform);
+            }
+            check_push_target(Some(&docker), builder, request).await?;
+            run_on(&docker, Daemon::Engine, request, &on_event).await
+        }
+        Builder::Container(container) => {
+            let docker = crate::buildkit::container::engine(container).await?;
+            check_push_target(Some(&docker), builder, request).await?;
+            // As buildx boots a node before a build: a stopped container is started, a
+            // missing one made from the entry.
+            crate::buildkit::container::bootstrap(&docker, container).await?;
+            let dialer = crate::buildkit::container::dialer(&docker, container);
+            run_on(&docker, Daemon::BuildKit(dialer), request, &on_event).await
+        }
+        Builder::Remote(remote) => {
+            let dialer = crate::buildkit::remote::dialer(remote)?;
+            let docker = crate::engine::connect().await?;
+            check_push_target(None, builder, request).await?;
+            run_on(&docker, Daemon::BuildKit(dialer), request, &on_event).await
+        }
+        Builder::Foreign { name, driver } => Err(Error::BuilderUnusable {
+            name: name.clone(),
+            driver: driver.clone(),
+            reason: "the kit reaches docker-container and remote builders only".into(),
+            fix: format!("build on it with `docker buildx build --builder {name}`, or create a docker-container builder: `multiarch builder create --driver docker-container`"),
+        }),
+        Builder::Legacy { name } => Err(Error::BuilderUnusable {
+            name: name.clone(),
+            driver: "docker-container".into(),
+            reason: "it was made by an earlier multiarch, with a BuildKit port open on loopback, and buildx does not know it".into(),
+            fix: format!("make it again as a buildx builder: `multiarch builder rm {name} && multiarch builder create --name {name} --driver docker-container`"),
+        }),
     }
+}
+
+/// With `--push`: the registry is one the builder will speak to the way it answers.
+async fn check_push_target(
+    docker: Option<&Docker>,
+    builder: &Builder,
+    request: &BuildRequest,
+) -> Result<()> {
+    if !request.push {
+        return Ok(());
+    }
+    let registry = request.tag.resolve_registry().to_string();
+    let http =
+        answers_plain_http(&registry).await || request.insecure.iter().any(|r| r == &registry);
+    check_registry(docker, builder, &builder_config(builder)?, &registry, http).await
+}
+
+/// The BuildKit a build runs on.
+enum Daemon {
+    /// The engine's own, over its `/session` and `/grpc` endpoints.
+    Engine,
+    /// A BuildKit daemon that pushes what it builds.
+    BuildKit(Dialer),
+}
+
+async fn run_on(
+    docker: &Docker,
+    daemon: Daemon,
+    request: &BuildRequest,
+    on_event: &(impl Fn(BuildEvent) + Sync),
+) -> Result<()> {
     let packed = context::pack(&request.context, request.file.as_deref())?;
     tracing::debug!(
         files = packed.files,
         bytes = packed.tar.len(),
         "context packed"
     );
-    let named = match builder.driver {
-        Driver::Docker => NamedContexts::import(docker, &request.build_contexts).await?,
-        Driver::DockerContainer => NamedContexts::push(docker, builder, request).await?,
+    let named = match &daemon {
+        Daemon::Engine => NamedContexts::import(docker, &request.build_contexts).await?,
+        Daemon::BuildKit(_) => NamedContexts::push(docker, request).await?,
     };
-    let result = build(docker, builder, request, packed, &named, &on_event).await;
+    let on_engine = matches!(daemon, Daemon::Engine);
+    let result = build(docker, daemon, request, packed, &named, on_event).await;
     named.remove(docker).await;
     result?;
-    if request.push && builder.driver == Driver::Docker {
+    if request.push && on_engine {
         on_event(BuildEvent::Pushing(request.tag.whole()));
         push(docker, &request.tag).await?;
     }
@@ -182,34 +277,44 @@ pub async fn run(
 
 async fn build(
     docker: &Docker,
-    builder: &Builder,
+    daemon: Daemon,
     request: &BuildRequest,
     packed: context::Packed,
     named: &NamedContexts,
     on_event: &(impl Fn(BuildEvent) + Sync),
 ) -> Result<()> {
-    let options = frontend_options(request, &request.platforms, &packed.dockerfile, named);
+    let on_daemon = matches!(daemon, Daemon::BuildKit(_));
+    let options = frontend_options(
+        request,
+        &request.platforms,
+        &packed.dockerfile,
+        named,
+        on_daemon,
+    );
     let load_input = ImageBuildLoadInput::Upload(bytes::Bytes::from(packed.tar));
     let build_ref = BuildRef::random();
 
-    let channel = match builder.driver {
-        Driver::Docker => match control::local_engine() {
+    let channel = match &daemon {
+        Daemon::Engine => match control::local_engine() {
             Some(engine) => control::engine_channel(&engine).await.ok(),
             None => None,
         },
-        // A builder container that is not running must stop the build here, clearly.
-        Driver::DockerContainer => {
-            let port = builder.port.ok_or_else(|| Error::BuilderDown {
-                name: builder.name.clone(),
-                address: "no address recorded".into(),
-                source: "its record has no API port".into(),
-            })?;
-            Some(control::daemon_channel(&builder.name, port).await?)
+        Daemon::BuildKit(dialer) => dialer.channel().await.ok(),
+    };
+    // bollard dials an address itself: for a BuildKit daemon, a socket only this user
+    // can reach, forwarding to the daemon, for as long as the build runs.
+    let bridge = match &daemon {
+        Daemon::Engine => None,
+        Daemon::BuildKit(dialer) => {
+            Some(Bridge::start(dialer.clone()).map_err(|e| Error::Engine {
+                action: "open a private socket to hand BuildKit's connection to bollard".into(),
+                source: e.into(),
+            })?)
         }
     };
     let solve = async {
-        match builder.driver {
-            Driver::Docker => {
+        match &bridge {
+            None => {
                 Moby::new(docker)
                     .docker_build(
                         &request.tag.whole(),
@@ -220,11 +325,7 @@ async fn build(
                     )
                     .await
             }
-            Driver::DockerContainer => {
-                let port = builder.port.unwrap_or_default();
-                let endpoint =
-                    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-                        .expect("a valid address");
+            Some(bridge) => {
                 let registry = request.tag.registry();
                 let output = ImageRegistryOutput::builder(&request.tag.whole())
                     .push(true)
@@ -232,7 +333,7 @@ async fn build(
                         is_local(registry) || request.insecure.iter().any(|r| r == registry),
                     )
                     .consume();
-                BuildkitDaemon::new(endpoint)
+                BuildkitDaemon::new(bridge.endpoint())
                     .registry(output, options, load_input, None, Some(build_ref.clone()))
                     .await
             }
@@ -265,6 +366,7 @@ pub(crate) fn frontend_options(
     platforms: &[Platform],
     dockerfile: &str,
     named: &NamedContexts,
+    on_daemon: bool,
 ) -> ImageBuildFrontendOptions {
     let mut options = ImageBuildFrontendOptions::builder().dockerfile(Path::new(dockerfile));
     for platform in platforms {
@@ -277,6 +379,11 @@ pub(crate) fn frontend_options(
     for pair in &request.build_args {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         options = options.buildarg(key, value);
+    }
+    if on_daemon {
+        for (key, value) in request.flags.attestation_args() {
+            options = options.buildarg(&key, &value);
+        }
     }
     if let Some(target) = &request.target {
         options = options.target(target);
@@ -432,7 +539,7 @@ impl NamedContexts {
 
     /// For a BuildKit container: each folder pushed to the registry the build pushes to,
     /// which must be a local one.
-    async fn push(docker: &Docker, builder: &Builder, request: &BuildRequest) -> Result<Self> {
+    async fn push(docker: &Docker, request: &BuildRequest) -> Result<Self> {
         let mut named = Self::default();
         if request.build_contexts.is_empty() {
             return Ok(named);
@@ -441,7 +548,7 @@ impl NamedContexts {
         if !is_local(host) {
             return Err(Error::Unsupported {
                 flag: "--build-context".into(),
-                driver: builder.driver.to_string(),
+                driver: "docker-container".into(),
                 reason: format!(
                     "a BuildKit container reads named contexts from the registry it pushes to, and `{host}` is not a local one"
                 ),

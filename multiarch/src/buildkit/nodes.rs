@@ -181,11 +181,7 @@ pub fn list(platforms: &[Platform]) -> String {
     if platforms.is_empty() {
         return "nothing".into();
     }
-    platforms
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    multiarch_platform::join_platforms(platforms)
 }
 
 /// Connects to a node's engine.

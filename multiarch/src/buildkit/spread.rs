@@ -17,7 +17,7 @@ use oci_spec::image::{Descriptor, MediaType};
 
 use multiarch_platform::Platform;
 
-use crate::buildkit::builder::{Builder, Driver};
+use crate::buildkit::builder::Driver;
 use crate::buildkit::image::{self, BuildEvent, BuildRequest, NamedContexts};
 use crate::buildkit::nodes::{self, Node};
 use crate::buildkit::{context, control};
@@ -30,33 +30,32 @@ use crate::registry::Registry;
 /// such a name is never fetched from anywhere.
 const NODE_REPOSITORY: &str = "localhost:1/multiarch-node/";
 
-/// Builds `request` over `builder`'s nodes and pushes the index.
+/// Builds `request` over the `nodes` of builder `name` and pushes the index.
 ///
 /// # Errors
 /// [`Error::NodeUnreachable`] before anything is built, [`Error::NodeFailed`] naming the
 /// node and its platforms, [`Error::BadNodes`] when no node can build a platform.
 pub async fn run(
-    builder: &Builder,
+    name: &str,
+    nodes: &[Node],
     request: &BuildRequest,
     on_event: impl Fn(BuildEvent) + Sync,
 ) -> Result<()> {
     if !request.push {
         return Err(Error::BadNodes(format!(
-            "the builder `{}` is made of nodes: their results meet in a registry, so add `--push`",
-            builder.name
+            "the builder `{name}` is made of nodes: their results meet in a registry, so add `--push`"
         )));
     }
     crate::buildkit::flags::check(Driver::Docker, &request.flags)?;
 
     // Every node must answer before anything starts: a plan that leaves one out would
     // build its platforms somewhere the user did not choose.
-    let connected =
-        futures_util::future::try_join_all(builder.nodes.iter().map(|node| async move {
-            let docker = nodes::connect(node).await?;
-            let serves = nodes::serves(node, &docker).await;
-            Ok::<_, Error>((node, docker, serves))
-        }))
-        .await?;
+    let connected = futures_util::future::try_join_all(nodes.iter().map(|node| async move {
+        let docker = nodes::connect(node).await?;
+        let serves = nodes::serves(node, &docker).await;
+        Ok::<_, Error>((node, docker, serves))
+    }))
+    .await?;
     let views: Vec<(String, nodes::Serves)> = connected
         .iter()
         .map(|(node, _, serves)| (node.name.clone(), serves.clone()))
@@ -175,7 +174,7 @@ impl NodeBuild<'_> {
         on_event: &(impl Fn(BuildEvent) + Sync),
     ) -> std::result::Result<Vec<Descriptor>, String> {
         let options =
-            image::frontend_options(self.request, &self.platforms, self.dockerfile, named);
+            image::frontend_options(self.request, &self.platforms, self.dockerfile, named, false);
         let build_ref = BuildRef::random();
         let channel = match self.node.endpoint.transport() {
             Ok(transport) => control::engine_channel(&transport).await.ok(),

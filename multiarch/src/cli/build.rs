@@ -6,11 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use multiarch::buildkit::builder::{self, Builder, DEFAULT_NAME, Driver};
-use multiarch::buildkit::buildkit_config::BuildkitConfig;
-use multiarch::buildkit::flags::{BuildFlags, CacheSpec};
+use multiarch::buildkit::builder::{Builder, Builders, DEFAULT_NAME};
+use multiarch::buildkit::flags::{Attest, BuildFlags, CacheSpec};
 use multiarch::buildkit::image::{self, BuildRequest};
-use multiarch::buildkit::spread;
 use multiarch::error::Error;
 use multiarch::registry::{Registry, parse_reference};
 
@@ -59,12 +57,13 @@ pub struct Args {
     /// Put the image into the engine's image store (the `docker` builder does)
     #[arg(long)]
     load: bool,
-    /// Ask for an SBOM attestation (true) or none (false)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    sbom: Option<bool>,
-    /// Ask for a provenance attestation (true) or none (false)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    provenance: Option<bool>,
+    /// An SBOM attestation: `true`, `false`, or `generator=IMAGE` (the scanner BuildKit runs)
+    #[arg(long, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true", value_parser = Attest::sbom)]
+    sbom: Option<Attest>,
+    /// A provenance attestation: `true` (`mode=min`), `false`, or `mode=min|max`
+    /// [default: mode=min, as buildx]
+    #[arg(long, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true", value_parser = Attest::provenance)]
+    provenance: Option<Attest>,
     /// The builder [default: multiarch-builder if created, else the engine's own]
     #[arg(long)]
     builder: Option<String>,
@@ -125,20 +124,14 @@ fn named_context(value: &str) -> Result<String, String> {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let reference = parse_reference(&args.tag)?;
     check_inputs(&args)?;
-    let all = builder::load_all(&builder::state_file());
+    let builders = Builders::from_env();
     let chosen = match &args.builder {
-        Some(name) => all
-            .get(name)
-            .cloned()
+        Some(name) => builders
+            .find(name)?
             .ok_or_else(|| Error::NoSuchBuilder(name.clone()))?,
-        None => all.get(DEFAULT_NAME).cloned().unwrap_or(Builder {
-            name: "default".into(),
-            driver: Driver::Docker,
-            config: None,
-            image: None,
-            port: None,
-            nodes: Vec::new(),
-        }),
+        None => builders
+            .find(DEFAULT_NAME)?
+            .unwrap_or_else(Builder::default_engine),
     };
     let flags = BuildFlags {
         cache_from: args.cache_from,
@@ -147,29 +140,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         sbom: args.sbom,
         provenance: args.provenance,
     };
-    // Before anything else: a flag this builder cannot honour is refused by name.
-    multiarch::buildkit::flags::check(chosen.driver, &flags)?;
-    let on_nodes = !chosen.nodes.is_empty();
-    // A builder made of nodes needs no local engine: the nodes build, the kit pushes.
-    let docker = if on_nodes {
-        None
-    } else {
-        Some(multiarch::engine::connect().await?)
-    };
-    if let Some(docker) = &docker
-        && chosen.driver == Driver::Docker
-        && args.platform.0.len() > 1
-        && !multiarch::engine::containerd_store(docker).await
-    {
-        return Err(Error::NoMultiPlatform.into());
-    }
-    if let (true, Some(docker)) = (args.push, &docker) {
-        let registry = reference.resolve_registry().to_string();
-        let buildkit = BuildkitConfig::load(chosen.config.as_deref())?;
-        let http = image::answers_plain_http(&registry).await
-            || args.registry.insecure.iter().any(|r| r == &registry);
-        image::check_registry(docker, &chosen, &buildkit, &registry, http).await?;
-    }
     let request = BuildRequest {
         context: args.context,
         file: args.file,
@@ -188,25 +158,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     eprintln!(
         "building {} for {} with builder `{}` ({})",
         args.tag,
-        args.platform
-            .0
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-        chosen.name,
-        if on_nodes {
-            format!("{} nodes", chosen.nodes.len())
-        } else {
-            format!("{} driver", chosen.driver)
+        multiarch::join_platforms(&args.platform.0),
+        chosen.name(),
+        match &chosen {
+            Builder::Nodes { nodes, .. } => format!("{} nodes", nodes.len()),
+            other => format!("{} driver", other.driver_name()),
         }
     );
     {
         let printer = BuildPrinter::new(args.plain);
-        match &docker {
-            Some(docker) => image::run(docker, &chosen, &request, |e| printer.show(e)).await?,
-            None => spread::run(&chosen, &request, |e| printer.show(e)).await?,
-        }
+        image::run(&chosen, &request, |e| printer.show(e)).await?;
     }
     eprintln!("built in {:.1} s", started.elapsed().as_secs_f64());
     if args.push {

@@ -1,28 +1,52 @@
-//! `multiarch builder create | rm | ls | inspect`, for builders on the local engine and
-//! builders made of nodes (`--node`, `--append`, `rm --node`).
+//! `multiarch builder create | rm | ls | inspect`: builders on the local engine, buildx
+//! docker-container builders (in buildx's own store, so `docker buildx` sees them and they
+//! see `docker buildx`'s), and builders made of nodes (`--node`, `--append`, `rm --node`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use multiarch::buildkit::builder::{self, Builder, Created, DEFAULT_NAME, Driver};
-use multiarch::buildkit::buildkit_config::BuildkitConfig;
+use multiarch::buildkit::builder::{
+    self, Builder, Builders, Created, DEFAULT_NAME, Removal, Status,
+};
+use multiarch::buildkit::container;
 use multiarch::buildkit::nodes::{self, Node};
+use multiarch::buildkit::setup::{self, Wanted};
 use multiarch::error::Error;
 
 use super::OutputArgs;
 
 pub type Args = super::Actions<Action>;
 
+/// The drivers `create` makes; `docker buildx create` makes the others (`remote`,
+/// `kubernetes`), and the kit lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DriverArg {
+    /// The engine's own BuildKit
+    Docker,
+    /// A BuildKit container, as `docker buildx create --driver docker-container` makes it
+    DockerContainer,
+}
+
+impl std::fmt::Display for DriverArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Docker => "docker",
+            Self::DockerContainer => "docker-container",
+        })
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
     /// Create a builder (idempotent) and check it can push to the registry
     Create {
-        /// The builder's name
+        /// The builder's name (for docker-container, as buildx takes it: lower case)
         #[arg(long, default_value = DEFAULT_NAME)]
         name: String,
-        /// `docker`: the engine's BuildKit; `docker-container`: a moby/buildkit container
-        #[arg(long, value_enum, default_value_t = Driver::Docker)]
-        driver: Driver,
+        /// `docker`: the engine's BuildKit; `docker-container`: a BuildKit container, a
+        /// buildx builder (`docker buildx ls` lists it)
+        #[arg(long, value_enum, default_value_t = DriverArg::Docker)]
+        driver: DriverArg,
         /// BuildKit's configuration [default: ./buildkitd.toml, else built in]
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -43,18 +67,21 @@ pub enum Action {
         #[arg(long, requires = "nodes")]
         append: bool,
     },
-    /// Remove a builder (and its container; its cache stays unless --volumes)
+    /// Remove a builder as `docker buildx rm` does: its container and its state volume
     Rm {
         #[arg(default_value = DEFAULT_NAME)]
         name: String,
-        /// Remove the builder's state and cache volume too
+        /// Keep the builder's state and cache volume (`docker buildx rm --keep-state`)
         #[arg(long)]
+        keep_state: bool,
+        /// Accepted for scripts written for earlier versions: the volume goes by default now
+        #[arg(long, hide = true, conflicts_with = "keep_state")]
         volumes: bool,
         /// Remove only this node from a builder made of nodes
-        #[arg(long, value_name = "NAME", conflicts_with = "volumes")]
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["volumes", "keep_state"])]
         node: Option<String>,
     },
-    /// List builders: driver, status, platforms
+    /// List builders (the kit's and buildx's): driver, status, platforms
     Ls {
         #[command(flatten)]
         output: OutputArgs,
@@ -69,9 +96,7 @@ pub enum Action {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let file = builder::state_file();
-    // A builder made of nodes needs no local engine; every other action does.
-    let local = multiarch::engine::connect().await;
+    let builders = Builders::from_env();
     match args.action {
         Action::Create {
             name,
@@ -81,7 +106,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             append,
             ..
         } if !nodes.is_empty() => {
-            if driver == Driver::DockerContainer {
+            if driver == DriverArg::DockerContainer {
                 return Err(Error::BadNodes(
                     "nodes build with their engines' own BuildKit: leave out `--driver docker-container`".into(),
                 )
@@ -92,7 +117,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map(std::fs::canonicalize)
                 .transpose()?;
             let added: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
-            match builder::create_with_nodes(&file, &name, nodes, append, config).await? {
+            match builder::create_with_nodes(&builders, &name, nodes, append, config).await? {
                 Created::New if append => {
                     eprintln!("added node(s) {} to builder `{name}`", added.join(", "));
                 }
@@ -103,31 +128,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             println!("{name}");
         }
-        Action::Rm {
-            name,
-            node: Some(node),
-            ..
-        } => {
-            builder::remove_node(&file, &name, &node)?;
-            eprintln!("removed node `{node}` from builder `{name}`");
-        }
-        action @ (Action::Ls { .. } | Action::Inspect { .. }) => {
-            show(local.as_ref().ok(), &file, action).await?;
-        }
-        action => {
-            let docker = local?;
-            run_on_engine(&docker, &file, action).await?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn run_on_engine(
-    docker: &bollard::Docker,
-    file: &std::path::Path,
-    action: Action,
-) -> anyhow::Result<()> {
-    match action {
         Action::Create {
             name,
             driver,
@@ -135,152 +135,166 @@ async fn run_on_engine(
             registry,
             image,
             ..
+        } => create(&builders, name, driver, config, registry, image).await?,
+        Action::Rm {
+            name,
+            node: Some(node),
+            ..
         } => {
-            let config = multiarch::buildkit::buildkit_config::config_path(config);
-            let buildkit = BuildkitConfig::load(config.as_deref())?;
-            let absolute = config.as_ref().map(std::fs::canonicalize).transpose()?;
-            let container = driver == Driver::DockerContainer;
-            let image = match image {
-                Some(image) => Some(image),
-                None if container => Some(builder::default_image(docker).await),
-                None => None,
-            };
-            let wanted = Builder {
-                name: name.clone(),
-                driver,
-                config: absolute,
-                image: image.filter(|_| container),
-                port: if container {
-                    Some(builder::free_port(&name)?)
-                } else {
-                    None
-                },
-                nodes: Vec::new(),
-            };
-            // The registry check comes first: nothing is created for a builder that
-            // could not push.
-            let http = multiarch::buildkit::image::answers_plain_http(&registry).await;
-            multiarch::buildkit::image::check_registry(docker, &wanted, &buildkit, &registry, http)
-                .await?;
-            let wanted_image = wanted.image.clone();
-            match builder::create(docker, file, wanted).await? {
-                Created::New => eprintln!(
-                    "created builder `{name}` ({driver} driver{})",
-                    wanted_image
-                        .map(|i| format!(", image {i}"))
-                        .unwrap_or_default()
-                ),
-                Created::Existing => eprintln!("builder `{name}` already exists ({driver} driver)"),
-            }
-            println!("{name}");
+            builder::remove_node(&builders, &name, &node)?;
+            eprintln!("removed node `{node}` from builder `{name}`");
         }
-        Action::Rm { name, volumes, .. } => {
-            if !builder::remove_builder(docker, file, &name, volumes).await? {
+        Action::Rm {
+            name, keep_state, ..
+        } => {
+            let local = multiarch::engine::connect().await.ok();
+            let removal = Removal { keep_state };
+            if !builder::remove_builder(local.as_ref(), &builders, &name, removal).await? {
                 return Err(Error::NoSuchBuilder(name).into());
             }
             eprintln!("removed builder `{name}`");
         }
-        Action::Ls { .. } | Action::Inspect { .. } => {
-            unreachable!("ls and inspect do not need the local engine")
+        Action::Ls { output } => {
+            let local = multiarch::engine::connect().await.ok();
+            let mut rows = Vec::new();
+            for b in builders.list()? {
+                rows.push(describe(local.as_ref(), &b).await);
+            }
+            show_list(&rows, output.json)?;
         }
+        Action::Inspect { name, output } => {
+            let local = multiarch::engine::connect().await.ok();
+            let b = builders
+                .find(&name)?
+                .ok_or_else(|| Error::NoSuchBuilder(name.clone()))?;
+            let row = describe(local.as_ref(), &b).await;
+            show_one(&b, &row, output.json)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `create` for the engine and for a BuildKit container.
+async fn create(
+    builders: &Builders,
+    name: String,
+    driver: DriverArg,
+    config: Option<PathBuf>,
+    registry: String,
+    image: Option<String>,
+) -> anyhow::Result<()> {
+    let docker = multiarch::engine::connect().await?;
+    let wanted = match driver {
+        DriverArg::Docker => Wanted::Engine {
+            name: name.clone(),
+            config,
+        },
+        DriverArg::DockerContainer => Wanted::Container {
+            name: name.clone(),
+            image,
+            config,
+        },
+    };
+    let (builder, created) = setup::create(&docker, builders, wanted, &registry).await?;
+    let detail = match &builder {
+        Builder::Container(c) => format!(
+            ", image {}, container {}; `docker buildx ls` lists it",
+            c.image(),
+            c.container_name()
+        ),
+        _ => String::new(),
+    };
+    match created {
+        Created::New => eprintln!("created builder `{name}` ({driver} driver{detail})"),
+        Created::Existing => eprintln!("builder `{name}` already exists ({driver} driver)"),
+    }
+    println!("{name}");
+    Ok(())
+}
+
+fn show_list(rows: &[Row], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let mut lines = Vec::new();
+    for row in rows {
+        lines.push(vec![
+            row.name.clone(),
+            row.driver.clone(),
+            row.status.to_string(),
+            row.buildkit.clone(),
+            row.platforms.join(", "),
+        ]);
+        for node in &row.nodes {
+            lines.push(vec![
+                format!("  \\_ {}", node.name),
+                node.endpoint.clone(),
+                node.status.clone(),
+                node.buildkit.clone(),
+                node.platforms(),
+            ]);
+        }
+    }
+    print!(
+        "{}",
+        super::render::table(
+            &["NAME", "DRIVER/ENDPOINT", "STATUS", "BUILDKIT", "PLATFORMS"],
+            &lines
+        )
+    );
+    if rows.is_empty() {
+        eprintln!("no builders yet: `multiarch builder create`");
     }
     Ok(())
 }
 
-/// `ls` and `inspect`: what is known without an engine, and each engine's answer where
-/// there is one (a node or engine that does not answer shows as such).
-async fn show(
-    docker: Option<&bollard::Docker>,
-    file: &std::path::Path,
-    action: Action,
-) -> anyhow::Result<()> {
-    match action {
-        Action::Ls { output } => {
-            let all = builder::load_all(file);
-            let mut rows = Vec::new();
-            for b in all.values() {
-                rows.push(describe(docker, b).await);
-            }
-            if output.json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                let mut lines = Vec::new();
-                for row in &rows {
-                    lines.push(vec![
-                        row.name.clone(),
-                        row.driver.to_string(),
-                        row.status.clone(),
-                        row.buildkit.clone(),
-                        row.platforms.join(", "),
-                    ]);
-                    for node in &row.nodes {
-                        lines.push(vec![
-                            format!("  \\_ {}", node.name),
-                            node.endpoint.clone(),
-                            node.status.clone(),
-                            node.buildkit.clone(),
-                            node.platforms(),
-                        ]);
-                    }
+fn show_one(b: &Builder, row: &Row, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(row)?);
+        return Ok(());
+    }
+    println!("name:      {}", row.name);
+    println!("driver:    {}", row.driver);
+    println!("status:    {}", row.status);
+    println!("buildkit:  {}", row.buildkit);
+    match b {
+        Builder::Engine { config, .. } | Builder::Nodes { config, .. } => println!(
+            "config:    {}",
+            config
+                .as_ref()
+                .map_or("built-in buildkitd.toml".into(), |c| c
+                    .display()
+                    .to_string())
+        ),
+        Builder::Container(c) => {
+            println!("endpoint:  {}", c.endpoint);
+            println!("container: {}", c.container_name());
+            println!("image:     {}", c.image());
+            println!("cache:     volume {}", c.state_volume());
+            println!("flags:     {}", c.flags.join(" "));
+            println!(
+                "config:    {}",
+                if c.config.is_some() {
+                    "/etc/buildkit/buildkitd.toml (kept in the buildx entry)"
+                } else {
+                    "none"
                 }
-                print!(
-                    "{}",
-                    super::render::table(
-                        &["NAME", "DRIVER/ENDPOINT", "STATUS", "BUILDKIT", "PLATFORMS"],
-                        &lines
-                    )
-                );
-                if rows.is_empty() {
-                    eprintln!("no builders yet: `multiarch builder create`");
-                }
-            }
+            );
         }
-        Action::Inspect { name, output } => {
-            let all = builder::load_all(file);
-            let b = all
-                .get(&name)
-                .ok_or_else(|| Error::NoSuchBuilder(name.clone()))?;
-            let row = describe(docker, b).await;
-            if output.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "builder": b, "status": row.status, "buildkit": row.buildkit,
-                        "platforms": row.platforms, "nodes": row.nodes,
-                    }))?
-                );
-            } else {
-                println!("name:      {}", b.name);
-                println!("driver:    {}", b.driver);
-                println!("status:    {}", row.status);
-                println!("buildkit:  {}", row.buildkit);
-                println!(
-                    "config:    {}",
-                    b.config
-                        .as_ref()
-                        .map_or("built-in buildkitd.toml".into(), |c| c
-                            .display()
-                            .to_string())
-                );
-                if b.driver == Driver::DockerContainer {
-                    println!("container: {}", b.container_name());
-                    println!("image:     {}", b.image.as_deref().unwrap_or_default());
-                    println!("cache:     volume {}", b.state_volume());
-                }
-                println!("platforms: {}", row.platforms.join(", "));
-                for node in &row.nodes {
-                    println!();
-                    println!("node:      {}", node.name);
-                    println!("endpoint:  {}", node.endpoint);
-                    println!("status:    {}", node.status);
-                    println!("buildkit:  {}", node.buildkit);
-                    println!("named:     {}", nodes::list(&node.serves.declared));
-                    println!("native:    {}", nodes::list(&node.serves.native));
-                    println!("emulated:  {}", nodes::list(&node.serves.emulated));
-                }
-            }
-        }
-        _ => unreachable!("only ls and inspect are shown"),
+        Builder::Remote(r) => println!("endpoint:  {}", r.endpoint),
+        Builder::Foreign { .. } | Builder::Legacy { .. } => {}
+    }
+    println!("platforms: {}", row.platforms.join(", "));
+    for node in &row.nodes {
+        println!();
+        println!("node:      {}", node.name);
+        println!("endpoint:  {}", node.endpoint);
+        println!("status:    {}", node.status);
+        println!("buildkit:  {}", node.buildkit);
+        println!("named:     {}", nodes::list(&node.serves.declared));
+        println!("native:    {}", nodes::list(&node.serves.native));
+        println!("emulated:  {}", nodes::list(&node.serves.emulated));
     }
     Ok(())
 }
@@ -289,8 +303,8 @@ async fn show(
 #[derive(Debug, serde::Serialize)]
 struct Row {
     name: String,
-    driver: Driver,
-    status: String,
+    driver: String,
+    status: Status,
     /// BuildKit's version, or `-` when it does not answer.
     buildkit: String,
     platforms: Vec<String>,
@@ -373,71 +387,119 @@ async fn describe_node(node: &Node) -> NodeRow {
     }
 }
 
-/// A builder's status, and what its BuildKit reports of itself: a docker-container
-/// builder is asked directly (its worker's platforms); the engine's own BuildKit is
+/// A builder's status, and what its BuildKit reports of itself: a BuildKit container or
+/// daemon is asked directly (its workers' platforms); the engine's own BuildKit is
 /// described by the engine's platform and its emulators; a builder made of nodes by each
 /// node's. One that does not answer shows as such, and the others are still listed.
 async fn describe(docker: Option<&bollard::Docker>, b: &Builder) -> Row {
-    if !b.nodes.is_empty() {
-        let nodes = futures_util::future::join_all(b.nodes.iter().map(describe_node)).await;
-        let down = nodes.iter().filter(|n| n.status != "running").count();
-        let mut platforms: Vec<String> = Vec::new();
-        for node in &nodes {
-            let serves = &node.serves;
-            for p in serves
-                .declared
-                .iter()
-                .chain(&serves.native)
-                .chain(&serves.emulated)
-            {
-                if !platforms.contains(&p.to_string()) {
-                    platforms.push(p.to_string());
-                }
-            }
-        }
-        return Row {
-            name: b.name.clone(),
-            driver: b.driver,
-            status: if down == 0 {
-                "running".into()
-            } else {
-                format!("{down} of {} nodes down", nodes.len())
-            },
-            buildkit: format!("{} nodes", nodes.len()),
-            platforms,
-            nodes,
-        };
-    }
-    let Some(docker) = docker else {
-        return Row {
-            name: b.name.clone(),
-            driver: b.driver,
-            status: "engine unreachable".into(),
-            buildkit: "-".into(),
-            platforms: Vec::new(),
-            nodes: Vec::new(),
-        };
-    };
-    let status = builder::status(docker, b).await;
-    let (buildkit, platforms) = match b.driver {
-        Driver::Docker => (
-            engine_version(docker).await,
-            builder::platforms(docker).await,
-        ),
-        Driver::DockerContainer => match builder::describe(b).await {
-            Ok(info) => (info.version, info.platforms),
-            Err(e) => {
-                tracing::debug!(builder = %b.name, error = %e, "builder does not answer");
-                ("-".into(), Vec::new())
-            }
-        },
-    };
-    Row {
-        name: b.name.clone(),
-        driver: b.driver,
+    let row = |status: Status, buildkit: String, platforms: Vec<String>| Row {
+        name: b.name().to_string(),
+        driver: b.driver_name(),
         status,
         buildkit,
         platforms,
         nodes: Vec::new(),
+    };
+    let silent = || ("-".to_string(), Vec::new());
+    match b {
+        Builder::Nodes { nodes, .. } => {
+            let count = nodes.len();
+            let nodes = futures_util::future::join_all(nodes.iter().map(describe_node)).await;
+            let down = nodes.iter().filter(|n| n.status != "running").count();
+            let mut platforms: Vec<String> = Vec::new();
+            for node in &nodes {
+                let serves = &node.serves;
+                for p in serves
+                    .declared
+                    .iter()
+                    .chain(&serves.native)
+                    .chain(&serves.emulated)
+                {
+                    if !platforms.contains(&p.to_string()) {
+                        platforms.push(p.to_string());
+                    }
+                }
+            }
+            let status = if down == 0 {
+                Status::Running
+            } else {
+                Status::NodesDown {
+                    down,
+                    of: nodes.len(),
+                }
+            };
+            Row {
+                nodes,
+                ..row(status, format!("{count} nodes"), platforms)
+            }
+        }
+        Builder::Engine { .. } => match docker {
+            None => {
+                let (v, p) = silent();
+                row(
+                    Status::Unreachable("the engine does not answer".into()),
+                    v,
+                    p,
+                )
+            }
+            Some(docker) => {
+                let status = if multiarch::engine::containerd_store(docker).await {
+                    Status::Running
+                } else {
+                    Status::SinglePlatformOnly
+                };
+                row(
+                    status,
+                    engine_version(docker).await,
+                    builder::platforms(docker).await,
+                )
+            }
+        },
+        Builder::Container(c) => match container::engine(c).await {
+            Err(e) => {
+                let (v, p) = silent();
+                row(Status::Unreachable(multiarch::error::root_cause(&e)), v, p)
+            }
+            Ok(docker) => match container::status(&docker, c).await {
+                Status::Running => match container::describe(&docker, c).await {
+                    Ok(info) => row(Status::Running, info.version, info.platforms),
+                    Err(e) => {
+                        let (v, p) = silent();
+                        row(Status::Unreachable(multiarch::error::root_cause(&e)), v, p)
+                    }
+                },
+                other => {
+                    let (v, p) = silent();
+                    row(other, v, p)
+                }
+            },
+        },
+        Builder::Remote(r) => match multiarch::buildkit::remote::describe(r).await {
+            Ok(info) => row(Status::Running, info.version, info.platforms),
+            Err(e) => {
+                let (v, p) = silent();
+                row(Status::Unreachable(multiarch::error::root_cause(&e)), v, p)
+            }
+        },
+        Builder::Foreign { driver, .. } => {
+            let (v, p) = silent();
+            row(
+                Status::Unusable(format!(
+                    "listed only: the kit builds on docker-container and remote builders, not {driver}"
+                )),
+                v,
+                p,
+            )
+        }
+        Builder::Legacy { name } => {
+            let (v, p) = silent();
+            row(
+                Status::Unusable(format!(
+                    "made by an earlier multiarch: `multiarch builder rm {name}`, then create it again"
+                )),
+                v,
+                p,
+            )
+        }
     }
 }

@@ -10,9 +10,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use multiarch::buildkit::builder::{self, Builder, DEFAULT_NAME, Driver};
-use multiarch::buildkit::buildkit_config::{self, BuildkitConfig};
+use multiarch::buildkit::builder::{self, Builder, Builders, DEFAULT_NAME, Status};
+use multiarch::buildkit::container;
 use multiarch::buildkit::image::{self, BuildRequest};
+use multiarch::buildkit::setup::{self, Wanted};
 use multiarch::doctor::{self, Level};
 use multiarch::engine::{self, RunSpec, SESSION_LABEL};
 use multiarch::local_registry;
@@ -129,75 +130,17 @@ async fn story(
     );
     story.done(t);
 
-    // The card's builder: a BuildKit container configured by ./buildkitd.toml. Where no
-    // BuildKit image can be had, the engine's own BuildKit, said plainly.
-    let buildkit_image = builder::default_image(docker).await;
-    let container = docker.inspect_image(&buildkit_image).await.is_ok();
-    let existing = builder::load_all(&builder::state_file());
-    // A builder of that name with another driver is the user's choice: used as it is.
-    let driver = match existing.get(DEFAULT_NAME) {
-        Some(b) => b.driver,
-        None if container => Driver::DockerContainer,
-        None => Driver::Docker,
-    };
-    let t = story.heading(match driver {
-        Driver::DockerContainer => {
-            "builder create (a BuildKit container configured by buildkitd.toml)"
-        }
-        Driver::Docker => "builder create (the engine's BuildKit, docker driver)",
-    });
-    if !container && driver == Driver::Docker && !existing.contains_key(DEFAULT_NAME) {
-        eprintln!(
-            "    no BuildKit image here ({} or {}): using the engine's own BuildKit instead; `sudo scripts/buildkit-image.sh` builds one from Debian's sources",
-            builder::DEFAULT_BUILDKIT_IMAGE,
-            builder::STAND_IN_BUILDKIT_IMAGE
-        );
-    }
-    let config = buildkit_config::config_path(None);
-    let buildkit = BuildkitConfig::load(config.as_deref())?;
-    let wanted = Builder {
-        name: DEFAULT_NAME.into(),
-        driver,
-        config: config.as_ref().map(std::fs::canonicalize).transpose()?,
-        image: (driver == Driver::DockerContainer).then(|| buildkit_image.clone()),
-        port: if driver == Driver::DockerContainer {
-            Some(builder::free_port(DEFAULT_NAME)?)
-        } else {
-            None
-        },
-        nodes: Vec::new(),
-    };
-    image::check_registry(docker, &wanted, &buildkit, &registry, true).await?;
-    let chosen = match existing.get(DEFAULT_NAME) {
-        Some(b) if builder::status(docker, b).await == "running" => b.clone(),
-        _ => {
-            builder::create(docker, &builder::state_file(), wanted.clone()).await?;
-            wanted
-        }
-    };
-    eprintln!(
-        "    builder `{}` ({} driver{}): {}",
-        chosen.name,
-        chosen.driver,
-        chosen
-            .image
-            .as_ref()
-            .map(|i| format!(", {i}"))
-            .unwrap_or_default(),
-        builder::status(docker, &chosen).await
+    let t = story.heading(
+        "builder create (a buildx builder: a BuildKit container configured by buildkitd.toml)",
     );
+    let chosen = demo_builder(docker, &registry).await?;
     story.done(t);
 
     let image = format!("{registry}/{}", args.image);
     let t = story.heading(&format!(
         "build and push {} for {}",
         image,
-        args.platform
-            .0
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
+        multiarch::join_platforms(&args.platform.0)
     ));
     let binaries = args.binaries.clone().or_else(|| {
         let dist = args.context.join("dist");
@@ -229,7 +172,7 @@ async fn story(
     };
     {
         let printer = BuildPrinter::new(true);
-        image::run(docker, &chosen, &request, |event| printer.show(event)).await?;
+        image::run(&chosen, &request, |event| printer.show(event)).await?;
     }
     story.done(t);
 
@@ -317,4 +260,57 @@ async fn story(
         story.started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The card's builder: a buildx docker-container builder configured by ./buildkitd.toml,
+/// so `docker buildx ls` shows it as the FastAPI demo's README does. A running builder of
+/// that name is used as it is (the user's choice); where no BuildKit image can be had,
+/// the engine's own BuildKit, said plainly.
+async fn demo_builder(docker: &bollard::Docker, registry: &str) -> anyhow::Result<Builder> {
+    let builders = Builders::from_env();
+    if let Some(existing) = builders.find(DEFAULT_NAME)? {
+        let running = match &existing {
+            Builder::Container(c) => container::status(docker, c).await == Status::Running,
+            Builder::Engine { .. } => multiarch::engine::containerd_store(docker).await,
+            _ => false,
+        };
+        if running {
+            eprintln!(
+                "    builder `{DEFAULT_NAME}` ({} driver) is running: used as it is",
+                existing.driver_name()
+            );
+            return Ok(existing);
+        }
+    }
+    let image = builder::default_image(docker).await;
+    let wanted = if docker.inspect_image(&image).await.is_ok() {
+        Wanted::Container {
+            name: DEFAULT_NAME.into(),
+            image: Some(image),
+            config: None,
+        }
+    } else {
+        eprintln!(
+            "    no BuildKit image here ({} or {}): using the engine's own BuildKit instead; `sudo scripts/buildkit-image.sh` builds one from Debian's sources",
+            builder::DEFAULT_BUILDKIT_IMAGE,
+            builder::STAND_IN_BUILDKIT_IMAGE
+        );
+        Wanted::Engine {
+            name: DEFAULT_NAME.into(),
+            config: None,
+        }
+    };
+    let (chosen, _) = setup::create(docker, &builders, wanted, registry).await?;
+    match &chosen {
+        Builder::Container(c) => eprintln!(
+            "    builder `{DEFAULT_NAME}` (docker-container driver, {}, container {}): running; `docker buildx ls` lists it",
+            c.image(),
+            c.container_name()
+        ),
+        other => eprintln!(
+            "    builder `{DEFAULT_NAME}` ({} driver)",
+            other.driver_name()
+        ),
+    }
+    Ok(chosen)
 }

@@ -161,11 +161,7 @@ impl IndexEdit {
     }
 
     fn available(&self) -> String {
-        crate::oci::index::platforms(&self.entries())
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
+        multiarch_platform::join_platforms(&crate::oci::index::platforms(&self.entries()))
     }
 
     /// Removes `platform`'s image and its attestations.

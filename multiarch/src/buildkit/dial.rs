@@ -1,0 +1,250 @@
+//! Reaching a BuildKit daemon without opening a port to it.
+//!
+//! A docker-container builder is reached as buildx reaches it: `buildctl dial-stdio` run
+//! in its container through the engine's exec API, its stdin and stdout carrying the
+//! gRPC connection. Only whoever may use the engine may use the builder; BuildKit listens
+//! on its unix socket inside the container and nowhere else. A remote builder (buildx's
+//! `remote` driver) is dialled at its own address.
+//!
+//! bollard's `BuildkitDaemon` takes an address it connects to itself, so for a build the
+//! connection is handed over through a [`Bridge`]: a unix socket in a fresh 0700 folder
+//! that only this user can enter, living as long as the build.
+
+use std::path::PathBuf;
+
+use bollard::Docker;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tonic::transport::{Channel, Endpoint, Uri};
+
+/// Where a BuildKit daemon is, and how to open a connection to it.
+#[derive(Clone)]
+pub(crate) enum Dialer {
+    /// `buildctl dial-stdio` in this container, through this engine.
+    Exec {
+        /// The engine the container runs on.
+        docker: Docker,
+        /// The container (`buildx_buildkit_<node>`).
+        container: String,
+    },
+    /// A unix socket (`unix:///run/buildkit/buildkitd.sock`).
+    Unix(PathBuf),
+    /// A plain TCP address (`host:port`).
+    Tcp(String),
+}
+
+impl std::fmt::Debug for Dialer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_string())
+    }
+}
+
+impl std::fmt::Display for Dialer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exec { container, .. } => {
+                write!(f, "`buildctl dial-stdio` in container `{container}`")
+            }
+            Self::Unix(path) => write!(f, "unix://{}", path.display()),
+            Self::Tcp(address) => write!(f, "tcp://{address}"),
+        }
+    }
+}
+
+/// A byte stream to BuildKit.
+pub(crate) trait Connection: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Connection for T {}
+
+impl Dialer {
+    /// Opens one connection.
+    ///
+    /// # Errors
+    /// The engine refuses the exec (a stopped container), or the address does not answer.
+    pub(crate) async fn dial(&self) -> std::io::Result<Box<dyn Connection>> {
+        match self {
+            Self::Exec { docker, container } => {
+                Ok(Box::new(exec_dial_stdio(docker, container).await?))
+            }
+            Self::Unix(path) => Ok(Box::new(tokio::net::UnixStream::connect(path).await?)),
+            Self::Tcp(address) => Ok(Box::new(tokio::net::TcpStream::connect(address).await?)),
+        }
+    }
+
+    /// A gRPC channel whose every connection is a new [`Dialer::dial`].
+    ///
+    /// # Errors
+    /// The first connection fails.
+    pub(crate) async fn channel(&self) -> std::io::Result<Channel> {
+        let dialer = self.clone();
+        let connector = tower::service_fn(move |_: Uri| {
+            let dialer = dialer.clone();
+            async move { dialer.dial().await.map(hyper_util::rt::TokioIo::new) }
+        });
+        // The address is not used: the connector always dials the daemon.
+        Endpoint::from_static("http://buildkitd")
+            .connect_with_connector(connector)
+            .await
+            .map_err(std::io::Error::other)
+    }
+}
+
+/// `buildctl dial-stdio` in `container`, its stdout (demultiplexed) and stdin as one
+/// stream; what it says on stderr goes to the debug log.
+async fn exec_dial_stdio(docker: &Docker, container: &str) -> std::io::Result<impl Connection> {
+    let exec = docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                tty: Some(false),
+                cmd: Some(vec!["buildctl", "dial-stdio"]),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(std::io::Error::other)?;
+    let started = docker
+        .start_exec(
+            &exec.id,
+            Some(StartExecOptions {
+                detach: false,
+                tty: false,
+                output_capacity: None,
+            }),
+        )
+        .await
+        .map_err(std::io::Error::other)?;
+    let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = started
+    else {
+        return Err(std::io::Error::other("the engine detached the exec"));
+    };
+    let (ours, theirs) = tokio::io::duplex(256 * 1024);
+    let (mut from_us, mut to_us) = tokio::io::split(theirs);
+    let container = container.to_string();
+    tokio::spawn(async move {
+        let downstream = async {
+            while let Some(chunk) = output.next().await {
+                match chunk {
+                    Ok(bollard::container::LogOutput::StdOut { message }) => {
+                        if to_us.write_all(&message).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(other) => {
+                        tracing::debug!(%container, said = %other, "buildctl dial-stdio");
+                    }
+                    Err(e) => {
+                        tracing::debug!(%container, error = %e, "dial-stdio stream ended");
+                        break;
+                    }
+                }
+            }
+            let _ = to_us.shutdown().await;
+        };
+        let upstream = async {
+            let _ = tokio::io::copy(&mut from_us, &mut input).await;
+            let _ = input.shutdown().await;
+        };
+        tokio::join!(downstream, upstream);
+    });
+    Ok(ours)
+}
+
+/// A unix socket, in a folder only this user can enter, that forwards each connection to
+/// a [`Dialer`]; for bollard, which wants an address. Gone when dropped.
+pub(crate) struct Bridge {
+    socket: PathBuf,
+    forwarding: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Bridge {
+    /// Starts forwarding.
+    ///
+    /// # Errors
+    /// The folder or the socket cannot be made.
+    pub(crate) fn start(dialer: Dialer) -> std::io::Result<Self> {
+        // 0700, said explicitly (tempfile's default follows the umask): no other user
+        // can reach the socket in it.
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("multiarch-buildkit-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()?;
+        let socket = dir.path().join("buildkitd.sock");
+        let listener = tokio::net::UnixListener::bind(&socket)?;
+        let forwarding = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let dialer = dialer.clone();
+                tokio::spawn(async move {
+                    match dialer.dial().await {
+                        Ok(mut daemon) => {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut daemon).await;
+                        }
+                        Err(e) => tracing::debug!(%dialer, error = %e, "cannot reach BuildKit"),
+                    }
+                });
+            }
+        });
+        Ok(Self {
+            socket,
+            forwarding,
+            _dir: dir,
+        })
+    }
+
+    /// The address to hand to bollard.
+    pub(crate) fn endpoint(&self) -> Endpoint {
+        Endpoint::from_shared(format!("unix://{}", self.socket.display()))
+            .expect("a unix socket path is a valid endpoint")
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.forwarding.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn the_bridge_forwards_and_only_its_user_can_enter_its_folder() {
+        // A stand-in daemon on a unix socket: it answers each connection with what it got.
+        let daemon_dir = tempfile::tempdir().unwrap();
+        let daemon = daemon_dir.path().join("d.sock");
+        let listener = tokio::net::UnixListener::bind(&daemon).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 5];
+                    s.read_exact(&mut buf).await.unwrap();
+                    s.write_all(&buf).await.unwrap();
+                });
+            }
+        });
+        let bridge = Bridge::start(Dialer::Unix(daemon)).unwrap();
+        let folder = bridge.socket.parent().unwrap().to_path_buf();
+        let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "no other user can reach the socket");
+        let mut client = tokio::net::UnixStream::connect(&bridge.socket)
+            .await
+            .unwrap();
+        client.write_all(b"hello").await.unwrap();
+        let mut answer = [0u8; 5];
+        client.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"hello");
+        drop(bridge);
+        assert!(!folder.exists(), "the folder goes with the bridge");
+    }
+}

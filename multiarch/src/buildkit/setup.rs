@@ -1,0 +1,104 @@
+//! Creating a builder the way `builder create` and `demo` both need it: buildkitd.toml
+//! read and checked, the name checked as buildx checks it, and the registry it will push
+//! to checked against the way the builder would speak to it, all before anything is
+//! created.
+
+use std::path::PathBuf;
+
+use bollard::Docker;
+
+use crate::buildkit::builder::{self, Builder, Builders, ContainerBuilder, Created};
+use crate::buildkit::buildkit_config::{
+    BuildkitConfig, BuildkitConfigError, DEFAULT_BUILDKITD_TOML,
+};
+use crate::buildkit::{buildx_store, container, image};
+use crate::error::Result;
+
+/// The builder to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    /// The engine's own BuildKit.
+    Engine {
+        /// Its name.
+        name: String,
+        /// Its buildkitd.toml (`None`: ./buildkitd.toml, else built in).
+        config: Option<PathBuf>,
+    },
+    /// A buildx docker-container builder.
+    Container {
+        /// Its name.
+        name: String,
+        /// The BuildKit image (`None`: [`builder::default_image`]).
+        image: Option<String>,
+        /// Its buildkitd.toml (`None`: ./buildkitd.toml, else built in).
+        config: Option<PathBuf>,
+    },
+}
+
+/// Creates `wanted` (or finds it there), once it is known to be able to push to
+/// `registry`. Returns the builder and whether it is new.
+///
+/// # Errors
+/// [`crate::error::Error::BuildkitConfig`] for a config that does not parse,
+/// [`crate::error::Error::BuildxStore`] for a name buildx would not load,
+/// [`crate::error::Error::RegistryNotHttp`], and whatever creating it meets.
+pub async fn create(
+    docker: &Docker,
+    builders: &Builders,
+    wanted: Wanted,
+    registry: &str,
+) -> Result<(Builder, Created)> {
+    let (Wanted::Engine { config, .. } | Wanted::Container { config, .. }) = &wanted;
+    let path = crate::buildkit::buildkit_config::config_path(config.clone());
+    let text = match &path {
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|source| BuildkitConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            })?
+        }
+        None => DEFAULT_BUILDKITD_TOML.to_string(),
+    };
+    let origin = path
+        .as_ref()
+        .map_or("buildkitd.toml (built in)".into(), |p| {
+            p.display().to_string()
+        });
+    let buildkit = BuildkitConfig::parse(&text, &origin)?;
+    let builder = match wanted {
+        Wanted::Engine { name, .. } => Builder::Engine {
+            name,
+            config: path
+                .as_ref()
+                .map(std::fs::canonicalize)
+                .transpose()
+                .map_err(|source| BuildkitConfigError::Read {
+                    path: origin.clone(),
+                    source,
+                })?,
+        },
+        Wanted::Container { name, image, .. } => {
+            buildx_store::check_name(&name)?;
+            let image = match image {
+                Some(image) => image,
+                None => builder::default_image(docker).await,
+            };
+            Builder::Container(ContainerBuilder::new(
+                &name,
+                &container::local_endpoint(),
+                &image,
+                text.into_bytes(),
+            ))
+        }
+    };
+    let http = image::answers_plain_http(registry).await;
+    image::check_registry(Some(docker), &builder, &buildkit, registry, http).await?;
+    let created = match &builder {
+        Builder::Container(wanted) => container::create(builders, wanted.clone()).await?,
+        Builder::Engine { name, config } => {
+            builder::create_engine(docker, builders, name, config.clone()).await?
+        }
+        _ => unreachable!("only engine and container builders are wanted"),
+    };
+    Ok((builder, created))
+}
