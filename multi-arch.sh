@@ -38,9 +38,10 @@ fi
 
 run "$multiarch" doctor --registry "$REGISTRY" || true
 run "$multiarch" registry up
-# The builder the card names: a BuildKit container configured by buildkitd.toml, when a
-# BuildKit image is here (pulled, or built from Debian's sources by the test bed);
-# otherwise the engine's own BuildKit, said plainly.
+# The builder the card names: a buildx builder, a BuildKit container configured by
+# buildkitd.toml, when a BuildKit image is here (pulled, or built from Debian's sources by
+# the test bed); otherwise the engine's own BuildKit, said plainly. buildx lists it, and
+# it opens no port: BuildKit is reached through the engine, as buildx reaches it.
 driver=docker
 for image in moby/buildkit:v0.25.1 multiarch-testbed/buildkit:debian; do
   if docker image inspect "$image" >/dev/null 2>&1; then driver=docker-container; break; fi
@@ -50,6 +51,7 @@ if [ "$driver" = docker ]; then
 fi
 builder=multiarch-$driver
 run "$multiarch" builder create --name "$builder" --driver "$driver" --config buildkitd.toml --registry "$REGISTRY"
+[ "$driver" = docker ] || run docker buildx ls
 
 # Cross-compile on the host when the toolchain is here; otherwise the Dockerfile does.
 context=()

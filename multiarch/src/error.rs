@@ -192,8 +192,8 @@ pub enum Error {
     /// A docker-container builder was asked to build without pushing.
     #[error("the builder `{0}` (docker-container) keeps what it builds to itself: add `--push`")]
     NeedsPush(String),
-    /// A docker-container builder's BuildKit does not answer.
-    #[error("the builder `{name}` does not answer at {address}")]
+    /// A builder's BuildKit does not answer.
+    #[error("the builder `{name}` does not answer through {address}")]
     BuilderDown {
         /// The builder.
         name: String,
@@ -364,7 +364,7 @@ impl Error {
             Self::BuildFailed { .. } => "the step's own output is above; fix it, then build again (finished steps come from the cache)".into(),
             Self::NeedsPush(_) => "or build with a `--driver docker` builder, which keeps the image in the engine".into(),
             Self::BuilderDown { name, .. } => format!(
-                "is its container running? `multiarch builder ls` shows it; `multiarch builder rm {name} && multiarch builder create --driver docker-container` starts a new one"
+                "`multiarch builder ls` shows its status; a docker-container builder starts again with `docker buildx inspect --bootstrap {name}` (or `multiarch builder rm {name}` and create it again), a remote one needs its BuildKit daemon answering at that address"
             ),
             Self::Context { .. } => "check the folder and its .dockerignore".into(),
             Self::ContainerExited { image, .. } => format!("see what it printed: `docker run --rm {image}`; a program that is not a server is checked with `multiarch verify --exec 'CMD'`"),

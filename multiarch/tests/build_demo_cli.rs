@@ -197,11 +197,14 @@ async fn builders_build_and_the_demo_run_end_to_end() {
         "{stdout}"
     );
     assert!(stdout.contains("linux/arm64  PASS"), "{stdout}");
-    // The card's builder (issue #14): the test bed has a BuildKit image, so the demo
-    // builds in a BuildKit container configured by buildkitd.toml.
+    // The card's builder (issues #14, #23): the test bed has a BuildKit image, so the
+    // demo builds in a buildx builder, a BuildKit container configured by buildkitd.toml
+    // (`common::run_demo` checks that `docker buildx ls` lists it).
     assert!(
-        stderr.contains("builder create (a BuildKit container configured by buildkitd.toml)")
-            && stderr.contains("(docker-container driver"),
+        stderr.contains(
+            "builder create (a buildx builder: a BuildKit container configured by buildkitd.toml)"
+        ) && stderr.contains("(docker-container driver")
+            && stderr.contains("container buildx_buildkit_multiarch-builder0"),
         "{stderr}"
     );
     bed.assert_no_containers("label=io.github.multiarch.purpose=demo", &stdout);

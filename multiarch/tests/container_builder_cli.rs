@@ -1,7 +1,8 @@
 //! Issue #14: a `docker-container` builder runs its own BuildKit (a pulled
 //! `moby/buildkit`, or the test bed's stand-in built from Debian's sources) with
 //! `buildkitd.toml`, builds `RUN` steps for foreign platforms under QEMU, and pushes
-//! itself, to a registry only where the config lets it speak plain HTTP.
+//! itself, to a registry only where the config lets it speak plain HTTP. How it lives
+//! beside `docker buildx` (issue #23) is `buildx_builders_cli.rs`.
 
 use std::path::Path;
 
@@ -59,7 +60,7 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         stderr.contains(&format!("[registry.\"{remote}\"]")) && stderr.contains("http = true"),
         "{stderr}"
     );
-    bed.assert_no_containers(&format!("name=multiarch-buildkit-{refused}"), &stderr);
+    bed.assert_no_containers(&format!("name=buildx_buildkit_{refused}0"), &stderr);
 
     let name = format!("container-{}", bed.run_id);
     bed.track_builder(&name);
@@ -316,18 +317,21 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
     let (code, _, _) = common::multiarch(&["inspect", &interrupted]);
     assert_ne!(code, 0, "an interrupted build pushed `{interrupted}`");
 
-    // `rm` keeps the cache volume, `rm --volumes` removes it too.
-    let volume = format!("multiarch-buildkit-{name}-state");
-    let (code, _, stderr) = run(&["builder", "rm", &name]);
+    // As `docker buildx rm`: `rm --keep-state` keeps the cache volume, `rm` removes it.
+    let volume = format!("buildx_buildkit_{name}0_state");
+    let (code, _, stderr) = run(&["builder", "rm", &name, "--keep-state"]);
     assert_eq!(code, 0, "{stderr}");
-    bed.assert_no_containers(&format!("name=multiarch-buildkit-{name}"), &stderr);
-    assert!(volume_exists(&volume), "`rm` kept the cache");
+    bed.assert_no_containers(&format!("name=buildx_buildkit_{name}0"), &stderr);
+    assert!(volume_exists(&volume), "`rm --keep-state` kept the cache");
     let (code, _, stderr) = create();
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = run(&["builder", "rm", &name, "--volumes"]);
+    let (code, _, stderr) = run(&["builder", "rm", &name]);
     assert_eq!(code, 0, "{stderr}");
-    bed.assert_no_containers(&format!("name=multiarch-buildkit-{name}"), &stderr);
-    assert!(!volume_exists(&volume), "`rm --volumes` removed the cache");
+    bed.assert_no_containers(&format!("name=buildx_buildkit_{name}0"), &stderr);
+    assert!(
+        !volume_exists(&volume),
+        "`rm` removed the cache, as buildx rm does"
+    );
 }
 
 /// The machine's host name, which must resolve to a loopback address for this test.
@@ -345,7 +349,7 @@ fn hostname_on_loopback() -> String {
     name
 }
 
-fn volume_exists(name: &str) -> bool {
+pub(crate) fn volume_exists(name: &str) -> bool {
     std::process::Command::new("docker")
         .args(["volume", "inspect", name])
         .output()

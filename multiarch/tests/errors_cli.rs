@@ -68,49 +68,89 @@ async fn plain_http_where_https_was_expected_says_which_setting_to_change() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_docker_container_builder_that_is_down_or_asked_to_keep_the_image_is_named() {
-    let Some(_bed) = common::testbed().await else {
+async fn a_builder_that_is_down_old_or_asked_to_keep_the_image_is_named() {
+    let Some(mut bed) = common::testbed().await else {
         return;
     };
-    // The builder as `builder create --driver docker-container` records it, with its
-    // container gone (no moby/buildkit image can run here).
+    // Builders as buildx writes them: a remote BuildKit on a port where nothing listens,
+    // and a docker-container builder whose image cannot be had; and one in the record of
+    // an earlier multiarch (its BuildKit on a TCP port).
     let state = tempfile::tempdir().unwrap();
+    let instances = state.path().join("buildx/instances");
+    std::fs::create_dir_all(&instances).unwrap();
     let port = common::free_port();
     std::fs::write(
-        state.path().join("builders.json"),
+        instances.join("remote"),
         format!(
-            r#"{{"remote":{{"name":"remote","driver":"docker-container","config":null,"image":"moby/buildkit:v0.16.0","port":{port}}}}}"#
+            r#"{{"Name":"remote","Driver":"remote","Nodes":[{{"Name":"remote0","Endpoint":"tcp://127.0.0.1:{port}","Platforms":null,"DriverOpts":null,"Flags":null,"Files":null}}],"Dynamic":false}}"#
         ),
+    )
+    .unwrap();
+    let missing = format!("gone-{}", bed.run_id);
+    bed.track_builder(&missing);
+    std::fs::write(
+        instances.join(&missing),
+        format!(
+            r#"{{"Name":"{missing}","Driver":"docker-container","Nodes":[{{"Name":"{missing}0","Endpoint":"unix:///var/run/docker.sock","Platforms":null,"DriverOpts":{{"image":"localhost:1/no-such-buildkit:1","network":"host"}},"Flags":null,"Files":null}}],"Dynamic":false}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        state.path().join("builders.json"),
+        r#"{"old":{"name":"old","driver":"docker-container","config":null,"image":"moby/buildkit:v0.16.0","port":1234}}"#,
     )
     .unwrap();
     let context = tempfile::tempdir().unwrap();
     std::fs::write(context.path().join("Dockerfile"), "FROM scratch\n").unwrap();
     let state_dir = state.path().to_str().unwrap();
     let env = [("MULTIARCH_STATE_DIR", state_dir)];
-    let build = |extra: &[&str]| {
-        let mut args = vec!["build", "--builder", "remote", "-t", "localhost:5000/x:1"];
+    let build = |builder: &str, extra: &[&str]| {
+        let mut args = vec!["build", "--builder", builder, "-t", "localhost:5000/x:1"];
         args.extend_from_slice(extra);
         args.push(context.path().to_str().unwrap());
         common::multiarch_with(&args, &env)
     };
 
-    let (code, _, stderr) = build(&["--push"]);
+    let (code, _, stderr) = build("remote", &["--push"]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains(&format!(
-            "error: the builder `remote` does not answer at 127.0.0.1:{port}"
+            "error: the builder `remote` does not answer through tcp://127.0.0.1:{port}"
         )),
         "{stderr}"
     );
     assert!(
-        stderr.contains("hint: is its container running?"),
+        stderr.contains("hint: `multiarch builder ls` shows its status"),
         "{stderr}"
     );
 
-    let (code, _, stderr) = build(&[]);
+    let (code, _, stderr) = build(&missing, &["--push"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("localhost:1/no-such-buildkit:1"),
+        "the image it could not have is named: {stderr}"
+    );
+    bed.assert_no_containers(&format!("name=buildx_buildkit_{missing}0"), &stderr);
+
+    let (code, _, stderr) = build("old", &["--push"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("made by an earlier multiarch, with a BuildKit port open on loopback")
+            && stderr
+                .contains("hint: make it again as a buildx builder: `multiarch builder rm old"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = build("remote", &[]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("keeps what it builds to itself: add `--push`"),
         "{stderr}"
     );
+    // `builder ls` lists all three, each with what it is.
+    let (code, listed, stderr) = common::multiarch_with(&["builder", "ls"], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(listed.contains("unreachable"), "{listed}");
+    assert!(listed.contains("inactive"), "{listed}");
+    assert!(listed.contains("made by an earlier multiarch"), "{listed}");
 }

@@ -17,7 +17,7 @@ pub(crate) fn interrupt(
 ) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_multiarch"))
         .args(args)
-        .envs(env.iter().copied())
+        .envs(common::test_env(env))
         .current_dir(common::repo_root())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -8,6 +8,7 @@ mod common;
 
 mod bad_input;
 mod build_demo_cli;
+mod buildx_builders_cli;
 mod container_builder_cli;
 mod copy_cli;
 mod credentials_cli;

@@ -244,7 +244,7 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
             "--push",
             "--plain",
         ])
-        .env("MULTIARCH_STATE_DIR", &state_dir)
+        .envs(common::test_env(&[("MULTIARCH_STATE_DIR", &state_dir)]))
         .env("NO_COLOR", "1")
         .current_dir(common::repo_root())
         .stdout(Stdio::piped())

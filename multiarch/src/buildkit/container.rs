@@ -30,6 +30,10 @@ use crate::error::{Error, Result};
 
 /// The label naming the builder on the containers and volumes the kit creates.
 pub const BUILDER_LABEL: &str = "io.github.multiarch.builder";
+/// The invocation that created a builder's container: Ctrl-C of that invocation removes
+/// it (a create or a boot cut short); it is not [`crate::engine::SESSION_LABEL`], whose
+/// containers are a run's passing ones, because a builder outlives its run.
+pub const CREATED_BY_LABEL: &str = "io.github.multiarch.builder-created-by";
 /// Where BuildKit keeps its state (and cache) inside the container.
 pub const STATE_IN_CONTAINER: &str = "/var/lib/buildkit";
 /// Where BuildKit reads its configuration inside the container.
@@ -68,8 +72,14 @@ pub fn container_body(builder: &ContainerBuilder) -> ContainerCreateBody {
         cmd.extend(["--config".to_string(), CONFIG_IN_CONTAINER.to_string()]);
     }
     cmd.extend(builder.flags.iter().cloned());
-    let mut labels = crate::engine::session_labels();
-    labels.insert(BUILDER_LABEL.to_string(), builder.name.clone());
+    let labels = HashMap::from([
+        (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
+        (BUILDER_LABEL.to_string(), builder.name.clone()),
+        (
+            CREATED_BY_LABEL.to_string(),
+            crate::engine::session_id().to_string(),
+        ),
+    ]);
     ContainerCreateBody {
         image: Some(builder.image().to_string()),
         cmd: Some(cmd),
@@ -96,8 +106,8 @@ pub fn container_body(builder: &ContainerBuilder) -> ContainerCreateBody {
 
 /// Creates a docker-container builder, or finds it there: its container is started (or
 /// made from the entry) and answers before the entry is written, so a builder that never
-/// came up leaves no entry, and Ctrl-C leaves neither (the container carries this run's
-/// session label).
+/// came up leaves no entry, and Ctrl-C leaves neither (the container carries
+/// [`CREATED_BY_LABEL`]).
 ///
 /// # Errors
 /// [`Error::BuilderConflict`] when the name is another kind of builder,
@@ -155,6 +165,8 @@ pub async fn bootstrap(docker: &Docker, builder: &ContainerBuilder) -> Result<()
 
 async fn run_new(docker: &Docker, builder: &ContainerBuilder) -> Result<()> {
     let name = builder.container_name();
+    // As buildx: the image is pulled when the engine does not have it.
+    crate::engine::ensure_image(docker, builder.image()).await?;
     if docker
         .inspect_volume(&builder.state_volume())
         .await
@@ -180,6 +192,7 @@ async fn run_new(docker: &Docker, builder: &ContainerBuilder) -> Result<()> {
         .name(&name)
         .build();
     let body = container_body(builder);
+    tracing::debug!(container = %name, image = builder.image(), "creating the builder container");
     crate::engine::creating({
         let docker = docker.clone();
         async move { docker.create_container(Some(options), body).await }

@@ -206,6 +206,8 @@ pub async fn run(
         }
         Builder::Remote(remote) => {
             let dialer = crate::buildkit::remote::dialer(remote)?;
+            // A daemon that does not answer is named before anything is packed.
+            crate::buildkit::remote::describe(remote).await?;
             let docker = crate::engine::connect().await?;
             check_push_target(None, builder, request).await?;
             run_on(&docker, Daemon::BuildKit(dialer), request, &on_event).await

@@ -169,12 +169,20 @@ async fn interrupted() -> ExitCode {
     let removed = match multiarch::engine::connect().await {
         Ok(docker) => {
             multiarch::buildkit::image::remove_leftover_contexts(&docker).await;
+            // A builder container this run was creating or booting: the entry (if any)
+            // stays, and the next build or `docker buildx` makes it again.
             multiarch::engine::remove_labelled(
                 &docker,
-                multiarch::engine::SESSION_LABEL,
+                multiarch::buildkit::container::CREATED_BY_LABEL,
                 multiarch::engine::session_id(),
             )
             .await
+                + multiarch::engine::remove_labelled(
+                    &docker,
+                    multiarch::engine::SESSION_LABEL,
+                    multiarch::engine::session_id(),
+                )
+                .await
         }
         Err(_) => 0,
     };

@@ -165,13 +165,24 @@ impl Drop for TestBed {
     fn drop(&mut self) {
         // The CLI, synchronously: this runs during unwinding too.
         for builder in &self.builders {
-            let container = format!("multiarch-buildkit-{builder}");
-            let _ = Command::new("docker")
-                .args(["rm", "-f", "-v", &container])
-                .output();
-            let _ = Command::new("docker")
-                .args(["volume", "rm", "-f", &format!("{container}-state")])
-                .output();
+            // buildx's names for a builder's container and volume, and the kit's earlier ones.
+            for (container, volume) in [
+                (
+                    format!("buildx_buildkit_{builder}0"),
+                    format!("buildx_buildkit_{builder}0_state"),
+                ),
+                (
+                    format!("multiarch-buildkit-{builder}"),
+                    format!("multiarch-buildkit-{builder}-state"),
+                ),
+            ] {
+                let _ = Command::new("docker")
+                    .args(["rm", "-f", "-v", &container])
+                    .output();
+                let _ = Command::new("docker")
+                    .args(["volume", "rm", "-f", &volume])
+                    .output();
+            }
         }
         let filter = format!("label={RUN_LABEL}={}", self.run_id);
         let ids = Command::new("docker")
@@ -255,11 +266,31 @@ pub fn multiarch(args: &[&str]) -> (i32, String, String) {
     multiarch_with(args, &[])
 }
 
+/// The environment every run of the CLI in the tests gets, besides `env`: a buildx store
+/// of its own (`<MULTIARCH_STATE_DIR>/buildx`, else one for this test process), so the
+/// user's `~/.docker/buildx` is never read or written.
+pub fn test_env<'a>(env: &[(&'a str, &'a str)]) -> Vec<(String, String)> {
+    static STORE: std::sync::LazyLock<tempfile::TempDir> =
+        std::sync::LazyLock::new(|| tempfile::tempdir().unwrap());
+    let mut all: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    if !all.iter().any(|(k, _)| k == "BUILDX_CONFIG") {
+        let store = match all.iter().find(|(k, _)| k == "MULTIARCH_STATE_DIR") {
+            Some((_, state)) => PathBuf::from(state).join("buildx"),
+            None => STORE.path().join("buildx"),
+        };
+        all.push(("BUILDX_CONFIG".into(), store.display().to_string()));
+    }
+    all
+}
+
 /// Runs the `multiarch` binary with extra environment variables.
 pub fn multiarch_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_multiarch"))
         .args(args)
-        .envs(env.iter().copied())
+        .envs(test_env(env))
         .current_dir(repo_root())
         .env("NO_COLOR", "1")
         .output()
@@ -328,10 +359,26 @@ pub fn run_demo(bed: &mut TestBed, platforms: Option<&str>) -> (i32, String, Str
     if let Some(platforms) = platforms {
         args.extend(["--platform", platforms]);
     }
-    multiarch_with(
+    let ran = multiarch_with(
         &args,
         &[("MULTIARCH_STATE_DIR", state.path().to_str().unwrap())],
-    )
+    );
+    // The demo's builder is a buildx builder (issue #23): buildx lists it, running.
+    if ran.2.contains("(docker-container driver") {
+        let listed = Command::new("docker")
+            .args(["buildx", "ls"])
+            .env("BUILDX_CONFIG", state.path().join("buildx"))
+            .output()
+            .unwrap();
+        let listed = String::from_utf8_lossy(&listed.stdout);
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.contains("multiarch-builder0") && l.contains("running")),
+            "`docker buildx ls` lists the demo's builder: {listed}"
+        );
+    }
+    ran
 }
 
 /// A free loopback port (bound, then released).

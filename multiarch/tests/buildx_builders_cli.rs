@@ -1,0 +1,518 @@
+//! Issue #23: the kit's docker-container builders are buildx builders. The kit writes
+//! buildx's store and runs the container as buildx does, so `docker buildx ls`, `build`,
+//! `inspect --bootstrap` and `rm` work on it; a builder `docker buildx create` made is
+//! listed, built on and removed by the kit; BuildKit is reached through the engine
+//! (`buildctl dial-stdio`), never a TCP port; `--provenance` reaches BuildKit.
+//!
+//! Every test has a buildx store of its own (`BUILDX_CONFIG`), so the user's stays as it
+//! was, and the real buildx of the test bed reads it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{self, TestBed};
+
+/// A test's own buildx store and kit state, and the CLI and buildx pointed at them.
+struct Stores {
+    dir: tempfile::TempDir,
+}
+
+impl Stores {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn buildx_dir(&self) -> PathBuf {
+        self.dir.path().join("buildx")
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "MULTIARCH_STATE_DIR",
+                self.dir.path().join("state").display().to_string(),
+            ),
+            ("BUILDX_CONFIG", self.buildx_dir().display().to_string()),
+        ]
+    }
+
+    /// `multiarch ARGS` with this test's stores.
+    fn kit(&self, args: &[&str]) -> (i32, String, String) {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        common::multiarch_with(args, &env)
+    }
+
+    /// `docker buildx ARGS` with this test's store.
+    fn buildx(&self, args: &[&str]) -> (i32, String, String) {
+        let output = Command::new("docker")
+            .arg("buildx")
+            .args(args)
+            .env("BUILDX_CONFIG", self.buildx_dir())
+            .current_dir(common::repo_root())
+            .output()
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// `docker buildx ls` still works, whatever the kit just did (one bad entry would
+    /// break it for every builder); returns what it listed.
+    fn buildx_ls_works(&self, after: &str) -> String {
+        let (code, stdout, stderr) = self.buildx(&["ls"]);
+        assert_eq!(code, 0, "`docker buildx ls` after {after}: {stderr}");
+        stdout
+    }
+
+    fn entries(&self) -> Vec<String> {
+        std::fs::read_dir(self.buildx_dir().join("instances"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `builder create --driver docker-container` with the test bed's BuildKit image and
+    /// the repository's buildkitd.toml.
+    fn create(&self, bed: &mut TestBed, name: &str) {
+        bed.track_builder(name);
+        let (code, stdout, stderr) = self.kit(&[
+            "builder",
+            "create",
+            "--name",
+            name,
+            "--driver",
+            "docker-container",
+            "--image",
+            "multiarch-testbed/buildkit:debian",
+            "--config",
+            "buildkitd.toml",
+        ]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(stderr.contains("`docker buildx ls` lists it"), "{stderr}");
+    }
+}
+
+/// A two-platform context that builds in a moment: a file copied into scratch.
+fn small_context() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY note /note\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("note"), "built for issue #23\n").unwrap();
+    dir
+}
+
+fn kit_build(stores: &Stores, builder: &str, tag: &str, context: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "build",
+        "--builder",
+        builder,
+        "-t",
+        tag,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--push",
+    ];
+    args.extend_from_slice(extra);
+    args.push(context.to_str().unwrap());
+    let (code, stdout, stderr) = stores.kit(&args);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    stdout
+}
+
+fn attestation_rows(inspected: &str) -> usize {
+    inspected
+        .lines()
+        .filter(|l| l.starts_with("attestation for"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kit_builder_is_one_buildx_lists_uses_and_removes() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+    let registry = bed.start_registry().await;
+    let stores = Stores::new();
+    let name = format!("kit-{}", bed.run_id);
+    stores.create(&mut bed, &name);
+
+    let listed = stores.buildx_ls_works("create");
+    let node_row = listed
+        .lines()
+        .find(|l| l.contains(&format!("{name}0")))
+        .unwrap_or_else(|| panic!("buildx lists the kit's node: {listed}"));
+    assert!(
+        node_row.contains("running") && node_row.contains("v0.25.0+debian"),
+        "running, with its BuildKit version: {node_row}"
+    );
+    assert!(node_row.contains("linux/arm64"), "{node_row}");
+    let (code, inspected, stderr) = stores.buildx(&["inspect", &name]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        inspected.contains("docker-container")
+            && inspected.contains("image=\"multiarch-testbed/buildkit:debian\"")
+            && inspected.contains("network=\"host\""),
+        "{inspected}"
+    );
+
+    // buildx builds on it and pushes, adding its default provenance.
+    let context = small_context();
+    let tag = format!("{registry}/by-buildx:{}", bed.run_id);
+    let (code, _, stderr) = stores.buildx(&[
+        "build",
+        "--builder",
+        &name,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "-t",
+        &tag,
+        "--push",
+        context.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, inspected, stderr) = common::multiarch(&["inspect", &tag]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(inspected.contains("linux/amd64") && inspected.contains("linux/arm64"));
+    assert_eq!(attestation_rows(&inspected), 2, "{inspected}");
+
+    // buildx removes it: container, state volume and entry; the kit no longer lists it.
+    let (code, _, stderr) = stores.buildx(&["rm", &name]);
+    assert_eq!(code, 0, "{stderr}");
+    bed.assert_no_containers(&format!("name=buildx_buildkit_{name}0"), &stderr);
+    assert!(!crate::container_builder_cli::volume_exists(&format!(
+        "buildx_buildkit_{name}0_state"
+    )));
+    let (code, listed, stderr) = stores.kit(&["builder", "ls"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!listed.contains(&name), "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_builder_buildx_made_is_the_kits_too() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+    let registry = bed.start_registry().await;
+    let stores = Stores::new();
+    let name = format!("bx-{}", bed.run_id);
+    bed.track_builder(&name);
+    let (code, _, stderr) = stores.buildx(&[
+        "create",
+        "--name",
+        &name,
+        "--driver",
+        "docker-container",
+        "--driver-opt",
+        "image=multiarch-testbed/buildkit:debian,network=host",
+        "--buildkitd-config",
+        "buildkitd.toml",
+        "--bootstrap",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let (code, listed, stderr) = stores.kit(&["builder", "ls"]);
+    assert_eq!(code, 0, "{stderr}");
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .unwrap_or_else(|| panic!("the kit lists buildx's builder: {listed}"));
+    assert!(
+        row.contains("docker-container")
+            && row.contains("running")
+            && row.contains("v0.25.0+debian")
+            && row.contains("linux/arm64"),
+        "{row}"
+    );
+    let (code, json, stderr) = stores.kit(&["builder", "inspect", &name, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["status"], "running", "{json}");
+
+    let context = small_context();
+    let tag = format!("{registry}/on-buildx:{}", bed.run_id);
+    let stdout = kit_build(&stores, &name, &tag, context.path(), &[]);
+    assert!(
+        stdout.contains("linux/amd64") && stdout.contains("linux/arm64"),
+        "{stdout}"
+    );
+
+    let (code, _, stderr) = stores.kit(&["builder", "rm", &name]);
+    assert_eq!(code, 0, "{stderr}");
+    bed.assert_no_containers(&format!("name=buildx_buildkit_{name}0"), &stderr);
+    assert!(!crate::container_builder_cli::volume_exists(&format!(
+        "buildx_buildkit_{name}0_state"
+    )));
+    let listed = stores.buildx_ls_works("the kit's rm");
+    assert!(!listed.contains(&name), "{listed}");
+    assert!(stores.entries().is_empty(), "{:?}", stores.entries());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buildx_recreates_a_kit_builder_from_its_entry() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+    let registry = bed.start_registry().await;
+    let stores = Stores::new();
+    let name = format!("again-{}", bed.run_id);
+    stores.create(&mut bed, &name);
+    let container = format!("buildx_buildkit_{name}0");
+    bed.run("docker", &["rm", "-f", &container]);
+    let listed = stores.buildx_ls_works("the container was removed by hand");
+    assert!(listed.contains("inactive"), "{listed}");
+
+    let (code, inspected, stderr) = stores.buildx(&["inspect", "--bootstrap", &name]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(inspected.contains("running"), "{inspected}");
+    // What buildx made from the kit's entry holds the kit's buildkitd.toml.
+    let config = bed.run(
+        "docker",
+        &["exec", &container, "cat", "/etc/buildkit/buildkitd.toml"],
+    );
+    assert!(config.contains("localhost:5000"), "{config}");
+
+    let context = small_context();
+    let tag = format!("{registry}/recreated:{}", bed.run_id);
+    kit_build(&stores, &name, &tag, context.path(), &[]);
+
+    // And the kit boots one that is gone, as buildx does before a build.
+    bed.run("docker", &["rm", "-f", &container]);
+    kit_build(&stores, &name, &tag, context.path(), &[]);
+    let (code, _, stderr) = stores.kit(&["builder", "rm", &name]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_config_or_name_is_refused_before_anything_is_written() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+    let stores = Stores::new();
+    let bad = stores.dir.path().join("bad.toml");
+    std::fs::write(&bad, "[registry.\"localhost:5000\"\n  http = true\n").unwrap();
+    let name = format!("bad-{}", bed.run_id);
+    bed.track_builder(&name);
+    let (code, _, stderr) = stores.kit(&[
+        "builder",
+        "create",
+        "--name",
+        &name,
+        "--driver",
+        "docker-container",
+        "--config",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("is not a valid buildkitd.toml: line 1"),
+        "{stderr}"
+    );
+    let upper = format!("Kit-{}", bed.run_id);
+    let (code, _, stderr) = stores.kit(&[
+        "builder",
+        "create",
+        "--name",
+        &upper,
+        "--driver",
+        "docker-container",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("is not a valid builder name"), "{stderr}");
+    assert!(stderr.contains("hint: name it as"), "{stderr}");
+    assert!(stores.entries().is_empty(), "{:?}", stores.entries());
+    bed.assert_no_containers(&format!("name=buildx_buildkit_{name}0"), &stderr);
+    bed.assert_no_containers(&format!("name=buildx_buildkit_{upper}0"), &stderr);
+    stores.buildx_ls_works("refused creates");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_mid_create_leaves_no_container_and_buildx_ls_working() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+    let stores = Stores::new();
+    let name = format!("cut-{}", bed.run_id);
+    bed.track_builder(&name);
+    let mut env = stores.env();
+    env.push(("RUST_LOG", "multiarch=debug".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, stderr) = crate::interrupt_cli::interrupt(
+        &[
+            "builder",
+            "create",
+            "--name",
+            &name,
+            "--driver",
+            "docker-container",
+            "--image",
+            "multiarch-testbed/buildkit:debian",
+        ],
+        &env,
+        "creating the builder container",
+        std::time::Duration::from_millis(50),
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    bed.assert_no_containers(&format!("name=buildx_buildkit_{name}0"), &stderr);
+    assert!(stores.entries().is_empty(), "{:?}", stores.entries());
+    stores.buildx_ls_works("Ctrl-C mid-create");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_tcp_path_leads_to_buildkit_and_other_users_cannot_build() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+    let registry = bed.start_registry().await;
+    let stores = Stores::new();
+    let name = format!("closed-{}", bed.run_id);
+    stores.create(&mut bed, &name);
+    assert_no_buildkit_listener("after create");
+
+    // During a build too: the bridge handed to bollard is a unix socket.
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        "FROM scratch\nCOPY payload /payload\n",
+    )
+    .unwrap();
+    let mut payload = vec![0u8; 64 << 20];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").unwrap(),
+        &mut payload,
+    )
+    .unwrap();
+    std::fs::write(context.path().join("payload"), payload).unwrap();
+    let tag = format!("{registry}/closed:{}", bed.run_id);
+    let env = stores.env();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_multiarch"))
+        .args([
+            "build",
+            "--builder",
+            &name,
+            "-t",
+            &tag,
+            "--platform",
+            "linux/amd64",
+            "--push",
+            context.path().to_str().unwrap(),
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_no_buildkit_listener("during a build");
+    assert!(child.wait().unwrap().success());
+
+    // A user who may not use the engine may not use the builder through the kit.
+    let (code, _, stderr) = {
+        let output = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_multiarch"))
+            .args(["build", "--builder", &name, "-t", &tag, "--push", "."])
+            .env("BUILDX_CONFIG", stores.buildx_dir())
+            .env("MULTIARCH_STATE_DIR", "/tmp/nobody-state")
+            .current_dir(context.path())
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    assert_eq!(code, Some(1), "uid 65534 must not build: {stderr}");
+    assert!(stderr.contains("ermission denied"), "{stderr}");
+    let (code, _, stderr) = stores.kit(&["builder", "rm", &name]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+/// No listening TCP socket on this machine belongs to BuildKit (the builder's container
+/// is on the host network, so its sockets would be the host's).
+fn assert_no_buildkit_listener(when: &str) {
+    let output = Command::new("ss").args(["-ltnpH"]).output().unwrap();
+    let listening = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    let buildkit: Vec<&str> = listening
+        .lines()
+        .filter(|l| l.contains("buildkitd") || l.contains("buildctl"))
+        .collect();
+    assert!(
+        buildkit.is_empty(),
+        "a TCP port leads to BuildKit {when}: {buildkit:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provenance_min_max_and_false_are_in_the_pushed_index() {
+    let Some(mut bed) = common::testbed().await else {
+        return;
+    };
+    let registry = bed.start_registry().await;
+    let stores = Stores::new();
+    let name = format!("attest-{}", bed.run_id);
+    stores.create(&mut bed, &name);
+    let context = small_context();
+    let provenance = |tag: &str| {
+        let output = Command::new("docker")
+            .args([
+                "buildx",
+                "imagetools",
+                "inspect",
+                tag,
+                "--format",
+                "{{json .Provenance}}",
+            ])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+
+    // By default, as buildx: `mode=min`, one attestation per platform, no build config.
+    let tag = format!("{registry}/attest:min-{}", bed.run_id);
+    let stdout = kit_build(&stores, &name, &tag, context.path(), &[]);
+    assert_eq!(attestation_rows(&stdout), 2, "{stdout}");
+    let min = provenance(&tag);
+    assert!(min["linux/arm64"]["SLSA"]["buildType"].is_string(), "{min}");
+    assert!(min["linux/arm64"]["SLSA"]["buildConfig"].is_null(), "{min}");
+
+    let tag = format!("{registry}/attest:max-{}", bed.run_id);
+    kit_build(
+        &stores,
+        &name,
+        &tag,
+        context.path(),
+        &["--provenance", "mode=max"],
+    );
+    let max = provenance(&tag);
+    assert!(
+        max["linux/amd64"]["SLSA"]["buildConfig"]["llbDefinition"].is_array(),
+        "mode=max carries the build's definition: {max}"
+    );
+
+    let tag = format!("{registry}/attest:none-{}", bed.run_id);
+    let stdout = kit_build(
+        &stores,
+        &name,
+        &tag,
+        context.path(),
+        &["--provenance=false"],
+    );
+    assert_eq!(attestation_rows(&stdout), 0, "{stdout}");
+    let (code, _, stderr) = stores.kit(&["builder", "rm", &name]);
+    assert_eq!(code, 0, "{stderr}");
+}
