@@ -21,7 +21,7 @@ scripts/testbed.sh up
 again=$((SECONDS - t0))
 t0=$SECONDS
 tests_out=$(mktemp)
-cargo test --workspace --locked 2>&1 | tee "$tests_out" >&2
+cargo test --workspace --locked -- --include-ignored 2>&1 | tee "$tests_out" >&2
 tests=$((SECONDS - t0))
 passed=$(grep -oE '^test result: ok\. [0-9]+ passed' "$tests_out" | awk '{s += $4} END {print s + 0}')
 rm -f "$tests_out"
@@ -31,7 +31,7 @@ cat >"$out" <<MD
 <!-- fresh-machine:start -->
 ## The README's test command on a fresh machine
 
-- command: \`bench/fresh-machine.sh\` (\`scripts/testbed.sh up\`, then \`up\` again, then \`cargo test --workspace --locked\`), from a fresh clone
+- command: \`bench/fresh-machine.sh\` (\`scripts/testbed.sh up\`, then \`up\` again, then \`cargo test --workspace --locked -- --include-ignored\`), from a fresh clone
 - date: $(date -u +%Y-%m-%d), machine: $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB, $(uname -m), $(. /etc/os-release && echo "$PRETTY_NAME")
 - test bed never ran here before: $fresh; cargo's target folder cold: $cold; Docker $(docker version -f '{{.Server.Version}}')
 

@@ -30,7 +30,7 @@ measure() { # name rev -> "binaries relink_s run_s passed"
     relink=$(echo "$(date +%s.%N) - $t0" | bc)
     log=$(mktemp)
     t0=$(date +%s.%N)
-    cargo test --workspace --locked >"$log" 2>&1
+    cargo test --workspace --locked -- --include-ignored >"$log" 2>&1
     run=$(echo "$(date +%s.%N) - $t0" | bc)
     passed=$(grep -oE '^test result: ok\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
     rm -f "$log"

@@ -26,11 +26,10 @@ fn place(root: &Path, path: &str, from: &Path) {
     std::fs::copy(from, to).unwrap();
 }
 
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_judges_every_program_and_the_x86_level() {
-    let Some(mut bed) = common::testbed().await else {
-        return;
-    };
+    let mut bed = common::testbed().await;
     let registry = bed.start_registry().await;
     let context = tempfile::tempdir().unwrap();
     let root = context.path();
