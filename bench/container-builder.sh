@@ -12,7 +12,8 @@
 #   - the same build through the kit's earlier path, BuildKit on a loopback TCP port
 #     (the binary built from TCP_REV, cached outside the clone; TCP_REV=none skips it),
 #     and through the engine's own BuildKit (docker driver);
-#   - the stand-in BuildKit image from Debian's sources, built with an empty cache.
+#   - the stand-in BuildKit image from Debian's sources, built with an empty cache
+#     (IMAGE_BUILD=0 skips it).
 #
 #   bench/container-builder.sh     (needs the test bed: sudo scripts/testbed.sh up)
 set -euo pipefail
@@ -94,6 +95,9 @@ for _ in $(seq 1 "$RUNS"); do
   # Build and push, on the builder the kit made.
   add kit-build-cold "$(seconds kit_build "$m" bench-kit kit --no-cache)"
   add kit-build-warm "$(seconds kit_build "$m" bench-kit kit)"
+  # Like for like with the earlier path, which asked for no attestation.
+  add kit-noattest-cold "$(seconds kit_build "$m" bench-kit kit-none --no-cache --provenance=false)"
+  add kit-noattest-warm "$(seconds kit_build "$m" bench-kit kit-none --provenance=false)"
   add buildx-build-cold "$(seconds buildx_build buildx --no-cache)"
   add buildx-build-warm "$(seconds buildx_build buildx)"
   add kit-ls "$(seconds "$m" builder ls)"
@@ -113,11 +117,15 @@ for _ in $(seq 1 "$RUNS"); do
   add engine-build-warm "$(seconds kit_build "$m" bench-engine engine)"
 done
 
-image_cache=$(mktemp -d)
-image_seconds=$(seconds env MULTIARCH_CACHE="$image_cache" scripts/buildkit-image.sh multiarch-testbed-bench/buildkit:cold)
-image_bytes=$(docker image inspect -f '{{.Size}}' multiarch-testbed-bench/buildkit:cold)
-binaries=$(du -cb "$image_cache"/buildkit/*/buildkitd "$image_cache"/buildkit/*/buildctl | tail -n1 | cut -f1)
-rm -rf "$image_cache"
+image_line="The stand-in BuildKit image was not built in this run (IMAGE_BUILD=0)."
+if [ "${IMAGE_BUILD:-1}" != 0 ]; then
+  image_cache=$(mktemp -d)
+  image_seconds=$(seconds env MULTIARCH_CACHE="$image_cache" scripts/buildkit-image.sh multiarch-testbed-bench/buildkit:cold)
+  image_bytes=$(docker image inspect -f '{{.Size}}' multiarch-testbed-bench/buildkit:cold)
+  binaries=$(du -cb "$image_cache"/buildkit/*/buildkitd "$image_cache"/buildkit/*/buildctl | tail -n1 | cut -f1)
+  rm -rf "$image_cache"
+  image_line="The stand-in BuildKit image from Debian's sources (\`scripts/buildkit-image.sh\`, empty cache: download, compile, pack): $(printf '%.0f' "$image_seconds") s; image $(numfmt --to=iec-i --suffix=B "$image_bytes") as the engine reports it; buildkitd and buildctl $(numfmt --to=iec-i --suffix=B "$binaries") together."
+fi
 
 row() { # label key
   local runs=${t[$2]:-}
@@ -142,14 +150,16 @@ out=$(mktemp)
   row "reference: \`docker buildx build --push\`, same builder, cold" buildx-build-cold
   row "\`multiarch build --push\`, warm" kit-build-warm
   row "reference: \`docker buildx build --push\`, same builder, warm" buildx-build-warm
-  row "reference: the kit's earlier path (BuildKit on loopback TCP, $TCP_REV), cold" tcp-build-cold
+  row "\`multiarch build --push --provenance=false\`, cold" kit-noattest-cold
+  row "reference: the kit's earlier path (BuildKit on loopback TCP, $TCP_REV; it asked for no attestation), cold" tcp-build-cold
+  row "\`multiarch build --push --provenance=false\`, warm" kit-noattest-warm
   row "reference: the kit's earlier path, warm" tcp-build-warm
   row "reference: the engine's BuildKit (docker driver), cold" engine-build-cold
   row "reference: the engine's BuildKit, warm" engine-build-warm
   row "\`multiarch builder ls\` (asks each BuildKit through the engine)" kit-ls
   row "reference: \`docker buildx ls\`" buildx-ls
   echo
-  echo "The stand-in BuildKit image from Debian's sources (\`scripts/buildkit-image.sh\`, empty cache: download, compile, pack): $(printf '%.0f' "$image_seconds") s; image $(numfmt --to=iec-i --suffix=B "$image_bytes") as the engine reports it; buildkitd and buildctl $(numfmt --to=iec-i --suffix=B "$binaries") together."
+  echo "$image_line"
   echo "<!-- container-builder:end -->"
 } >"$out"
 write_section container-builder "$out"

@@ -143,7 +143,8 @@ pub async fn create(builders: &Builders, wanted: ContainerBuilder) -> Result<Cre
 }
 
 /// Makes the builder's BuildKit answer, as buildx boots a node: a running container is
-/// used as it is, a stopped one is started, a missing one is created from the entry.
+/// used as it is (not asked again: each question is an exec), a stopped one is started, a
+/// missing one is created from the entry, and those two are waited for.
 ///
 /// # Errors
 /// [`Error::Engine`] when the engine refuses, [`Error::BuilderDown`] when BuildKit does
@@ -151,7 +152,7 @@ pub async fn create(builders: &Builders, wanted: ContainerBuilder) -> Result<Cre
 pub async fn bootstrap(docker: &Docker, builder: &ContainerBuilder) -> Result<()> {
     let name = builder.container_name();
     match docker.inspect_container(&name, None).await {
-        Ok(c) if c.state.as_ref().and_then(|s| s.running) == Some(true) => {}
+        Ok(c) if c.state.as_ref().and_then(|s| s.running) == Some(true) => return Ok(()),
         Ok(_) => docker
             .start_container(&name, None)
             .await

@@ -76,16 +76,29 @@ impl Dialer {
     /// # Errors
     /// The first connection fails.
     pub(crate) async fn channel(&self) -> std::io::Result<Channel> {
-        let dialer = self.clone();
-        let connector = tower::service_fn(move |_: Uri| {
-            let dialer = dialer.clone();
-            async move { dialer.dial().await.map(hyper_util::rt::TokioIo::new) }
-        });
         // The address is not used: the connector always dials the daemon.
         Endpoint::from_static("http://buildkitd")
-            .connect_with_connector(connector)
+            .connect_with_connector(self.connector())
             .await
             .map_err(std::io::Error::other)
+    }
+
+    fn connector(
+        &self,
+    ) -> impl tower::Service<
+        Uri,
+        Response = hyper_util::rt::TokioIo<Box<dyn Connection>>,
+        Error = std::io::Error,
+        Future = impl Future<Output = std::io::Result<hyper_util::rt::TokioIo<Box<dyn Connection>>>>
+                 + Send,
+    > + Clone
+    + Send
+    + 'static {
+        let dialer = self.clone();
+        tower::service_fn(move |_: Uri| {
+            let dialer = dialer.clone();
+            async move { dialer.dial().await.map(hyper_util::rt::TokioIo::new) }
+        })
     }
 }
 
@@ -156,11 +169,20 @@ async fn exec_dial_stdio(docker: &Docker, container: &str) -> std::io::Result<im
     Ok(ours)
 }
 
+/// A connection being dialled ahead of its use.
+type Spare = tokio::task::JoinHandle<std::io::Result<Box<dyn Connection>>>;
+
 /// A unix socket, in a folder only this user can enter, that forwards each connection to
 /// a [`Dialer`]; for bollard, which wants an address. Gone when dropped.
+///
+/// Dialling a container is an exec (tens of milliseconds), so the bridge dials `spares`
+/// connections as soon as it starts, while the caller packs and sends the context, and
+/// hands them to the first connections it accepts.
 pub(crate) struct Bridge {
     socket: PathBuf,
     forwarding: tokio::task::JoinHandle<()>,
+    /// Why the daemon could not be dialled, the last time it could not.
+    dial_failure: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -169,7 +191,7 @@ impl Bridge {
     ///
     /// # Errors
     /// The folder or the socket cannot be made.
-    pub(crate) fn start(dialer: Dialer) -> std::io::Result<Self> {
+    pub(crate) fn start(dialer: Dialer, spares: usize) -> std::io::Result<Self> {
         // 0700, said explicitly (tempfile's default follows the umask): no other user
         // can reach the socket in it.
         use std::os::unix::fs::PermissionsExt;
@@ -179,15 +201,35 @@ impl Bridge {
             .tempdir()?;
         let socket = dir.path().join("buildkitd.sock");
         let listener = tokio::net::UnixListener::bind(&socket)?;
+        let dial_failure = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let failures = dial_failure.clone();
+        let mut ready: Vec<Spare> = (0..spares)
+            .map(|_| {
+                let dialer = dialer.clone();
+                tokio::spawn(async move { dialer.dial().await })
+            })
+            .collect();
         let forwarding = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 let dialer = dialer.clone();
+                let failures = failures.clone();
+                let spare = ready.pop();
                 tokio::spawn(async move {
-                    match dialer.dial().await {
+                    let dialled = match spare {
+                        Some(spare) => match spare.await {
+                            Ok(Ok(daemon)) => Ok(daemon),
+                            _ => dialer.dial().await,
+                        },
+                        None => dialer.dial().await,
+                    };
+                    match dialled {
                         Ok(mut daemon) => {
                             let _ = tokio::io::copy_bidirectional(&mut client, &mut daemon).await;
                         }
-                        Err(e) => tracing::debug!(%dialer, error = %e, "cannot reach BuildKit"),
+                        Err(e) => {
+                            tracing::debug!(%dialer, error = %e, "cannot reach BuildKit");
+                            *failures.lock().expect("not poisoned") = Some(e.to_string());
+                        }
                     }
                 });
             }
@@ -195,14 +237,25 @@ impl Bridge {
         Ok(Self {
             socket,
             forwarding,
+            dial_failure,
             _dir: dir,
         })
+    }
+
+    /// Why the daemon could not be reached, if a connection to it failed.
+    pub(crate) fn dial_failure(&self) -> Option<String> {
+        self.dial_failure.lock().expect("not poisoned").clone()
     }
 
     /// The address to hand to bollard.
     pub(crate) fn endpoint(&self) -> Endpoint {
         Endpoint::from_shared(format!("unix://{}", self.socket.display()))
             .expect("a unix socket path is a valid endpoint")
+    }
+
+    /// A gRPC channel through the bridge, connected on its first request.
+    pub(crate) fn lazy_channel(&self) -> Channel {
+        self.endpoint().connect_lazy()
     }
 }
 
@@ -233,7 +286,7 @@ mod tests {
                 });
             }
         });
-        let bridge = Bridge::start(Dialer::Unix(daemon)).unwrap();
+        let bridge = Bridge::start(Dialer::Unix(daemon), 1).unwrap();
         let folder = bridge.socket.parent().unwrap().to_path_buf();
         let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "no other user can reach the socket");
@@ -244,6 +297,13 @@ mod tests {
         let mut answer = [0u8; 5];
         client.read_exact(&mut answer).await.unwrap();
         assert_eq!(&answer, b"hello");
+        // The second connection finds no spare left and dials anew.
+        let mut again = tokio::net::UnixStream::connect(&bridge.socket)
+            .await
+            .unwrap();
+        again.write_all(b"again").await.unwrap();
+        again.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"again");
         drop(bridge);
         assert!(!folder.exists(), "the folder goes with the bridge");
     }

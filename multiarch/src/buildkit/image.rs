@@ -202,7 +202,8 @@ pub async fn run(
             // missing one made from the entry.
             crate::buildkit::container::bootstrap(&docker, container).await?;
             let dialer = crate::buildkit::container::dialer(&docker, container);
-            run_on(&docker, Daemon::BuildKit(dialer), request, &on_event).await
+            let daemon = Daemon::buildkit(&container.name, dialer)?;
+            run_on(&docker, daemon, request, &on_event).await
         }
         Builder::Remote(remote) => {
             let dialer = crate::buildkit::remote::dialer(remote)?;
@@ -210,7 +211,8 @@ pub async fn run(
             crate::buildkit::remote::describe(remote).await?;
             let docker = crate::engine::connect().await?;
             check_push_target(None, builder, request).await?;
-            run_on(&docker, Daemon::BuildKit(dialer), request, &on_event).await
+            let daemon = Daemon::buildkit(&remote.name, dialer)?;
+            run_on(&docker, daemon, request, &on_event).await
         }
         Builder::Foreign { name, driver } => Err(Error::BuilderUnusable {
             name: name.clone(),
@@ -246,8 +248,33 @@ async fn check_push_target(
 enum Daemon {
     /// The engine's own, over its `/session` and `/grpc` endpoints.
     Engine,
-    /// A BuildKit daemon that pushes what it builds.
-    BuildKit(Dialer),
+    /// A BuildKit daemon that pushes what it builds, reached through a bridge that starts
+    /// dialling it (the solve's connection and the status stream's) before the context
+    /// is packed.
+    BuildKit {
+        /// The builder, for errors.
+        builder: String,
+        /// How it is reached.
+        dialer: Dialer,
+        /// The socket bollard dials.
+        bridge: Bridge,
+    },
+}
+
+impl Daemon {
+    fn buildkit(builder: &str, dialer: Dialer) -> Result<Self> {
+        // bollard dials an address itself: a socket only this user can reach, forwarding
+        // to the daemon, for as long as the build runs.
+        let bridge = Bridge::start(dialer.clone(), 2).map_err(|e| Error::Engine {
+            action: "open a private socket to hand BuildKit's connection to bollard".into(),
+            source: e.into(),
+        })?;
+        Ok(Self::BuildKit {
+            builder: builder.to_string(),
+            dialer,
+            bridge,
+        })
+    }
 }
 
 async fn run_on(
@@ -264,7 +291,7 @@ async fn run_on(
     );
     let named = match &daemon {
         Daemon::Engine => NamedContexts::import(docker, &request.build_contexts).await?,
-        Daemon::BuildKit(_) => NamedContexts::push(docker, request).await?,
+        Daemon::BuildKit { .. } => NamedContexts::push(docker, request).await?,
     };
     let on_engine = matches!(daemon, Daemon::Engine);
     let result = build(docker, daemon, request, packed, &named, on_event).await;
@@ -285,7 +312,7 @@ async fn build(
     named: &NamedContexts,
     on_event: &(impl Fn(BuildEvent) + Sync),
 ) -> Result<()> {
-    let on_daemon = matches!(daemon, Daemon::BuildKit(_));
+    let on_daemon = matches!(daemon, Daemon::BuildKit { .. });
     let options = frontend_options(
         request,
         &request.platforms,
@@ -301,22 +328,11 @@ async fn build(
             Some(engine) => control::engine_channel(&engine).await.ok(),
             None => None,
         },
-        Daemon::BuildKit(dialer) => dialer.channel().await.ok(),
-    };
-    // bollard dials an address itself: for a BuildKit daemon, a socket only this user
-    // can reach, forwarding to the daemon, for as long as the build runs.
-    let bridge = match &daemon {
-        Daemon::Engine => None,
-        Daemon::BuildKit(dialer) => {
-            Some(Bridge::start(dialer.clone()).map_err(|e| Error::Engine {
-                action: "open a private socket to hand BuildKit's connection to bollard".into(),
-                source: e.into(),
-            })?)
-        }
+        Daemon::BuildKit { bridge, .. } => Some(bridge.lazy_channel()),
     };
     let solve = async {
-        match &bridge {
-            None => {
+        match &daemon {
+            Daemon::Engine => {
                 Moby::new(docker)
                     .docker_build(
                         &request.tag.whole(),
@@ -327,7 +343,7 @@ async fn build(
                     )
                     .await
             }
-            Some(bridge) => {
+            Daemon::BuildKit { bridge, .. } => {
                 let registry = request.tag.registry();
                 let output = ImageRegistryOutput::builder(&request.tag.whole())
                     .push(true)
@@ -345,9 +361,25 @@ async fn build(
         on_event(BuildEvent::Progress(line));
     })
     .await;
-    solved.map_err(|e| Error::BuildFailed {
-        image: request.tag.whole(),
-        reason: failure_reason(&progress, &e),
+    let unreachable = match &daemon {
+        Daemon::BuildKit {
+            builder,
+            dialer,
+            bridge,
+        } => bridge.dial_failure().map(|why| (builder, dialer, why)),
+        Daemon::Engine => None,
+    };
+    solved.map_err(|e| match unreachable {
+        // The daemon itself could not be reached: that, not a failed build.
+        Some((builder, dialer, why)) => Error::BuilderDown {
+            name: builder.clone(),
+            address: dialer.to_string(),
+            source: why.into(),
+        },
+        None => Error::BuildFailed {
+            image: request.tag.whole(),
+            reason: failure_reason(&progress, &e),
+        },
     })
 }
 
