@@ -449,6 +449,35 @@ unpack_busybox() (
   done
 )
 
+# Debian 14's buildx, newer than the 0.13 the test bed installs (users have newer ones):
+# unpacked, not installed, so the buildx interop test can run it standalone beside 0.13.
+BUILDX_NEW_DIR=${MULTIARCH_BUILDX_NEW_DIR:-/var/cache/multiarch/buildx-$ENGINE_SUITE}
+ensure_newer_buildx() {
+  say "a newer buildx ($ENGINE_SUITE's), unpacked for the buildx interop test"
+  if ! $REHEARSING && [ -x "$BUILDX_NEW_DIR/docker-buildx" ]; then
+    ok "$("$BUILDX_NEW_DIR/docker-buildx" version) in $BUILDX_NEW_DIR"
+    return 0
+  fi
+  is_debian || { missing "docker-buildx/$ENGINE_SUITE: the buildx interop test runs it"; return 0; }
+  need_root "unpacking $ENGINE_SUITE's buildx"
+  add_debian_suite "$ENGINE_SUITE"
+  apt_update
+  unpack_newer_buildx
+  ok "$("$BUILDX_NEW_DIR/docker-buildx" version) in $BUILDX_NEW_DIR"
+}
+
+unpack_newer_buildx() (
+  local debs
+  debs=$(mktemp -d)
+  trap 'rm -rf "$debs"' EXIT
+  chmod 755 "$debs"
+  cd "$debs"
+  apt_get download -qq -o APT::Sandbox::User=root "docker-buildx/$ENGINE_SUITE" >&2
+  dpkg-deb -x docker-buildx_*.deb "$debs/root"
+  mkdir -p "$BUILDX_NEW_DIR"
+  cp "$debs/root/usr/libexec/docker/cli-plugins/docker-buildx" "$BUILDX_NEW_DIR/docker-buildx"
+)
+
 # The BuildKit image for docker-container builders, from Debian's sources (see
 # scripts/buildkit-image.sh); a pulled moby/buildkit is used instead when there is one.
 BUILDKIT_IMAGE=multiarch-testbed/buildkit:debian
@@ -539,6 +568,7 @@ cmd_up() {
   ensure_build_std_toolchains
   ensure_busybox
   ensure_registry_tools
+  ensure_newer_buildx
   ensure_buildkit_image
   if ! bridge_ok; then
     die "the engine's docker0 bridge is missing" "restart dockerd: scripts/testbed.sh down && scripts/testbed.sh up"
@@ -633,6 +663,9 @@ cmd_rehearse() {
   ensure_busybox
   rm -rf "$BUSYBOX_DIR"
   ensure_registry_tools
+  BUILDX_NEW_DIR=$(mktemp -d)
+  ensure_newer_buildx
+  rm -rf "$BUILDX_NEW_DIR"
   # A scratch cache and tag: the compile from Debian's sources runs as on a new machine.
   BUILDKIT_IMAGE=multiarch-testbed-rehearsal/buildkit:$$
   local buildkit_cache

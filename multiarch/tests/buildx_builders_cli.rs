@@ -47,8 +47,18 @@ impl Stores {
 
     /// `docker buildx ARGS` with this test's store.
     fn buildx(&self, args: &[&str]) -> (i32, String, String) {
-        let output = Command::new("docker")
-            .arg("buildx")
+        let mut buildx = Command::new("docker");
+        buildx.arg("buildx");
+        self.run_buildx(buildx, args)
+    }
+
+    /// Another buildx binary, run standalone (`docker-buildx ARGS`), with this test's store.
+    fn buildx_binary(&self, binary: &Path, args: &[&str]) -> (i32, String, String) {
+        self.run_buildx(Command::new(binary), args)
+    }
+
+    fn run_buildx(&self, mut buildx: Command, args: &[&str]) -> (i32, String, String) {
+        let output = buildx
             .args(args)
             .env("BUILDX_CONFIG", self.buildx_dir())
             .current_dir(common::repo_root())
@@ -130,6 +140,17 @@ fn kit_build(stores: &Stores, builder: &str, tag: &str, context: &Path, extra: &
     stdout
 }
 
+/// The opening most tests here share: the engine, a registry of this run's own, stores of
+/// this test's own, and a kit builder named `<prefix>-<run>` in them.
+async fn kit_builder(prefix: &str) -> (TestBed, String, Stores, String) {
+    let mut bed = common::testbed().await;
+    let registry = bed.start_registry().await;
+    let stores = Stores::new();
+    let name = format!("{prefix}-{}", bed.run_id);
+    stores.create(&mut bed, &name);
+    (bed, registry, stores, name)
+}
+
 fn attestation_rows(inspected: &str) -> usize {
     inspected
         .lines()
@@ -140,11 +161,7 @@ fn attestation_rows(inspected: &str) -> usize {
 #[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kit_builder_is_one_buildx_lists_uses_and_removes() {
-    let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
-    let stores = Stores::new();
-    let name = format!("kit-{}", bed.run_id);
-    stores.create(&mut bed, &name);
+    let (bed, registry, stores, name) = kit_builder("kit").await;
 
     let listed = stores.buildx_ls_works("create");
     let node_row = listed
@@ -259,11 +276,7 @@ async fn a_builder_buildx_made_is_the_kits_too() {
 #[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buildx_recreates_a_kit_builder_from_its_entry() {
-    let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
-    let stores = Stores::new();
-    let name = format!("again-{}", bed.run_id);
-    stores.create(&mut bed, &name);
+    let (bed, registry, stores, name) = kit_builder("again").await;
     let container = format!("buildx_buildkit_{name}0");
     bed.run("docker", &["rm", "-f", &container]);
     let listed = stores.buildx_ls_works("the container was removed by hand");
@@ -366,11 +379,7 @@ async fn ctrl_c_mid_create_leaves_no_container_and_buildx_ls_working() {
 #[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_tcp_path_leads_to_buildkit_and_other_users_cannot_build() {
-    let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
-    let stores = Stores::new();
-    let name = format!("closed-{}", bed.run_id);
-    stores.create(&mut bed, &name);
+    let (bed, registry, stores, name) = kit_builder("closed").await;
     assert_no_buildkit_listener("after create");
 
     // During a build too: the bridge handed to bollard is a unix socket.
@@ -452,11 +461,7 @@ fn assert_no_buildkit_listener(when: &str) {
 #[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provenance_min_max_and_false_are_in_the_pushed_index() {
-    let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
-    let stores = Stores::new();
-    let name = format!("attest-{}", bed.run_id);
-    stores.create(&mut bed, &name);
+    let (bed, registry, stores, name) = kit_builder("attest").await;
     let context = small_context();
     let provenance = |tag: &str| {
         let output = Command::new("docker")
@@ -508,4 +513,56 @@ async fn provenance_min_max_and_false_are_in_the_pushed_index() {
     assert_eq!(attestation_rows(&stdout), 0, "{stdout}");
     let (code, _, stderr) = stores.kit(&["builder", "rm", &name]);
     assert_eq!(code, 0, "{stderr}");
+}
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kit_builder_works_with_a_newer_buildx_too() {
+    // Debian 14's buildx (0.29 as this is written), which `scripts/testbed.sh up` unpacks.
+    let newer = std::env::var_os("MULTIARCH_BUILDX_NEW_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/multiarch/buildx-forky"))
+        .join("docker-buildx");
+    assert!(
+        newer.is_file(),
+        "no newer buildx at {}: run `sudo scripts/testbed.sh up`",
+        newer.display()
+    );
+    let (bed, registry, stores, name) = kit_builder("newer").await;
+    let (code, version, _) = stores.buildx_binary(&newer, &["version"]);
+    assert_eq!(code, 0);
+    let (code, listed, stderr) = stores.buildx_binary(&newer, &["ls"]);
+    assert_eq!(code, 0, "{version}: {stderr}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(&format!("{name}0")) && l.contains("running")),
+        "{version} lists the kit's builder running: {listed}"
+    );
+    let context = small_context();
+    let tag = format!("{registry}/newer-buildx:{}", bed.run_id);
+    let (code, _, stderr) = stores.buildx_binary(
+        &newer,
+        &[
+            "build",
+            "--builder",
+            &name,
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "-t",
+            &tag,
+            "--push",
+            context.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{version}: {stderr}");
+    let (code, inspected, stderr) = common::multiarch(&["inspect", &tag]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(inspected.contains("linux/arm64"), "{inspected}");
+    // What the newer buildx may have written to the store still reads for the kit.
+    kit_build(&stores, &name, &tag, context.path(), &[]);
+    let (code, _, stderr) = stores.buildx_binary(&newer, &["rm", &name]);
+    assert_eq!(code, 0, "{version}: {stderr}");
+    bed.assert_no_containers(&format!("name=buildx_buildkit_{name}0"), &stderr);
+    assert!(stores.entries().is_empty(), "{:?}", stores.entries());
 }

@@ -71,8 +71,8 @@ async fn plain_http_where_https_was_expected_says_which_setting_to_change() {
 async fn a_builder_that_is_down_old_or_asked_to_keep_the_image_is_named() {
     let mut bed = common::testbed().await;
     // Builders as buildx writes them: a remote BuildKit on a port where nothing listens,
-    // and a docker-container builder whose image cannot be had; and one in the record of
-    // an earlier multiarch (its BuildKit on a TCP port).
+    // a docker-container builder whose image cannot be had, a kubernetes fleet; and one
+    // in the record of an earlier multiarch (its BuildKit on a TCP port).
     let state = tempfile::tempdir().unwrap();
     let instances = state.path().join("buildx/instances");
     std::fs::create_dir_all(&instances).unwrap();
@@ -91,6 +91,11 @@ async fn a_builder_that_is_down_old_or_asked_to_keep_the_image_is_named() {
         format!(
             r#"{{"Name":"{missing}","Driver":"docker-container","Nodes":[{{"Name":"{missing}0","Endpoint":"unix:///var/run/docker.sock","Platforms":null,"DriverOpts":{{"image":"localhost:1/no-such-buildkit:1","network":"host"}},"Flags":null,"Files":null}}],"Dynamic":false}}"#
         ),
+    )
+    .unwrap();
+    std::fs::write(
+        instances.join("fleet"),
+        r#"{"Name":"fleet","Driver":"kubernetes","Nodes":[{"Name":"fleet0","Endpoint":"kubernetes:///fleet?deploymentName=fleet0","Platforms":[{"architecture":"arm64","os":"linux"}],"DriverOpts":{"nodeselector":"kubernetes.io/arch=arm64"},"Flags":null,"Files":null}],"Dynamic":false}"#,
     )
     .unwrap();
     std::fs::write(
@@ -139,6 +144,14 @@ async fn a_builder_that_is_down_old_or_asked_to_keep_the_image_is_named() {
         "{stderr}"
     );
 
+    let (code, _, stderr) = build("fleet", &["--push"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("error: the builder `fleet` (kubernetes) cannot be used for building here")
+            && stderr.contains("hint: build on it with `docker buildx build --builder fleet`"),
+        "{stderr}"
+    );
+
     let (code, _, stderr) = build("remote", &[]);
     assert_eq!(code, 1);
     assert!(
@@ -151,4 +164,10 @@ async fn a_builder_that_is_down_old_or_asked_to_keep_the_image_is_named() {
     assert!(listed.contains("unreachable"), "{listed}");
     assert!(listed.contains("inactive"), "{listed}");
     assert!(listed.contains("made by an earlier multiarch"), "{listed}");
+    assert!(
+        listed.contains(
+            "listed only: the kit builds on docker-container and remote builders, not kubernetes"
+        ),
+        "{listed}"
+    );
 }

@@ -217,17 +217,8 @@ impl Store {
     }
 
     fn lock(&self) -> Result<Locked> {
-        for dir in [self.dir.clone(), self.dir.join("instances")] {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .map_err(|source| StoreError::Io {
-                    action: "create",
-                    path: dir.clone(),
-                    source,
-                })?;
-        }
+        create_private_dir(&self.dir)?;
+        create_private_dir(&self.dir.join("instances"))?;
         let path = self.dir.join(".lock");
         let io = |source| StoreError::Io {
             action: "lock",
@@ -313,15 +304,7 @@ impl Store {
         write_atomically(&self.instance(&group.name), &json)?;
         let stamp = time_now_rfc3339();
         let activity = self.dir.join("activity");
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&activity)
-            .map_err(|source| StoreError::Io {
-                action: "create",
-                path: activity.clone(),
-                source,
-            })?;
+        create_private_dir(&activity)?;
         write_atomically(&activity.join(&group.name), stamp.as_bytes())
     }
 
@@ -357,6 +340,19 @@ impl Store {
         }
         Ok(existed)
     }
+}
+
+/// A folder of the store, 0700 as buildx makes them.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| StoreError::Io {
+            action: "create",
+            path: dir.to_path_buf(),
+            source,
+        })
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
