@@ -8,7 +8,7 @@ IMAGE      ?= $(REGISTRY)/$(REPOSITORY):$(TAG)
 CARGO      ?= cargo
 MULTIARCH  ?= $(CARGO) run --release --quiet -p multiarch --
 
-.PHONY: help build test dist image push verify inspect demo registry lint clean
+.PHONY: help build test dist image push verify inspect demo registry lint clean install-plugin
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,10 @@ verify: ## Prove every platform of the pushed image holds what the index claims
 
 demo: dist ## The whole story: multiarch demo
 	$(MULTIARCH) demo --binaries dist --platform $(PLATFORMS)
+
+install-plugin: ## Install multiarch as the Docker CLI plugin `docker multiarch`
+	$(CARGO) build --release --quiet -p multiarch
+	target/release/multiarch plugin install
 
 lint: ## Lint the Dockerfile, the pipelines and registry.yml
 	scripts/lint-pipelines.sh

@@ -13,6 +13,7 @@ mod demo;
 mod doctor;
 mod inspect;
 mod manifest;
+pub mod plugin;
 mod pull;
 mod registry;
 mod render;
@@ -48,6 +49,8 @@ enum Command {
     Inspect(inspect::Args),
     /// Make or change an index in the registry: create, add, rm, annotate
     Manifest(manifest::Args),
+    /// Install as the Docker CLI plugin `docker multiarch`
+    Plugin(plugin::Args),
     /// Pull platforms through the engine and check it got exactly those
     Pull(pull::Args),
     /// List a repository's tags
@@ -148,6 +151,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Registry(args) => registry::run(args).await,
                 Command::Inspect(args) => inspect::run(args).await,
                 Command::Manifest(args) => manifest::run(args).await,
+                Command::Plugin(args) => plugin::run(args).await,
                 Command::Pull(args) => pull::run(args).await,
                 Command::Verify(args) => verify::run(args).await,
             }

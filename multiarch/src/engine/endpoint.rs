@@ -116,7 +116,7 @@ impl std::fmt::Display for EngineEndpoint {
 }
 
 /// `$DOCKER_CONFIG`, else `~/.docker`.
-pub(crate) fn docker_config_dir() -> PathBuf {
+pub fn docker_config_dir() -> PathBuf {
     std::env::var_os("DOCKER_CONFIG")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
