@@ -186,13 +186,27 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 }
 
 fn render_index(machine: &MachineInfo) -> String {
-    let platform = machine
-        .platform
-        .as_ref()
-        .map_or_else(|| "unknown".to_string(), ToString::to_string);
+    let name = |p: Option<&multiarch_platform::Platform>| {
+        p.map_or_else(|| "unknown".to_string(), ToString::to_string)
+    };
+    let program = name(machine.program_platform().as_ref());
+    let kernel = name(machine.platform.as_ref());
+    let kernel_line = if machine.differs_from_kernel() {
+        format!("{kernel} (not the program's {program}: the kernel runs it beside its own)")
+    } else {
+        format!("{kernel} (the program's own)")
+    };
+    let (emulated, evidence) = machine.emulation();
+    let emulated = match emulated {
+        multiarch_platform::Emulated::Yes => "yes",
+        multiarch_platform::Emulated::CannotTell => "cannot tell",
+    };
     include_str!("index.html")
         .replace("{{architecture}}", &escape(&machine.machine))
-        .replace("{{platform}}", &escape(&platform))
+        .replace("{{platform}}", &escape(&program))
+        .replace("{{kernel}}", &escape(&kernel_line))
+        .replace("{{emulated}}", emulated)
+        .replace("{{emulation_evidence}}", &escape(&evidence))
         .replace("{{hostname}}", &escape(&machine.hostname))
         .replace("{{os}}", &escape(&machine.os))
         .replace("{{version}}", machine.version)
@@ -268,7 +282,7 @@ mod tests {
     #[tokio::test]
     async fn arch_answers_the_machine_as_the_fastapi_demo_did(
         #[case] machine: &str,
-        #[case] platform: &str,
+        #[case] kernel: &str,
     ) {
         let (_, router) = test_app(machine);
         let (status, content_type, body) = send(router, get_request("/arch")).await;
@@ -276,9 +290,12 @@ mod tests {
         assert_eq!(content_type, "application/json");
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["architecture"], machine);
-        assert_eq!(json["platform"], platform);
+        assert_eq!(json["kernel"], kernel);
         assert_eq!(json["os"], "linux");
         assert_eq!(json["compiled_for"], std::env::consts::ARCH);
+        // This test binary is the host's; the machine it plays may be another.
+        assert_eq!(json["differs_from_kernel"], json["platform"] != kernel);
+        assert_eq!(json["emulated"], "cannot tell");
     }
 
     #[tokio::test]
@@ -288,7 +305,8 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["architecture"], "pdp11");
-        assert!(json.get("platform").is_none());
+        assert!(json.get("kernel").is_none());
+        assert_eq!(json["differs_from_kernel"], false);
     }
 
     #[tokio::test]
@@ -298,7 +316,8 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert!(content_type.starts_with("text/html"));
         assert!(body.contains("aarch64"));
-        assert!(body.contains("linux/arm64"));
+        assert!(body.contains("linux/arm64"), "the kernel's platform");
+        assert!(body.contains("Emulated"));
         assert!(body.contains("box&lt;1&gt;"), "hostname escaped");
         assert!(!body.contains("{{"), "every placeholder filled");
         assert!(

@@ -94,6 +94,16 @@ async fn the_two_platform_image_runs_and_answers_its_own_architecture() {
         let json: serde_json::Value = serde_json::from_str(&answer).unwrap();
         assert_eq!(json["architecture"], machine, "{platform}: {answer}");
         assert_eq!(json["platform"], platform.to_string());
+        assert_eq!(json["kernel"], platform.to_string(), "{answer}");
+        assert_eq!(json["differs_from_kernel"], false, "{answer}");
+        // Issue #24: QEMU 7 user mode shows the arm64 program the host's x86
+        // /proc/cpuinfo, so it can tell it is emulated; the native one cannot tell.
+        let emulated = if machine == "aarch64" {
+            "yes"
+        } else {
+            "cannot tell"
+        };
+        assert_eq!(json["emulated"], emulated, "{answer}");
         let (status, page) = common::http_get(&format!("{base}/")).await.unwrap();
         assert_eq!(status, 200);
         assert!(

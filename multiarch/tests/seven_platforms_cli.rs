@@ -90,6 +90,39 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
     assert_eq!(v6["emulation"]["qemu_cpu"], "arm1176", "{v6}");
     assert_eq!(v6["running"]["result"], "pass", "{v6}");
 
+    // Issue #24: the 386 image says both facts, the program's platform and the
+    // 64-bit kernel's, and that they differ; s390x under QEMU can tell it is emulated.
+    for (platform, program, kernel, differs, emulated) in [
+        ("linux/386", "linux/386", "linux/amd64", true, "cannot tell"),
+        ("linux/s390x", "linux/s390x", "linux/s390x", false, "yes"),
+    ] {
+        bed.run(
+            "docker",
+            &["pull", "--quiet", "--platform", platform, &image],
+        );
+        let started = multiarch::engine::run_published(
+            &bed.docker,
+            &multiarch::engine::RunSpec {
+                image: image.clone(),
+                platform: Some(platform.parse().unwrap()),
+                container_port: 80,
+                labels: bed.labels(),
+                cmd: None,
+                env: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+        let answer =
+            common::wait_for_http(&format!("http://127.0.0.1:{}/arch", started.host_port)).await;
+        multiarch::engine::remove(&bed.docker, &started.id).await;
+        let json: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(json["platform"], program, "{answer}");
+        assert_eq!(json["kernel"], kernel, "{answer}");
+        assert_eq!(json["differs_from_kernel"], differs, "{answer}");
+        assert_eq!(json["emulated"], emulated, "{answer}");
+    }
+
     // The demo runs them as verify does (regression: it said a 386 image answering
     // `x86_64` had the wrong binary, and ran arm/v6 on QEMU's default ARMv7 core).
     let (code, stdout, stderr) = common::run_demo(&mut bed, Some("linux/386,linux/arm/v6"));

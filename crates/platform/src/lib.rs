@@ -327,18 +327,48 @@ pub enum PlatformListError {
 ///
 /// `architecture` keeps the meaning it had in the FastAPI demo this kit replaces
 /// (`platform.machine()`, that is `uname -m` at run time); the other fields were added
-/// after it and may grow.
+/// after it and may grow. A 32-bit program on a 64-bit kernel (the linux/386 image on an
+/// x86-64 machine, a 32-bit Raspberry Pi OS on a 64-bit kernel) is both facts at once:
+/// `platform` is what the program was built for and runs as, `kernel` what the kernel
+/// runs, and `differs_from_kernel` says so.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArchAnswer {
     /// What the kernel (or QEMU) reports as the machine: `x86_64`, `aarch64`, `armv7l`.
     pub architecture: String,
     /// The operating system: `linux`.
     pub os: String,
-    /// The OCI platform that machine runs natively, when known: `linux/arm64`.
+    /// The OCI platform this program was built for and runs as: `linux/386` for a
+    /// 32-bit x86 build, whatever the kernel.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub platform: Option<String>,
-    /// The architecture the server binary was compiled for (Rust's `target_arch`).
+    /// The architecture the server binary was compiled for (its target's CPU).
     pub compiled_for: String,
+    /// The OCI platform of the kernel it runs on (from `uname -m`), when known.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kernel: Option<String>,
+    /// Whether the program's platform and the kernel's differ.
+    #[serde(default)]
+    pub differs_from_kernel: bool,
+    /// Whether an emulator runs the program, as far as the program can tell.
+    #[serde(default)]
+    pub emulated: Emulated,
+    /// What that answer rests on.
+    #[serde(default)]
+    pub emulation_evidence: String,
+}
+
+/// Whether a program is emulated, as far as it can honestly tell from inside.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Emulated {
+    /// The machine shows a CPU of another architecture than the program's (QEMU's user
+    /// mode passes the host's `/proc/cpuinfo` through).
+    #[serde(rename = "yes")]
+    Yes,
+    /// Nothing the program can see says either way: a native run and an emulator that
+    /// shows a CPU of the program's own architecture look the same.
+    #[default]
+    #[serde(rename = "cannot tell")]
+    CannotTell,
 }
 
 #[cfg(test)]
@@ -454,6 +484,10 @@ mod tests {
             os: "linux".into(),
             platform: Some("linux/arm64".into()),
             compiled_for: "aarch64".into(),
+            kernel: Some("linux/arm64".into()),
+            differs_from_kernel: false,
+            emulated: Emulated::CannotTell,
+            emulation_evidence: String::new(),
         };
         let json = serde_json::to_string(&answer).unwrap();
         assert!(json.starts_with(r#"{"architecture":"aarch64""#), "{json}");
