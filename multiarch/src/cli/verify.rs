@@ -39,6 +39,12 @@ pub struct Args {
     /// How long to wait for each container's first answer
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// The platforms the index must hold, exactly: a missing one or one not named fails
+    #[arg(long, value_name = "PLATFORMS", value_parser = super::parse_platforms)]
+    expect: Option<super::PlatformList>,
+    /// The last release: a platform it has and this image lacks fails
+    #[arg(long, value_name = "IMAGE")]
+    against: Option<String>,
     #[command(flatten)]
     platforms: PlatformArgs,
     #[command(flatten)]
@@ -66,6 +72,46 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot verify `{}`", args.target.image))?;
 
     let listed = registry.entries(&reference, &fetched).await?;
+    // The index as a contract, from manifests alone: a broken one stops here, before any
+    // layer is downloaded or any platform run.
+    let against = args
+        .against
+        .as_deref()
+        .map(multiarch::registry::parse_reference)
+        .transpose()?;
+    let findings = verify::contract::check(
+        &registry,
+        &reference,
+        &listed,
+        args.expect.map(|list| list.0),
+        against.as_ref(),
+    )
+    .await
+    .with_context(|| format!("cannot verify `{}`", args.target.image))?;
+    if !findings.is_empty() {
+        if args.output.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "image": reference.whole(),
+                    "digest": fetched.digest,
+                    "passed": false,
+                    "index": findings,
+                    "platforms": [],
+                }))?
+            );
+        } else {
+            for finding in &findings {
+                println!("FAIL  {finding}");
+            }
+        }
+        eprintln!(
+            "error: the index of `{}` breaks {} promise(s); no platform was downloaded or run",
+            args.target.image,
+            findings.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     let wanted = args
         .platforms
         .platform
@@ -110,6 +156,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "image": reference.whole(),
                 "digest": fetched.digest,
                 "passed": failed == 0,
+                "index": findings,
                 "platforms": reports,
             }))?
         );

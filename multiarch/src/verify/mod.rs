@@ -1,6 +1,8 @@
 //! Proving that each platform of an index holds what the index claims.
 //!
-//! Two independent checks per platform:
+//! First the index as a whole ([`contract`]: no platform twice, no orphan attestation,
+//! no two platforms with the very same layers, the platforms `--expect` and the last
+//! release ask for), from manifests alone; then two independent checks per platform:
 //! - static: the config's architecture matches the index entry, and the entrypoint's
 //!   binary and every ELF file in the usual binary folders, read out of the layers, are
 //!   for that CPU, down to its level (ARMv6 vs ARMv7, x86-64-v2 vs v3);
@@ -9,6 +11,7 @@
 
 pub mod arm;
 pub mod binary;
+pub mod contract;
 pub mod elf;
 pub mod layers;
 pub mod userland;
