@@ -63,6 +63,26 @@ pub enum PlatformError {
         /// The platform a machine name such as `armv7l` stands for, when it is one.
         meant: Option<Platform>,
     },
+    /// An operating system alone, where a platform names an architecture too.
+    #[error(
+        "`{input}` names only an operating system: write it with an architecture, as `{os}/amd64` or `{os}/arm64`"
+    )]
+    OnlyOs {
+        /// The whole string given.
+        input: String,
+        /// The operating system, normalised.
+        os: String,
+    },
+    /// An OS version or feature list, which containerd reads and this kit does not.
+    #[error(
+        "`{input}` carries an OS version or features, which multi-platform indexes here do not use: write `{os}/ARCH`, as `{os}/amd64`"
+    )]
+    OsVersion {
+        /// The whole string given.
+        input: String,
+        /// The operating system before the parenthesis.
+        os: String,
+    },
     /// A variant that does not exist for that architecture.
     #[error("`{variant}` is not a variant of `{architecture}` in `{input}` (known: {known})")]
     UnknownVariant {
@@ -89,9 +109,31 @@ fn variants(architecture: &str) -> (&'static [&'static str], Option<&'static str
     match architecture {
         "arm" => (&["v5", "v6", "v7", "v8"], Some("v7")),
         "amd64" => (&["v1", "v2", "v3", "v4"], None),
-        // `arm64/v8` is plain `arm64`, as containerd normalises it.
-        "arm64" => (&["v8"], None),
+        // The OCI image spec's arm64 variants; `v8` is plain `arm64`.
+        "arm64" => (
+            &[
+                "v8", "v8.1", "v8.2", "v8.3", "v8.4", "v8.5", "v8.6", "v8.7", "v8.8", "v8.9", "v9",
+                "v9.1", "v9.2", "v9.3", "v9.4", "v9.5",
+            ],
+            None,
+        ),
         _ => (&[], None),
+    }
+}
+
+/// A variant as containerd normalises it (`normalizeArch`, containerd/platforms
+/// `database.go`): `arm/7` is `arm/v7`, `arm64/8` and `arm64/v8.0` are `arm64`,
+/// `arm64/9.0` is `arm64/v9`, `amd64/v1` is `amd64`.
+fn normalise_variant(architecture: &str, variant: &str) -> Option<String> {
+    let with_v = if variant.starts_with('v') {
+        variant.to_string()
+    } else {
+        format!("v{variant}")
+    };
+    match (architecture, with_v.as_str()) {
+        ("amd64", "v1") | ("arm64", "v8" | "v8.0") => None,
+        ("arm64", "v9.0") => Some("v9".into()),
+        _ => Some(with_v),
     }
 }
 
@@ -203,14 +245,29 @@ impl FromStr for Platform {
         if parts.iter().any(|p| p.is_empty()) || parts.len() > 3 {
             return Err(PlatformError::Malformed(trimmed.into()));
         }
+        // containerd's `macos` is `darwin`.
+        let os = match parts[0] {
+            "macos" => "darwin",
+            other => other,
+        };
+        // `windows(10.0.17763)`, `linux(+gpu)`: containerd's OS versions and features,
+        // which no image index of ours carries; refused by name.
+        if let Some((name, _)) = os.split_once('(') {
+            return Err(PlatformError::OsVersion {
+                input: trimmed.into(),
+                os: name.into(),
+            });
+        }
         if parts.len() == 1 {
-            return if KNOWN_OSES.contains(&parts[0]) {
-                Err(PlatformError::Malformed(trimmed.into()))
+            return if KNOWN_OSES.contains(&os) {
+                Err(PlatformError::OnlyOs {
+                    input: trimmed.into(),
+                    os: os.into(),
+                })
             } else {
                 Err(PlatformError::MissingOs(trimmed.into()))
             };
         }
-        let os = parts[0];
         if !KNOWN_OSES.contains(&os) {
             return Err(PlatformError::UnknownOs {
                 input: trimmed.into(),
@@ -236,9 +293,15 @@ impl FromStr for Platform {
             });
         }
         let (known, default) = variants(architecture);
-        let variant = match parts.get(2).copied().or(implied) {
-            Some(v) if known.contains(&v) => Some(v),
-            Some(v) => {
+        let given = parts
+            .get(2)
+            .copied()
+            .or(implied)
+            .map(|v| (v, normalise_variant(architecture, v)));
+        let variant = match given {
+            Some((_, None)) => None,
+            Some((_, Some(v))) if known.contains(&v.as_str()) => Some(v),
+            Some((v, _)) => {
                 return Err(PlatformError::UnknownVariant {
                     input: trimmed.into(),
                     architecture: architecture.into(),
@@ -250,16 +313,12 @@ impl FromStr for Platform {
                     },
                 });
             }
-            None => default,
-        };
-        let variant = match (architecture, variant) {
-            ("arm64", Some("v8")) => None,
-            (_, v) => v,
+            None => default.map(String::from),
         };
         Ok(Self {
             os: os.into(),
             architecture: architecture.into(),
-            variant: variant.map(Into::into),
+            variant,
         })
     }
 }
@@ -400,15 +459,26 @@ mod tests {
     #[rstest]
     #[case("", "the platform is empty")]
     #[case("amd64", "`amd64` has no operating system: write it as `linux/amd64`")]
-    #[case("linux", "`linux` is not of the form os/architecture[/variant]")]
+    #[case(
+        "linux",
+        "`linux` names only an operating system: write it with an architecture, as `linux/amd64` or `linux/arm64`"
+    )]
+    #[case(
+        "macOS",
+        "`macOS` names only an operating system: write it with an architecture, as `darwin/amd64` or `darwin/arm64`"
+    )]
+    #[case(
+        "windows()",
+        "`windows()` carries an OS version or features, which multi-platform indexes here do not use: write `windows/ARCH`, as `windows/amd64`"
+    )]
     #[case("linux/", "`linux/` is not of the form os/architecture[/variant]")]
     #[case(
         "linux/arm64/v8/x",
         "`linux/arm64/v8/x` is not of the form os/architecture[/variant]"
     )]
     #[case(
-        "linux/arm64/v9",
-        "`v9` is not a variant of `arm64` in `linux/arm64/v9` (known: v8)"
+        "linux/arm64/v7",
+        "`v7` is not a variant of `arm64` in `linux/arm64/v7` (known: v8, v8.1, v8.2, v8.3, v8.4, v8.5, v8.6, v8.7, v8.8, v8.9, v9, v9.1, v9.2, v9.3, v9.4, v9.5)"
     )]
     #[case(
         "linux/s390x/v2",
@@ -437,6 +507,57 @@ mod tests {
     fn refuses_with_a_message(#[case] input: &str, #[case] message: &str) {
         let err = input.parse::<Platform>().unwrap_err();
         assert_eq!(err.to_string(), message);
+    }
+
+    /// containerd/platforms `platforms_test.go` (TestParseSelector) and `database.go`
+    /// (normalizeArch, normalizeOS): what containerd reads each as, and we too. Its
+    /// single-word forms (`arm`, `x86_64`, `linux`) take the host's OS or architecture
+    /// there; here they are refused on purpose (`refuses_on_purpose_what_containerd_reads`).
+    #[rstest]
+    #[case::parse_selector_linux_arm64("linux/arm64", "linux/arm64")]
+    #[case::parse_selector_linux_arm64_v8("linux/arm64/v8", "linux/arm64")]
+    #[case::parse_selector_linux_arm("linux/arm", "linux/arm/v7")]
+    #[case::parse_selector_linux_arm_v6("linux/arm/v6", "linux/arm/v6")]
+    #[case::parse_selector_linux_arm_v7("linux/arm/v7", "linux/arm/v7")]
+    #[case::parse_selector_linux_x86_64("Linux/x86_64", "linux/amd64")]
+    #[case::parse_selector_linux_s390x("linux/s390x", "linux/s390x")]
+    #[case::matches_linux_aarch64("linux/aarch64", "linux/arm64")]
+    #[case::matches_linux_aarch64_v8("linux/aarch64/v8", "linux/arm64")]
+    #[case::matches_linux_armhf("linux/armhf", "linux/arm/v7")]
+    #[case::matches_linux_arm_7("linux/arm/7", "linux/arm/v7")]
+    #[case::matches_linux_armel("linux/armel", "linux/arm/v6")]
+    #[case::normalize_amd64_v1("linux/amd64/v1", "linux/amd64")]
+    #[case::normalize_x86_64_v2("linux/x86-64/v2", "linux/amd64/v2")]
+    #[case::normalize_arm64_8("linux/arm64/8", "linux/arm64")]
+    #[case::normalize_arm64_v8_0("linux/arm64/v8.0", "linux/arm64")]
+    #[case::normalize_arm64_9_0("linux/arm64/9.0", "linux/arm64/v9")]
+    #[case::normalize_arm64_v8_2("linux/arm64/v8.2", "linux/arm64/v8.2")]
+    #[case::normalize_arm_5("linux/arm/5", "linux/arm/v5")]
+    #[case::normalize_i386("linux/i386", "linux/386")]
+    #[case::normalize_macos("macOS/arm64", "darwin/arm64")]
+    fn reads_what_containerd_reads(#[case] input: &str, #[case] expected: &str) {
+        assert_eq!(input.parse::<Platform>().unwrap().to_string(), expected);
+    }
+
+    /// containerd/platforms `platforms_test.go`: inputs it takes that we refuse, on
+    /// purpose (the README lists them): a lone architecture or OS (containerd fills in
+    /// the host's, so the same command means another platform on another machine), OS
+    /// versions and features, and architectures no image of ours is built for.
+    #[rstest]
+    #[case::lone_architecture("arm")]
+    #[case::lone_machine_name("x86_64")]
+    #[case::lone_os("linux")]
+    #[case::os_version("windows(10.0.17763)/amd64")]
+    #[case::os_features("linux(+gpu)/amd64")]
+    #[case::other_architecture("linux/sparc64")]
+    // And what containerd refuses too.
+    #[case::leading_slash("/linux/arm")]
+    #[case::trailing_slash("linux/arm/")]
+    #[case::space("linux /arm")]
+    #[case::bad_character("linux/&arm")]
+    #[case::too_many_parts("linux/arm/foo/bar")]
+    fn refuses_on_purpose_what_containerd_reads(#[case] input: &str) {
+        assert!(input.parse::<Platform>().is_err(), "{input}");
     }
 
     #[rstest]

@@ -18,6 +18,11 @@ pub enum ReferenceError {
     /// Longer than the 255 characters Docker allows for a name.
     #[error("the repository name is longer than 255 characters")]
     TooLong,
+    /// 64 hexadecimal digits: an image ID, which Docker refuses as a repository name.
+    #[error(
+        "`{0}` is 64 hexadecimal digits, an image ID, which Docker refuses as a repository name: name the image by repository (`docker.io/library/NAME` if that is what you mean)"
+    )]
+    ImageId(String),
     /// A registry host or port that is not valid.
     #[error("`{0}` is not a valid registry host[:port]")]
     BadRegistry(String),
@@ -31,7 +36,7 @@ pub enum ReferenceError {
         "`{0}` is not a valid tag (letters, digits, `_`, `.`, `-`; at most 128; not starting with `.` or `-`)"
     )]
     BadTag(String),
-    /// A digest that is not `algorithm:hex` of the right length.
+    /// A digest that is not `sha256:` and 64 hexadecimal digits (Docker takes no other).
     #[error("`{0}` is not a valid digest (sha256: and 64 hexadecimal digits)")]
     BadDigest(String),
 }
@@ -43,6 +48,14 @@ pub enum ReferenceError {
 pub fn parse(text: &str) -> Result<Reference, ReferenceError> {
     if text.is_empty() {
         return Err(ReferenceError::Empty);
+    }
+    // As Docker's ParseNormalizedNamed: an image ID is no name.
+    if text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(ReferenceError::ImageId(text.to_string()));
     }
     let (name_and_tag, digest) = match text.split_once('@') {
         Some((rest, digest)) => (rest, Some(check_digest(digest)?)),
@@ -78,9 +91,9 @@ pub fn parse(text: &str) -> Result<Reference, ReferenceError> {
     } else {
         path
     };
-    // Docker counts the normalised name (`docker.io/library/...`), so a short name
-    // that grows past the limit when normalised is refused too.
-    if registry.len() + 1 + repository.len() > 255 {
+    // Docker counts the repository's path, `library/` included, not the registry
+    // (distribution/reference `Parse`: RepositoryNameTotalLengthMax on the path).
+    if repository.len() > 255 {
         return Err(ReferenceError::TooLong);
     }
     for component in repository.split('/') {
@@ -105,10 +118,15 @@ fn check_registry(host: &str) -> Result<String, ReferenceError> {
     let (name, port) = if let Some(rest) = host.strip_prefix('[') {
         // An IPv6 address: [::1]:5000
         let (address, after) = rest.split_once(']').ok_or_else(bad)?;
-        if address.parse::<std::net::Ipv6Addr>().is_err() {
+        // Docker's grammar takes hexadecimal groups only: no zone, no embedded IPv4.
+        if address.parse::<std::net::Ipv6Addr>().is_err() || address.contains('.') {
             return Err(bad());
         }
-        (None, after.strip_prefix(':'))
+        // Nothing may follow the bracket but `:PORT` (`[::1]5000` is no host).
+        match after {
+            "" => (None, None),
+            _ => (None, Some(after.strip_prefix(':').ok_or_else(bad)?)),
+        }
     } else {
         match host.rsplit_once(':') {
             Some((name, port)) => (Some(name), Some(port)),
@@ -181,9 +199,9 @@ fn check_tag(tag: &str) -> Result<&str, ReferenceError> {
 fn check_digest(digest: &str) -> Result<&str, ReferenceError> {
     let bad = || ReferenceError::BadDigest(digest.to_string());
     let (algorithm, hex) = digest.split_once(':').ok_or_else(bad)?;
+    // Docker refuses sha512 references (distribution/reference: ErrDigestUnsupported).
     let length = match algorithm {
         "sha256" => 64,
-        "sha512" => 128,
         _ => return Err(bad()),
     };
     let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
@@ -264,6 +282,10 @@ mod tests {
     #[case("app@sha256:short", "`sha256:short` is not a valid digest")]
     #[case("app@md5:0123", "`md5:0123` is not a valid digest")]
     #[case(
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "`0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef` is 64 hexadecimal digits, an image ID"
+    )]
+    #[case(
         "localhost:99x/app",
         "`localhost:99x` is not a valid registry host[:port]"
     )]
@@ -277,18 +299,122 @@ mod tests {
         assert!(message.starts_with(prefix), "{text}: {message}");
     }
 
-    /// Found by `cargo fuzz run reference` (issue #6): a 250-character name passed the
-    /// limit, but printed as `docker.io/library/...` it no longer parsed.
+    /// Found by `cargo fuzz run reference` (issue #6): a name that fits must still parse
+    /// once printed as `docker.io/library/...`. Docker counts the path (`library/`
+    /// included), not the registry (distribution/reference `Parse`).
     #[test]
-    fn the_length_limit_counts_the_normalised_name() {
-        let name = "d".repeat(240);
-        assert_eq!(parse(&name).unwrap_err(), ReferenceError::TooLong);
-        let fits = "d".repeat(255 - "docker.io/library/".len());
+    fn the_length_limit_counts_the_normalised_path() {
+        let fits = "d".repeat(255 - "library/".len());
         let reference = parse(&fits).unwrap();
         assert_eq!(
             parse(&reference.whole()).unwrap().whole(),
             reference.whole()
         );
+        assert_eq!(
+            parse(&"d".repeat(255 - "library/".len() + 1)).unwrap_err(),
+            ReferenceError::TooLong
+        );
+        // distribution/reference reference_test.go: 255 characters after a registry.
+        assert!(parse(&format!("example.com/{}:tag", "a".repeat(255))).is_ok());
+        assert_eq!(
+            parse(&format!("domain/{}:tag", "a".repeat(256))).unwrap_err(),
+            ReferenceError::TooLong
+        );
+    }
+
+    /// distribution/reference `normalize_test.go` (TestValidateReferenceName, valid):
+    /// names Docker takes, and so do we, with the name Docker makes of them.
+    #[rstest]
+    #[case::docker_docker("docker/docker", "docker.io/docker/docker:latest")]
+    #[case::library_debian("library/debian", "docker.io/library/debian:latest")]
+    #[case::debian("debian", "docker.io/library/debian:latest")]
+    #[case::localhost_library("localhost/library/debian", "localhost/library/debian:latest")]
+    #[case::localhost("localhost/debian", "localhost/debian:latest")]
+    #[case::docker_io("docker.io/debian", "docker.io/library/debian:latest")]
+    #[case::index_docker_io("index.docker.io/debian", "docker.io/library/debian:latest")]
+    #[case::index_docker_io_user("index.docker.io/docker/docker", "docker.io/docker/docker:latest")]
+    #[case::loopback_port(
+        "127.0.0.1:5000/library/debian",
+        "127.0.0.1:5000/library/debian:latest"
+    )]
+    #[case::an_ipv4_name("192.168.0.1", "docker.io/library/192.168.0.1:latest")]
+    #[case::an_ipv4_name_and_tag("192.168.0.1:80", "docker.io/library/192.168.0.1:80")]
+    #[case::ipv4_registry("192.168.0.1:8/debian", "192.168.0.1:8/debian:latest")]
+    #[case::long_name(
+        "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev",
+        "docker.io/library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev:latest"
+    )]
+    #[case::ipv6_port("[fc00::1]:5000/docker", "[fc00::1]:5000/docker:latest")]
+    #[case::ipv6_full(
+        "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
+        "[fc00:1:2:3:4:5:6:7]:5000/library/debian:latest"
+    )]
+    #[case::hex_with_registry(
+        "docker.io/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a",
+        "docker.io/library/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a:latest"
+    )]
+    // reference_test.go (TestReferenceParse), valid.
+    #[case::tag_upper("lowercase:Uppercase", "docker.io/library/lowercase:Uppercase")]
+    #[case::port_as_tag("test.com:5000", "docker.io/library/test.com:5000")]
+    #[case::registry_port_repo("test:5000/repo:tag", "test:5000/repo:tag")]
+    #[case::subdomains(
+        "sub-dom1.foo.com/bar/baz/quux:some-long-tag",
+        "sub-dom1.foo.com/bar/baz/quux:some-long-tag"
+    )]
+    #[case::dotted_tag(
+        "b.gcr.io/test.example.com/my-app:test.example.com",
+        "b.gcr.io/test.example.com/my-app:test.example.com"
+    )]
+    #[case::punycode("xn--n3h.com/myimage:xn--n3h.com", "xn--n3h.com/myimage:xn--n3h.com")]
+    #[case::underscore_name("foo_bar.com:8080", "docker.io/library/foo_bar.com:8080")]
+    #[case::ipv6_no_port("[2001:db8::1]/repo", "[2001:db8::1]/repo:latest")]
+    #[case::ipv6_short("[2001:db8::]:5000/repo", "[2001:db8::]:5000/repo:latest")]
+    fn takes_what_docker_takes(#[case] text: &str, #[case] whole: &str) {
+        assert_eq!(parse(text).unwrap().whole(), whole, "{text}");
+    }
+
+    /// distribution/reference `normalize_test.go` (invalid) and `reference_test.go`
+    /// (errors): what Docker refuses, we refuse.
+    #[rstest]
+    #[case::a_url("https://github.com/docker/docker")]
+    #[case::upper_path("docker/Docker")]
+    #[case::leading_dash("-docker")]
+    #[case::leading_dash_user("-docker/docker")]
+    #[case::leading_dash_registry("-docker.io/docker/docker")]
+    #[case::empty_components("docker///docker")]
+    #[case::upper_after_registry("docker.io/docker/Docker")]
+    #[case::ipv6_alone("[fc00::1]")]
+    #[case::ipv6_port_alone("[fc00::1]:5000")]
+    #[case::unbracketed_ipv6("fc00::1:5000/debian")]
+    #[case::ipv6_zone("[fe80::1%eth0]:5000/debian")]
+    #[case::ipv6_embedded_ipv4("[2001:db8:3:4::192.0.2.33]:5000/debian")]
+    #[case::image_id("1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a")]
+    #[case::just_tag(":justtag")]
+    #[case::just_digest("@sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")]
+    #[case::short_digest("repo@sha256:ffffffffffffffffffffffffffffffffff")]
+    #[case::unknown_algorithm(
+        "validname@invaliddigest:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+    )]
+    #[case::sha512(
+        "validname@sha512:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+    )]
+    #[case::upper_name("Uppercase:tag")]
+    #[case::upper_with_registry("test:5000/Uppercase/lowercase:tag")]
+    #[case::bad_characters("aa/asdf$$^/aa")]
+    // Found reading the grammar against ours (issue #22): digits after the bracket.
+    #[case::ipv6_digits_without_colon("[2001:db8::1]5000/repo")]
+    fn refuses_what_docker_refuses(#[case] text: &str) {
+        assert!(parse(text).is_err(), "{text} was taken");
+    }
+
+    /// Where Docker takes what we refuse, on purpose (the README lists them): Docker reads
+    /// a first component with capitals as a registry (`LOCALDOMAIN/debian`); registries
+    /// are lower case here, so a capital in the name is always an error, never a host.
+    #[rstest]
+    #[case::upper_registry("LOCALDOMAIN/library/debian")]
+    #[case::upper_user("Docker/docker")]
+    fn refuses_on_purpose_what_docker_takes(#[case] text: &str) {
+        assert!(parse(text).is_err(), "{text}");
     }
 
     #[test]
