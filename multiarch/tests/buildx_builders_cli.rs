@@ -58,17 +58,46 @@ impl Stores {
     }
 
     fn run_buildx(&self, mut buildx: Command, args: &[&str]) -> (i32, String, String) {
-        let output = buildx
-            .args(args)
-            .env("BUILDX_CONFIG", self.buildx_dir())
-            .current_dir(common::repo_root())
-            .output()
-            .unwrap();
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
+        common::output(
+            buildx
+                .args(args)
+                .env("BUILDX_CONFIG", self.buildx_dir())
+                .current_dir(common::repo_root()),
         )
+    }
+
+    /// `buildx build --push` of `context` for amd64 and arm64 on `builder`, by `binary`
+    /// (`None`: `docker buildx`); returns the tag as the kit reads it back.
+    fn buildx_build_push(
+        &self,
+        binary: Option<&Path>,
+        builder: &str,
+        tag: &str,
+        context: &Path,
+    ) -> String {
+        let args = [
+            "build",
+            "--builder",
+            builder,
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "-t",
+            tag,
+            "--push",
+            context.to_str().unwrap(),
+        ];
+        let (code, _, stderr) = match binary {
+            Some(binary) => self.buildx_binary(binary, &args),
+            None => self.buildx(&args),
+        };
+        assert_eq!(code, 0, "{stderr}");
+        let (code, inspected, stderr) = common::multiarch(&["inspect", tag]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            inspected.contains("linux/amd64") && inspected.contains("linux/arm64"),
+            "{inspected}"
+        );
+        inspected
     }
 
     /// `docker buildx ls` still works, whatever the kit just did (one bad entry would
@@ -185,21 +214,7 @@ async fn a_kit_builder_is_one_buildx_lists_uses_and_removes() {
     // buildx builds on it and pushes, adding its default provenance.
     let context = small_context();
     let tag = format!("{registry}/by-buildx:{}", bed.run_id);
-    let (code, _, stderr) = stores.buildx(&[
-        "build",
-        "--builder",
-        &name,
-        "--platform",
-        "linux/amd64,linux/arm64",
-        "-t",
-        &tag,
-        "--push",
-        context.path().to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, inspected, stderr) = common::multiarch(&["inspect", &tag]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(inspected.contains("linux/amd64") && inspected.contains("linux/arm64"));
+    let inspected = stores.buildx_build_push(None, &name, &tag, context.path());
     assert_eq!(attestation_rows(&inspected), 2, "{inspected}");
 
     // buildx removes it: container, state volume and entry; the kit no longer lists it.
@@ -541,24 +556,7 @@ async fn a_kit_builder_works_with_a_newer_buildx_too() {
     );
     let context = small_context();
     let tag = format!("{registry}/newer-buildx:{}", bed.run_id);
-    let (code, _, stderr) = stores.buildx_binary(
-        &newer,
-        &[
-            "build",
-            "--builder",
-            &name,
-            "--platform",
-            "linux/amd64,linux/arm64",
-            "-t",
-            &tag,
-            "--push",
-            context.path().to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "{version}: {stderr}");
-    let (code, inspected, stderr) = common::multiarch(&["inspect", &tag]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(inspected.contains("linux/arm64"), "{inspected}");
+    stores.buildx_build_push(Some(&newer), &name, &tag, context.path());
     // What the newer buildx may have written to the store still reads for the kit.
     kit_build(&stores, &name, &tag, context.path(), &[]);
     let (code, _, stderr) = stores.buildx_binary(&newer, &["rm", &name]);

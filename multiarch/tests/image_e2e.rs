@@ -66,29 +66,7 @@ async fn the_two_platform_image_runs_and_answers_its_own_architecture() {
         (Platform::linux_amd64(), "x86_64"),
         (Platform::linux_arm64(), "aarch64"),
     ] {
-        bed.run(
-            "docker",
-            &[
-                "pull",
-                "--quiet",
-                "--platform",
-                &platform.to_string(),
-                &image,
-            ],
-        );
-        let started = engine::run_published(
-            &bed.docker,
-            &engine::RunSpec {
-                image: image.clone(),
-                platform: Some(platform.clone()),
-                container_port: 80,
-                labels: bed.labels(),
-                cmd: None,
-                env: Vec::new(),
-            },
-        )
-        .await
-        .unwrap();
+        let started = common::run_platform(&bed, &image, &platform.to_string()).await;
         let base = format!("http://127.0.0.1:{}", started.host_port);
         let answer = common::wait_for_http(&format!("{base}/arch")).await;
         let json: serde_json::Value = serde_json::from_str(&answer).unwrap();

@@ -17,17 +17,12 @@ async fn docker_multiarch_is_the_kit_as_a_docker_cli_plugin() {
     let plugin = config.path().join("cli-plugins/docker-multiarch");
     assert_eq!(installed.trim(), plugin.display().to_string());
     let docker = |args: &[&str]| {
-        let output = Command::new("docker")
-            .args(args)
-            .env("DOCKER_CONFIG", config.path())
-            .env("NO_COLOR", "1")
-            .current_dir(common::repo_root())
-            .output()
-            .unwrap();
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
+        common::output(
+            Command::new("docker")
+                .args(args)
+                .env("DOCKER_CONFIG", config.path())
+                .env("NO_COLOR", "1")
+                .current_dir(common::repo_root()),
         )
     };
 

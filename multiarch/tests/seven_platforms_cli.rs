@@ -96,27 +96,8 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
         ("linux/386", "linux/386", "linux/amd64", true, "cannot tell"),
         ("linux/s390x", "linux/s390x", "linux/s390x", false, "yes"),
     ] {
-        bed.run(
-            "docker",
-            &["pull", "--quiet", "--platform", platform, &image],
-        );
-        let started = multiarch::engine::run_published(
-            &bed.docker,
-            &multiarch::engine::RunSpec {
-                image: image.clone(),
-                platform: Some(platform.parse().unwrap()),
-                container_port: 80,
-                labels: bed.labels(),
-                cmd: None,
-                env: Vec::new(),
-            },
-        )
-        .await
-        .unwrap();
-        let answer =
-            common::wait_for_http(&format!("http://127.0.0.1:{}/arch", started.host_port)).await;
-        multiarch::engine::remove(&bed.docker, &started.id).await;
-        let json: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let json = common::arch_answer(&bed, &image, platform).await;
+        let answer = json.to_string();
         assert_eq!(json["platform"], program, "{answer}");
         assert_eq!(json["kernel"], kernel, "{answer}");
         assert_eq!(json["differs_from_kernel"], differs, "{answer}");

@@ -88,18 +88,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     )
     .await
     .with_context(|| format!("cannot verify `{}`", args.target.image))?;
+    let as_json = |reports: &[verify::PlatformReport]| {
+        serde_json::to_string_pretty(&serde_json::json!({
+            "image": reference.whole(),
+            "digest": fetched.digest,
+            "passed": findings.is_empty() && reports.iter().all(verify::PlatformReport::passed),
+            "index": findings,
+            "platforms": reports,
+        }))
+    };
     if !findings.is_empty() {
         if args.output.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "image": reference.whole(),
-                    "digest": fetched.digest,
-                    "passed": false,
-                    "index": findings,
-                    "platforms": [],
-                }))?
-            );
+            println!("{}", as_json(&[])?);
         } else {
             for finding in &findings {
                 println!("FAIL  {finding}");
@@ -150,16 +150,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let failed = reports.iter().filter(|r| !r.passed()).count();
     if args.output.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "image": reference.whole(),
-                "digest": fetched.digest,
-                "passed": failed == 0,
-                "index": findings,
-                "platforms": reports,
-            }))?
-        );
+        println!("{}", as_json(&reports)?);
     } else {
         print!("{}", verify_table(&reports));
     }

@@ -258,6 +258,45 @@ pub async fn http_get(url: &str) -> reqwest::Result<(u16, String)> {
     Ok((status, response.text().await?))
 }
 
+/// Runs `command`; returns (exit code, stdout, stderr).
+pub fn output(command: &mut Command) -> (i32, String, String) {
+    let output = command.output().expect("the command runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Pulls `image` for `platform` and runs it with its port 80 published on loopback.
+pub async fn run_platform(bed: &TestBed, image: &str, platform: &str) -> engine::Started {
+    bed.run(
+        "docker",
+        &["pull", "--quiet", "--platform", platform, image],
+    );
+    engine::run_published(
+        &bed.docker,
+        &engine::RunSpec {
+            image: image.to_string(),
+            platform: Some(platform.parse().unwrap()),
+            container_port: 80,
+            labels: bed.labels(),
+            cmd: None,
+            env: Vec::new(),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// `image`'s `GET /arch` answer for `platform` ([`run_platform`]); the container goes.
+pub async fn arch_answer(bed: &TestBed, image: &str, platform: &str) -> serde_json::Value {
+    let started = run_platform(bed, image, platform).await;
+    let answer = wait_for_http(&format!("http://127.0.0.1:{}/arch", started.host_port)).await;
+    engine::remove(&bed.docker, &started.id).await;
+    serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{platform}: {e}: {answer}"))
+}
+
 /// Runs the `multiarch` binary; returns (exit code, stdout, stderr).
 pub fn multiarch(args: &[&str]) -> (i32, String, String) {
     multiarch_with(args, &[])
