@@ -564,3 +564,59 @@ async fn a_kit_builder_works_with_a_newer_buildx_too() {
     bed.assert_no_containers(&format!("name=buildx_buildkit_{name}0"), &stderr);
     assert!(stores.entries().is_empty(), "{:?}", stores.entries());
 }
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_use_makes_it_the_builder_of_both_tools() {
+    let mut bed = common::testbed().await;
+    let registry = bed.start_registry().await;
+    let stores = Stores::new();
+    let name = format!("used-{}", bed.run_id);
+    bed.track_builder(&name);
+    let (code, _, stderr) = stores.kit(&[
+        "builder",
+        "create",
+        "--name",
+        &name,
+        "--driver",
+        "docker-container",
+        "--image",
+        "multiarch-testbed/buildkit:debian",
+        "--use",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    // buildx marks its current builder with `*`, as after `docker buildx create --use`.
+    let listed = stores.buildx_ls_works("create --use");
+    assert!(
+        listed.lines().any(|l| l.starts_with(&format!("{name}*"))),
+        "{listed}"
+    );
+    // And a build that names no builder goes there, saying why.
+    let context = small_context();
+    let tag = format!("{registry}/used:{}", bed.run_id);
+    let (code, _, stderr) = stores.kit(&[
+        "build",
+        "-t",
+        &tag,
+        "--platform",
+        "linux/amd64",
+        "--push",
+        context.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "with builder `{name}` (docker-container driver; chosen by docker buildx use)"
+        )),
+        "{stderr}"
+    );
+    // `--use` is for buildx builders: an engine builder is refused before anything.
+    let (code, _, stderr) = stores.kit(&["builder", "create", "--name", "e", "--use"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("`--use` makes a buildx builder current"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = stores.kit(&["builder", "rm", &name]);
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -26,7 +26,9 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
             && rows[1].contains("aarch64 (emulated)")
     );
 
-    // The classic failure: the arm64 entry holds the amd64 binary.
+    // The classic failure: the arm64 entry holds the amd64 binary. Byte for byte the
+    // same, both entries hold one image, which the index check names before anything is
+    // downloaded (issue #25: the bitnami/minideb#240 case).
     let wrong = tempfile::tempdir().unwrap();
     for arch in ["amd64", "arm64"] {
         std::fs::create_dir(wrong.path().join(arch)).unwrap();
@@ -36,6 +38,28 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
         )
         .unwrap();
     }
+    let same = format!("{registry}/verify-same:{}", bed.run_id);
+    common::build_and_push(
+        &mut bed,
+        wrong.path().to_str().unwrap(),
+        &same,
+        "linux/amd64,linux/arm64",
+    );
+    let (code, stdout, stderr) = common::multiarch(&["verify", "--static-only", &same]);
+    assert_eq!(
+        code, 1,
+        "{stdout}
+{stderr}"
+    );
+    assert!(
+        stdout.contains("FAIL  linux/amd64, linux/arm64 hold the very same 1 layer(s)"),
+        "{stdout}"
+    );
+    // One byte more in the arm64 copy (an ELF loader ignores it): two images, so each
+    // platform's own check judges it, and the arm64 one fails.
+    let mut binary = std::fs::read(wrong.path().join("arm64/arch-server")).unwrap();
+    binary.push(0);
+    std::fs::write(wrong.path().join("arm64/arch-server"), binary).unwrap();
     let bad = format!("{registry}/verify-bad:{}", bed.run_id);
     common::build_and_push(
         &mut bed,
@@ -131,10 +155,10 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
         stderr.contains("hint: build it for that platform"),
         "{stderr}"
     );
-    let (code, _, stderr) = common::multiarch(&["verify", "--platform", "linux/arm64/v9", &good]);
+    let (code, _, stderr) = common::multiarch(&["verify", "--platform", "linux/arm64/v7", &good]);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("`v9` is not a variant of `arm64`"),
+        stderr.contains("`v7` is not a variant of `arm64`"),
         "{stderr}"
     );
 

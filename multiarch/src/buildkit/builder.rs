@@ -459,6 +459,39 @@ impl Builders {
         Ok(self.store.get(name)?.map(Builder::from_node_group))
     }
 
+    /// The builder a build uses, and why: `--builder`, else `$BUILDX_BUILDER`, else the
+    /// one `docker buildx use` chose for this engine, else the kit's `multiarch-builder`,
+    /// else the engine's own BuildKit (buildx's `default`).
+    ///
+    /// # Errors
+    /// [`Error::NoSuchBuilder`] for a named builder that does not exist,
+    /// [`Error::BuildxStore`] when the store cannot be read.
+    pub fn choose(&self, given: Option<&str>) -> Result<(Builder, Chosen)> {
+        let env = std::env::var("BUILDX_BUILDER")
+            .ok()
+            .filter(|n| !n.is_empty());
+        let current = self
+            .store
+            .current(&crate::buildkit::container::local_endpoint());
+        let named = match (given, env, current) {
+            (Some(name), _, _) => Some((name.to_string(), Chosen::Flag)),
+            (None, Some(name), _) => Some((name, Chosen::Environment)),
+            (None, None, Some(name)) => Some((name, Chosen::BuildxCurrent)),
+            (None, None, None) => None,
+        };
+        match named {
+            Some((name, _)) if name == "default" => Ok((Builder::default_engine(), Chosen::Engine)),
+            Some((name, why)) => self
+                .find(&name)?
+                .map(|b| (b, why))
+                .ok_or(Error::NoSuchBuilder(name)),
+            None => Ok(match self.find(DEFAULT_NAME)? {
+                Some(b) => (b, Chosen::KitDefault),
+                None => (Builder::default_engine(), Chosen::Engine),
+            }),
+        }
+    }
+
     /// Remembers an engine builder or a builder made of nodes in the kit's record.
     ///
     /// # Errors
@@ -481,6 +514,33 @@ impl Builders {
             self.save_record(&all)?;
         }
         Ok(existed)
+    }
+}
+
+/// Why a build uses the builder it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chosen {
+    /// `--builder`.
+    Flag,
+    /// `$BUILDX_BUILDER`.
+    Environment,
+    /// `docker buildx use`.
+    BuildxCurrent,
+    /// The kit's `multiarch-builder`.
+    KitDefault,
+    /// None named: the engine's own.
+    Engine,
+}
+
+impl std::fmt::Display for Chosen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Flag => "--builder",
+            Self::Environment => "$BUILDX_BUILDER",
+            Self::BuildxCurrent => "docker buildx use",
+            Self::KitDefault => "the kit's default",
+            Self::Engine => "none named",
+        })
     }
 }
 

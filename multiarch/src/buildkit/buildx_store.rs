@@ -85,6 +85,18 @@ pub struct Node {
     pub files: Option<BTreeMap<String, Vec<u8>>>,
 }
 
+/// buildx's `current` file: the builder `docker buildx use` chose for an engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Current {
+    /// The engine endpoint it was chosen for.
+    key: String,
+    /// The builder.
+    name: String,
+    /// Chosen for every engine (`docker buildx use --global`).
+    global: bool,
+}
+
 /// An OCI platform as buildx writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OciPlatform {
@@ -308,6 +320,29 @@ impl Store {
         write_atomically(&activity.join(&group.name), stamp.as_bytes())
     }
 
+    /// The builder `docker buildx use` chose for the engine at `endpoint`, if any.
+    pub fn current(&self, endpoint: &str) -> Option<String> {
+        let bytes = std::fs::read(self.dir.join("current")).ok()?;
+        let current: Current = serde_json::from_slice(&bytes).ok()?;
+        (current.global || current.key == endpoint).then_some(current.name)
+    }
+
+    /// Makes `name` the current builder for the engine at `endpoint`, as `docker buildx
+    /// use NAME` does.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`].
+    pub fn set_current(&self, endpoint: &str, name: &str) -> Result<()> {
+        let _lock = self.lock()?;
+        let current = Current {
+            key: endpoint.to_string(),
+            name: name.to_string(),
+            global: false,
+        };
+        let json = serde_json::to_vec(&current).expect("a current entry serialises");
+        write_atomically(&self.dir.join("current"), &json)
+    }
+
     /// Removes `name` as `docker buildx rm` does: its entry, its activity stamp and its
     /// build history. Returns whether it was there.
     ///
@@ -458,6 +493,30 @@ mod tests {
         assert!(store.list().unwrap().is_empty());
         assert!(!store.dir().join("refs/kit1").exists());
         assert!(!store.dir().join("activity/kit1").exists());
+    }
+
+    #[test]
+    fn the_current_builder_is_what_buildx_use_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        assert_eq!(store.current("unix:///var/run/docker.sock"), None);
+        store
+            .set_current("unix:///var/run/docker.sock", "kit1")
+            .unwrap();
+        // What `docker buildx use kit1` wrote (buildx 0.13.1).
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("current")).unwrap(),
+            r#"{"Key":"unix:///var/run/docker.sock","Name":"kit1","Global":false}"#
+        );
+        assert_eq!(
+            store.current("unix:///var/run/docker.sock").as_deref(),
+            Some("kit1")
+        );
+        assert_eq!(
+            store.current("tcp://elsewhere:2376"),
+            None,
+            "another engine's"
+        );
     }
 
     #[test]

@@ -6,10 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use multiarch::buildkit::builder::{Builder, Builders, DEFAULT_NAME};
+use multiarch::buildkit::builder::{Builder, Builders};
 use multiarch::buildkit::flags::{Attest, BuildFlags, CacheSpec};
 use multiarch::buildkit::image::{self, BuildRequest};
-use multiarch::error::Error;
 use multiarch::registry::{Registry, parse_reference};
 
 use super::problem;
@@ -64,7 +63,8 @@ pub struct Args {
     /// [default: mode=min, as buildx]
     #[arg(long, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true", value_parser = Attest::provenance)]
     provenance: Option<Attest>,
-    /// The builder [default: multiarch-builder if created, else the engine's own]
+    /// The builder [default: $BUILDX_BUILDER, else the one `docker buildx use` chose, else
+    /// multiarch-builder if created, else the engine's own]
     #[arg(long)]
     builder: Option<String>,
     /// Plain progress output, even on a terminal
@@ -124,15 +124,7 @@ fn named_context(value: &str) -> Result<String, String> {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let reference = parse_reference(&args.tag)?;
     check_inputs(&args)?;
-    let builders = Builders::from_env();
-    let chosen = match &args.builder {
-        Some(name) => builders
-            .find(name)?
-            .ok_or_else(|| Error::NoSuchBuilder(name.clone()))?,
-        None => builders
-            .find(DEFAULT_NAME)?
-            .unwrap_or_else(Builder::default_engine),
-    };
+    let (chosen, why) = Builders::from_env().choose(args.builder.as_deref())?;
     let flags = BuildFlags {
         cache_from: args.cache_from,
         cache_to: args.cache_to,
@@ -156,7 +148,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let started = std::time::Instant::now();
     eprintln!(
-        "building {} for {} with builder `{}` ({})",
+        "building {} for {} with builder `{}` ({}; chosen by {why})",
         args.tag,
         multiarch::join_platforms(&args.platform.0),
         chosen.name(),

@@ -66,6 +66,10 @@ pub enum Action {
         /// Add the `--node`s to an existing builder made of nodes
         #[arg(long, requires = "nodes")]
         append: bool,
+        /// Make it the builder `multiarch build` and `docker buildx build` use when none is
+        /// named, as `docker buildx create --use` does
+        #[arg(long = "use", conflicts_with = "nodes")]
+        use_it: bool,
     },
     /// Remove a builder as `docker buildx rm` does: its container and its state volume
     Rm {
@@ -134,8 +138,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             config,
             registry,
             image,
+            use_it,
             ..
-        } => create(&builders, name, driver, config, registry, image).await?,
+        } => {
+            if use_it && driver != DriverArg::DockerContainer {
+                return Err(super::problem(
+                    "`--use` makes a buildx builder current, and an engine builder is not one",
+                    "`docker buildx use default` chooses the engine's own BuildKit; or create with `--driver docker-container --use`",
+                ));
+            }
+            create(&builders, &name, driver, config, registry, image).await?;
+            if use_it {
+                builders
+                    .store()
+                    .set_current(&container::local_endpoint(), &name)?;
+                eprintln!("`{name}` is now the builder used when none is named");
+            }
+        }
         Action::Rm {
             name,
             node: Some(node),
@@ -177,7 +196,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// `create` for the engine and for a BuildKit container.
 async fn create(
     builders: &Builders,
-    name: String,
+    name: &str,
     driver: DriverArg,
     config: Option<PathBuf>,
     registry: String,
@@ -186,11 +205,11 @@ async fn create(
     let docker = multiarch::engine::connect().await?;
     let wanted = match driver {
         DriverArg::Docker => Wanted::Engine {
-            name: name.clone(),
+            name: name.to_string(),
             config,
         },
         DriverArg::DockerContainer => Wanted::Container {
-            name: name.clone(),
+            name: name.to_string(),
             image,
             config,
         },

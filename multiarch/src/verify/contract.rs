@@ -22,7 +22,6 @@ use serde::Serialize;
 use multiarch_platform::Platform;
 
 use crate::error::Result;
-use crate::oci::index::Manifest;
 use crate::oci::index::{Entry, EntryKind, short};
 use crate::registry::Registry;
 
@@ -50,6 +49,8 @@ pub enum Finding {
         platforms: Vec<Platform>,
         /// How many layers they share.
         layers: usize,
+        /// The platform the first one's config names: what the shared image really is.
+        config: Option<Platform>,
     },
     /// A platform the contract wants and the index lacks.
     Missing {
@@ -84,11 +85,19 @@ impl std::fmt::Display for Finding {
                 short(digest),
                 short(subject)
             ),
-            Self::SameLayers { platforms, layers } => write!(
+            Self::SameLayers {
+                platforms,
+                layers,
+                config,
+            } => write!(
                 f,
-                "{} hold the very same {layers} layer(s): one image listed under {} architectures",
+                "{} hold the very same {layers} layer(s): one image listed under {} architectures{}",
                 multiarch_platform::join_platforms(platforms),
-                platforms.len()
+                platforms.len(),
+                config
+                    .as_ref()
+                    .map(|c| format!(" (its config says {c})"))
+                    .unwrap_or_default()
             ),
             Self::Missing {
                 platform,
@@ -110,9 +119,9 @@ pub struct Contract {
     pub previous: Option<(String, Vec<Platform>)>,
 }
 
-/// Reads what the contract needs from the registry (each image's manifest, for its
-/// layer digests; the last release's platforms), then judges `entries` of `reference`.
-/// Manifests only: no layer is downloaded.
+/// Reads what the contract needs from the registry (each image's manifest and config, for
+/// its layer digests and its own claim; the last release's platforms), then judges
+/// `entries` of `reference`. No layer is downloaded.
 ///
 /// # Errors
 /// A manifest, or the last release, cannot be fetched.
@@ -123,24 +132,22 @@ pub async fn check(
     expect: Option<Vec<Platform>>,
     against: Option<&Reference>,
 ) -> Result<Vec<Finding>> {
-    let fetched =
-        futures_util::future::try_join_all(entries.iter().filter(|e| e.platform().is_some()).map(
-            |e| async move {
-                let by_digest = reference.clone_with_digest(e.digest.clone());
-                let fetched = registry.fetch(&by_digest).await?;
-                let digests = match &fetched.manifest {
-                    Manifest::Image(image) => image
-                        .layers()
-                        .iter()
-                        .map(|l| l.digest().to_string())
-                        .collect(),
-                    Manifest::Index(_) => Vec::new(),
-                };
-                Ok::<_, crate::error::Error>((e.digest.clone(), digests))
-            },
-        ))
-        .await?;
-    let layers: BTreeMap<String, Vec<String>> = fetched.into_iter().collect();
+    let image_entries = entries.iter().filter(|e| e.platform().is_some());
+    let fetched = futures_util::future::try_join_all(image_entries.map(|e| async move {
+        let image = registry.fetch_image(reference, &e.digest).await?;
+        let facts = ImageFacts {
+            layers: image
+                .manifest
+                .layers()
+                .iter()
+                .map(|l| l.digest().to_string())
+                .collect(),
+            config: crate::oci::index::config_platform(&image.config).ok(),
+        };
+        Ok::<_, crate::error::Error>((e.digest.clone(), facts))
+    }))
+    .await?;
+    let images: BTreeMap<String, ImageFacts> = fetched.into_iter().collect();
     let previous = match against {
         Some(previous) => {
             let fetched = registry.fetch(previous).await?;
@@ -159,14 +166,23 @@ pub async fn check(
         }
         None => None,
     };
-    Ok(judge(entries, &layers, &Contract { expect, previous }))
+    Ok(judge(entries, &images, &Contract { expect, previous }))
 }
 
-/// Judges `entries` (an index, or one image) against `contract`; `layers` holds each
-/// image entry's layer digests by manifest digest (entries without are not compared).
+/// What the contract reads of one image: its layers' digests and its config's platform.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageFacts {
+    /// The layer digests, in order.
+    pub layers: Vec<String>,
+    /// The platform the config names.
+    pub config: Option<Platform>,
+}
+
+/// Judges `entries` (an index, or one image) against `contract`; `images` holds each
+/// image entry's facts by manifest digest (entries without are not compared).
 pub fn judge(
     entries: &[Entry],
-    layers: &BTreeMap<String, Vec<String>>,
+    images_read: &BTreeMap<String, ImageFacts>,
     contract: &Contract,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -203,24 +219,25 @@ pub fn judge(
     }
 
     // Same layers, under different platforms (a duplicate of one platform is said above).
-    let mut groups: Vec<(&Vec<String>, Vec<Platform>)> = Vec::new();
+    let mut groups: Vec<(&ImageFacts, Vec<Platform>)> = Vec::new();
     for (platform, digest) in &images {
-        let Some(set) = layers.get(*digest).filter(|l| !l.is_empty()) else {
+        let Some(facts) = images_read.get(*digest).filter(|f| !f.layers.is_empty()) else {
             continue;
         };
-        match groups.iter_mut().find(|(s, _)| *s == set) {
+        match groups.iter_mut().find(|(f, _)| f.layers == facts.layers) {
             Some((_, platforms)) if !platforms.contains(platform) => {
                 platforms.push((*platform).clone())
             }
             Some(_) => {}
-            None => groups.push((set, vec![(*platform).clone()])),
+            None => groups.push((facts, vec![(*platform).clone()])),
         }
     }
-    for (set, platforms) in groups {
+    for (facts, platforms) in groups {
         if platforms.len() > 1 {
             findings.push(Finding::SameLayers {
                 platforms,
-                layers: set.len(),
+                layers: facts.layers.len(),
+                config: facts.config.clone(),
             });
         }
     }
@@ -286,10 +303,16 @@ mod tests {
         }
     }
 
-    fn layers(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+    fn layers(pairs: &[(&str, &[&str])]) -> BTreeMap<String, ImageFacts> {
         pairs
             .iter()
-            .map(|(d, l)| (d.to_string(), l.iter().map(|x| x.to_string()).collect()))
+            .map(|(d, l)| {
+                let facts = ImageFacts {
+                    layers: l.iter().map(|x| x.to_string()).collect(),
+                    config: Some("linux/amd64".parse().unwrap()),
+                };
+                (d.to_string(), facts)
+            })
             .collect()
     }
 
@@ -353,11 +376,12 @@ mod tests {
             [Finding::SameLayers {
                 platforms: platforms("linux/amd64,linux/arm64"),
                 layers: 2,
+                config: Some("linux/amd64".parse().unwrap()),
             }]
         );
         assert_eq!(
             findings[0].to_string(),
-            "linux/amd64, linux/arm64 hold the very same 2 layer(s): one image listed under 2 architectures"
+            "linux/amd64, linux/arm64 hold the very same 2 layer(s): one image listed under 2 architectures (its config says linux/amd64)"
         );
     }
 
