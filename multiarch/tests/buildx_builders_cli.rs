@@ -121,8 +121,13 @@ impl Stores {
     /// `builder create --driver docker-container` with the test bed's BuildKit image and
     /// the repository's buildkitd.toml.
     fn create(&self, bed: &mut TestBed, name: &str) {
+        self.create_with(bed, name, &[]);
+    }
+
+    /// The same, with more flags (`--use`).
+    fn create_with(&self, bed: &mut TestBed, name: &str, extra: &[&str]) -> String {
         bed.track_builder(name);
-        let (code, stdout, stderr) = self.kit(&[
+        let mut args = vec![
             "builder",
             "create",
             "--name",
@@ -133,9 +138,12 @@ impl Stores {
             "multiarch-testbed/buildkit:debian",
             "--config",
             "buildkitd.toml",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = self.kit(&args);
         assert_eq!(code, 0, "{stdout}\n{stderr}");
         assert!(stderr.contains("`docker buildx ls` lists it"), "{stderr}");
+        stderr
     }
 }
 
@@ -572,19 +580,11 @@ async fn create_use_makes_it_the_builder_of_both_tools() {
     let registry = bed.start_registry().await;
     let stores = Stores::new();
     let name = format!("used-{}", bed.run_id);
-    bed.track_builder(&name);
-    let (code, _, stderr) = stores.kit(&[
-        "builder",
-        "create",
-        "--name",
-        &name,
-        "--driver",
-        "docker-container",
-        "--image",
-        "multiarch-testbed/buildkit:debian",
-        "--use",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
+    let said = stores.create_with(&mut bed, &name, &["--use"]);
+    assert!(
+        said.contains("is now the builder used when none is named"),
+        "{said}"
+    );
     // buildx marks its current builder with `*`, as after `docker buildx create --use`.
     let listed = stores.buildx_ls_works("create --use");
     assert!(

@@ -46,11 +46,7 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
         "linux/amd64,linux/arm64",
     );
     let (code, stdout, stderr) = common::multiarch(&["verify", "--static-only", &same]);
-    assert_eq!(
-        code, 1,
-        "{stdout}
-{stderr}"
-    );
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(
         stdout.contains("FAIL  linux/amd64, linux/arm64 hold the very same 1 layer(s)"),
         "{stdout}"
