@@ -353,6 +353,10 @@ impl Error {
             Self::NoSuchBuilder(_) => "create it: `multiarch builder create`".into(),
             Self::NoMultiPlatform => r#"add {"features":{"containerd-snapshotter":true}} to /etc/docker/daemon.json and restart dockerd, or use `--driver docker-container`"#.into(),
             Self::RegistryNotHttp { fix, .. } => fix.clone(),
+            // `--sbom`: BuildKit pulls its scanner image itself.
+            Self::BuildFailed { reason, .. } if reason.contains("buildkit-syft-scanner") => {
+                "the SBOM scanner image cannot be pulled from here: name one BuildKit can pull with `--sbom=generator=REGISTRY/IMAGE`, or build without `--sbom`".into()
+            }
             // No network: the Dockerfile's compile stage cannot pull its base image.
             Self::BuildFailed { reason, .. }
                 if reason.contains("failed to resolve source metadata")

@@ -517,7 +517,7 @@ async fn provenance_min_max_and_false_are_in_the_pushed_index() {
         &name,
         &tag,
         context.path(),
-        &["--provenance", "mode=max"],
+        &["--provenance=mode=max"],
     );
     let max = provenance(&tag);
     assert!(

@@ -56,12 +56,13 @@ pub struct Args {
     /// Put the image into the engine's image store (the `docker` builder does)
     #[arg(long)]
     load: bool,
-    /// An SBOM attestation: `true`, `false`, or `generator=IMAGE` (the scanner BuildKit runs)
-    #[arg(long, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true", value_parser = Attest::sbom)]
+    /// An SBOM attestation: `--sbom`, `--sbom=false`, or `--sbom=generator=IMAGE` (the
+    /// scanner BuildKit runs); the value follows `=`, as buildx takes it
+    #[arg(long, value_name = "VALUE", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = Attest::sbom)]
     sbom: Option<Attest>,
-    /// A provenance attestation: `true` (`mode=min`), `false`, or `mode=min|max`
-    /// [default: mode=min, as buildx]
-    #[arg(long, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true", value_parser = Attest::provenance)]
+    /// A provenance attestation: `--provenance` (`mode=min`), `--provenance=false`, or
+    /// `--provenance=mode=max` [default: mode=min, as buildx]
+    #[arg(long, value_name = "VALUE", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = Attest::provenance)]
     provenance: Option<Attest>,
     /// The builder [default: $BUILDX_BUILDER, else the one `docker buildx use` chose, else
     /// multiarch-builder if created, else the engine's own]
