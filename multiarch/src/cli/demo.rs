@@ -91,6 +91,62 @@ async fn story(
     };
 
     let t = story.heading("doctor: what this machine can do");
+    let registry_spec = machine_ready(docker, args).await?;
+    let registry = registry_spec.address();
+    story.done(t);
+
+    let t = story.heading(&format!("registry up: {registry}"));
+    registry_up(docker, &registry_spec).await?;
+    story.done(t);
+
+    let t = story.heading(
+        "builder create (a buildx builder: a BuildKit container configured by buildkitd.toml)",
+    );
+    let chosen = demo_builder(docker, &registry).await?;
+    story.done(t);
+
+    let image = format!("{registry}/{}", args.image);
+    let t = story.heading(&format!(
+        "build and push {} for {}",
+        image,
+        multiarch::join_platforms(&args.platform.0)
+    ));
+    let reference = build_and_push(&chosen, args, &image).await?;
+    story.done(t);
+
+    let t = story.heading("inspect the index in the registry");
+    let client = Registry::for_reference(&reference, &[]);
+    show_index(&client, &reference).await?;
+    story.done(t);
+
+    let t = story.heading("pull and run each platform, ask it GET /arch");
+    for platform in &args.platform.0 {
+        ask_platform(docker, &client, &reference, platform, &labels).await?;
+    }
+    story.done(t);
+
+    let t = story.heading("verify: ELF headers and running answers match the index");
+    prove(docker, &client, &reference, &args.platform.0, labels).await?;
+    story.done(t);
+
+    let t = story.heading("clean up the demo's containers");
+    eprintln!(
+        "    the registry ({registry}) and the image ({image}) stay; `multiarch registry down` stops the registry"
+    );
+    story.done(t);
+    eprintln!(
+        "\ndemo finished in {:.1} s",
+        story.started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Step 1: the machine can do the demo (the doctor's problems stop it, with their fix);
+/// returns the registry's settings, from `--registry-file`, ./registry.yml or built in.
+async fn machine_ready(
+    docker: &bollard::Docker,
+    args: &Args,
+) -> anyhow::Result<compose::RegistrySpec> {
     let mut findings = doctor::check_engine(Some(docker), None).await;
     let default_file = PathBuf::from("registry.yml");
     let registry_file = args
@@ -98,7 +154,6 @@ async fn story(
         .clone()
         .or_else(|| default_file.exists().then_some(default_file));
     let registry_spec = compose::load(registry_file.as_deref())?;
-    let registry = registry_spec.address();
     for f in &findings {
         if f.level != Level::Ok {
             eprintln!("    {:?} {}: {}", f.level, f.area, f.detail);
@@ -118,30 +173,28 @@ async fn story(
         ));
     }
     eprintln!("    engine, containerd store, buildx and QEMU are ready");
-    story.done(t);
+    Ok(registry_spec)
+}
 
-    let t = story.heading(&format!("registry up: {registry}"));
-    local_registry::up(docker, &registry_spec)
+/// Step 2: the local registry answers.
+async fn registry_up(docker: &bollard::Docker, spec: &compose::RegistrySpec) -> anyhow::Result<()> {
+    local_registry::up(docker, spec)
         .await
         .context("the local registry did not start")?;
     eprintln!(
         "    http://{}/v2/ answers",
-        local_registry::probe_address(&registry_spec)
+        local_registry::probe_address(spec)
     );
-    story.done(t);
+    Ok(())
+}
 
-    let t = story.heading(
-        "builder create (a buildx builder: a BuildKit container configured by buildkitd.toml)",
-    );
-    let chosen = demo_builder(docker, &registry).await?;
-    story.done(t);
-
-    let image = format!("{registry}/{}", args.image);
-    let t = story.heading(&format!(
-        "build and push {} for {}",
-        image,
-        multiarch::join_platforms(&args.platform.0)
-    ));
+/// Step 4: the image built for every platform and pushed, with the host-built binaries
+/// as the Dockerfile's `build` stage where there are some.
+async fn build_and_push(
+    chosen: &Builder,
+    args: &Args,
+    image: &str,
+) -> anyhow::Result<oci_client::Reference> {
     let binaries = args.binaries.clone().or_else(|| {
         let dist = args.context.join("dist");
         dist.exists().then_some(dist)
@@ -152,7 +205,7 @@ async fn story(
             dir.display()
         );
     }
-    let reference = parse_reference(&image)?;
+    let reference = parse_reference(image)?;
     let request = BuildRequest {
         context: args.context.clone(),
         file: None,
@@ -170,74 +223,88 @@ async fn story(
         push: true,
         insecure: Vec::new(),
     };
-    {
-        let printer = BuildPrinter::new(true);
-        image::run(&chosen, &request, |event| printer.show(event)).await?;
-    }
-    story.done(t);
+    let printer = BuildPrinter::new(true);
+    image::run(chosen, &request, |event| printer.show(event)).await?;
+    Ok(reference)
+}
 
-    let t = story.heading("inspect the index in the registry");
-    let client = Registry::for_reference(&reference, &[]);
-    let report = multiarch::inspect::report(&client, &reference)
+/// Step 5: the index as the registry holds it.
+async fn show_index(client: &Registry, reference: &oci_client::Reference) -> anyhow::Result<()> {
+    let report = multiarch::inspect::report(client, reference)
         .await
-        .with_context(|| format!("cannot inspect `{image}`"))?;
+        .with_context(|| format!("cannot inspect `{}`", reference.whole()))?;
     print!("{}", inspect_table(&report));
-    story.done(t);
+    Ok(())
+}
 
-    let t = story.heading("pull and run each platform, ask it GET /arch");
+/// Step 6, one platform: pulled, run as verify runs it (under the CPU its slot promises,
+/// arm/v6 on an ARMv6 core; a 386 process on a 64-bit x86 kernel says `x86_64`), asked
+/// `GET /arch`, and its answer shown.
+async fn ask_platform(
+    docker: &bollard::Docker,
+    client: &Registry,
+    reference: &oci_client::Reference,
+    platform: &multiarch::Platform,
+    labels: &HashMap<String, String>,
+) -> anyhow::Result<()> {
+    let image = reference.whole();
+    let digest = multiarch::pull::platform_digest(client, reference, platform).await?;
+    multiarch::pull::pull_platform(docker, reference, platform, &digest, |_| {}).await?;
     let native = engine::engine_platform(docker).await;
-    for platform in &args.platform.0 {
-        let digest = multiarch::pull::platform_digest(&client, &reference, platform).await?;
-        multiarch::pull::pull_platform(docker, &reference, platform, &digest, |_| {}).await?;
-        // As verify runs it: under the CPU the slot promises (arm/v6 on an ARMv6 core),
-        // and a 386 process on a 64-bit x86 kernel says `x86_64`.
-        let emulation = verify::Emulation::of(native.as_ref(), platform);
-        let started = engine::run_published(
-            docker,
-            &RunSpec {
-                image: image.clone(),
-                platform: Some(platform.clone()),
-                container_port: 80,
-                labels: labels.clone(),
-                cmd: None,
-                env: emulation.env(),
-            },
-        )
-        .await?;
-        let answer = verify::ask_machine(started.host_port, &Probe::default()).await;
-        engine::remove(docker, &started.id).await;
-        let machine = answer
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("the {platform} container did not answer"))?;
-        let how = match (emulation.native, emulation.cpu) {
-            (true, _) => emulation.to_string(),
-            (false, Some(cpu)) => format!("emulated by QEMU, QEMU_CPU={cpu}"),
-            (false, None) => "emulated by QEMU".into(),
-        };
-        println!(
-            "{:<14} GET /arch -> {{\"architecture\": \"{}\"}}   ({how})",
-            platform.to_string(),
-            machine
-        );
-        if !emulation.accepts(platform, &machine) {
-            return Err(super::problem(
-                format!("the {platform} image answered `{machine}`"),
-                format!("run `multiarch verify {image}` to see what its binary was built for"),
-            ));
-        }
+    let emulation = verify::Emulation::of(native.as_ref(), platform);
+    let started = engine::run_published(
+        docker,
+        &RunSpec {
+            image: image.clone(),
+            platform: Some(platform.clone()),
+            container_port: 80,
+            labels: labels.clone(),
+            cmd: None,
+            env: emulation.env(),
+        },
+    )
+    .await?;
+    let answer = verify::ask_machine(started.host_port, &Probe::default()).await;
+    engine::remove(docker, &started.id).await;
+    let machine = answer
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("the {platform} container did not answer"))?;
+    let how = match (emulation.native, emulation.cpu) {
+        (true, _) => emulation.to_string(),
+        (false, Some(cpu)) => format!("emulated by QEMU, QEMU_CPU={cpu}"),
+        (false, None) => "emulated by QEMU".into(),
+    };
+    println!(
+        "{:<14} GET /arch -> {{\"architecture\": \"{}\"}}   ({how})",
+        platform.to_string(),
+        machine
+    );
+    if !emulation.accepts(platform, &machine) {
+        return Err(super::problem(
+            format!("the {platform} image answered `{machine}`"),
+            format!("run `multiarch verify {image}` to see what its binary was built for"),
+        ));
     }
-    story.done(t);
+    Ok(())
+}
 
-    let t = story.heading("verify: ELF headers and running answers match the index");
-    let fetched = client.fetch(&reference).await?;
-    let listed = client.entries(&reference, &fetched).await?;
-    let targets = verify::targets(&reference, &listed, Some(&args.platform.0))?;
+/// Step 7: every platform proven, statically and running, as `multiarch verify` does.
+async fn prove(
+    docker: &bollard::Docker,
+    client: &Registry,
+    reference: &oci_client::Reference,
+    platforms: &[multiarch::Platform],
+    labels: HashMap<String, String>,
+) -> anyhow::Result<()> {
+    let fetched = client.fetch(reference).await?;
+    let listed = client.entries(reference, &fetched).await?;
+    let targets = verify::targets(reference, &listed, Some(platforms))?;
     let verifier = Verifier {
-        registry: &client,
-        reference: &reference,
+        registry: client,
+        reference,
         docker: Some(docker),
         probe: Probe::default(),
-        labels: labels.clone(),
+        labels,
         scope: verify::Scope::Userland,
     };
     let reports = verifier.verify(&targets, |_| {}).await?;
@@ -245,21 +312,10 @@ async fn story(
     if reports.iter().any(|r| !r.passed()) {
         return Err(super::problem(
             "verification failed",
-            format!("`multiarch verify {image}` shows the reasons"),
+            format!("`multiarch verify {}` shows the reasons", reference.whole()),
         ));
     }
-    story.done(t);
-
-    let t = story.heading("clean up the demo's containers");
-    eprintln!(
-        "    the registry ({registry}) and the image ({image}) stay; `multiarch registry down` stops the registry"
-    );
-    story.done(t);
-    eprintln!(
-        "\ndemo finished in {:.1} s",
-        story.started.elapsed().as_secs_f64()
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The card's builder: a buildx docker-container builder configured by ./buildkitd.toml,
