@@ -1,0 +1,288 @@
+//! Reading from a registry: manifests (plain HTTP fast path, oci-client for the rest),
+//! image configs, blobs and tags, every digest checked.
+
+use oci_client::Reference;
+use oci_client::manifest::OciDescriptor;
+use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};
+
+use super::credentials::auth_for;
+use super::sha256_digest;
+use super::{MAX_MANIFEST_BYTES, Registry};
+use crate::error::{Error, Result};
+use crate::oci::index::{Entry, IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES, Manifest, entries};
+
+/// A manifest fetched by reference, with the digest the registry served it under
+/// (checked against the bytes).
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// `sha256:...` of `bytes`.
+    pub digest: String,
+    /// The exact bytes the registry sent.
+    pub bytes: Vec<u8>,
+    /// Those bytes, parsed.
+    pub manifest: Manifest,
+}
+
+/// One platform's image: its manifest and its config, both digest-checked.
+#[derive(Debug, Clone)]
+pub struct PlatformImage {
+    /// The image manifest's digest.
+    pub digest: String,
+    /// The image manifest.
+    pub manifest: ImageManifest,
+    /// The image config (architecture, os, variant, entrypoint).
+    pub config: ImageConfiguration,
+}
+
+impl Registry {
+    /// GET over plain HTTP (manifests capped at [`MAX_MANIFEST_BYTES`]); `None` when the registry wants credentials (then `oci-client`
+    /// handles the token dance).
+    async fn plain_get(
+        &self,
+        reference: &Reference,
+        path: &str,
+        accept: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>> {
+        let registry = reference.resolve_registry();
+        let url = format!("http://{registry}/v2/{}/{path}", reference.repository());
+        let response = self
+            .plain
+            .get(&url)
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_redirect() {
+                    // It answers, so "is it running?" would mislead.
+                    Error::BadAnswer {
+                        reference: reference.whole(),
+                        reason: format!("`{url}` redirects in a loop (more than 10 redirects)"),
+                    }
+                } else {
+                    Error::Unreachable {
+                        registry: registry.to_string(),
+                        source: e.into(),
+                    }
+                }
+            })?;
+        match response.status().as_u16() {
+            200 => {
+                let header_digest = response
+                    .headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from);
+                let too_large = || Error::BadAnswer {
+                    reference: reference.whole(),
+                    reason: format!(
+                        "`{url}` is too large: more than {} MiB, which no registry accepts for a manifest",
+                        MAX_MANIFEST_BYTES >> 20
+                    ),
+                };
+                let limited = path.starts_with("manifests/");
+                if limited && response.content_length().unwrap_or(0) > MAX_MANIFEST_BYTES {
+                    return Err(too_large());
+                }
+                // Read in chunks, so that a registry lying about the length is cut off too.
+                let mut response = response;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = response.chunk().await.map_err(|e| Error::Unreachable {
+                    registry: registry.to_string(),
+                    source: e.into(),
+                })? {
+                    bytes.extend_from_slice(&chunk);
+                    if limited && bytes.len() as u64 > MAX_MANIFEST_BYTES {
+                        return Err(too_large());
+                    }
+                }
+                Ok(Some((bytes, header_digest)))
+            }
+            401 => Ok(None),
+            404 => Err(Error::NotFound {
+                reference: reference.whole(),
+            }),
+            403 => Err(Error::Unauthorized {
+                reference: reference.whole(),
+                status: 403,
+            }),
+            status => Err(Error::BadAnswer {
+                reference: reference.whole(),
+                reason: format!("`{url}` answered HTTP {status}"),
+            }),
+        }
+    }
+
+    /// Fetches what a tag or digest points at: an index or an image manifest.
+    ///
+    /// # Errors
+    /// The registry cannot be reached, refuses, has no such tag, or sends bytes that
+    /// are not a manifest or do not match their digest.
+    pub async fn fetch(&self, reference: &Reference) -> Result<Fetched> {
+        self.settle().await;
+        let accepted: Vec<&str> = INDEX_MEDIA_TYPES
+            .iter()
+            .chain(IMAGE_MEDIA_TYPES)
+            .copied()
+            .collect();
+        let plain = if self.uses_http(reference.resolve_registry()) {
+            let target = reference
+                .digest()
+                .or(reference.tag())
+                .unwrap_or("latest")
+                .to_string();
+            self.plain_get(
+                reference,
+                &format!("manifests/{target}"),
+                &accepted.join(", "),
+            )
+            .await?
+        } else {
+            None
+        };
+        let (bytes, digest) = match plain {
+            Some((bytes, header_digest)) => {
+                let digest = sha256_digest(&bytes);
+                // The bytes must be what was asked for, and what the registry says they are.
+                for expected in [reference.digest(), header_digest.as_deref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    if expected != digest {
+                        return Err(Error::DigestMismatch {
+                            reference: reference.whole(),
+                            expected: expected.to_string(),
+                        });
+                    }
+                }
+                (bytes::Bytes::from(bytes), digest)
+            }
+            None => self
+                .oci()
+                .await
+                .pull_manifest_raw(reference, &auth_for(reference), &accepted)
+                .await
+                .map_err(|e| self.classify(reference, e))?,
+        };
+        let manifest = Manifest::parse(&bytes).map_err(|e| Error::BadAnswer {
+            reference: reference.whole(),
+            reason: e.to_string(),
+        })?;
+        Ok(Fetched {
+            digest,
+            bytes: bytes.to_vec(),
+            manifest,
+        })
+    }
+
+    /// Fetches one platform's image manifest and config, by digest.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`], and [`Error::BadAnswer`] when the digest names an index.
+    pub async fn fetch_image(&self, reference: &Reference, digest: &str) -> Result<PlatformImage> {
+        let by_digest = reference.clone_with_digest(digest.to_string());
+        let fetched = self.fetch(&by_digest).await?;
+        let Manifest::Image(manifest) = fetched.manifest else {
+            return Err(Error::BadAnswer {
+                reference: by_digest.whole(),
+                reason: "expected an image manifest, found an index".into(),
+            });
+        };
+        let config_bytes = self.fetch_blob(&by_digest, manifest.config()).await?;
+        let config: ImageConfiguration =
+            serde_json::from_slice(&config_bytes).map_err(|e| Error::BadAnswer {
+                reference: by_digest.whole(),
+                reason: format!("the image config is not valid: {e}"),
+            })?;
+        Ok(PlatformImage {
+            digest: fetched.digest,
+            manifest,
+            config,
+        })
+    }
+
+    /// What a fetched tag holds, one entry each: every entry of an index, or the single
+    /// image with the platform its config names.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch_image`], for a single image.
+    pub async fn entries(&self, reference: &Reference, fetched: &Fetched) -> Result<Vec<Entry>> {
+        Ok(match &fetched.manifest {
+            Manifest::Index(index) => entries(index),
+            Manifest::Image(_) => {
+                let image = self.fetch_image(reference, &fetched.digest).await?;
+                vec![Entry::single_image(
+                    fetched.digest.clone(),
+                    fetched.manifest.media_type(),
+                    fetched.bytes.len() as u64,
+                    &image.config,
+                )]
+            }
+        })
+    }
+
+    /// Downloads a blob whole, refusing it if its digest does not match.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`]; [`Error::DigestMismatch`] for altered content.
+    pub async fn fetch_blob(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+    ) -> Result<Vec<u8>> {
+        self.settle().await;
+        let wanted = OciDescriptor {
+            media_type: descriptor.media_type().to_string(),
+            digest: descriptor.digest().to_string(),
+            size: i64::try_from(descriptor.size()).unwrap_or(i64::MAX),
+            ..Default::default()
+        };
+        if self.uses_http(reference.resolve_registry()) {
+            let path = format!("blobs/{}", descriptor.digest());
+            if let Some((bytes, _)) = self.plain_get(reference, &path, "*/*").await? {
+                if sha256_digest(&bytes) != descriptor.digest().to_string() {
+                    return Err(Error::DigestMismatch {
+                        reference: reference.whole(),
+                        expected: descriptor.digest().to_string(),
+                    });
+                }
+                return Ok(bytes);
+            }
+        }
+        let mut out = Vec::with_capacity(usize::try_from(descriptor.size()).unwrap_or(0));
+        self.oci()
+            .await
+            .pull_blob(reference, &wanted, &mut out)
+            .await
+            .map_err(|e| self.classify(reference, e))?;
+        Ok(out)
+    }
+
+    /// Every tag of `reference`'s repository, `page` at a time (the distribution API's
+    /// `n` and `last`), in the registry's order.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`].
+    pub async fn tags(&self, reference: &Reference, page: usize) -> Result<Vec<String>> {
+        let oci = self.oci().await;
+        let auth = auth_for(reference);
+        let mut all: Vec<String> = Vec::new();
+        loop {
+            let answer = oci
+                .list_tags(reference, &auth, Some(page), all.last().map(String::as_str))
+                .await
+                .map_err(|e| self.classify(reference, e))?;
+            let got = answer.tags.len();
+            // A registry that ignores `last` would send the same page forever.
+            let new: Vec<String> = answer
+                .tags
+                .into_iter()
+                .filter(|t| !all.contains(t))
+                .collect();
+            let progressed = !new.is_empty();
+            all.extend(new);
+            if got < page || !progressed {
+                return Ok(all);
+            }
+        }
+    }
+}

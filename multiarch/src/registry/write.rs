@@ -1,0 +1,198 @@
+//! Writing to a registry: blobs mounted or copied, manifests pushed by digest or tag,
+//! and deleted.
+
+use oci_client::Reference;
+
+use super::credentials::auth_for;
+use super::sha256_digest;
+use super::{Fetched, Registry};
+use crate::error::{Error, Result};
+use crate::oci::index::Manifest;
+
+/// What happened to one blob of a copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobCopied {
+    /// Its digest.
+    pub digest: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// How it got there.
+    pub how: BlobMove,
+}
+
+/// How a blob reached the target repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlobMove {
+    /// It was there already (an earlier, interrupted copy sent it, or another image).
+    AlreadyThere,
+    /// Mounted from the source repository of the same registry: nothing sent.
+    Mounted,
+    /// Downloaded and uploaded.
+    Sent,
+}
+
+impl Registry {
+    /// Makes `source`'s image manifest `digest` (and its config and layers) available
+    /// in `target`'s repository: blobs already there are skipped, blobs in the same
+    /// registry are mounted, others are copied; `on_blob` hears of each.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`], plus a refused push.
+    pub async fn copy_image(
+        &self,
+        source: &Reference,
+        digest: &str,
+        target: &Reference,
+        on_blob: &(dyn Fn(BlobCopied) + Sync),
+    ) -> Result<()> {
+        let fetched = self
+            .fetch(&source.clone_with_digest(digest.to_string()))
+            .await?;
+        self.copy_fetched(source, &fetched, target, on_blob).await
+    }
+
+    /// As [`Registry::copy_image`], for an image manifest already fetched from `source`.
+    ///
+    /// # Errors
+    /// As [`Registry::copy_image`].
+    pub async fn copy_fetched(
+        &self,
+        source: &Reference,
+        fetched: &Fetched,
+        target: &Reference,
+        on_blob: &(dyn Fn(BlobCopied) + Sync),
+    ) -> Result<()> {
+        let digest = fetched.digest.as_str();
+        let source_by_digest = source.clone_with_digest(digest.to_string());
+        let Manifest::Image(image) = &fetched.manifest else {
+            return Err(Error::BadAnswer {
+                reference: source_by_digest.whole(),
+                reason: "expected an image manifest, found an index".into(),
+            });
+        };
+        let same_repository = source.resolve_registry() == target.resolve_registry()
+            && source.repository() == target.repository();
+        let oci = self.oci().await;
+        oci.store_auth_if_needed(target.resolve_registry(), &auth_for(target))
+            .await;
+        let same_registry = source.resolve_registry() == target.resolve_registry();
+        for blob in std::iter::once(image.config()).chain(image.layers()) {
+            let blob_digest = blob.digest().to_string();
+            let copied = |how| BlobCopied {
+                digest: blob_digest.clone(),
+                size: blob.size(),
+                how,
+            };
+            let present = same_repository
+                || oci
+                    .blob_exists(target, &blob_digest)
+                    .await
+                    .map_err(|e| self.classify(target, e))?;
+            if present {
+                on_blob(copied(BlobMove::AlreadyThere));
+                continue;
+            }
+            let mounted = same_registry
+                && oci.mount_blob(target, source, &blob_digest).await.is_ok()
+                && oci.blob_exists(target, &blob_digest).await.unwrap_or(false);
+            if mounted {
+                on_blob(copied(BlobMove::Mounted));
+                continue;
+            }
+            let bytes = self.fetch_blob(&source_by_digest, blob).await?;
+            oci.push_blob(target, bytes, &blob_digest)
+                .await
+                .map_err(|e| self.classify(target, e))?;
+            on_blob(copied(BlobMove::Sent));
+        }
+        self.push_manifest(
+            &target.clone_with_digest(digest.to_string()),
+            fetched.bytes.clone(),
+            &fetched.manifest.media_type(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Uploads a blob unless the repository has it already; returns its digest.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`].
+    pub async fn push_blob(&self, target: &Reference, bytes: Vec<u8>) -> Result<String> {
+        let digest = sha256_digest(&bytes);
+        self.oci()
+            .await
+            .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
+            .await;
+        let present = self
+            .oci()
+            .await
+            .blob_exists(target, &digest)
+            .await
+            .map_err(|e| self.classify(target, e))?;
+        if !present {
+            self.oci()
+                .await
+                .push_blob(target, bytes, &digest)
+                .await
+                .map_err(|e| self.classify(target, e))?;
+        }
+        Ok(digest)
+    }
+
+    /// Deletes a manifest by digest, from a registry spoken to over plain HTTP (a local
+    /// one, whose `storage.delete` is on as the test bed's is).
+    ///
+    /// # Errors
+    /// [`Error::Unreachable`], or [`Error::BadAnswer`] when the registry refuses.
+    pub async fn delete_manifest(&self, reference: &Reference, digest: &str) -> Result<()> {
+        self.settle().await;
+        let registry = reference.resolve_registry();
+        if !self.uses_http(registry) {
+            return Err(Error::BadAnswer {
+                reference: reference.whole(),
+                reason: "manifests are deleted only from plain-HTTP (local) registries".into(),
+            });
+        }
+        let url = format!(
+            "http://{registry}/v2/{}/manifests/{digest}",
+            reference.repository()
+        );
+        let response = crate::http::send_to_registry(self.plain.delete(&url), registry).await?;
+        match response.status().as_u16() {
+            202 | 404 => Ok(()),
+            status => Err(Error::BadAnswer {
+                reference: reference.whole(),
+                reason: format!("`DELETE {url}` answered {status}"),
+            }),
+        }
+    }
+
+    /// Pushes manifest bytes as they are; returns their digest.
+    ///
+    /// # Errors
+    /// The registry refuses the push or cannot be reached.
+    pub async fn push_manifest(
+        &self,
+        target: &Reference,
+        bytes: Vec<u8>,
+        media_type: &str,
+    ) -> Result<String> {
+        self.oci()
+            .await
+            .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
+            .await;
+        let content_type = media_type.parse().map_err(|_| Error::BadAnswer {
+            reference: target.whole(),
+            reason: format!("`{media_type}` is not a valid media type"),
+        })?;
+        let digest = sha256_digest(&bytes);
+        self.oci()
+            .await
+            .push_manifest_raw(target, bytes, content_type)
+            .await
+            .map_err(|e| self.classify(target, e))?;
+        Ok(digest)
+    }
+}
