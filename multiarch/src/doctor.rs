@@ -173,27 +173,28 @@ pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>
 
 /// How a registry answers, and whether the engine will push to it over plain HTTP.
 pub async fn check_registry(docker: Option<&Docker>, registry: &str) -> Vec<Finding> {
-    let client = crate::http::plain_client(Duration::from_secs(3));
-    let http = client
-        .get(format!("http://{registry}/v2/"))
-        .send()
-        .await
-        .map(|r| r.status().as_u16());
+    use crate::registry::probe::{PlainHttp, plain_http};
     let mut findings = Vec::new();
-    match http {
-        Ok(status) if status == 200 || status == 401 => findings.push(finding(
+    match plain_http(registry, Duration::from_secs(3)).await {
+        PlainHttp::Registry(status) => findings.push(finding(
             "registry",
             Level::Ok,
             format!("{registry} answers over plain HTTP ({status})"),
             None,
         )),
-        Ok(status) => findings.push(finding(
+        PlainHttp::Other(status) => findings.push(finding(
             "registry",
             Level::Warn,
             format!("{registry} answers HTTP {status} at /v2/: is it a registry?"),
             None,
         )),
-        Err(_) => {
+        PlainHttp::HttpsServer => findings.push(finding(
+            "registry",
+            Level::Warn,
+            format!("{registry} speaks HTTPS, not plain HTTP"),
+            None,
+        )),
+        PlainHttp::Silent => {
             findings.push(finding(
                 "registry",
                 Level::Problem,

@@ -143,17 +143,7 @@ pub fn builder_config(builder: &Builder) -> Result<BuildkitConfig> {
     Ok(parsed?)
 }
 
-/// Whether a registry answers plain HTTP at `/v2/`.
-pub async fn answers_plain_http(registry: &str) -> bool {
-    if is_local(registry) {
-        return true;
-    }
-    crate::http::plain_client(Duration::from_secs(3))
-        .get(format!("http://{registry}/v2/"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().as_u16() == 200 || r.status().as_u16() == 401)
-}
+pub use crate::registry::probe::answers_plain_http;
 
 /// What a build reports while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,12 +7,13 @@
 //! spoken to over plain HTTP, as Docker itself does; others only when marked insecure.
 //!
 //! By job: [`Registry`] and how it speaks to each registry (here), reading ([`read`]),
-//! writing ([`write`]), what a failure means ([`classify`]), trust ([`certs`]) and
-//! credentials ([`credentials`]).
+//! writing ([`write`]), what a failure means ([`classify`]), trust ([`certs`]),
+//! credentials ([`credentials`]), and whether a registry speaks plain HTTP ([`probe`]).
 
 mod certs;
 mod classify;
 mod credentials;
+pub mod probe;
 mod read;
 mod write;
 
@@ -103,19 +104,9 @@ impl Registry {
                     if http.contains(registry) {
                         continue;
                     }
-                    let answer = self
-                        .plain
-                        .get(format!("http://{registry}/v2/"))
-                        .timeout(std::time::Duration::from_secs(3))
-                        .send()
-                        .await;
-                    let speaks_https = match answer {
-                        Ok(response) if response.status().as_u16() == 400 => response
-                            .text()
-                            .await
-                            .is_ok_and(|body| body.contains("HTTPS server")),
-                        _ => false,
-                    };
+                    let speaks_https =
+                        probe::plain_http(registry, std::time::Duration::from_secs(3)).await
+                            == probe::PlainHttp::HttpsServer;
                     if speaks_https {
                         tracing::debug!(%registry, "a local registry that speaks HTTPS");
                     } else {
