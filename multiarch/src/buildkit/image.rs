@@ -43,6 +43,52 @@ use crate::error::{Error, Result};
 use crate::oci::reference::is_local;
 use crate::registry::Registry;
 
+/// A `KEY=VALUE` pair (a build argument, a label), split once where it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValue {
+    /// Before the first `=`, never empty.
+    pub key: String,
+    /// After it (may be empty).
+    pub value: String,
+}
+
+impl std::str::FromStr for KeyValue {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok(Self {
+                key: key.into(),
+                value: value.into(),
+            }),
+            _ => Err("expected KEY=VALUE, e.g. `--build-arg VERSION=1.2.3`".into()),
+        }
+    }
+}
+
+/// A named context: `--build-context NAME=DIR`, a folder BuildKit reads as stage `NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedDir {
+    /// The stage name it stands for.
+    pub name: String,
+    /// The folder.
+    pub dir: PathBuf,
+}
+
+impl std::str::FromStr for NamedDir {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text.split_once('=') {
+            Some((name, dir)) if !name.is_empty() && !dir.is_empty() => Ok(Self {
+                name: name.into(),
+                dir: dir.into(),
+            }),
+            _ => Err("expected NAME=DIR, e.g. `--build-context build=dist`".into()),
+        }
+    }
+}
+
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct BuildRequest {
@@ -54,16 +100,16 @@ pub struct BuildRequest {
     pub tag: Reference,
     /// The platforms.
     pub platforms: Vec<Platform>,
-    /// `KEY=VALUE` build arguments.
-    pub build_args: Vec<String>,
-    /// `NAME=DIR` named contexts.
-    pub build_contexts: Vec<String>,
+    /// Build arguments (`--build-arg KEY=VALUE`).
+    pub build_args: Vec<KeyValue>,
+    /// Named contexts (`--build-context NAME=DIR`).
+    pub build_contexts: Vec<NamedDir>,
     /// The stage to stop at (`--target`).
     pub target: Option<String>,
     /// Build every step again (`--no-cache`).
     pub no_cache: bool,
-    /// `KEY=VALUE` labels for the image.
-    pub labels: Vec<String>,
+    /// Labels for the image (`--label KEY=VALUE`).
+    pub labels: Vec<KeyValue>,
     /// The flags that depend on what the builder can do (checked by
     /// [`crate::buildkit::flags::check`] before anything is built).
     pub flags: BuildFlags,
@@ -400,9 +446,8 @@ pub(crate) fn frontend_options(
             variant: platform.variant().map(String::from),
         });
     }
-    for pair in &request.build_args {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        options = options.buildarg(key, value);
+    for arg in &request.build_args {
+        options = options.buildarg(&arg.key, &arg.value);
     }
     if on_daemon {
         for (key, value) in request.flags.attestation_args() {
@@ -413,9 +458,8 @@ pub(crate) fn frontend_options(
         options = options.target(target);
     }
     options = options.nocache(request.no_cache);
-    for pair in &request.labels {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        options = options.label(key, value);
+    for label in &request.labels {
+        options = options.label(&label.key, &label.value);
     }
     for spec in &request.flags.cache_from {
         options = options.cachefrom(&cache_entry(spec));
@@ -513,16 +557,15 @@ pub(crate) struct NamedContexts {
 const CONTEXT_REPOSITORY: &str = "localhost:1/multiarch-context/";
 
 impl NamedContexts {
-    pub(crate) async fn import(docker: &Docker, pairs: &[String]) -> Result<Self> {
+    pub(crate) async fn import(docker: &Docker, contexts: &[NamedDir]) -> Result<Self> {
         use bollard::query_parameters::CreateImageOptionsBuilder;
         let platform = crate::engine::engine_platform(docker)
             .await
             .map(|p| p.to_string())
             .unwrap_or_default();
         let mut named = Self::default();
-        for pair in pairs {
-            let (name, folder) = pair.split_once('=').unwrap_or((pair, ""));
-            let tar = context::pack_folder(Path::new(folder))?;
+        for NamedDir { name, dir } in contexts {
+            let tar = context::pack_folder(dir)?;
             let repository = format!("{CONTEXT_REPOSITORY}{}", name.to_lowercase());
             let tag = session_id().to_string();
             let options = CreateImageOptionsBuilder::new()
@@ -550,7 +593,7 @@ impl NamedContexts {
             if let Err(e) = imported {
                 named.remove(docker).await;
                 return Err(Error::Engine {
-                    action: format!("take the named context `{name}` from `{folder}`"),
+                    action: format!("take the named context `{name}` from `{}`", dir.display()),
                     source: e.into(),
                 });
             }
@@ -580,9 +623,8 @@ impl NamedContexts {
             });
         }
         let registry = Registry::for_reference(&request.tag, &request.insecure);
-        for pair in &request.build_contexts {
-            let (name, folder) = pair.split_once('=').unwrap_or((pair, ""));
-            let tar = context::pack_folder(Path::new(folder))?;
+        for NamedDir { name, dir } in &request.build_contexts {
+            let tar = context::pack_folder(dir)?;
             match context_image::push(&registry, host, name, tar, &request.platforms, session_id())
                 .await
             {
@@ -711,6 +753,22 @@ fn readable_push_error(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_are_split_once_where_they_are_read() {
+        let arg: KeyValue = "VERSION=1.2=3".parse().unwrap();
+        assert_eq!((arg.key.as_str(), arg.value.as_str()), ("VERSION", "1.2=3"));
+        let empty: KeyValue = "EMPTY=".parse().unwrap();
+        assert_eq!(empty.value, "");
+        assert!("=x".parse::<KeyValue>().is_err());
+        assert!("novalue".parse::<KeyValue>().is_err());
+        let named: NamedDir = "build=dist".parse().unwrap();
+        assert_eq!(
+            (named.name.as_str(), named.dir.as_path()),
+            ("build", Path::new("dist"))
+        );
+        assert!("build=".parse::<NamedDir>().is_err());
+    }
 
     #[test]
     fn push_errors_lose_the_prefix_and_the_upload_state() {

@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use multiarch::buildkit::builder::{Builder, Builders};
 use multiarch::buildkit::flags::{Attest, BuildFlags, CacheSpec};
-use multiarch::buildkit::image::{self, BuildRequest};
+use multiarch::buildkit::image::{self, BuildRequest, KeyValue, NamedDir};
 use multiarch::registry::{Registry, parse_reference};
 
 use super::problem;
@@ -33,11 +33,11 @@ pub struct Args {
     #[arg(long, short = 'f')]
     file: Option<PathBuf>,
     /// A build argument `KEY=VALUE`; repeatable
-    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = build_arg)]
-    build_args: Vec<String>,
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    build_args: Vec<KeyValue>,
     /// A named context `NAME=DIR`; repeatable (e.g. `build=dist` for host-built binaries)
-    #[arg(long = "build-context", value_name = "NAME=DIR", value_parser = named_context)]
-    build_contexts: Vec<String>,
+    #[arg(long = "build-context", value_name = "NAME=DIR")]
+    build_contexts: Vec<NamedDir>,
     /// Build up to this stage of the Dockerfile
     #[arg(long, value_name = "STAGE")]
     target: Option<String>,
@@ -45,8 +45,8 @@ pub struct Args {
     #[arg(long)]
     no_cache: bool,
     /// A label `KEY=VALUE` on the image; repeatable
-    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = build_arg)]
-    labels: Vec<String>,
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<KeyValue>,
     /// Read a build cache: `type=registry,ref=HOST/REPO:cache` (or just the reference); repeatable
     #[arg(long = "cache-from", value_name = "SPEC")]
     cache_from: Vec<CacheSpec>,
@@ -96,30 +96,18 @@ fn check_inputs(args: &Args) -> anyhow::Result<()> {
             "pass the one to use with `--file`",
         ));
     }
-    for pair in &args.build_contexts {
-        let (name, dir) = pair.split_once('=').unwrap_or_default();
-        if !std::path::Path::new(dir).is_dir() {
+    for NamedDir { name, dir } in &args.build_contexts {
+        if !dir.is_dir() {
             return Err(problem(
-                format!("the named context `{name}` points at `{dir}`, which is not a folder"),
+                format!(
+                    "the named context `{name}` points at `{}`, which is not a folder",
+                    dir.display()
+                ),
                 "for the host-built binaries, run `scripts/build-dist.sh` first (it fills `dist/`)",
             ));
         }
     }
     Ok(())
-}
-
-fn build_arg(value: &str) -> Result<String, String> {
-    match value.split_once('=') {
-        Some((key, _)) if !key.is_empty() => Ok(value.to_string()),
-        _ => Err("expected KEY=VALUE, e.g. `--build-arg VERSION=1.2.3`".into()),
-    }
-}
-
-fn named_context(value: &str) -> Result<String, String> {
-    match value.split_once('=') {
-        Some((name, dir)) if !name.is_empty() && !dir.is_empty() => Ok(value.to_string()),
-        _ => Err("expected NAME=DIR, e.g. `--build-context build=dist`".into()),
-    }
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {

@@ -214,7 +214,10 @@ async fn build_and_push(
         build_args: Vec::new(),
         build_contexts: binaries
             .iter()
-            .map(|d| format!("build={}", d.display()))
+            .map(|dir| image::NamedDir {
+                name: "build".into(),
+                dir: dir.clone(),
+            })
             .collect(),
         target: None,
         no_cache: false,
