@@ -620,3 +620,73 @@ async fn create_use_makes_it_the_builder_of_both_tools() {
     let (code, _, stderr) = stores.kit(&["builder", "rm", &name]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_builder_buildx_registered_is_listed_and_built_on() {
+    let mut bed = common::testbed().await;
+    let registry = bed.start_registry().await;
+    let stores = Stores::new();
+    // A BuildKit daemon of its own, its socket in a folder of this test (0700, root's),
+    // registered as buildx registers an existing daemon.
+    let socket_dir = tempfile::tempdir().unwrap();
+    let daemon = format!("multiarch-remote-buildkit-{}", bed.run_id);
+    let mut labels = vec![];
+    for (k, v) in bed.labels() {
+        labels.push("--label".to_string());
+        labels.push(format!("{k}={v}"));
+    }
+    let mut run = vec![
+        "run".to_string(),
+        "-d".into(),
+        "--privileged".into(),
+        "--name".into(),
+        daemon.clone(),
+        "--network".into(),
+        "host".into(),
+        "-v".into(),
+        format!("{}:/run/buildkit", socket_dir.path().display()),
+    ];
+    run.extend(labels);
+    run.extend([
+        "multiarch-testbed/buildkit:debian".into(),
+        "--addr".into(),
+        "unix:///run/buildkit/buildkitd.sock".into(),
+    ]);
+    let run: Vec<&str> = run.iter().map(String::as_str).collect();
+    bed.run("docker", &run);
+    let socket = socket_dir.path().join("buildkitd.sock");
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let name = format!("remote-{}", bed.run_id);
+    let endpoint = format!("unix://{}", socket.display());
+    let (code, _, stderr) =
+        stores.buildx(&["create", "--name", &name, "--driver", "remote", &endpoint]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let (code, listed, stderr) = stores.kit(&["builder", "ls"]);
+    assert_eq!(code, 0, "{stderr}");
+    let row = common::row(&listed, &name);
+    assert!(
+        row.contains("remote") && row.contains("running") && row.contains("v0.25.0+debian"),
+        "{row}"
+    );
+    let context = small_context();
+    let tag = format!("{registry}/on-remote:{}", bed.run_id);
+    let stdout = kit_build(&stores, &name, &tag, context.path(), &[]);
+    assert_eq!(attestation_rows(&stdout), 2, "{stdout}");
+    // `builder rm` of a remote builder forgets it, as `buildx rm` does; the daemon stays.
+    let (code, _, stderr) = stores.kit(&["builder", "rm", &name]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stores.entries().is_empty(), "{:?}", stores.entries());
+    let running = bed.run("docker", &["inspect", "-f", "{{.State.Running}}", &daemon]);
+    assert_eq!(
+        running.trim(),
+        "true",
+        "the daemon is not the kit's to remove"
+    );
+}
