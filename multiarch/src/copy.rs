@@ -124,7 +124,7 @@ pub fn select(
 ///
 /// # Errors
 /// [`Error::BadAnswer`] when the bytes are not a JSON index.
-pub fn subset_index(reference: &Reference, bytes: &[u8], kept: &[Entry]) -> Result<Vec<u8>> {
+pub(crate) fn subset_index(reference: &Reference, bytes: &[u8], kept: &[Entry]) -> Result<Vec<u8>> {
     let bad = |reason: String| Error::BadAnswer {
         reference: reference.whole(),
         reason,

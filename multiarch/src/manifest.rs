@@ -60,7 +60,7 @@ fn edit_error(reference: &Reference) -> impl Fn(EditError) -> Error + '_ {
 /// # Errors
 /// As [`Registry::fetch`]; [`Error::BadAnswer`] for an image whose config names no
 /// platform.
-pub async fn pick(registry: &Registry, source: &Reference) -> Result<Vec<Picked>> {
+pub(crate) async fn pick(registry: &Registry, source: &Reference) -> Result<Vec<Picked>> {
     let fetched = registry.fetch(source).await?;
     match &fetched.manifest {
         Manifest::Image(_) => {
@@ -124,7 +124,7 @@ pub async fn pick(registry: &Registry, source: &Reference) -> Result<Vec<Picked>
 ///
 /// # Errors
 /// As [`Registry::copy_image`].
-pub async fn bring(registry: &Registry, picked: &Picked, target: &Reference) -> Result<()> {
+pub(crate) async fn bring(registry: &Registry, picked: &Picked, target: &Reference) -> Result<()> {
     for digest in picked.digests() {
         registry
             .copy_image(&picked.source, &digest, target, &|_| {})

@@ -117,7 +117,7 @@ pub struct ContainerBuilder {
 }
 
 /// The image buildx runs when a docker-container builder names none.
-pub const BUILDX_DEFAULT_IMAGE: &str = "moby/buildkit:buildx-stable-1";
+pub(crate) const BUILDX_DEFAULT_IMAGE: &str = "moby/buildkit:buildx-stable-1";
 
 impl ContainerBuilder {
     /// The builder the kit creates: on the host network (so it reaches a registry on
@@ -151,7 +151,7 @@ impl ContainerBuilder {
     }
 
     /// Its buildx store entry.
-    pub fn to_node_group(&self) -> NodeGroup {
+    pub(crate) fn to_node_group(&self) -> NodeGroup {
         let mut opts = BTreeMap::new();
         if let Some(image) = &self.image {
             opts.insert("image".to_string(), image.clone());
@@ -224,7 +224,7 @@ impl Builder {
     }
 
     /// Where it lives: the kit's record, or buildx's store.
-    pub fn in_buildx_store(&self) -> bool {
+    pub(crate) fn in_buildx_store(&self) -> bool {
         matches!(
             self,
             Self::Container(_) | Self::Remote(_) | Self::Foreign { .. }
@@ -232,7 +232,7 @@ impl Builder {
     }
 
     /// The engine builder used when none is named.
-    pub fn default_engine() -> Self {
+    pub(crate) fn default_engine() -> Self {
         Self::Engine {
             name: "default".into(),
             config: None,
@@ -240,7 +240,7 @@ impl Builder {
     }
 
     /// A builder from its buildx store entry.
-    pub fn from_node_group(group: NodeGroup) -> Self {
+    pub(crate) fn from_node_group(group: NodeGroup) -> Self {
         let first = group.nodes.first();
         match (group.driver.as_str(), first) {
             ("docker-container", Some(node)) if group.nodes.len() == 1 => {
@@ -496,7 +496,7 @@ impl Builders {
     ///
     /// # Errors
     /// [`Error::BuilderRecord`].
-    pub fn remember(&self, builder: &Builder) -> Result<()> {
+    pub(crate) fn remember(&self, builder: &Builder) -> Result<()> {
         let record = Record::of(builder).expect("only engine and node builders are recorded");
         let mut all = self.load_record();
         all.insert(record.name.clone(), record);
@@ -507,7 +507,7 @@ impl Builders {
     ///
     /// # Errors
     /// [`Error::BuilderRecord`].
-    pub fn forget(&self, name: &str) -> Result<bool> {
+    pub(crate) fn forget(&self, name: &str) -> Result<bool> {
         let mut all = self.load_record();
         let existed = all.remove(name).is_some();
         if existed {
@@ -558,7 +558,7 @@ pub enum Created {
 /// # Errors
 /// [`Error::BuilderConflict`] when the name is taken by another kind,
 /// [`Error::NoMultiPlatform`] when the engine cannot build multi-platform images.
-pub async fn create_engine(
+pub(crate) async fn create_engine(
     docker: &Docker,
     builders: &Builders,
     name: &str,

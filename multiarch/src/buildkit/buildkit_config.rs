@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 /// The top-level `buildkitd.toml`, compiled in.
-pub const DEFAULT_BUILDKITD_TOML: &str = include_str!("../../../buildkitd.toml");
+pub(crate) const DEFAULT_BUILDKITD_TOML: &str = include_str!("../../../buildkitd.toml");
 
 /// The parts of buildkitd.toml this tool reads. Other keys are BuildKit's business.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -99,12 +99,12 @@ impl BuildkitConfig {
     }
 
     /// Whether BuildKit will speak plain HTTP to `registry`.
-    pub fn allows_http(&self, registry: &str) -> bool {
+    pub(crate) fn allows_http(&self, registry: &str) -> bool {
         self.registry.get(registry).is_some_and(|r| r.http)
     }
 
     /// The lines to add so that it does.
-    pub fn lines_for(registry: &str) -> String {
+    pub(crate) fn lines_for(registry: &str) -> String {
         format!("[registry.\"{registry}\"]\n  http = true\n  insecure = true")
     }
 }

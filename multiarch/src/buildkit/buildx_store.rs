@@ -121,7 +121,7 @@ impl std::fmt::Display for OciPlatform {
 
 impl Node {
     /// The driver option `key`, if set.
-    pub fn driver_opt(&self, key: &str) -> Option<&str> {
+    pub(crate) fn driver_opt(&self, key: &str) -> Option<&str> {
         self.driver_opts.as_ref()?.get(key).map(String::as_str)
     }
 }
@@ -137,7 +137,7 @@ where
 mod base64_files {
     use super::*;
 
-    pub fn serialize<S: serde::Serializer>(
+    pub(crate) fn serialize<S: serde::Serializer>(
         files: &Option<BTreeMap<String, Vec<u8>>>,
         serializer: S,
     ) -> std::result::Result<S::Ok, S::Error> {
@@ -157,7 +157,7 @@ mod base64_files {
             .serialize(serializer)
     }
 
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> std::result::Result<Option<BTreeMap<String, Vec<u8>>>, D::Error> {
         let encoded = Option::<BTreeMap<String, String>>::deserialize(deserializer)?;
@@ -183,7 +183,7 @@ mod base64_files {
 ///
 /// # Errors
 /// [`StoreError::BadName`].
-pub fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> Result<()> {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
     let rest_ok =

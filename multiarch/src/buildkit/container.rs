@@ -29,15 +29,15 @@ use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::error::{Error, Result};
 
 /// The label naming the builder on the containers and volumes the kit creates.
-pub const BUILDER_LABEL: &str = "io.github.multiarch.builder";
+pub(crate) const BUILDER_LABEL: &str = "io.github.multiarch.builder";
 /// The invocation that created a builder's container: Ctrl-C of that invocation removes
 /// it (a create or a boot cut short); it is not [`crate::engine::SESSION_LABEL`], whose
 /// containers are a run's passing ones, because a builder outlives its run.
 pub const CREATED_BY_LABEL: &str = "io.github.multiarch.builder-created-by";
 /// Where BuildKit keeps its state (and cache) inside the container.
-pub const STATE_IN_CONTAINER: &str = "/var/lib/buildkit";
+pub(crate) const STATE_IN_CONTAINER: &str = "/var/lib/buildkit";
 /// Where BuildKit reads its configuration inside the container.
-pub const CONFIG_IN_CONTAINER: &str = "/etc/buildkit/buildkitd.toml";
+pub(crate) const CONFIG_IN_CONTAINER: &str = "/etc/buildkit/buildkitd.toml";
 
 /// The engine a new builder runs on, as buildx records it: `$DOCKER_HOST`, else the
 /// local socket.
@@ -66,7 +66,7 @@ pub(crate) fn dialer(docker: &Docker, builder: &ContainerBuilder) -> Dialer {
 }
 
 /// The container's settings, as buildx's driver makes them.
-pub fn container_body(builder: &ContainerBuilder) -> ContainerCreateBody {
+pub(crate) fn container_body(builder: &ContainerBuilder) -> ContainerCreateBody {
     let mut cmd = Vec::new();
     if builder.config.is_some() {
         cmd.extend(["--config".to_string(), CONFIG_IN_CONTAINER.to_string()]);

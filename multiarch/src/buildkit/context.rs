@@ -29,7 +29,7 @@ pub struct Packed {
 ///
 /// # Errors
 /// [`Error::Context`] when a file cannot be read or `.dockerignore` is invalid.
-pub fn pack(context: &Path, dockerfile: Option<&Path>) -> Result<Packed> {
+pub(crate) fn pack(context: &Path, dockerfile: Option<&Path>) -> Result<Packed> {
     let fail = |reason: String| Error::Context {
         path: context.display().to_string(),
         source: reason.into(),
@@ -73,7 +73,7 @@ pub fn pack(context: &Path, dockerfile: Option<&Path>) -> Result<Packed> {
 ///
 /// # Errors
 /// [`Error::Context`] when a file cannot be read.
-pub fn pack_folder(folder: &Path) -> Result<Vec<u8>> {
+pub(crate) fn pack_folder(folder: &Path) -> Result<Vec<u8>> {
     let fail = |reason: String| Error::Context {
         path: folder.display().to_string(),
         source: reason.into(),

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 
 /// How the local engine is reached, from `DOCKER_HOST` or the usual socket; `None` when
 /// it is reached another way (then there is no live progress, only the result).
-pub fn local_engine() -> Option<Transport> {
+pub(crate) fn local_engine() -> Option<Transport> {
     match std::env::var("DOCKER_HOST") {
         Ok(host) if !host.is_empty() => host
             .strip_prefix("unix://")
@@ -34,7 +34,7 @@ pub fn local_engine() -> Option<Transport> {
 ///
 /// # Errors
 /// [`Error::Engine`] when the engine refuses the upgrade.
-pub async fn engine_channel(transport: &Transport) -> Result<Channel> {
+pub(crate) async fn engine_channel(transport: &Transport) -> Result<Channel> {
     let transport = transport.clone();
     let connector = tower::service_fn(move |_: Uri| upgrade_to_h2c(transport.clone()));
     // The address is not used: the connector always dials the engine.

@@ -157,7 +157,7 @@ impl BuildFlags {
     /// `build-arg:BUILDKIT_ATTEST_<TYPE>` as it reads buildx's `attest:<type>`, and bollard
     /// can send only build arguments. Provenance is on unless turned off, `mode=min` and
     /// for the pushed image only, as buildx asks for it by default.
-    pub fn attestation_args(&self) -> Vec<(String, String)> {
+    pub(crate) fn attestation_args(&self) -> Vec<(String, String)> {
         let mut args = Vec::new();
         match &self.provenance {
             None => args.push((

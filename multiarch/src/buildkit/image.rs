@@ -172,7 +172,7 @@ pub async fn check_registry(
 ///
 /// # Errors
 /// The file cannot be read or parsed.
-pub fn builder_config(builder: &Builder) -> Result<BuildkitConfig> {
+pub(crate) fn builder_config(builder: &Builder) -> Result<BuildkitConfig> {
     let parsed = match builder {
         Builder::Container(c) => match &c.config {
             Some(bytes) => BuildkitConfig::parse(
@@ -189,7 +189,7 @@ pub fn builder_config(builder: &Builder) -> Result<BuildkitConfig> {
     Ok(parsed?)
 }
 
-pub use crate::registry::probe::answers_plain_http;
+pub(crate) use crate::registry::probe::answers_plain_http;
 
 /// What a build reports while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -127,7 +127,7 @@ impl std::fmt::Display for Fit {
 ///
 /// # Errors
 /// [`Error::BadNodes`] naming a platform no node can build.
-pub fn assign(
+pub(crate) fn assign(
     nodes: &[(String, Serves)],
     wanted: &[Platform],
 ) -> Result<Vec<(Platform, usize, Fit)>> {

@@ -94,7 +94,7 @@ impl EngineEndpoint {
     ///
     /// # Errors
     /// [`Error::BadEndpoint`] for a context that does not exist or is not an engine.
-    pub fn transport(&self) -> Result<Transport> {
+    pub(crate) fn transport(&self) -> Result<Transport> {
         if let Some(path) = self.host.strip_prefix("unix://") {
             return Ok(Transport::Unix(PathBuf::from(path)));
         }

@@ -41,7 +41,7 @@ pub fn emulators(binfmt_dir: &Path) -> Vec<(&'static str, bool)> {
 /// Platforms an engine of `architecture` runs itself beside its own, with no emulator: a
 /// 64-bit x86 kernel runs 32-bit x86 programs (`linux/386`), whose `uname -m` then says
 /// `x86_64`.
-pub fn runs_natively_beside(architecture: &str) -> &'static [&'static str] {
+pub(crate) fn runs_natively_beside(architecture: &str) -> &'static [&'static str] {
     match architecture {
         "amd64" => &["linux/386"],
         _ => &[],
@@ -50,13 +50,13 @@ pub fn runs_natively_beside(architecture: &str) -> &'static [&'static str] {
 
 /// Whether an engine of platform `engine` runs `platform`'s code without QEMU: its own
 /// architecture (the CPU's levels, `amd64/v3`, included) or one its kernel runs beside it.
-pub fn runs_natively(engine: &Platform, platform: &Platform) -> bool {
+pub(crate) fn runs_natively(engine: &Platform, platform: &Platform) -> bool {
     engine.architecture() == platform.architecture()
         || runs_natively_beside(engine.architecture()).contains(&platform.to_string().as_str())
 }
 
 /// Docker treats loopback registries and those in `insecure-registries` as plain HTTP.
-pub fn engine_treats_as_insecure(
+pub(crate) fn engine_treats_as_insecure(
     config: Option<&bollard::models::RegistryServiceConfig>,
     registry: &str,
 ) -> bool {

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 /// The label key on everything this kit creates.
 pub const MANAGED_BY_LABEL: &str = "io.github.multiarch.managed-by";
 /// Its value.
-pub const MANAGED_BY_VALUE: &str = "multiarch";
+pub(crate) const MANAGED_BY_VALUE: &str = "multiarch";
 
 /// Engine requests that create something. The engine finishes a creation it has received
 /// even when the client stops listening, so a container could appear just after Ctrl-C's
@@ -308,7 +308,11 @@ pub async fn exited(docker: &Docker, id: &str) -> Result<Exited> {
 /// # Errors
 /// [`Error::Engine`] when it cannot be created or started; [`Error::NotReady`] when it
 /// is still running after `timeout` (it is removed all the same).
-pub async fn run_to_exit(docker: &Docker, spec: &RunSpec, timeout: Duration) -> Result<Exited> {
+pub(crate) async fn run_to_exit(
+    docker: &Docker,
+    spec: &RunSpec,
+    timeout: Duration,
+) -> Result<Exited> {
     let body = create_body(spec);
     let (options, action) = create_options(spec);
     let created = creating({
@@ -341,7 +345,7 @@ pub async fn run_to_exit(docker: &Docker, spec: &RunSpec, timeout: Duration) -> 
 ///
 /// # Errors
 /// [`Error::Engine`] when the engine refuses (the volume is in use, say).
-pub async fn remove_volume(docker: &Docker, name: &str) -> Result<()> {
+pub(crate) async fn remove_volume(docker: &Docker, name: &str) -> Result<()> {
     match docker
         .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
         .await
@@ -424,7 +428,7 @@ pub async fn containerd_store(docker: &Docker) -> bool {
 }
 
 /// Whether an engine's `info` says it stores images in containerd.
-pub fn uses_containerd_store(info: &bollard::models::SystemInfo) -> bool {
+pub(crate) fn uses_containerd_store(info: &bollard::models::SystemInfo) -> bool {
     info.driver_status
         .iter()
         .flatten()
@@ -436,7 +440,7 @@ pub fn uses_containerd_store(info: &bollard::models::SystemInfo) -> bool {
 ///
 /// # Errors
 /// [`Error::ImageUnavailable`] with the engine's reason.
-pub async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
+pub(crate) async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
     use futures_util::TryStreamExt;
     if docker.inspect_image(image).await.is_ok() {
         return Ok(());

@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 /// The repository's `registry.yml`, compiled in.
-pub const DEFAULT_REGISTRY_YML: &str = include_str!("../../../registry.yml");
+pub(crate) const DEFAULT_REGISTRY_YML: &str = include_str!("../../../registry.yml");
 
 /// What it takes to run the local registry.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -51,7 +51,10 @@ pub enum AssembleError {
 /// # Errors
 /// [`AssembleError`] for no member or two members of one platform; `names` gives each
 /// member's source for the message.
-pub fn assemble(members: &[Member], names: &[String]) -> Result<(Vec<u8>, String), AssembleError> {
+pub(crate) fn assemble(
+    members: &[Member],
+    names: &[String],
+) -> Result<(Vec<u8>, String), AssembleError> {
     if members.is_empty() {
         return Err(AssembleError::Empty);
     }
@@ -102,7 +105,7 @@ pub fn assemble(members: &[Member], names: &[String]) -> Result<(Vec<u8>, String
 ///
 /// # Errors
 /// [`AssembleError`] for no image, or two images of one platform.
-pub fn index_of(descriptors: Vec<Descriptor>) -> Result<(Vec<u8>, String), AssembleError> {
+pub(crate) fn index_of(descriptors: Vec<Descriptor>) -> Result<(Vec<u8>, String), AssembleError> {
     let images: Vec<&Descriptor> = descriptors
         .iter()
         .filter(|d| {

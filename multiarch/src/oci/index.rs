@@ -12,13 +12,13 @@ use serde::Serialize;
 use multiarch_platform::{Platform, PlatformError};
 
 /// Media types of indexes (OCI and Docker's manifest list).
-pub const INDEX_MEDIA_TYPES: &[&str] = &[
+pub(crate) const INDEX_MEDIA_TYPES: &[&str] = &[
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ];
 
 /// Media types of single-image manifests (OCI and Docker schema 2).
-pub const IMAGE_MEDIA_TYPES: &[&str] = &[
+pub(crate) const IMAGE_MEDIA_TYPES: &[&str] = &[
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 ];
@@ -152,7 +152,7 @@ pub struct Entry {
 impl Entry {
     /// A single-platform image as an entry, its platform read from its config (a tag can
     /// name one image instead of an index).
-    pub fn single_image(
+    pub(crate) fn single_image(
         digest: String,
         media_type: String,
         size: u64,
@@ -206,7 +206,7 @@ pub fn short(digest: &str) -> String {
 ///
 /// # Errors
 /// [`PlatformError`] when the config's os, architecture or variant is not one we know.
-pub fn config_platform(config: &ImageConfiguration) -> Result<Platform, PlatformError> {
+pub(crate) fn config_platform(config: &ImageConfiguration) -> Result<Platform, PlatformError> {
     Platform::new(
         &config.os().to_string(),
         &config.architecture().to_string(),

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 /// Where Docker reads a registry's CA (`ca.crt`, any `*.crt`) and client certificate.
-pub fn certs_d_dirs(registry: &str) -> Vec<PathBuf> {
+pub(crate) fn certs_d_dirs(registry: &str) -> Vec<PathBuf> {
     let mut dirs = vec![PathBuf::from("/etc/docker/certs.d").join(registry)];
     if let Some(config) = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)

@@ -17,7 +17,6 @@ pub mod probe;
 mod read;
 mod write;
 
-pub use certs::certs_d_dirs;
 use certs::certs_d_roots;
 pub(crate) use credentials::engine_credentials;
 pub use read::{Fetched, PlatformImage};
@@ -34,10 +33,10 @@ use crate::oci::reference::is_local;
 
 /// The largest manifest read: the distribution registry refuses to store larger ones
 /// (4 MiB), so anything bigger is a broken or hostile answer, not an image.
-pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 
 /// Environment variable holding extra insecure registries, comma-separated.
-pub const INSECURE_ENV: &str = "MULTIARCH_INSECURE_REGISTRIES";
+pub(crate) const INSECURE_ENV: &str = "MULTIARCH_INSECURE_REGISTRIES";
 
 /// Parses an image reference the way Docker does (`alpine` is `docker.io/library/alpine:latest`).
 ///
@@ -169,7 +168,7 @@ impl Registry {
 
     /// Whether this client speaks plain HTTP to `registry` (before the first request, a
     /// local registry counts as plain HTTP).
-    pub fn uses_http(&self, registry: &str) -> bool {
+    pub(crate) fn uses_http(&self, registry: &str) -> bool {
         match self.http.get() {
             Some(http) => http.iter().any(|r| r == registry),
             None => {
@@ -184,7 +183,7 @@ impl Registry {
 ///
 /// # Errors
 /// [`Error::PlatformMissing`] naming the first one missing and what there is.
-pub fn require_platforms(
+pub(crate) fn require_platforms(
     reference: &Reference,
     listed: &[Entry],
     wanted: &[multiarch_platform::Platform],

@@ -17,7 +17,7 @@ pub enum PlainHttp {
 }
 
 /// Asks `registry` (`host:port`) over plain HTTP, waiting at most `timeout`.
-pub async fn plain_http(registry: &str, timeout: Duration) -> PlainHttp {
+pub(crate) async fn plain_http(registry: &str, timeout: Duration) -> PlainHttp {
     let answer = crate::http::plain_client(timeout)
         .get(format!("http://{registry}/v2/"))
         .send()
@@ -40,7 +40,7 @@ pub async fn plain_http(registry: &str, timeout: Duration) -> PlainHttp {
 
 /// Whether a build will find `registry` speaking plain HTTP: a local one is taken to
 /// (BuildKit and the engine try plain HTTP on loopback), another is asked.
-pub async fn answers_plain_http(registry: &str) -> bool {
+pub(crate) async fn answers_plain_http(registry: &str) -> bool {
     crate::oci::reference::is_local(registry)
         || matches!(
             plain_http(registry, Duration::from_secs(3)).await,

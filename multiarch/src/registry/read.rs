@@ -224,7 +224,7 @@ impl Registry {
     ///
     /// # Errors
     /// As [`Registry::fetch`]; [`Error::DigestMismatch`] for altered content.
-    pub async fn fetch_blob(
+    pub(crate) async fn fetch_blob(
         &self,
         reference: &Reference,
         descriptor: &Descriptor,

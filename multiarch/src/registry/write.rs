@@ -39,7 +39,7 @@ impl Registry {
     ///
     /// # Errors
     /// As [`Registry::fetch`], plus a refused push.
-    pub async fn copy_image(
+    pub(crate) async fn copy_image(
         &self,
         source: &Reference,
         digest: &str,
@@ -56,7 +56,7 @@ impl Registry {
     ///
     /// # Errors
     /// As [`Registry::copy_image`].
-    pub async fn copy_fetched(
+    pub(crate) async fn copy_fetched(
         &self,
         source: &Reference,
         fetched: &Fetched,
@@ -119,7 +119,7 @@ impl Registry {
     ///
     /// # Errors
     /// As [`Registry::fetch`].
-    pub async fn push_blob(&self, target: &Reference, bytes: Vec<u8>) -> Result<String> {
+    pub(crate) async fn push_blob(&self, target: &Reference, bytes: Vec<u8>) -> Result<String> {
         let digest = sha256_digest(&bytes);
         self.oci()
             .await
@@ -146,7 +146,7 @@ impl Registry {
     ///
     /// # Errors
     /// [`Error::Unreachable`], or [`Error::BadAnswer`] when the registry refuses.
-    pub async fn delete_manifest(&self, reference: &Reference, digest: &str) -> Result<()> {
+    pub(crate) async fn delete_manifest(&self, reference: &Reference, digest: &str) -> Result<()> {
         self.settle().await;
         let registry = reference.resolve_registry();
         if !self.uses_http(registry) {
@@ -173,7 +173,7 @@ impl Registry {
     ///
     /// # Errors
     /// The registry refuses the push or cannot be reached.
-    pub async fn push_manifest(
+    pub(crate) async fn push_manifest(
         &self,
         target: &Reference,
         bytes: Vec<u8>,

@@ -35,7 +35,7 @@ impl ArmLevel {
     ///
     /// # Errors
     /// A file goblin cannot parse, or attributes that do not follow the format.
-    pub fn of_elf(file: &[u8]) -> Result<Option<Self>, String> {
+    pub(crate) fn of_elf(file: &[u8]) -> Result<Option<Self>, String> {
         let elf = goblin::elf::Elf::parse(file).map_err(|e| e.to_string())?;
         let Some(section) = elf
             .section_headers
@@ -129,7 +129,7 @@ impl ArmLevel {
     }
 
     /// `v6`, `v7`, ... as the ABI names `Tag_CPU_arch`.
-    pub fn arch_name(&self) -> String {
+    pub(crate) fn arch_name(&self) -> String {
         usize::try_from(self.cpu_arch)
             .ok()
             .and_then(|i| CPU_ARCH_NAMES.get(i))
@@ -142,7 +142,7 @@ impl ArmLevel {
     /// Whether a CPU of the `arm` platform's `variant` (`v5`, `v6`, `v7`) runs this code:
     /// the binary must not need a later architecture (ARMv6K still runs on an ARMv6 Pi,
     /// whose ARM1176 core is v6K; ARMv7 does not).
-    pub fn runs_on(&self, variant: &str) -> bool {
+    pub(crate) fn runs_on(&self, variant: &str) -> bool {
         let newest = match variant {
             "v5" => 5,
             "v6" => 9,

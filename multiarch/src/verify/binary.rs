@@ -11,7 +11,7 @@ use super::x86::IsaLevel;
 
 /// Judges the whole file at `path` (its level notes lie past the header) against
 /// `platform`: a [`Check::Pass`] says what it is, a [`Check::Fail`] why it cannot run there.
-pub fn judge(path: &str, file: &[u8], platform: &Platform) -> Check {
+pub(crate) fn judge(path: &str, file: &[u8], platform: &Platform) -> Check {
     let ident = match ElfIdent::parse(file) {
         Ok(ident) => ident,
         Err(e) => return Check::Fail(format!("`{path}` is {e}")),
@@ -64,7 +64,7 @@ pub fn judge(path: &str, file: &[u8], platform: &Platform) -> Check {
 }
 
 /// The header alone: machine, class and byte order.
-pub fn judge_header(path: &str, ident: ElfIdent, platform: &Platform) -> Check {
+pub(crate) fn judge_header(path: &str, ident: ElfIdent, platform: &Platform) -> Check {
     match ElfIdent::expected_for(platform) {
         Some(expected) if expected == ident => Check::Pass(format!("{path}: {}", ident.describe())),
         Some(_) => Check::Fail(format!(

@@ -180,7 +180,7 @@ pub struct ImageFacts {
 
 /// Judges `entries` (an index, or one image) against `contract`; `images` holds each
 /// image entry's facts by manifest digest (entries without are not compared).
-pub fn judge(
+pub(crate) fn judge(
     entries: &[Entry],
     images_read: &BTreeMap<String, ImageFacts>,
     contract: &Contract,

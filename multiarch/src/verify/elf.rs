@@ -60,7 +60,7 @@ impl ElfIdent {
     }
 
     /// What a binary for `platform` looks like, for the platforms this tool knows.
-    pub fn expected_for(platform: &Platform) -> Option<Self> {
+    pub(crate) fn expected_for(platform: &Platform) -> Option<Self> {
         let (machine, bits, little_endian) = match platform.architecture() {
             "amd64" => (header::EM_X86_64, 64, true),
             "arm64" => (header::EM_AARCH64, 64, true),
@@ -112,7 +112,7 @@ impl ElfIdent {
 ///
 /// # Errors
 /// [`ElfError::NotElf`] when goblin cannot parse the whole file.
-pub fn interpreter(file: &[u8]) -> Result<Option<String>, ElfError> {
+pub(crate) fn interpreter(file: &[u8]) -> Result<Option<String>, ElfError> {
     let elf = goblin::elf::Elf::parse(file).map_err(|e| ElfError::NotElf(e.to_string()))?;
     Ok(elf.interpreter.map(String::from))
 }

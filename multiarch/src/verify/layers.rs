@@ -9,7 +9,7 @@ use std::io::Read;
 use flate2::read::GzDecoder;
 
 /// How many bytes of a found file are kept: enough for any ELF header or `#!` line.
-pub const HEAD_BYTES: usize = 4096;
+pub(crate) const HEAD_BYTES: usize = 4096;
 
 /// One layer: its media type and its (compressed) bytes.
 #[derive(Debug, Clone)]
@@ -135,7 +135,7 @@ pub fn read_head(layers: &[Layer], path: &str) -> Result<Option<(String, Vec<u8>
 ///
 /// # Errors
 /// A layer that cannot be read, or a link loop.
-pub fn read_file(
+pub(crate) fn read_file(
     layers: &[Layer],
     path: &str,
     limit: usize,
@@ -165,7 +165,7 @@ pub fn read_file(
 ///
 /// # Errors
 /// A layer that cannot be read.
-pub fn judge_files<T: Clone>(
+pub(crate) fn judge_files<T: Clone>(
     layers: &[Layer],
     wanted: impl Fn(&str) -> bool,
     limit: usize,
@@ -239,7 +239,11 @@ pub fn judge_files<T: Clone>(
 
 /// The program a container of this config starts: the entrypoint's first word, else
 /// the command's, looked up on the config's `PATH` when it has no `/`.
-pub fn program_candidates(entrypoint: &[String], cmd: &[String], env: &[String]) -> Vec<String> {
+pub(crate) fn program_candidates(
+    entrypoint: &[String],
+    cmd: &[String],
+    env: &[String],
+) -> Vec<String> {
     let Some(program) = entrypoint.first().or_else(|| cmd.first()) else {
         return Vec::new();
     };

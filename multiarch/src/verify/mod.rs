@@ -21,8 +21,9 @@ pub mod userland;
 pub mod x86;
 
 pub use emulation::Emulation;
-pub use running::{Probe, ask_machine, check_running};
-pub use static_check::check_static;
+pub(crate) use running::check_running;
+pub use running::{Probe, ask_machine};
+pub(crate) use static_check::check_static;
 
 use std::collections::HashMap;
 

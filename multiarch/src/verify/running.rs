@@ -47,7 +47,7 @@ impl Default for Probe {
 ///
 /// # Errors
 /// When the engine cannot pull or run it; a wrong answer is a [`Check::Fail`].
-pub async fn check_running(
+pub(crate) async fn check_running(
     docker: &Docker,
     reference: &Reference,
     platform: &Platform,

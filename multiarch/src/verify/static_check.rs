@@ -17,7 +17,7 @@ use crate::verify::elf::{ElfError, ElfIdent};
 ///
 /// # Errors
 /// Only when the registry cannot be read; a mismatch is a [`Check::Fail`].
-pub async fn check_static(
+pub(crate) async fn check_static(
     registry: &Registry,
     reference: &Reference,
     platform: &Platform,

@@ -10,7 +10,7 @@ use super::Check;
 use super::layers::{self, Layer, LayerError};
 
 /// Where images keep their programs.
-pub const FOLDERS: &[&str] = &[
+pub(crate) const FOLDERS: &[&str] = &[
     "/bin",
     "/sbin",
     "/usr/bin",
@@ -20,7 +20,7 @@ pub const FOLDERS: &[&str] = &[
 ];
 
 /// The largest file read whole (level notes and attributes lie past the header).
-pub const MAX_BINARY: usize = 256 << 20;
+pub(crate) const MAX_BINARY: usize = 256 << 20;
 
 /// How many misfits a failure names before it counts the rest.
 const NAMED: usize = 3;
@@ -46,7 +46,7 @@ struct Judged {
 ///
 /// # Errors
 /// A layer that cannot be read.
-pub fn scan(layers: &[Layer], platform: &Platform) -> Result<Userland, LayerError> {
+pub(crate) fn scan(layers: &[Layer], platform: &Platform) -> Result<Userland, LayerError> {
     let in_folders = |path: &str| {
         path.rsplit_once('/')
             .is_some_and(|(dir, _)| FOLDERS.contains(&dir))
@@ -93,7 +93,7 @@ impl Userland {
     }
 
     /// What a pass adds to the entrypoint's detail.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         match self.checked {
             0 => "; the usual binary folders hold no ELF files".into(),
             1 => "; the 1 ELF file in the usual binary folders fits too".into(),

@@ -23,7 +23,7 @@ impl IsaLevel {
     ///
     /// # Errors
     /// A file goblin cannot parse, or a note that does not follow the format.
-    pub fn of_elf(file: &[u8]) -> Result<Option<Self>, String> {
+    pub(crate) fn of_elf(file: &[u8]) -> Result<Option<Self>, String> {
         let elf = goblin::elf::Elf::parse(file).map_err(|e| e.to_string())?;
         let align = if elf.is_64 { 8 } else { 4 };
         let notes = elf
@@ -52,7 +52,7 @@ impl IsaLevel {
     }
 
     /// The level an `amd64` platform variant promises (no variant: the baseline).
-    pub fn of_variant(variant: Option<&str>) -> Self {
+    pub(crate) fn of_variant(variant: Option<&str>) -> Self {
         Self(match variant {
             Some("v2") => 2,
             Some("v3") => 3,
