@@ -156,8 +156,7 @@ pub async fn copy(
     wanted: Option<&[Platform]>,
     on_event: impl Fn(CopyEvent) + Sync,
 ) -> Result<CopyReport> {
-    let fetched = registry.fetch(source).await?;
-    let listed = registry.entries(source, &fetched).await?;
+    let (fetched, listed) = registry.fetch_entries(source).await?;
     let chosen = select(source, &listed, wanted)?;
     let mut report = CopyReport {
         source: source.whole(),

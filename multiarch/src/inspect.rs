@@ -42,8 +42,7 @@ pub struct Row {
 /// # Errors
 /// As [`Registry::fetch`].
 pub async fn report(registry: &Registry, reference: &Reference) -> Result<Report> {
-    let fetched = registry.fetch(reference).await?;
-    let listed = registry.entries(reference, &fetched).await?;
+    let (fetched, listed) = registry.fetch_entries(reference).await?;
     let fetched_ref = &fetched;
     // Each image's manifest holds its layer count and size: fetch them together.
     let manifests = try_join_all(listed.iter().map(|entry| async move {

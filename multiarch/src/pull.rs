@@ -41,8 +41,7 @@ pub async fn platform_digest(
     reference: &Reference,
     platform: &Platform,
 ) -> Result<String> {
-    let fetched = registry.fetch(reference).await?;
-    let listed = registry.entries(reference, &fetched).await?;
+    let (_, listed) = registry.fetch_entries(reference).await?;
     let found = listed
         .iter()
         .find(|e| e.platform() == Some(platform))

@@ -299,8 +299,7 @@ async fn prove(
     platforms: &[multiarch::Platform],
     labels: HashMap<String, String>,
 ) -> anyhow::Result<()> {
-    let fetched = client.fetch(reference).await?;
-    let listed = client.entries(reference, &fetched).await?;
+    let (_, listed) = client.fetch_entries(reference).await?;
     let targets = verify::targets(reference, &listed, Some(platforms))?;
     let verifier = Verifier {
         registry: client,

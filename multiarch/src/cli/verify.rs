@@ -66,12 +66,10 @@ fn command_words(line: &str) -> Result<CommandWords, String> {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (reference, registry) = args.target.open()?;
-    let fetched = registry
-        .fetch(&reference)
+    let (fetched, listed) = registry
+        .fetch_entries(&reference)
         .await
         .with_context(|| format!("cannot verify `{}`", args.target.image))?;
-
-    let listed = registry.entries(&reference, &fetched).await?;
     // The index as a contract, from manifests alone: a broken one stops here, before any
     // layer is downloaded or any platform run.
     let against = args

@@ -200,6 +200,16 @@ impl Registry {
         })
     }
 
+    /// Fetches `reference` and what it holds, one entry each ([`Registry::entries`]).
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`] and [`Registry::entries`].
+    pub async fn fetch_entries(&self, reference: &Reference) -> Result<(Fetched, Vec<Entry>)> {
+        let fetched = self.fetch(reference).await?;
+        let listed = self.entries(reference, &fetched).await?;
+        Ok((fetched, listed))
+    }
+
     /// What a fetched tag holds, one entry each: every entry of an index, or the single
     /// image with the platform its config names.
     ///

@@ -150,8 +150,7 @@ pub async fn check(
     let images: BTreeMap<String, ImageFacts> = fetched.into_iter().collect();
     let previous = match against {
         Some(previous) => {
-            let fetched = registry.fetch(previous).await?;
-            let had = registry.entries(previous, &fetched).await?;
+            let (_, had) = registry.fetch_entries(previous).await?;
             Some((
                 previous.whole(),
                 crate::oci::index::platforms(&had)
