@@ -6,7 +6,9 @@
 //! interrupted copy leaves the tag where it was, and running it again sends only what
 //! did not arrive. Without a platform filter the index bytes are pushed as they are, so
 //! its digest is the source's; with one, a new index lists the chosen platforms and
-//! their attestations, and its digest is new.
+//! their attestations, and its digest is new. With `Selection::Single`, one platform's
+//! image manifest goes up alone under the tag, no index (for AWS Lambda and other
+//! consumers that take one manifest); its digest is that platform's in the source.
 
 use std::collections::HashSet;
 
@@ -120,6 +122,24 @@ pub fn select(
         .collect())
 }
 
+/// The entries a copy takes under `selection`.
+///
+/// # Errors
+/// [`Error::PlatformMissing`] for a wanted platform the source lacks.
+fn choose(reference: &Reference, listed: &[Entry], selection: Selection<'_>) -> Result<Vec<Entry>> {
+    Ok(match selection {
+        Selection::All => select(reference, listed, None)?,
+        Selection::Platforms(wanted) => select(reference, listed, Some(wanted))?,
+        // The image alone: an attestation describes it inside an index, and there is none.
+        Selection::Single(platform) => {
+            select(reference, listed, Some(std::slice::from_ref(platform)))?
+                .into_iter()
+                .filter(|e| e.platform() == Some(platform))
+                .collect()
+        }
+    })
+}
+
 /// The index with only the `kept` entries, every other field as it was.
 ///
 /// # Errors
@@ -144,7 +164,18 @@ pub(crate) fn subset_index(reference: &Reference, bytes: &[u8], kept: &[Entry]) 
     Ok(serde_json::to_vec(&index).expect("JSON serialises"))
 }
 
-/// Copies `source` to `target` (all platforms, or `wanted`), the tag moved last.
+/// What a copy takes of the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection<'a> {
+    /// The whole index, byte for byte.
+    All,
+    /// These platforms and their attestations, as a new index.
+    Platforms(&'a [Platform]),
+    /// This platform's image manifest alone, no index.
+    Single(&'a Platform),
+}
+
+/// Copies `source` to `target` as `selection` says, the tag moved last.
 ///
 /// # Errors
 /// The source cannot be read, a platform is missing, or the target refuses something;
@@ -153,11 +184,11 @@ pub async fn copy(
     registry: &Registry,
     source: &Reference,
     target: &Reference,
-    wanted: Option<&[Platform]>,
+    selection: Selection<'_>,
     on_event: impl Fn(CopyEvent) + Sync,
 ) -> Result<CopyReport> {
     let (fetched, listed) = registry.fetch_entries(source).await?;
-    let chosen = select(source, &listed, wanted)?;
+    let chosen = choose(source, &listed, selection)?;
     let mut report = CopyReport {
         source: source.whole(),
         target: target.whole(),
@@ -209,14 +240,19 @@ pub async fn copy(
     report = counted.into_inner().expect("not poisoned");
     report.manifests = chosen.len();
 
-    let bytes = match (&fetched.manifest, wanted) {
-        (Manifest::Index(_), Some(_)) => subset_index(source, &fetched.bytes, &chosen)?,
-        _ => fetched.bytes.clone(),
+    let (bytes, media_type) = match (&fetched.manifest, selection) {
+        (_, Selection::Single(_)) => {
+            let image = &manifests[0];
+            (image.bytes.clone(), image.manifest.media_type())
+        }
+        (Manifest::Index(_), Selection::Platforms(_)) => (
+            subset_index(source, &fetched.bytes, &chosen)?,
+            fetched.manifest.media_type(),
+        ),
+        _ => (fetched.bytes.clone(), fetched.manifest.media_type()),
     };
     on_event(CopyEvent::Tagging(target.whole()));
-    report.target_digest = registry
-        .push_manifest(target, bytes, &fetched.manifest.media_type())
-        .await?;
+    report.target_digest = registry.push_manifest(target, bytes, &media_type).await?;
     report.platforms = platforms(&chosen).iter().map(ToString::to_string).collect();
     Ok(report)
 }
@@ -271,6 +307,21 @@ mod tests {
             index["annotations"]["org.opencontainers.image.created"], "2026-11-25",
             "the index's own fields stay"
         );
+    }
+
+    /// Issue #26: `--single` takes the platform's image and nothing else.
+    #[test]
+    fn a_single_platform_is_its_image_alone() {
+        let reference: Reference = "localhost:5000/app:1".parse().unwrap();
+        let arm64 = Platform::linux_arm64();
+        let chosen = choose(&reference, &listed(), Selection::Single(&arm64)).unwrap();
+        let digests: Vec<char> = chosen
+            .iter()
+            .map(|e| e.digest.chars().nth(7).unwrap())
+            .collect();
+        assert_eq!(digests, ['b'], "the arm64 image, no attestation");
+        let s390x: Platform = "linux/s390x".parse().unwrap();
+        assert!(choose(&reference, &listed(), Selection::Single(&s390x)).is_err());
     }
 
     #[test]

@@ -249,3 +249,59 @@ async fn copies_are_whole_or_clean_subsets_and_failures_move_no_tag() {
     let (code, _, _) = common::multiarch(&["inspect", &refused]);
     assert_eq!(code, 1, "no tag at a registry that refused the blobs");
 }
+
+/// Issue #26: `copy --single` writes one platform's image manifest alone under the tag,
+/// as AWS Lambda and other single-manifest consumers take it; skopeo reads it back as an
+/// image, and verify proves it.
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_platform_copy_is_an_image_not_an_index() {
+    let (mut bed, registry) = common::testbed_with_registry().await;
+    let source = format!("{registry}/single:{}", bed.run_id);
+    let (code, _, stderr) = common::push_dist(&mut bed, &source, "linux/amd64,linux/arm64");
+    assert_eq!(code, 0, "{stderr}");
+    let (_, inspected, _) = common::multiarch(&["inspect", &source, "--json"]);
+    let arm64_digest = json(&inspected)["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "linux/arm64")
+        .map(|e| e["digest"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("{inspected}"));
+
+    let target = format!("{registry}/lambda:{}", bed.run_id);
+    bed.track_image(&target);
+    let (code, digest, stderr) =
+        common::multiarch(&["copy", &source, &target, "--single", "linux/arm64"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(digest.trim(), arm64_digest, "the platform's own digest");
+    assert!(
+        stderr.contains("image manifest alone (no index)"),
+        "{stderr}"
+    );
+
+    let (code, raw, stderr) = common::output(std::process::Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{target}"),
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let raw = json(&raw);
+    assert!(raw.get("manifests").is_none(), "not an index: {raw}");
+    assert!(raw["layers"].is_array(), "an image manifest: {raw}");
+    let (code, stdout, stderr) = common::multiarch(&["verify", &target]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("linux/arm64  PASS"), "{stdout}");
+    // --single and --platform are one choice or the other.
+    let (code, _, stderr) = common::multiarch(&[
+        "copy",
+        &source,
+        &target,
+        "--single",
+        "linux/arm64",
+        "--platform",
+        "linux/amd64",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+}

@@ -20,10 +20,19 @@ pub struct Args {
     target: String,
     #[command(flatten)]
     platforms: PlatformArgs,
+    /// Write this platform's image manifest alone under the target tag, no index (for
+    /// consumers that take one manifest, such as AWS Lambda)
+    #[arg(long, value_name = "PLATFORM", conflicts_with = "platform", value_parser = single_platform)]
+    single: Option<multiarch::Platform>,
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
     output: OutputArgs,
+}
+
+fn single_platform(text: &str) -> Result<multiarch::Platform, String> {
+    text.parse()
+        .map_err(|e: multiarch::PlatformError| e.to_string())
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -31,11 +40,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let target = parse_reference(&args.target)?;
     let client =
         Registry::for_references(&[source.clone(), target.clone()], &args.registry.insecure);
-    let wanted = args
-        .platforms
-        .platform
-        .as_ref()
-        .map(|list| list.0.as_slice());
+    let selection = match (&args.single, &args.platforms.platform) {
+        (Some(platform), _) => copy::Selection::Single(platform),
+        (None, Some(list)) => copy::Selection::Platforms(&list.0),
+        (None, None) => copy::Selection::All,
+    };
 
     // Bytes on a terminal, as pulls show them; plain lines otherwise.
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr()).with_style(
@@ -50,7 +59,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             bar.println(line);
         }
     };
-    let report = copy::copy(&client, &source, &target, wanted, |event| match event {
+    let report = copy::copy(&client, &source, &target, selection, |event| match event {
         CopyEvent::Planned { manifests, bytes } => {
             bar.set_length(bytes);
             say(format!(
@@ -94,7 +103,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         eprintln!("source {}  {}", args.source, report.source_digest);
         eprintln!("target {}  {}", args.target, report.target_digest);
-        if report.digest_changed() {
+        if let Some(platform) = &args.single {
+            eprintln!(
+                "the target is {platform}'s image manifest alone (no index): its digest is that platform's in the source"
+            );
+        } else if report.digest_changed() {
             eprintln!(
                 "the digest changed: the target's index lists only {} (and their attestations), so it is a new index",
                 report.platforms.join(", ")
