@@ -65,40 +65,41 @@ pub async fn create(
             p.display().to_string()
         });
     let buildkit = BuildkitConfig::parse(&text, &origin)?;
-    let builder = match wanted {
-        Wanted::Engine { name, .. } => Builder::Engine {
-            name,
-            config: path
+    let http = image::answers_plain_http(registry).await;
+    match wanted {
+        Wanted::Engine { name, .. } => {
+            let config = path
                 .as_ref()
                 .map(std::fs::canonicalize)
                 .transpose()
                 .map_err(|source| BuildkitConfigError::Read {
                     path: origin.clone(),
                     source,
-                })?,
-        },
+                })?;
+            let builder = Builder::Engine {
+                name: name.clone(),
+                config: config.clone(),
+            };
+            image::check_registry(Some(docker), &builder, &buildkit, registry, http).await?;
+            let created = builder::create_engine(docker, builders, &name, config).await?;
+            Ok((builder, created))
+        }
         Wanted::Container { name, image, .. } => {
             buildx_store::check_name(&name)?;
             let image = match image {
                 Some(image) => image,
                 None => builder::default_image(docker).await,
             };
-            Builder::Container(ContainerBuilder::new(
+            let wanted = ContainerBuilder::new(
                 &name,
                 &container::local_endpoint(),
                 &image,
                 text.into_bytes(),
-            ))
+            );
+            let builder = Builder::Container(wanted.clone());
+            image::check_registry(Some(docker), &builder, &buildkit, registry, http).await?;
+            let created = container::create(builders, wanted).await?;
+            Ok((builder, created))
         }
-    };
-    let http = image::answers_plain_http(registry).await;
-    image::check_registry(Some(docker), &builder, &buildkit, registry, http).await?;
-    let created = match &builder {
-        Builder::Container(wanted) => container::create(builders, wanted.clone()).await?,
-        Builder::Engine { name, config } => {
-            builder::create_engine(docker, builders, name, config.clone()).await?
-        }
-        _ => unreachable!("only engine and container builders are wanted"),
-    };
-    Ok((builder, created))
+    }
 }
