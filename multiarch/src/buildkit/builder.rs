@@ -480,7 +480,10 @@ impl Builders {
             (None, None, None) => None,
         };
         match named {
-            Some((name, _)) if name == "default" => Ok((Builder::default_engine(), Chosen::Engine)),
+            // buildx writes its default builder (the engine's) as `""` in `current`.
+            Some((name, _)) if name.is_empty() || name == "default" => {
+                Ok((Builder::default_engine(), Chosen::Engine))
+            }
             Some((name, why)) => self
                 .find(&name)?
                 .map(|b| (b, why))
@@ -817,6 +820,23 @@ mod tests {
         assert_eq!(b.find("c").unwrap(), Some(Builder::Container(container)));
         assert!(b.forget("e").unwrap());
         assert_eq!(b.find("e").unwrap(), None);
+    }
+
+    /// What `docker buildx use default` writes: an empty name, the engine's builder (found
+    /// by scripts/captures.sh: "there is no builder named ``").
+    #[test]
+    fn buildx_current_default_is_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = builders(dir.path());
+        std::fs::create_dir_all(dir.path().join("buildx")).unwrap();
+        std::fs::write(
+            dir.path().join("buildx/current"),
+            r#"{"Key":"unix:///var/run/docker.sock","Name":"","Global":true}"#,
+        )
+        .unwrap();
+        let (chosen, why) = b.choose(None).unwrap();
+        assert_eq!(chosen, Builder::default_engine());
+        assert_eq!(why, Chosen::Engine);
     }
 
     #[test]
