@@ -56,14 +56,20 @@ impl std::str::FromStr for KeyValue {
     type Err = String;
 
     fn from_str(text: &str) -> std::result::Result<Self, String> {
-        match text.split_once('=') {
-            Some((key, value)) if !key.is_empty() => Ok(Self {
-                key: key.into(),
-                value: value.into(),
-            }),
-            _ => Err("expected KEY=VALUE, e.g. `--build-arg VERSION=1.2.3`".into()),
-        }
+        let (key, value) = split_pair(text, false)
+            .ok_or("expected KEY=VALUE, e.g. `--build-arg VERSION=1.2.3`")?;
+        Ok(Self {
+            key: key.into(),
+            value: value.into(),
+        })
     }
+}
+
+/// `NAME=VALUE` split at the first `=`, the name never empty (the value only if
+/// `value_required`).
+fn split_pair(text: &str, value_required: bool) -> Option<(&str, &str)> {
+    text.split_once('=')
+        .filter(|(name, value)| !name.is_empty() && (!value_required || !value.is_empty()))
 }
 
 /// A named context: `--build-context NAME=DIR`, a folder BuildKit reads as stage `NAME`.
@@ -79,13 +85,12 @@ impl std::str::FromStr for NamedDir {
     type Err = String;
 
     fn from_str(text: &str) -> std::result::Result<Self, String> {
-        match text.split_once('=') {
-            Some((name, dir)) if !name.is_empty() && !dir.is_empty() => Ok(Self {
-                name: name.into(),
-                dir: dir.into(),
-            }),
-            _ => Err("expected NAME=DIR, e.g. `--build-context build=dist`".into()),
-        }
+        let (name, dir) =
+            split_pair(text, true).ok_or("expected NAME=DIR, e.g. `--build-context build=dist`")?;
+        Ok(Self {
+            name: name.into(),
+            dir: dir.into(),
+        })
     }
 }
 
