@@ -2,7 +2,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use multiarch::verify::elf::ElfIdent;
-use multiarch::verify::layers::{Layer, read_head};
+use multiarch::oci::layers::{Layer, read_head};
 
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(ident) = ElfIdent::parse(bytes) {

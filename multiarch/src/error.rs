@@ -1,10 +1,11 @@
 //! Every failure the library reports, one variant each, with the values a person
-//! needs to act on it. The CLI adds a `hint:` line per variant ([`Error::hint`]).
+//! needs to act on it. The library says what happened; what to do about it names flags
+//! and commands, so the `hint:` lines are written by the command line (`cli/hint.rs`).
 
 use multiarch_platform::Platform;
 
+use crate::oci::layers::LayerError;
 use crate::oci::reference::ReferenceError;
-use crate::verify::layers::LayerError;
 
 /// A cause from below this crate (a transport, the file system, a parser), kept whole so
 /// the command line can print its chain as "caused by:" lines.
@@ -58,6 +59,26 @@ pub enum Error {
         registry: String,
         /// The verifier's words.
         reason: String,
+    },
+    /// An edit the index cannot take as asked (a platform it lacks, its last platform,
+    /// an annotation that does not parse): the request's fault, not the registry's.
+    #[error("cannot change `{reference}` that way")]
+    BadEdit {
+        /// The index being edited.
+        reference: String,
+        /// What the edit would break.
+        #[source]
+        source: crate::oci::edit::EditError,
+    },
+    /// Two sources offer an image of one platform, and an index holds one per platform.
+    #[error("`{first}` and `{second}` are both {platform}; an index holds one image per platform")]
+    PlatformTwice {
+        /// The platform both offer.
+        platform: Platform,
+        /// The source named first.
+        first: String,
+        /// The other one.
+        second: String,
     },
     /// The registry answered something this tool cannot use.
     #[error("the registry answered `{reference}` with something unusable: {reason}")]
@@ -299,106 +320,6 @@ pub enum Error {
         #[source]
         source: Cause,
     },
-}
-
-impl Error {
-    /// The fix to suggest, on its own `hint:` line.
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            Self::BadReference { .. } => {
-                "write it as `[registry/]repository[:tag][@digest]`, e.g. `localhost:5000/arch-server:latest`".into()
-            }
-            Self::Unreachable { registry, .. } => format!(
-                "is the registry running? for the local one: `multiarch registry up` (then it answers at http://{registry}/v2/)"
-            ),
-            Self::HttpOnly { registry } => format!(
-                "pass `--insecure {registry}` (or set MULTIARCH_INSECURE_REGISTRIES); for builds add `[registry.\"{registry}\"] http = true` to buildkitd.toml"
-            ),
-            Self::NotFound { .. } => "check the tag, or push it first: `multiarch build --push`".into(),
-            Self::Unauthorized { reference, .. } => format!(
-                "log in first: `docker login {}` (a wrong password stored there gets this answer too)",
-                crate::oci::reference::parse(reference)
-                    .map(|r| r.resolve_registry().to_string())
-                    .unwrap_or_else(|_| "<registry>".into())
-            ),
-            Self::Certificate { registry, .. } => format!(
-                "trust its CA as Docker does: put it in /etc/docker/certs.d/{registry}/ca.crt (or point SSL_CERT_FILE at a bundle that holds it); a registry that also serves plain HTTP can be used with `--insecure {registry}`"
-            ),
-            Self::DigestMismatch { .. } => {
-                "the registry or something between you and it altered the content; do not use it".into()
-            }
-            Self::PlatformMissing { platform, .. } => {
-                format!("build it for that platform: `multiarch build --platform {platform} --push`")
-            }
-            Self::EngineUnreachable { .. } => {
-                "start Docker (on a fresh Debian machine: `sudo scripts/testbed.sh up`), or set DOCKER_HOST".into()
-            }
-            Self::PortTaken { port, .. } => format!(
-                "choose another port, e.g. `--port {}`, or stop what listens there",
-                port.saturating_add(1)
-            ),
-            Self::RegistryElsewhere { .. } => {
-                "stop it first with `multiarch registry down`, or use the address it has".into()
-            }
-            Self::NotReady { container, .. } => format!("look at its logs: `docker logs {container}`"),
-            Self::ImageUnavailable { image, .. } if image.contains("buildkit") => format!(
-                "pull it (`docker pull {image}`), or use the engine's own BuildKit: `--driver docker`"
-            ),
-            Self::ImageUnavailable { image, .. } => format!(
-                "pull it (`docker pull {image}`); where nothing can be pulled, `sudo scripts/testbed.sh up` builds registry:2 from Debian's packages"
-            ),
-            Self::BuilderConflict { name, .. } => {
-                format!("remove it first (`multiarch builder rm {name}`) or choose another name")
-            }
-            Self::NoSuchBuilder(_) => "create it: `multiarch builder create`".into(),
-            Self::NoMultiPlatform => r#"add {"features":{"containerd-snapshotter":true}} to /etc/docker/daemon.json and restart dockerd, or use `--driver docker-container`"#.into(),
-            Self::RegistryNotHttp { fix, .. } => fix.clone(),
-            // `--sbom`: BuildKit pulls its scanner image itself.
-            Self::BuildFailed { reason, .. } if reason.contains("buildkit-syft-scanner") => {
-                "the SBOM scanner image cannot be pulled from here: name one BuildKit can pull with `--sbom=generator=REGISTRY/IMAGE`, or build without `--sbom`".into()
-            }
-            // No network: the Dockerfile's compile stage cannot pull its base image.
-            Self::BuildFailed { reason, .. }
-                if reason.contains("failed to resolve source metadata")
-                    || reason.contains("no such host")
-                    || reason.contains("dial tcp") =>
-            {
-                "a base image cannot be pulled from here: compile on the host with `scripts/build-dist.sh`, then hand the binaries to the Dockerfile instead of its compile stage: `--build-context build=dist`".into()
-            }
-            Self::BuildFailed { .. } => "the step's own output is above; fix it, then build again (finished steps come from the cache)".into(),
-            Self::NeedsPush(_) => "or build with a `--driver docker` builder, which keeps the image in the engine".into(),
-            Self::BuilderDown { name, .. } => format!(
-                "`multiarch builder ls` shows its status; a docker-container builder starts again with `docker buildx inspect --bootstrap {name}` (or `multiarch builder rm {name}` and create it again), a remote one needs its BuildKit daemon answering at that address"
-            ),
-            Self::Context { .. } => "check the folder and its .dockerignore".into(),
-            Self::ContainerExited { image, .. } => format!("see what it printed: `docker run --rm {image}`; a program that is not a server is checked with `multiarch verify --exec 'CMD'`"),
-            Self::Unsupported { hint, .. } => hint.clone(),
-            Self::BuilderUnusable { fix, .. } => fix.clone(),
-            Self::BuildkitConfig(_) => {
-                "fix the file: BuildKit (and `docker buildx`) refuse it as it is".into()
-            }
-            Self::BuilderRecord { path, .. } => format!("check that `{path}` and its folder can be written"),
-            Self::BuildxStore(crate::buildkit::buildx_store::StoreError::BadName(_)) => {
-                "name it as `docker buildx create --name` would: `kit-1`, `arm.builder`".into()
-            }
-            Self::BuildxStore(crate::buildkit::buildx_store::StoreError::BadEntry { path, .. }) => format!(
-                "`docker buildx ls` fails on it too: fix `{}` or remove it",
-                path.display()
-            ),
-            Self::BuildxStore(crate::buildkit::buildx_store::StoreError::Io { .. }) => {
-                "check that buildx's store (`$BUILDX_CONFIG`, else ~/.docker/buildx) can be written".into()
-            }
-            Self::Layers { .. } => "the image's layers are damaged or not tar archives; push it again".into(),
-            Self::PushFailed { .. } => "once the registry answers again (`multiarch registry status`), run the same command: what was pushed is not sent twice".into(),
-            Self::BadEndpoint { .. } => "write a node as `NAME=unix:///var/run/docker.sock`, `NAME=tcp://HOST:2376,certs=DIR` or `NAME=CONTEXT`".into(),
-            Self::NodeUnreachable { node, .. } => format!(
-                "is its engine running and reachable? `multiarch builder ls` shows every node's status; `multiarch builder rm BUILDER --node {node}` builds without it"
-            ),
-            Self::NodeFailed { .. } => "the tag was not moved: what the other nodes pushed stays in the registry only as untagged manifests; run the build again once the node is back (`multiarch builder ls`)".into(),
-            Self::BadNodes(_) => "`multiarch builder inspect NAME` shows its nodes".into(),
-            Self::BadAnswer { .. } | Self::Engine { .. } => return None,
-        })
-    }
 }
 
 /// The error for an engine call that failed while doing `action`, for `map_err`.

@@ -3,8 +3,6 @@
 //! attestation manifests; what an index lists is copied into its repository before the
 //! index is pushed, so no index is ever sparse.
 
-use std::collections::HashSet;
-
 use oci_client::Reference;
 use oci_spec::image::Descriptor;
 
@@ -48,9 +46,16 @@ pub struct Edited {
 }
 
 fn edit_error(reference: &Reference) -> impl Fn(EditError) -> Error + '_ {
-    move |e| Error::BadAnswer {
-        reference: reference.whole(),
-        reason: e.to_string(),
+    move |source| match source {
+        // The registry's bytes, not the request, are at fault.
+        EditError::NotIndex(reason) => Error::BadAnswer {
+            reference: reference.whole(),
+            reason: format!("not an index: {reason}"),
+        },
+        source => Error::BadEdit {
+            reference: reference.whole(),
+            source,
+        },
     }
 }
 
@@ -146,14 +151,10 @@ pub async fn create(
     for source in sources {
         for offer in pick(registry, source).await? {
             if let Some(first) = picked.iter().find(|p| p.platform == offer.platform) {
-                return Err(Error::BadAnswer {
-                    reference: target.whole(),
-                    reason: format!(
-                        "`{}` and `{}` are both {}; an index holds one image per platform",
-                        first.source.whole(),
-                        offer.source.whole(),
-                        offer.platform
-                    ),
+                return Err(Error::PlatformTwice {
+                    platform: offer.platform,
+                    first: first.source.whole(),
+                    second: offer.source.whole(),
                 });
             }
             picked.push(offer);
@@ -217,15 +218,18 @@ async fn push(registry: &Registry, target: &Reference, edit: &IndexEdit) -> Resu
 /// As [`pick`] and [`bring`]; two sources with one platform.
 pub async fn add(registry: &Registry, target: &Reference, sources: &[Reference]) -> Result<Edited> {
     let (mut edit, before) = open(registry, target).await?;
-    let mut seen = HashSet::new();
     let mut replaced = Vec::new();
     let mut offers = Vec::new();
     for source in sources {
         for offer in pick(registry, source).await? {
-            if !seen.insert(offer.platform.clone()) {
-                return Err(Error::BadAnswer {
-                    reference: target.whole(),
-                    reason: format!("two sources offer {}; add one of them", offer.platform),
+            if let Some(first) = offers
+                .iter()
+                .find(|o: &&Picked| o.platform == offer.platform)
+            {
+                return Err(Error::PlatformTwice {
+                    platform: offer.platform,
+                    first: first.source.whole(),
+                    second: offer.source.whole(),
                 });
             }
             offers.push(offer);

@@ -11,6 +11,7 @@ mod builder;
 mod copy;
 mod demo;
 mod doctor;
+mod hint;
 mod inspect;
 mod manifest;
 pub mod plugin;
@@ -195,9 +196,7 @@ async fn interrupted() -> ExitCode {
 }
 
 /// A problem the command line finds itself (a missing folder, a failed demo step), with
-/// the fix for its `hint:` line: the same channel as the library's [`Error::hint`].
-///
-/// [`Error::hint`]: multiarch::error::Error::hint
+/// the fix for its `hint:` line, as [`hint::for_error`] gives the library's errors theirs.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct Problem {
@@ -225,7 +224,7 @@ pub fn report(err: &anyhow::Error) {
             return Some(problem.hint.clone());
         }
         e.downcast_ref::<multiarch::error::Error>()
-            .and_then(multiarch::error::Error::hint)
+            .and_then(hint::for_error)
     });
     if let Some(hint) = hint {
         eprintln!("hint: {hint}");

@@ -14,7 +14,6 @@ pub mod binary;
 pub mod contract;
 pub mod elf;
 mod emulation;
-pub mod layers;
 mod running;
 mod static_check;
 pub mod userland;

@@ -6,9 +6,9 @@ use oci_client::Reference;
 
 use multiarch_platform::Platform;
 
-use super::layers::{self, Layer};
 use super::{Check, Scope, StaticCheck, binary, userland};
 use crate::error::{Error, Result};
+use crate::oci::layers::{self, Layer};
 use crate::registry::Registry;
 use crate::verify::elf::{ElfError, ElfIdent};
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use multiarch_platform::Platform;
 
 use super::Check;
-use super::layers::{self, Layer, LayerError};
+use crate::oci::layers::{self, Layer, LayerError};
 
 /// Where images keep their programs.
 pub(crate) const FOLDERS: &[&str] = &[

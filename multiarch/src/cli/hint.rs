@@ -1,0 +1,111 @@
+//! The `hint:` line under an error: what to do about it, in the command line's words
+//! (its flags, its commands, the test bed's scripts). The library only says what happened.
+
+use multiarch::error::Error;
+use multiarch::oci::edit::EditError;
+
+/// The fix to suggest for `error`, if there is one to suggest.
+pub fn for_error(error: &Error) -> Option<String> {
+    Some(match error {
+        Error::BadReference { .. } => {
+            "write it as `[registry/]repository[:tag][@digest]`, e.g. `localhost:5000/arch-server:latest`".into()
+        }
+        Error::Unreachable { registry, .. } => format!(
+            "is the registry running? for the local one: `multiarch registry up` (then it answers at http://{registry}/v2/)"
+        ),
+        Error::HttpOnly { registry } => format!(
+            "pass `--insecure {registry}` (or set MULTIARCH_INSECURE_REGISTRIES); for builds add `[registry.\"{registry}\"] http = true` to buildkitd.toml"
+        ),
+        Error::NotFound { .. } => "check the tag, or push it first: `multiarch build --push`".into(),
+        Error::Unauthorized { reference, .. } => format!(
+            "log in first: `docker login {}` (a wrong password stored there gets this answer too)",
+            multiarch::oci::reference::parse(reference)
+                .map(|r| r.resolve_registry().to_string())
+                .unwrap_or_else(|_| "<registry>".into())
+        ),
+        Error::Certificate { registry, .. } => format!(
+            "trust its CA as Docker does: put it in /etc/docker/certs.d/{registry}/ca.crt (or point SSL_CERT_FILE at a bundle that holds it); a registry that also serves plain HTTP can be used with `--insecure {registry}`"
+        ),
+        Error::DigestMismatch { .. } => {
+            "the registry or something between you and it altered the content; do not use it".into()
+        }
+        Error::PlatformMissing { platform, .. } => {
+            format!("build it for that platform: `multiarch build --platform {platform} --push`")
+        }
+        Error::EngineUnreachable { .. } => {
+            "start Docker (on a fresh Debian machine: `sudo scripts/testbed.sh up`), or set DOCKER_HOST".into()
+        }
+        Error::PortTaken { port, .. } => format!(
+            "choose another port, e.g. `--port {}`, or stop what listens there",
+            port.saturating_add(1)
+        ),
+        Error::RegistryElsewhere { .. } => {
+            "stop it first with `multiarch registry down`, or use the address it has".into()
+        }
+        Error::NotReady { container, .. } => format!("look at its logs: `docker logs {container}`"),
+        Error::ImageUnavailable { image, .. } if image.contains("buildkit") => format!(
+            "pull it (`docker pull {image}`), or use the engine's own BuildKit: `--driver docker`"
+        ),
+        Error::ImageUnavailable { image, .. } => format!(
+            "pull it (`docker pull {image}`); where nothing can be pulled, `sudo scripts/testbed.sh up` builds registry:2 from Debian's packages"
+        ),
+        Error::BuilderConflict { name, .. } => {
+            format!("remove it first (`multiarch builder rm {name}`) or choose another name")
+        }
+        Error::NoSuchBuilder(_) => "create it: `multiarch builder create`".into(),
+        Error::NoMultiPlatform => r#"add {"features":{"containerd-snapshotter":true}} to /etc/docker/daemon.json and restart dockerd, or use `--driver docker-container`"#.into(),
+        Error::RegistryNotHttp { fix, .. } => fix.clone(),
+        // `--sbom`: BuildKit pulls its scanner image itself.
+        Error::BuildFailed { reason, .. } if reason.contains("buildkit-syft-scanner") => {
+            "the SBOM scanner image cannot be pulled from here: name one BuildKit can pull with `--sbom=generator=REGISTRY/IMAGE`, or build without `--sbom`".into()
+        }
+        // No network: the Dockerfile's compile stage cannot pull its base image.
+        Error::BuildFailed { reason, .. }
+            if reason.contains("failed to resolve source metadata")
+                || reason.contains("no such host")
+                || reason.contains("dial tcp") =>
+        {
+            "a base image cannot be pulled from here: compile on the host with `scripts/build-dist.sh`, then hand the binaries to the Dockerfile instead of its compile stage: `--build-context build=dist`".into()
+        }
+        Error::BuildFailed { .. } => "the step's own output is above; fix it, then build again (finished steps come from the cache)".into(),
+        Error::NeedsPush(_) => "or build with a `--driver docker` builder, which keeps the image in the engine".into(),
+        Error::BuilderDown { name, .. } => format!(
+            "`multiarch builder ls` shows its status; a docker-container builder starts again with `docker buildx inspect --bootstrap {name}` (or `multiarch builder rm {name}` and create it again), a remote one needs its BuildKit daemon answering at that address"
+        ),
+        Error::Context { .. } => "check the folder and its .dockerignore".into(),
+        Error::ContainerExited { image, .. } => format!("see what it printed: `docker run --rm {image}`; a program that is not a server is checked with `multiarch verify --exec 'CMD'`"),
+        Error::Unsupported { hint, .. } => hint.clone(),
+        Error::BuilderUnusable { fix, .. } => fix.clone(),
+        Error::BuildkitConfig(_) => {
+            "fix the file: BuildKit (and `docker buildx`) refuse it as it is".into()
+        }
+        Error::BuilderRecord { path, .. } => format!("check that `{path}` and its folder can be written"),
+        Error::BuildxStore(multiarch::buildkit::buildx_store::StoreError::BadName(_)) => {
+            "name it as `docker buildx create --name` would: `kit-1`, `arm.builder`".into()
+        }
+        Error::BuildxStore(multiarch::buildkit::buildx_store::StoreError::BadEntry { path, .. }) => format!(
+            "`docker buildx ls` fails on it too: fix `{}` or remove it",
+            path.display()
+        ),
+        Error::BuildxStore(multiarch::buildkit::buildx_store::StoreError::Io { .. }) => {
+            "check that buildx's store (`$BUILDX_CONFIG`, else ~/.docker/buildx) can be written".into()
+        }
+        Error::Layers { .. } => "the image's layers are damaged or not tar archives; push it again".into(),
+        Error::PushFailed { .. } => "once the registry answers again (`multiarch registry status`), run the same command: what was pushed is not sent twice".into(),
+        Error::BadEndpoint { .. } => "write a node as `NAME=unix:///var/run/docker.sock`, `NAME=tcp://HOST:2376,certs=DIR` or `NAME=CONTEXT`".into(),
+        Error::NodeUnreachable { node, .. } => format!(
+            "is its engine running and reachable? `multiarch builder ls` shows every node's status; `multiarch builder rm BUILDER --node {node}` builds without it"
+        ),
+        Error::NodeFailed { .. } => "the tag was not moved: what the other nodes pushed stays in the registry only as untagged manifests; run the build again once the node is back (`multiarch builder ls`)".into(),
+        Error::BadNodes(_) => "`multiarch builder inspect NAME` shows its nodes".into(),
+        Error::BadEdit { source: EditError::NoSuchPlatform { .. }, reference } => {
+            format!("`multiarch inspect {reference}` lists the platforms it has")
+        }
+        Error::BadEdit { source: EditError::LastPlatform(_), reference } => format!(
+            "an image alone needs no index: copy that platform with `multiarch copy --single PLATFORM {reference} TARGET`, or delete the tag"
+        ),
+        Error::BadEdit { .. } => "`multiarch manifest --help` shows each edit's form".into(),
+        Error::PlatformTwice { .. } => "name one of them, or add the other under another tag".into(),
+        Error::BadAnswer { .. } | Error::Engine { .. } => return None,
+    })
+}
