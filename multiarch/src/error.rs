@@ -66,15 +66,16 @@ pub enum Error {
     BadEdit {
         /// The index being edited.
         reference: String,
-        /// What the edit would break.
+        /// What the edit would break (boxed: it carries a platform, and every result
+        /// of this library is as large as its largest error).
         #[source]
-        source: crate::oci::edit::EditError,
+        source: Box<crate::oci::edit::EditError>,
     },
     /// Two sources offer an image of one platform, and an index holds one per platform.
     #[error("`{first}` and `{second}` are both {platform}; an index holds one image per platform")]
     PlatformTwice {
-        /// The platform both offer.
-        platform: Platform,
+        /// The platform both offer (boxed, as `BadEdit`'s source is).
+        platform: Box<Platform>,
         /// The source named first.
         first: String,
         /// The other one.

@@ -54,7 +54,7 @@ fn edit_error(reference: &Reference) -> impl Fn(EditError) -> Error + '_ {
         },
         source => Error::BadEdit {
             reference: reference.whole(),
-            source,
+            source: Box::new(source),
         },
     }
 }
@@ -152,7 +152,7 @@ pub async fn create(
         for offer in pick(registry, source).await? {
             if let Some(first) = picked.iter().find(|p| p.platform == offer.platform) {
                 return Err(Error::PlatformTwice {
-                    platform: offer.platform,
+                    platform: Box::new(offer.platform),
                     first: first.source.whole(),
                     second: offer.source.whole(),
                 });
@@ -227,7 +227,7 @@ pub async fn add(registry: &Registry, target: &Reference, sources: &[Reference])
                 .find(|o: &&Picked| o.platform == offer.platform)
             {
                 return Err(Error::PlatformTwice {
-                    platform: offer.platform,
+                    platform: Box::new(offer.platform),
                     first: first.source.whole(),
                     second: offer.source.whole(),
                 });

@@ -98,13 +98,15 @@ pub fn for_error(error: &Error) -> Option<String> {
         ),
         Error::NodeFailed { .. } => "the tag was not moved: what the other nodes pushed stays in the registry only as untagged manifests; run the build again once the node is back (`multiarch builder ls`)".into(),
         Error::BadNodes(_) => "`multiarch builder inspect NAME` shows its nodes".into(),
-        Error::BadEdit { source: EditError::NoSuchPlatform { .. }, reference } => {
-            format!("`multiarch inspect {reference}` lists the platforms it has")
-        }
-        Error::BadEdit { source: EditError::LastPlatform(_), reference } => format!(
-            "an image alone needs no index: copy that platform with `multiarch copy --single PLATFORM {reference} TARGET`, or delete the tag"
-        ),
-        Error::BadEdit { .. } => "`multiarch manifest --help` shows each edit's form".into(),
+        Error::BadEdit { source, reference } => match **source {
+            EditError::NoSuchPlatform { .. } => {
+                format!("`multiarch inspect {reference}` lists the platforms it has")
+            }
+            EditError::LastPlatform(_) => format!(
+                "an image alone needs no index: copy that platform with `multiarch copy --single PLATFORM {reference} TARGET`, or delete the tag"
+            ),
+            _ => "`multiarch manifest --help` shows each edit's form".into(),
+        },
         Error::PlatformTwice { .. } => "name one of them, or add the other under another tag".into(),
         Error::BadAnswer { .. } | Error::Engine { .. } => return None,
     })
