@@ -11,6 +11,7 @@ mod build_demo_cli;
 mod buildx_builders_cli;
 mod container_builder_cli;
 mod copy_cli;
+mod cpu_profiles_cli;
 mod credentials_cli;
 mod errors_cli;
 mod faults_cli;

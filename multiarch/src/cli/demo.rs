@@ -264,6 +264,7 @@ async fn ask_platform(
             labels: labels.clone(),
             cmd: None,
             env: emulation.env(),
+            ..Default::default()
         },
     )
     .await?;
@@ -302,6 +303,7 @@ async fn prove(
     let (_, listed) = client.fetch_entries(reference).await?;
     let targets = verify::targets(reference, &listed, Some(platforms))?;
     let verifier = Verifier {
+        cpu: Default::default(),
         registry: client,
         reference,
         docker: Some(docker),

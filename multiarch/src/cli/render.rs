@@ -8,7 +8,7 @@ use indicatif::HumanBytes;
 
 use multiarch::buildkit::image::BuildEvent;
 use multiarch::inspect::Report;
-use multiarch::verify::{Check, PlatformReport};
+use multiarch::verify::{Check, Emulation, PlatformReport};
 
 /// The `inspect` table.
 pub fn inspect_table(report: &Report) -> String {
@@ -42,39 +42,54 @@ pub fn inspect_table(report: &Report) -> String {
     out
 }
 
-fn cell(check: &Check) -> String {
-    match check {
-        Check::Pass(detail) => format!("ok: {detail}"),
-        Check::Fail(detail) => format!("FAIL: {detail}"),
-        Check::Skipped(detail) => format!("skipped: {detail}"),
-    }
-}
-
-/// The `verify` table: one row per platform, then nothing else; reasons are in the cells.
-/// CONFIG is what the image's own config claims, beside the index's PLATFORM.
+/// The `verify` table: one short row per platform, so that it fits a terminal of 120
+/// columns, then each check's detail, numbered, under it (as `cargo` and `docker buildx
+/// imagetools inspect` lay theirs out). CONFIG is what the image's own config claims,
+/// beside the index's PLATFORM; ON says what ran it: the host, or QEMU as which CPU.
 pub fn verify_table(reports: &[PlatformReport]) -> String {
+    let mut details = Vec::new();
+    let mut cell = |platform: &str, which: &str, check: &Check| {
+        let (word, detail) = match check {
+            Check::Pass(detail) => ("ok", detail),
+            Check::Fail(detail) => ("FAIL", detail),
+            Check::Skipped(_) => return "skipped".to_string(),
+        };
+        details.push(format!(
+            "[{}] {platform}, {which}: {detail}",
+            details.len() + 1
+        ));
+        format!("{word} [{}]", details.len())
+    };
     let rows: Vec<Vec<String>> = reports
         .iter()
         .map(|r| {
+            let platform = r.platform.to_string();
             vec![
-                r.platform.to_string(),
-                if r.passed() {
-                    "PASS".into()
-                } else {
-                    "FAIL".into()
-                },
+                platform.clone(),
+                if r.passed() { "PASS" } else { "FAIL" }.into(),
                 r.config
                     .as_ref()
                     .map_or_else(|| "-".into(), ToString::to_string),
-                cell(&r.static_check),
-                cell(&r.running),
+                cell(&platform, "static", &r.static_check),
+                cell(&platform, "running", &r.running),
+                r.emulation
+                    .as_ref()
+                    .map_or_else(|| "-".into(), Emulation::short),
             ]
         })
         .collect();
-    table(
-        &["PLATFORM", "RESULT", "CONFIG", "STATIC", "RUNNING"],
+    let mut out = table(
+        &["PLATFORM", "RESULT", "CONFIG", "STATIC", "RUNNING", "ON"],
         &rows,
-    )
+    );
+    if !details.is_empty() {
+        out.push('\n');
+        for detail in details {
+            out += &detail;
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Columns as wide as their widest cell, two spaces apart, the last one unpadded.
@@ -147,8 +162,6 @@ impl Drop for BuildPrinter {
 
 #[cfg(test)]
 mod tests {
-    use multiarch::verify::Emulation;
-
     use super::*;
 
     fn report(platform: &str, config: Option<&str>, running: Check) -> PlatformReport {
@@ -186,8 +199,18 @@ mod tests {
         assert_eq!(words(lines[0]), "PLATFORM RESULT CONFIG");
         assert_eq!(words(lines[1]), "linux/arm/v6 PASS linux/arm/v6");
         assert_eq!(words(lines[2]), "linux/arm64 FAIL -");
+        assert_eq!(
+            lines[1].split_whitespace().skip(3).collect::<Vec<_>>(),
+            ["ok", "[1]", "ok", "[2]", "QEMU", "arm1176"],
+            "{table}"
+        );
         assert!(
-            lines[1].ends_with("ok: armv6l (emulated, QEMU_CPU=arm1176)"),
+            table.contains("\n[2] linux/arm/v6, running: armv6l (emulated, QEMU_CPU=arm1176)\n")
+                && table.contains("\n[4] linux/arm64, running: answered `x86_64`\n"),
+            "each detail is numbered under the table: {table}"
+        );
+        assert!(
+            table.lines().all(|l| l.starts_with('[') || l.len() <= 120),
             "{table}"
         );
     }

@@ -36,6 +36,18 @@ pub struct Args {
     /// quoted as in a shell: `--exec 'sh -c "uname -m"'`
     #[arg(long, value_name = "CMD", conflicts_with = "static_only", value_parser = command_words)]
     exec: Option<CommandWords>,
+    /// Prove each platform's code on these CPUs: machine profiles (`pi-zero`, `pi-2`,
+    /// `pi-3`, `pi-4`, `pi-5`, `graviton-2`, `kvm64`, `x86-64-v1` to `v4`; each platform
+    /// takes the first that runs it), `baseline` (the oldest CPU each platform name
+    /// promises), or one platform's own: `linux/arm64=pi-4`. The host's own platform runs
+    /// under QEMU copied into its container. `multiarch doctor` lists the profiles
+    #[arg(
+        long,
+        value_name = "PROFILES",
+        value_delimiter = ',',
+        conflicts_with = "static_only"
+    )]
+    cpu: Vec<String>,
     /// How long to wait for each container's first answer
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     timeout: Duration,
@@ -116,6 +128,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|list| list.0.as_slice());
     let targets = verify::targets(&reference, &listed, wanted)?;
+    let cpu = verify::cpu::CpuPlan::parse(&args.cpu).context("cannot use `--cpu`")?;
+    let checked: Vec<_> = targets
+        .iter()
+        .map(|(platform, _)| platform.clone())
+        .collect();
+    cpu.check_used(&checked).context("cannot use `--cpu`")?;
 
     let docker = if args.static_only {
         None
@@ -133,6 +151,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             timeout: args.timeout,
         },
         labels: engine::session_labels(),
+        cpu,
         scope: if args.entrypoint_only {
             Scope::Entrypoint
         } else {

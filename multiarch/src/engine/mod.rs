@@ -72,7 +72,7 @@ pub async fn connect() -> Result<Docker> {
 }
 
 /// A container to run with one port published on loopback.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunSpec {
     /// The image reference.
     pub image: String,
@@ -86,6 +86,22 @@ pub struct RunSpec {
     pub cmd: Option<Vec<String>>,
     /// `KEY=VALUE` environment variables (`QEMU_CPU=arm1176` picks the emulated CPU).
     pub env: Vec<String>,
+    /// Instead of the image's entrypoint (the image's command is then not used either,
+    /// as with `docker run --entrypoint`: give it in `cmd`).
+    pub entrypoint: Option<Vec<String>>,
+    /// Files put into the container before it starts, as `docker cp` would.
+    pub files: Vec<ContainerFile>,
+}
+
+/// A file to put into a container before it starts.
+#[derive(Debug, Clone)]
+pub struct ContainerFile {
+    /// Its absolute path in the container.
+    pub path: String,
+    /// Its bytes.
+    pub bytes: std::sync::Arc<Vec<u8>>,
+    /// Its mode (`0o755` for a program).
+    pub mode: u32,
 }
 
 /// A container started by [`run_published`].
@@ -138,6 +154,7 @@ pub async fn run_published(docker: &Docker, spec: &RunSpec) -> Result<Started> {
     .map_err(crate::error::refused(action()))?;
     let id = created.id;
     let started = async {
+        put_files(docker, &id, &spec.files).await?;
         docker
             .start_container(&id, None)
             .await
@@ -235,6 +252,7 @@ fn create_body(spec: &RunSpec) -> bollard::models::ContainerCreateBody {
     labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
     bollard::models::ContainerCreateBody {
         image: Some(spec.image.clone()),
+        entrypoint: spec.entrypoint.clone(),
         cmd: spec.cmd.clone(),
         env: (!spec.env.is_empty()).then(|| spec.env.clone()),
         labels: Some(labels),
@@ -244,6 +262,46 @@ fn create_body(spec: &RunSpec) -> bollard::models::ContainerCreateBody {
         }),
         ..Default::default()
     }
+}
+
+/// Puts `files` into the created container `id`, in one tar archive.
+///
+/// # Errors
+/// [`Error::Engine`] when the engine refuses the archive.
+async fn put_files(docker: &Docker, id: &str, files: &[ContainerFile]) -> Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut archive = tar::Builder::new(Vec::new());
+    for file in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(file.bytes.len() as u64);
+        header.set_mode(file.mode);
+        header.set_cksum();
+        archive
+            .append_data(
+                &mut header,
+                file.path.trim_start_matches('/'),
+                file.bytes.as_slice(),
+            )
+            .map_err(|e| Error::Engine {
+                action: format!("put `{}` into container `{id}`", file.path),
+                source: e.into(),
+            })?;
+    }
+    let archive = archive.into_inner().map_err(|e| Error::Engine {
+        action: format!("put files into container `{id}`"),
+        source: e.into(),
+    })?;
+    let options = bollard::query_parameters::UploadToContainerOptionsBuilder::new()
+        .path("/")
+        .build();
+    docker
+        .upload_to_container(id, Some(options), bollard::body_full(archive.into()))
+        .await
+        .map_err(crate::error::refused(format!(
+            "put files into container `{id}`"
+        )))
 }
 
 /// The create options for `spec` (its platform), and what to call the run in errors.
@@ -322,6 +380,7 @@ pub(crate) async fn run_to_exit(
     .await
     .map_err(crate::error::refused(action.clone()))?;
     let result = async {
+        put_files(docker, &created.id, &spec.files).await?;
         docker
             .start_container(&created.id, None)
             .await

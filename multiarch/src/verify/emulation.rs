@@ -1,9 +1,12 @@
 //! How a platform's containers run on this engine: natively, 32-bit beside a 64-bit
-//! kernel, or under QEMU told which CPU to be.
+//! kernel, or under QEMU told which CPU to be (by binfmt_misc, or, for the host's own
+//! platform, which binfmt cannot take, by QEMU run inside the container).
 
 use serde::Serialize;
 
 use multiarch_platform::Platform;
+
+use super::cpu::{Chosen, Model};
 
 /// How a platform's containers run on this engine: natively, or under QEMU told to be
 /// the CPU the slot promises (QEMU's default 32-bit ARM is an ARMv7, which would run
@@ -18,6 +21,19 @@ pub struct Emulation {
     /// The CPU QEMU emulates, when not its default.
     #[serde(rename = "qemu_cpu")]
     pub cpu: Option<&'static str>,
+    /// The `--cpu` profile that chose it (`pi-4`, `baseline`).
+    #[serde(rename = "cpu_profile", skip_serializing_if = "Option::is_none")]
+    pub profile: Option<&'static str>,
+    /// The instruction set of that CPU, in words (`ARMv8.0`, `x86-64-v2`).
+    #[serde(rename = "cpu_isa", skip_serializing_if = "Option::is_none")]
+    pub isa: Option<&'static str>,
+    /// The host's own platform run under QEMU inside its container, so that a CPU
+    /// other than the host's can be asked for.
+    #[serde(rename = "qemu_in_container")]
+    pub in_container: bool,
+    /// Why the profile asked for cannot be modelled here (the check then fails unrun).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmodelled: Option<&'static str>,
 }
 
 impl Emulation {
@@ -34,14 +50,68 @@ impl Emulation {
             native,
             compat,
             cpu,
+            profile: None,
+            isa: None,
+            in_container: false,
+            unmodelled: None,
         }
     }
 
-    /// The container's environment that picks the emulated CPU.
+    /// The same, proven on the CPU `--cpu` chose (`None`: as without `--cpu`). A
+    /// platform the host runs itself gets QEMU inside its container.
+    pub fn on(mut self, chosen: Option<Chosen>) -> Self {
+        let Some(chosen) = chosen else { return self };
+        self.profile = Some(chosen.profile);
+        match chosen.model {
+            Model::Qemu { cpu, isa } => {
+                self.cpu = Some(cpu);
+                self.isa = Some(isa);
+                self.in_container = self.native;
+            }
+            Model::Unmodelled(why) => self.unmodelled = Some(why),
+        }
+        self
+    }
+
+    /// The CPU for a person: `cortex-a72 (pi-4, ARMv8.0)`, `Nehalem (x86-64-v2)`; QEMU's
+    /// feature switches left out.
+    pub fn cpu_shown(&self) -> Option<String> {
+        let model = self.cpu?.split(',').next().unwrap_or_default();
+        Some(match (self.profile, self.isa) {
+            (Some(profile), Some(isa)) if profile == isa => format!("{model} ({profile})"),
+            (Some(profile), Some(isa)) => format!("{model} ({profile}, {isa})"),
+            _ => model.to_string(),
+        })
+    }
+
+    /// What ran it, in a few words for a table: `native`, `QEMU arm1176`,
+    /// `QEMU cortex-a72 (pi-4)`, `QEMU Nehalem (x86-64-v2) in the container`.
+    pub fn short(&self) -> String {
+        let model = self.cpu.map(|cpu| cpu.split(',').next().unwrap_or(cpu));
+        let profile = self
+            .profile
+            .filter(|p| Some(*p) != model)
+            .map(|p| format!(" ({p})"))
+            .unwrap_or_default();
+        match (self.native, self.compat, model) {
+            (_, _, Some(model)) if self.in_container => {
+                format!("QEMU {model}{profile} in the container")
+            }
+            (true, true, _) => "native, 32-bit".into(),
+            (true, false, _) => "native".into(),
+            (false, _, Some(model)) => format!("QEMU {model}{profile}"),
+            (false, _, None) if self.unmodelled.is_some() => format!("not run{profile}"),
+            (false, _, None) => "QEMU, its default CPU".into(),
+        }
+    }
+
+    /// The container's environment that picks the emulated CPU (binfmt's QEMU reads
+    /// `QEMU_CPU`; QEMU inside the container is given `-cpu` instead).
     pub fn env(&self) -> Vec<String> {
-        self.cpu
-            .map(|cpu| vec![format!("QEMU_CPU={cpu}")])
-            .unwrap_or_default()
+        match self.cpu {
+            Some(cpu) if !self.in_container => vec![format!("QEMU_CPU={cpu}")],
+            _ => Vec::new(),
+        }
     }
 
     /// Whether `machine` (`uname -m` in the container) is what `platform` should say.
@@ -52,9 +122,16 @@ impl Emulation {
 
 impl std::fmt::Display for Emulation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.in_container {
+            let cpu = self.cpu_shown().unwrap_or_default();
+            return write!(f, "QEMU in the container as {cpu}");
+        }
         match (self.native, self.compat, self.cpu) {
             (true, true, _) => f.write_str("native, 32-bit on the 64-bit kernel"),
             (true, false, _) => f.write_str("native"),
+            (false, _, Some(_)) if self.profile.is_some() => {
+                write!(f, "emulated as {}", self.cpu_shown().unwrap_or_default())
+            }
             (false, _, Some(cpu)) => write!(f, "emulated, QEMU_CPU={cpu}"),
             (false, _, None) => f.write_str("emulated"),
         }

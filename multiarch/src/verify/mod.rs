@@ -12,8 +12,10 @@
 pub mod arm;
 pub mod binary;
 pub mod contract;
+pub mod cpu;
 pub mod elf;
 mod emulation;
+mod native_qemu;
 mod running;
 mod static_check;
 pub mod userland;
@@ -112,6 +114,9 @@ pub struct Verifier<'a> {
     pub labels: HashMap<String, String>,
     /// Which files the static check reads.
     pub scope: Scope,
+    /// The CPUs the running check proves each platform on (`--cpu`; empty: QEMU's
+    /// default, the ARMv6 core for `arm/v6`, and the host's own CPU for its platform).
+    pub cpu: cpu::CpuPlan,
 }
 
 /// Which binaries the static check judges.
@@ -173,7 +178,8 @@ impl Verifier<'_> {
             let (emulation, running) = match self.docker {
                 None => (None, Check::Skipped("--static-only".into())),
                 Some(docker) => {
-                    let emulation = Emulation::of(engine_platform.as_ref(), platform);
+                    let emulation = Emulation::of(engine_platform.as_ref(), platform)
+                        .on(self.cpu.for_platform(platform));
                     let running = check_running(
                         docker,
                         self.reference,

@@ -12,7 +12,7 @@ use oci_client::Reference;
 
 use multiarch_platform::Platform;
 
-use super::{Check, Emulation};
+use super::{Check, Emulation, native_qemu};
 use crate::engine::{self, RunSpec};
 use crate::error::{Error, Result};
 
@@ -56,6 +56,9 @@ pub(crate) async fn check_running(
     probe: &Probe,
     labels: HashMap<String, String>,
 ) -> Result<Check> {
+    if let (Some(profile), Some(why)) = (emulation.profile, emulation.unmodelled) {
+        return Ok(Check::Fail(format!("cannot be proven on {profile}: {why}")));
+    }
     let image = reference.clone_with_digest(digest.to_string()).whole();
     let platform_text = platform.to_string();
     // Leave the engine as it was: an image pulled only for this check goes again.
@@ -83,9 +86,25 @@ pub(crate) async fn check_running(
         labels,
         cmd: probe.exec.clone(),
         env: emulation.env(),
+        ..Default::default()
     };
     // Judged apart, so that the image goes again on every path, errors included.
-    let check = run_and_judge(docker, &spec, platform, emulation, probe).await;
+    let check = async {
+        let mut spec = spec;
+        if emulation.in_container {
+            let cpu = emulation.cpu.unwrap_or("max");
+            match native_qemu::wrap(docker, &image, platform, cpu, probe.exec.as_deref()).await? {
+                Ok(wrapped) => {
+                    spec.entrypoint = Some(wrapped.entrypoint);
+                    spec.cmd = None;
+                    spec.files = vec![wrapped.qemu];
+                }
+                Err(why) => return Ok(Check::Fail(format!("{emulation}: {why}"))),
+            }
+        }
+        run_and_judge(docker, &spec, platform, emulation, probe).await
+    }
+    .await;
     if !already_there {
         let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
             .force(true)
@@ -163,7 +182,7 @@ fn judge_answer(
             Check::Fail(format!(
                 "{how}: the container exited with code {}{} before answering `{}`; its last lines: {}. Not an HTTP server? `--exec 'CMD'` runs a command in it instead, `--static-only` skips running",
                 ended.code,
-                signal_note(ended.code),
+                signal_note(ended.code, how),
                 probe.path,
                 last_lines(&ended)
             ))
@@ -185,7 +204,7 @@ fn judge_exec(
         return Ok(Check::Fail(format!(
             "`{shown}` exited with code {}{} ({how}); its last lines: {}",
             ended.code,
-            signal_note(ended.code),
+            signal_note(ended.code, how),
             last_lines(&ended)
         )));
     }
@@ -207,13 +226,14 @@ fn judge_exec(
 }
 
 /// What an exit code says beyond its number: 132 is SIGILL, the code of a CPU that lacks
-/// an instruction (ARMv7 code on an ARMv6 core).
-fn signal_note(code: i64) -> &'static str {
-    match code {
-        132 => " (SIGILL: an instruction this CPU does not have)",
-        137 => " (killed)",
-        139 => " (SIGSEGV)",
-        _ => "",
+/// an instruction (ARMv7 code on an ARMv6 core), named after the CPU it ran on.
+fn signal_note(code: i64, how: &Emulation) -> String {
+    match (code, how.profile.and(how.cpu_shown())) {
+        (132, Some(cpu)) => format!(" (SIGILL: an instruction {cpu} does not have)"),
+        (132, None) => " (SIGILL: an instruction this CPU does not have)".into(),
+        (137, _) => " (killed)".into(),
+        (139, _) => " (SIGSEGV)".into(),
+        _ => String::new(),
     }
 }
 

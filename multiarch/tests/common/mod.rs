@@ -120,6 +120,7 @@ impl TestBed {
             labels: self.labels(),
             cmd: None,
             env: Vec::new(),
+            ..Default::default()
         };
         let started = engine::run_published(&self.docker, &spec)
             .await
@@ -283,6 +284,7 @@ pub async fn run_platform(bed: &TestBed, image: &str, platform: &str) -> engine:
             labels: bed.labels(),
             cmd: None,
             env: Vec::new(),
+            ..Default::default()
         },
     )
     .await
@@ -460,14 +462,29 @@ pub fn buildx_push(bed: &mut TestBed, image: &str, platforms: &str, extra: &[&st
     bed.run("docker", &args);
 }
 
-/// The line of `output` that starts with `prefix` and a space (a table's row), or the
-/// test fails showing the whole output.
+/// The line of `output` that starts with `prefix` and a space (a table's row), with the
+/// numbered details it points at (`ok [2]` brings the line `[2] ...` from under the
+/// table), or the test fails showing the whole output.
 pub fn row(output: &str, prefix: &str) -> String {
-    output
+    let line = output
         .lines()
         .find(|l| l.starts_with(&format!("{prefix} ")))
-        .unwrap_or_else(|| panic!("no row `{prefix}` in:\n{output}"))
-        .to_string()
+        .unwrap_or_else(|| panic!("no row `{prefix}` in:\n{output}"));
+    let mut whole = line.to_string();
+    for (start, _) in line.match_indices('[') {
+        let Some(end) = line[start..].find(']') else {
+            continue;
+        };
+        let marker = &line[start..=start + end];
+        if let Some(detail) = output
+            .lines()
+            .find(|l| l.starts_with(&format!("{marker} ")))
+        {
+            whole += "\n";
+            whole += detail;
+        }
+    }
+    whole
 }
 
 /// A build context whose image is big enough for a push to take seconds: per platform a
