@@ -171,6 +171,78 @@ pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>
     findings
 }
 
+/// The `--cpu` profiles this machine's QEMU can stand for: each profile's CPU models,
+/// looked up in `qemu-ARCH-static -cpu help`; a model this QEMU lacks is a warning (the
+/// profile then fails as "cannot run" instead of passing).
+pub fn check_cpu_profiles() -> Vec<Finding> {
+    let mut offered: std::collections::HashMap<&str, Option<String>> = Default::default();
+    let mut findings = Vec::new();
+    for profile in crate::verify::cpu::PROFILES {
+        let mut have = Vec::new();
+        let mut lack = Vec::new();
+        for (architecture, model) in profile.models() {
+            let Some(emulator) = crate::verify::cpu::qemu_architecture(architecture) else {
+                continue;
+            };
+            let help = offered
+                .entry(emulator)
+                .or_insert_with(|| cpu_help(emulator));
+            let base = model.split(',').next().unwrap_or(model);
+            let listed = help
+                .as_deref()
+                .is_some_and(|help| help.split_whitespace().any(|word| word == base));
+            let entry = format!("{architecture} {base}");
+            let list = if listed { &mut have } else { &mut lack };
+            if !list.contains(&entry) {
+                list.push(entry);
+            }
+        }
+        if have.is_empty() && lack.is_empty() {
+            // A machine QEMU models on no platform here (x86-64-v4): `--cpu` says so.
+            findings.push(finding(
+                "cpu",
+                Level::Warn,
+                format!(
+                    "{}: {}: QEMU cannot model it; verify says so instead of passing",
+                    profile.name, profile.machine
+                ),
+                None,
+            ));
+        } else if lack.is_empty() {
+            findings.push(finding(
+                "cpu",
+                Level::Ok,
+                format!(
+                    "{}: {} ({})",
+                    profile.name,
+                    profile.machine,
+                    have.join(", ")
+                ),
+                None,
+            ));
+        } else {
+            findings.push(finding(
+                "cpu",
+                Level::Warn,
+                format!("{}: this QEMU has no {}", profile.name, lack.join(", ")),
+                Some("a newer static QEMU (Debian: qemu-user-static)"),
+            ));
+        }
+    }
+    findings
+}
+
+/// What `qemu-EMULATOR-static -cpu help` prints, or `None` where it cannot run (QEMU
+/// exits 1 after listing, so the listing, not the exit code, tells).
+fn cpu_help(emulator: &str) -> Option<String> {
+    let output = std::process::Command::new(format!("qemu-{emulator}-static"))
+        .args(["-cpu", "help"])
+        .output()
+        .ok()?;
+    let listed = String::from_utf8_lossy(&output.stdout).into_owned();
+    (!listed.trim().is_empty()).then_some(listed)
+}
+
 /// How a registry answers, and whether the engine will push to it over plain HTTP.
 pub async fn check_registry(docker: Option<&Docker>, registry: &str) -> Vec<Finding> {
     use crate::registry::probe::{PlainHttp, plain_http};

@@ -201,6 +201,14 @@ async fn arm64_code_for_a_newer_core_fails_on_a_pi_4_and_passes_on_graviton_2() 
     let (code, _, stderr) = verify_on(&image, "linux/amd64", "linux/amd64=pi-4");
     assert_eq!(code, 1);
     assert!(stderr.contains("runs no linux/amd64 code"), "{stderr}");
+    // doctor lists the profiles this machine's QEMU can stand for.
+    let (_, doctor, _) = common::multiarch(&["doctor"]);
+    assert!(
+        doctor.lines().any(|l| l.starts_with("ok")
+            && l.contains("pi-4: Raspberry Pi 4")
+            && l.contains("arm64 cortex-a72")),
+        "{doctor}"
+    );
     let (code, _, stderr) = verify_on(&image, "linux/amd64", "pi-9");
     assert_eq!(code, 1);
     assert!(stderr.contains("`pi-9` is not a CPU profile"), "{stderr}");

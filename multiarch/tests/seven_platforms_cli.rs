@@ -61,23 +61,40 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
         ("linux/s390x", "s390x (emulated)"),
         ("linux/riscv64", "riscv64 (emulated)"),
     ] {
-        let row = stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("{platform} ")))
-            .unwrap_or_else(|| panic!("{platform}: {stdout}"));
+        let row = common::row(&stdout, platform);
         assert!(row.contains("PASS"), "{row}");
         assert!(row.contains(machine), "{row}");
         // The image config's own claim stands beside the index's (issue #15's table).
         let words: Vec<&str> = row.split_whitespace().take(3).collect();
         assert_eq!(words, [platform, "PASS", platform], "{row}");
     }
-    let v6 = stdout
-        .lines()
-        .find(|l| l.starts_with("linux/arm/v6"))
-        .unwrap();
+    let v6 = common::row(&stdout, "linux/arm/v6");
     assert!(
         v6.contains("ARMv6, soft-float"),
         "the v6 binary's level: {v6}"
+    );
+    // Issue #25: every platform on the oldest CPU its name promises, the host's own
+    // (amd64, and 386 beside it) under QEMU in the container.
+    let (code, stdout, stderr) = common::multiarch(&["verify", &image, "--cpu", "baseline"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for (platform, on) in [
+        ("linux/amd64", "QEMU qemu64 (baseline) in the container"),
+        ("linux/386", "QEMU qemu32 (baseline) in the container"),
+        ("linux/arm/v6", "QEMU arm1176 (baseline)"),
+        ("linux/arm/v7", "QEMU cortex-a8 (baseline)"),
+        ("linux/arm64", "QEMU cortex-a53 (baseline)"),
+        ("linux/ppc64le", "QEMU power8 (baseline)"),
+        ("linux/s390x", "QEMU qemu (baseline)"),
+        ("linux/riscv64", "QEMU rv64 (baseline)"),
+    ] {
+        let row = common::row(&stdout, platform);
+        assert!(row.contains("PASS") && row.contains(on), "{row}");
+    }
+    assert!(
+        stdout
+            .lines()
+            .all(|l| l.starts_with('[') || l.chars().count() <= 120),
+        "the table fits 120 columns: {stdout}"
     );
     // The same, for a program: the config's claim and how it ran, as fields.
     let (code, printed, stderr) =

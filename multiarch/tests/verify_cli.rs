@@ -14,16 +14,19 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
     common::build_and_push(&mut bed, "dist", &good, "linux/amd64,linux/arm64");
     let (code, stdout, stderr) = common::multiarch(&["verify", &good]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let rows: Vec<&str> = stdout.lines().skip(1).collect();
-    assert_eq!(rows.len(), 2, "{stdout}");
-    assert!(rows[0].starts_with("linux/amd64  PASS"), "{stdout}");
+    let platforms = stdout.lines().filter(|l| l.starts_with("linux/")).count();
+    assert_eq!(platforms, 2, "one row per platform: {stdout}");
+    let amd64 = common::row(&stdout, "linux/amd64");
+    assert!(amd64.starts_with("linux/amd64  PASS"), "{stdout}");
     assert!(
-        rows[0].contains("x86-64, 64-bit, little-endian") && rows[0].contains("x86_64 (native)")
+        amd64.contains("x86-64, 64-bit, little-endian") && amd64.contains("x86_64 (native)"),
+        "{amd64}"
     );
-    assert!(rows[1].starts_with("linux/arm64  PASS"), "{stdout}");
+    let arm64 = common::row(&stdout, "linux/arm64");
+    assert!(arm64.starts_with("linux/arm64  PASS"), "{stdout}");
     assert!(
-        rows[1].contains("AArch64, 64-bit, little-endian")
-            && rows[1].contains("aarch64 (emulated)")
+        arm64.contains("AArch64, 64-bit, little-endian") && arm64.contains("aarch64 (emulated)"),
+        "{arm64}"
     );
 
     // The classic failure: the arm64 entry holds the amd64 binary. Byte for byte the
@@ -66,10 +69,7 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
 
     let (code, stdout, stderr) = common::multiarch(&["verify", "--static-only", &bad]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
-    let arm = stdout
-        .lines()
-        .find(|l| l.starts_with("linux/arm64"))
-        .unwrap();
+    let arm = common::row(&stdout, "linux/arm64");
     assert!(arm.contains("FAIL"), "{arm}");
     assert!(
         arm.contains("/arch-server is x86-64, 64-bit, little-endian (a linux/amd64 binary), not a linux/arm64 binary"),
@@ -83,10 +83,7 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
 
     let (code, stdout, _) = common::multiarch(&["verify", "--platform", "linux/arm64", &bad]);
     assert_eq!(code, 1);
-    let arm = stdout
-        .lines()
-        .find(|l| l.starts_with("linux/arm64"))
-        .unwrap();
+    let arm = common::row(&stdout, "linux/arm64");
     assert!(
         arm.contains("answered `x86_64` (emulated), expected `aarch64`"),
         "{arm}"

@@ -21,6 +21,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => (None, Some(e.to_string())),
     };
     let mut findings = doctor::check_engine(docker.as_ref(), error).await;
+    findings.extend(doctor::check_cpu_profiles());
     findings.extend(doctor::check_registry(docker.as_ref(), &args.registry).await);
     let problems = findings
         .iter()

@@ -280,7 +280,7 @@ pub struct CpuPlan {
 }
 
 /// Why `--cpu` was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CpuError {
     /// No profile of that name.
     #[error("`{0}` is not a CPU profile; `multiarch doctor` lists them")]
@@ -289,26 +289,28 @@ pub enum CpuError {
     #[error("`{0}`: {1}")]
     BadPlatform(String, String),
     /// A profile asked for a platform whose code its machine cannot run at all.
-    #[error("{profile} ({machine}) runs no {platform} code: it runs {runs}")]
+    #[error(
+        "{} ({}) runs no {platform} code: it runs {}",
+        profile.name,
+        profile.machine,
+        profile.platforms()
+    )]
     WrongArchitecture {
         /// The profile.
-        profile: &'static str,
-        /// Its machine.
-        machine: &'static str,
+        profile: &'static Profile,
         /// The platform asked for.
         platform: Platform,
-        /// What it runs.
-        runs: String,
     },
     /// A profile named for every platform that runs none of the image's.
-    #[error("{profile} ({machine}) runs none of the platforms checked; it runs {runs}")]
+    #[error(
+        "{} ({}) runs none of the platforms checked; it runs {}",
+        profile.name,
+        profile.machine,
+        profile.platforms()
+    )]
     Unused {
         /// The profile.
-        profile: &'static str,
-        /// Its machine.
-        machine: &'static str,
-        /// What it runs.
-        runs: String,
+        profile: &'static Profile,
     },
 }
 
@@ -334,12 +336,7 @@ impl CpuPlan {
                     if let Wanted::Profile(profile) = wanted
                         && profile.forced(&platform).is_none()
                     {
-                        return Err(CpuError::WrongArchitecture {
-                            profile: profile.name,
-                            machine: profile.machine,
-                            platform,
-                            runs: profile.platforms(),
-                        });
+                        return Err(CpuError::WrongArchitecture { profile, platform });
                     }
                     plan.per_platform.push((platform, wanted));
                 }
@@ -382,11 +379,7 @@ impl CpuPlan {
             if let Wanted::Profile(profile) = wanted
                 && !platforms.iter().any(|p| profile.promises(p).is_some())
             {
-                return Err(CpuError::Unused {
-                    profile: profile.name,
-                    machine: profile.machine,
-                    runs: profile.platforms(),
-                });
+                return Err(CpuError::Unused { profile });
             }
         }
         Ok(())
