@@ -184,6 +184,13 @@ async fn arm64_code_for_a_newer_core_fails_on_a_pi_4_and_passes_on_graviton_2() 
             && arm64.contains("neoverse-n1 (graviton-2, ARMv8.2)"),
         "{arm64}"
     );
+    // The emulator that ran arm64 is named under the table, with its binfmt flags.
+    assert!(
+        stdout.lines().any(|l| l.starts_with("linux/arm64: ")
+            && l.contains("qemu-aarch64")
+            && l.contains("through binfmt_misc (flags ")),
+        "{stdout}"
+    );
     // graviton-2 runs no amd64 code: amd64 runs as it does without --cpu.
     let amd64 = common::row(&stdout, "linux/amd64");
     assert!(amd64.contains("(native)"), "{amd64}");

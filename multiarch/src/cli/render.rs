@@ -89,6 +89,25 @@ pub fn verify_table(reports: &[PlatformReport]) -> String {
             out.push('\n');
         }
     }
+    // Which QEMU ran what, once per program, so that a result can be reproduced.
+    let mut emulators: Vec<(String, Vec<String>)> = Vec::new();
+    for report in reports {
+        let Some(emulator) = report.emulation.as_ref().and_then(|e| e.emulator.as_ref()) else {
+            continue;
+        };
+        let shown = emulator.to_string();
+        let platform = report.platform.to_string();
+        match emulators.iter_mut().find(|(e, _)| *e == shown) {
+            Some((_, platforms)) => platforms.push(platform),
+            None => emulators.push((shown, vec![platform])),
+        }
+    }
+    if !emulators.is_empty() {
+        out.push('\n');
+        for (emulator, platforms) in emulators {
+            out += &format!("{}: {emulator}\n", platforms.join(", "));
+        }
+    }
     out
 }
 

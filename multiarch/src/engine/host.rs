@@ -38,6 +38,47 @@ pub fn emulators(binfmt_dir: &Path) -> Vec<(&'static str, bool)> {
         .collect()
 }
 
+/// Whether the engine [`crate::engine::connect`] reaches runs on this machine (no
+/// `DOCKER_HOST`, or a unix socket), so that this machine's binfmt_misc is its own.
+pub(crate) fn engine_on_this_machine() -> bool {
+    std::env::var("DOCKER_HOST").map_or(true, |host| host.is_empty() || host.starts_with("unix://"))
+}
+
+/// The program binfmt_misc hands `emulator`'s code to (`qemu-aarch64`), with its
+/// symbolic links resolved, and the handler's flags (`PF`); `None` when none is enabled.
+pub(crate) fn binfmt_handler(
+    binfmt_dir: &Path,
+    emulator: &str,
+) -> Option<(std::path::PathBuf, String)> {
+    let text = std::fs::read_to_string(binfmt_dir.join(format!("qemu-{emulator}"))).ok()?;
+    if text.lines().next() != Some("enabled") {
+        return None;
+    }
+    let interpreter = text.lines().find_map(|l| l.strip_prefix("interpreter "))?;
+    let flags = text
+        .lines()
+        .find_map(|l| l.strip_prefix("flags: "))
+        .unwrap_or_default();
+    let resolved = std::fs::canonicalize(interpreter).unwrap_or_else(|_| interpreter.into());
+    Some((resolved, flags.trim().to_string()))
+}
+
+/// What a QEMU program says of its version: `7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)`.
+pub(crate) fn qemu_version(program: &Path) -> Option<String> {
+    let output = std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .ok()?;
+    let first = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .next()?
+        .to_string();
+    // `qemu-aarch64 version 7.2.22 (Debian ...)`
+    first
+        .split_once(" version ")
+        .map(|(_, version)| version.trim().to_string())
+}
+
 /// Platforms an engine of `architecture` runs itself beside its own, with no emulator: a
 /// 64-bit x86 kernel runs 32-bit x86 programs (`linux/386`), whose `uname -m` then says
 /// `x86_64`.

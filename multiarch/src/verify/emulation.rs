@@ -34,6 +34,35 @@ pub struct Emulation {
     /// Why the profile asked for cannot be modelled here (the check then fails unrun).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unmodelled: Option<&'static str>,
+    /// Which QEMU ran it, so that a result can be reproduced and a known-bad QEMU
+    /// recognised (`None`: native, or an engine on another machine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<Emulator>,
+}
+
+/// The QEMU program that ran a platform, as this machine has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Emulator {
+    /// Its path here: `/usr/bin/qemu-aarch64-static`.
+    pub path: String,
+    /// What it says of its version: `7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)`.
+    pub version: Option<String>,
+    /// How binfmt_misc hands it programs (`PF`: preserve argv[0], fix the binary so that
+    /// containers find it), `None` when it was copied into the container instead.
+    pub binfmt_flags: Option<String>,
+}
+
+impl std::fmt::Display for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.path)?;
+        if let Some(version) = &self.version {
+            write!(f, ", QEMU {version}")?;
+        }
+        match &self.binfmt_flags {
+            Some(flags) => write!(f, ", through binfmt_misc (flags {flags})"),
+            None => f.write_str(", copied into the container"),
+        }
+    }
 }
 
 impl Emulation {
@@ -54,6 +83,7 @@ impl Emulation {
             isa: None,
             in_container: false,
             unmodelled: None,
+            emulator: None,
         }
     }
 

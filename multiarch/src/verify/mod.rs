@@ -21,7 +21,7 @@ mod static_check;
 pub mod userland;
 pub mod x86;
 
-pub use emulation::Emulation;
+pub use emulation::{Emulation, Emulator};
 pub(crate) use running::check_running;
 pub use running::{Probe, ask_machine};
 pub(crate) use static_check::check_static;
@@ -178,8 +178,9 @@ impl Verifier<'_> {
             let (emulation, running) = match self.docker {
                 None => (None, Check::Skipped("--static-only".into())),
                 Some(docker) => {
-                    let emulation = Emulation::of(engine_platform.as_ref(), platform)
+                    let mut emulation = Emulation::of(engine_platform.as_ref(), platform)
                         .on(self.cpu.for_platform(platform));
+                    emulation.emulator = emulator_for(&emulation, platform);
                     let running = check_running(
                         docker,
                         self.reference,
@@ -204,4 +205,26 @@ impl Verifier<'_> {
         }
         Ok(reports)
     }
+}
+
+/// Which QEMU of this machine runs `platform` as `emulation` says: binfmt_misc's handler,
+/// or the static QEMU copied into the container. `None` natively, and for an engine on
+/// another machine, whose binfmt_misc is not this one's.
+fn emulator_for(emulation: &Emulation, platform: &Platform) -> Option<Emulator> {
+    if !engine::host::engine_on_this_machine() || (emulation.native && !emulation.in_container) {
+        return None;
+    }
+    let emulator = cpu::qemu_architecture(platform.architecture())?;
+    let (path, binfmt_flags) = if emulation.in_container {
+        (native_qemu::find_static_qemu(emulator).ok()?, None)
+    } else {
+        let binfmt = std::path::Path::new("/proc/sys/fs/binfmt_misc");
+        let (path, flags) = engine::host::binfmt_handler(binfmt, emulator)?;
+        (path, Some(flags))
+    };
+    Some(Emulator {
+        version: engine::host::qemu_version(&path),
+        path: path.display().to_string(),
+        binfmt_flags,
+    })
 }

@@ -113,7 +113,7 @@ fn plan(
 /// This machine's statically linked QEMU for `emulator` (`x86_64`), on `PATH` as
 /// `qemu-ARCH-static`, then `qemu-ARCH`: a dynamically linked one would find none of its
 /// libraries in the container.
-fn find_static_qemu(emulator: &str) -> std::result::Result<std::path::PathBuf, String> {
+pub(crate) fn find_static_qemu(emulator: &str) -> std::result::Result<std::path::PathBuf, String> {
     let names = [
         format!("qemu-{emulator}-static"),
         format!("qemu-{emulator}"),
