@@ -19,6 +19,7 @@ mod image_e2e;
 mod interrupt_cli;
 mod manifest_pull_cli;
 mod nodes_cli;
+mod parity_cli;
 mod plugin_cli;
 mod registry_cli;
 mod release_gate_cli;

@@ -195,6 +195,7 @@ mod tests {
             platform,
             digest: "sha256:0".into(),
             running,
+            printed: None,
         }
     }
 

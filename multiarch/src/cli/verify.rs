@@ -48,6 +48,12 @@ pub struct Args {
         conflicts_with = "static_only"
     )]
     cpu: Vec<String>,
+    /// Compare the platforms with each other: entrypoint, command, user, working folder,
+    /// exposed ports, environment names, labels, the paths in their merged layers, and
+    /// (with `--exec`) what the command printed, its machine name taken out; any
+    /// difference fails
+    #[arg(long)]
+    parity: bool,
     /// How long to wait for each container's first answer
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     timeout: Duration,
@@ -165,11 +171,42 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         })
         .await?;
 
+    let drift = if args.parity {
+        verifier
+            .parity(&targets, &reports)
+            .await
+            .with_context(|| format!("cannot compare the platforms of `{}`", args.target.image))?
+    } else {
+        Vec::new()
+    };
     let failed = reports.iter().filter(|r| !r.passed()).count();
     if args.output.json {
-        println!("{}", as_json(&reports)?);
+        let mut json = as_json(&reports)?;
+        if args.parity {
+            let mut value: serde_json::Value = serde_json::from_str(&json)?;
+            value["parity"] = serde_json::to_value(&drift)?;
+            value["passed"] = (value["passed"] == true && drift.is_empty()).into();
+            json = serde_json::to_string_pretty(&value)?;
+        }
+        println!("{json}");
     } else {
         print!("{}", verify_table(&reports));
+        if !drift.is_empty() {
+            println!();
+            for found in &drift {
+                println!("DRIFT  {found}");
+            }
+        }
+    }
+    if args.parity && drift.is_empty() {
+        eprintln!("the {} platform(s) agree with each other", reports.len());
+    }
+    if !drift.is_empty() {
+        eprintln!(
+            "error: the platforms of `{}` drifted apart in {} way(s)",
+            args.target.image,
+            drift.len()
+        );
     }
     if failed > 0 {
         eprintln!(
@@ -177,6 +214,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             reports.len(),
             args.target.image
         );
+    }
+    if failed > 0 || !drift.is_empty() {
         return Ok(ExitCode::FAILURE);
     }
     eprintln!(

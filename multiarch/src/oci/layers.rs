@@ -237,6 +237,56 @@ pub(crate) fn judge_files<T: Clone>(
     Ok(visible)
 }
 
+/// Every path of the image's filesystem, as unpacking its layers would leave it (files,
+/// directories and links; upper layers win, whiteouts and opaque directories hide what
+/// lies below), absolute: `/usr/bin/ls`.
+///
+/// # Errors
+/// A layer that cannot be read.
+pub fn list_paths(layers: &[Layer]) -> Result<std::collections::BTreeSet<String>, LayerError> {
+    let corrupt = |e: std::io::Error| LayerError::Corrupt(e.to_string());
+    let mut visible = std::collections::BTreeSet::new();
+    for layer in layers {
+        let mut own = Vec::new();
+        let mut hidden = Vec::new();
+        let mut archive = open(layer)?;
+        for entry in archive.entries().map_err(corrupt)? {
+            let entry = entry.map_err(corrupt)?;
+            let path = normalise(&entry.path().map_err(corrupt)?.to_string_lossy());
+            if path.is_empty() {
+                continue;
+            }
+            let path = format!("/{path}");
+            let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
+            if name == ".wh..wh..opq" {
+                hidden.push((dir.to_string(), false));
+            } else if let Some(gone) = name.strip_prefix(".wh.") {
+                hidden.push((format!("{dir}/{gone}"), true));
+            } else {
+                own.push(path);
+            }
+        }
+        // A whiteout hides the path and what lies under it; an opaque directory only
+        // what lay under it. Either hides the lower layers', not this layer's own.
+        for (path, itself) in hidden {
+            let under = format!("{path}/");
+            let below: Vec<String> = visible
+                .range(under.clone()..)
+                .take_while(|p: &&String| p.starts_with(&under))
+                .cloned()
+                .collect();
+            for gone in below {
+                visible.remove(&gone);
+            }
+            if itself {
+                visible.remove(&path);
+            }
+        }
+        visible.extend(own);
+    }
+    Ok(visible)
+}
+
 /// The program a container of this config starts: the entrypoint's first word, else
 /// the command's, looked up on the config's `PATH` when it has no `/`.
 pub(crate) fn program_candidates(
@@ -330,6 +380,35 @@ mod tests {
         assert_eq!(read_head(&layers, "/bin/app").unwrap().unwrap().1, b"new");
         assert_eq!(read_head(&layers, "/bin/gone").unwrap(), None);
         assert_eq!(read_head(&layers, "/bin/never").unwrap(), None);
+    }
+
+    #[test]
+    fn the_merged_paths_are_what_unpacking_leaves() {
+        let lower = layer(
+            &[
+                Item::File("etc/keep", b""),
+                Item::File("etc/gone", b""),
+                Item::File("var/cache/a/b", b""),
+                Item::File("opt/old/x", b""),
+            ],
+            false,
+        );
+        let upper = layer(
+            &[
+                Item::File("etc/.wh.gone", b""),
+                Item::File("var/.wh.cache", b""),
+                Item::File("opt/old/.wh..wh..opq", b""),
+                Item::File("opt/old/y", b""),
+                Item::Symlink("usr/bin/sh", "busybox"),
+            ],
+            true,
+        );
+        let paths: Vec<String> = list_paths(&[lower, upper]).unwrap().into_iter().collect();
+        assert_eq!(
+            paths,
+            ["/etc/keep", "/opt/old/y", "/usr/bin/sh"],
+            "a whiteout hides a file and a tree, an opaque folder what lay under it"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod cpu;
 pub mod elf;
 mod emulation;
 mod native_qemu;
+pub mod parity;
 mod running;
 mod static_check;
 pub mod userland;
@@ -74,6 +75,9 @@ pub struct PlatformReport {
     pub emulation: Option<Emulation>,
     /// Run and probe.
     pub running: Check,
+    /// What `--exec`'s command printed, when it exited 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub printed: Option<String>,
 }
 
 /// What the static check found: the config's claim, and the verdict.
@@ -175,8 +179,8 @@ impl Verifier<'_> {
             on_event(VerifyEvent::Checking(platform.clone()));
             let found =
                 check_static(self.registry, self.reference, platform, digest, self.scope).await?;
-            let (emulation, running) = match self.docker {
-                None => (None, Check::Skipped("--static-only".into())),
+            let (emulation, (running, printed)) = match self.docker {
+                None => (None, (Check::Skipped("--static-only".into()), None)),
                 Some(docker) => {
                     let mut emulation = Emulation::of(engine_platform.as_ref(), platform)
                         .on(self.cpu.for_platform(platform));
@@ -201,9 +205,35 @@ impl Verifier<'_> {
                 static_check: found.check,
                 emulation,
                 running,
+                printed,
             });
         }
         Ok(reports)
+    }
+}
+
+impl Verifier<'_> {
+    /// How the platforms of `targets` drifted apart (`--parity`): their configs, the
+    /// paths of their merged layers, and what `--exec` printed in `reports`.
+    ///
+    /// # Errors
+    /// When the registry or a layer cannot be read.
+    pub async fn parity(
+        &self,
+        targets: &[(Platform, String)],
+        reports: &[PlatformReport],
+    ) -> Result<Vec<parity::Drift>> {
+        let mut siblings = Vec::with_capacity(targets.len());
+        for (platform, digest) in targets {
+            let printed = reports
+                .iter()
+                .find(|r| &r.platform == platform)
+                .and_then(|r| r.printed.clone());
+            siblings.push(
+                parity::sibling(self.registry, self.reference, platform, digest, printed).await?,
+            );
+        }
+        Ok(parity::compare(&siblings))
     }
 }
 

@@ -55,9 +55,12 @@ pub(crate) async fn check_running(
     emulation: &Emulation,
     probe: &Probe,
     labels: HashMap<String, String>,
-) -> Result<Check> {
+) -> Result<(Check, Option<String>)> {
     if let (Some(profile), Some(why)) = (emulation.profile, emulation.unmodelled) {
-        return Ok(Check::Fail(format!("cannot be proven on {profile}: {why}")));
+        return Ok((
+            Check::Fail(format!("cannot be proven on {profile}: {why}")),
+            None,
+        ));
     }
     let image = reference.clone_with_digest(digest.to_string()).whole();
     let platform_text = platform.to_string();
@@ -99,7 +102,7 @@ pub(crate) async fn check_running(
                     spec.cmd = None;
                     spec.files = vec![wrapped.qemu];
                 }
-                Err(why) => return Ok(Check::Fail(format!("{emulation}: {why}"))),
+                Err(why) => return Ok((Check::Fail(format!("{emulation}: {why}")), None)),
             }
         }
         run_and_judge(docker, &spec, platform, emulation, probe).await
@@ -116,7 +119,8 @@ pub(crate) async fn check_running(
     check
 }
 
-/// Runs the pulled image as `spec` says and judges what it answers (or how it ended).
+/// Runs the pulled image as `spec` says and judges what it answers (or how it ended),
+/// with what `--exec`'s command printed when it exited 0.
 ///
 /// # Errors
 /// When the engine fails in a way that is not this platform's fault.
@@ -126,11 +130,16 @@ async fn run_and_judge(
     platform: &Platform,
     emulation: &Emulation,
     probe: &Probe,
-) -> Result<Check> {
+) -> Result<(Check, Option<String>)> {
     match &probe.exec {
         Some(command) => {
             let ended = engine::run_to_exit(docker, spec, probe.timeout).await;
-            judge_exec(command, platform, emulation, ended)
+            let printed = ended
+                .as_ref()
+                .ok()
+                .filter(|e| e.code == 0)
+                .map(|e| e.last_lines.join("\n"));
+            Ok((judge_exec(command, platform, emulation, ended)?, printed))
         }
         None => {
             // The answer, or the container's end, whichever comes first: a container
@@ -150,14 +159,15 @@ async fn run_and_judge(
                 // The engine could not start it (a missing loader, say): that is this
                 // platform's failure, not the end of the verification.
                 Err(Error::Engine { source, .. }) => {
-                    return Ok(Check::Fail(format!(
+                    let check = Check::Fail(format!(
                         "{emulation}: the engine could not start it: {}",
                         crate::error::root_cause(source.as_ref())
-                    )));
+                    ));
+                    return Ok((check, None));
                 }
                 Err(e) => return Err(e),
             };
-            judge_answer(answer, probe, platform, emulation)
+            Ok((judge_answer(answer, probe, platform, emulation)?, None))
         }
     }
 }
