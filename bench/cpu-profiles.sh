@@ -3,7 +3,8 @@
 # image as it runs without `--cpu` (QEMU's default CPUs, the host's own CPU for amd64
 # and 386) against `--cpu baseline` (every platform on the oldest CPU its name promises,
 # amd64 and 386 under QEMU copied into their containers), same run; and the host's own
-# platform alone, natively against under QEMU as x86-64-v1.
+# platform alone, natively against under QEMU as x86-64-v1; and `--parity` (every layer
+# read again for its paths) against `--static-only` alone.
 #
 #   bench/cpu-profiles.sh     (needs the test bed: sudo scripts/testbed.sh up)
 set -euo pipefail
@@ -30,19 +31,21 @@ $m registry up >/dev/null 2>&1
 scripts/build-dist.sh $(tr ',' ' ' <<<"$ALL") 2>/dev/null
 $m build -t "$IMAGE" --platform "$PLATFORMS" --build-context build=dist --push . >/dev/null 2>&1
 
-plain="" baseline="" native="" under_qemu=""
+plain="" baseline="" native="" under_qemu="" static="" parity=""
 for _ in $(seq 1 "$RUNS"); do
   plain+="$(seconds $m verify "$IMAGE") "
   baseline+="$(seconds $m verify "$IMAGE" --cpu baseline) "
   native+="$(seconds $m verify "$IMAGE" --platform linux/amd64) "
   under_qemu+="$(seconds $m verify "$IMAGE" --platform linux/amd64 --cpu x86-64-v1) "
+  static+="$(seconds $m verify "$IMAGE" --static-only) "
+  parity+="$(seconds $m verify "$IMAGE" --static-only --parity) "
 done
 
 row() { printf '| %s | %s | %s s |\n' "$1" "$2" "$(echo "$2" | median)"; }
 out=$(mktemp)
 {
   echo "<!-- cpu-profiles:start -->"
-  echo "## Proving the CPU floor: verify --cpu"
+  echo "## The release gate: verify --cpu and --parity"
   echo
   echo "- command: \`bench/cpu-profiles.sh\` ($RUNS runs each, alternating; $PLATFORMS)"
   echo "- date: $(date -u +%Y-%m-%d), machine: $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB, $(uname -m); Docker $(docker version -f '{{.Server.Version}}'); QEMU $(qemu-aarch64-static --version | head -n1 | awk '{print $3}')"
@@ -53,6 +56,8 @@ out=$(mktemp)
   row "\`multiarch verify --cpu baseline\`, every platform on its oldest CPU" "${baseline% }"
   row "linux/amd64 alone, natively" "${native% }"
   row "linux/amd64 alone, under QEMU in the container as x86-64-v1" "${under_qemu% }"
+  row "reference: \`multiarch verify --static-only\`" "${static% }"
+  row "\`multiarch verify --static-only --parity\`, the eight compared with each other" "${parity% }"
   echo "<!-- cpu-profiles:end -->"
 } >"$out"
 write_section cpu-profiles "$out"
