@@ -81,6 +81,29 @@ pub enum Error {
         /// The other one.
         second: String,
     },
+    /// A registry answer that says "not now" (408, 429, 5xx): worth another try.
+    #[error("the registry answered `{reference}` with HTTP {status}")]
+    Transient {
+        /// The reference asked for.
+        reference: String,
+        /// The HTTP status.
+        status: u16,
+        /// How long the registry asked to wait (`Retry-After`).
+        retry_after: Option<std::time::Duration>,
+    },
+    /// A request kept failing transiently until its tries or time ran out.
+    #[error("gave up on {what} after {tries} tries in {seconds:.1} s")]
+    GaveUp {
+        /// The request.
+        what: String,
+        /// How many times it was tried.
+        tries: u32,
+        /// How long it was tried for, its waits included.
+        seconds: f64,
+        /// The last answer.
+        #[source]
+        source: Box<Error>,
+    },
     /// The registry answered something this tool cannot use.
     #[error("the registry answered `{reference}` with something unusable: {reason}")]
     BadAnswer {

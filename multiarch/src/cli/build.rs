@@ -9,7 +9,7 @@ use anyhow::Context;
 use multiarch::buildkit::builder::{Builder, Builders};
 use multiarch::buildkit::flags::{Attest, BuildFlags, CacheSpec};
 use multiarch::buildkit::image::{self, BuildRequest, KeyValue, NamedDir};
-use multiarch::registry::{Registry, parse_reference};
+use multiarch::registry::parse_reference;
 
 use super::problem;
 use super::render::{BuildPrinter, inspect_table};
@@ -153,7 +153,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     eprintln!("built in {:.1} s", started.elapsed().as_secs_f64());
     if args.push {
         // The same table as `inspect`, read back from the registry.
-        let registry = Registry::for_reference(&reference, &args.registry.insecure);
+        let registry = args
+            .registry
+            .client(std::slice::from_ref(&reference), false);
         let report = multiarch::inspect::report(&registry, &reference)
             .await
             .with_context(|| format!("cannot inspect `{}`", args.tag))?;

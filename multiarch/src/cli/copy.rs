@@ -8,7 +8,7 @@ use anyhow::Context;
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use multiarch::copy::{self, CopyEvent};
-use multiarch::registry::{BlobMove, Registry, parse_reference};
+use multiarch::registry::{BlobMove, parse_reference};
 
 use super::{OutputArgs, PlatformArgs, RegistryArgs};
 
@@ -38,8 +38,9 @@ fn single_platform(text: &str) -> Result<multiarch::Platform, String> {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = parse_reference(&args.source)?;
     let target = parse_reference(&args.target)?;
-    let client =
-        Registry::for_references(&[source.clone(), target.clone()], &args.registry.insecure);
+    let client = args
+        .registry
+        .client(&[source.clone(), target.clone()], args.output.json);
     let selection = match (&args.single, &args.platforms.platform) {
         (Some(platform), _) => copy::Selection::Single(platform),
         (None, Some(list)) => copy::Selection::Platforms(&list.0),

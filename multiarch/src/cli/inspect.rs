@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (reference, registry) = args.target.open()?;
+    let (reference, registry) = args.target.open(args.output.json)?;
     let context = || format!("cannot inspect `{}`", args.target.image);
     if args.raw {
         let fetched = registry.fetch(&reference).await.with_context(context)?;

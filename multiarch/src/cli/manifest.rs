@@ -149,11 +149,7 @@ fn open(
         .map(|s| parse_reference(s))
         .collect::<Result<Vec<_>, _>>()?;
     let all: Vec<_> = source_refs.iter().chain([&target_ref]).cloned().collect();
-    Ok((
-        Registry::for_references(&all, &registry.insecure),
-        target_ref,
-        source_refs,
-    ))
+    Ok((registry.client(&all, false), target_ref, source_refs))
 }
 
 fn report(target: &str, edited: &Edited) {

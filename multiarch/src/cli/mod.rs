@@ -72,6 +72,48 @@ pub struct RegistryArgs {
         value_delimiter = ','
     )]
     pub insecure: Vec<String>,
+    /// How many times each registry request is tried in all, when it fails transiently
+    /// (connection refused or reset, timeouts, HTTP 408, 429, 5xx); 1 turns retries off
+    #[arg(long, value_name = "N", env = "MULTIARCH_RETRIES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub retries: u32,
+    /// The most one registry request may take with its retries and their waits
+    #[arg(long, value_name = "DURATION", env = "MULTIARCH_RETRY_MAX_TIME", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub retry_max_time: std::time::Duration,
+}
+
+impl RegistryArgs {
+    /// A client for the registries of `references`, retrying as the flags say and
+    /// reporting each retry on stderr (a JSON line each, for `--json` users).
+    pub fn client(
+        &self,
+        references: &[oci_client::Reference],
+        json: bool,
+    ) -> multiarch::registry::Registry {
+        use multiarch::registry::retry::{RetryPolicy, Retrying};
+        let policy = RetryPolicy {
+            tries: self.retries,
+            max_time: self.retry_max_time,
+            ..RetryPolicy::default()
+        };
+        let report = move |r: &Retrying| {
+            if json {
+                let event = serde_json::json!({"event": "retry", "retry": r});
+                eprintln!("{event}");
+            } else {
+                eprintln!(
+                    "retrying {} in {:.1} s (try {} of {}): {}",
+                    r.what,
+                    r.wait.as_secs_f64(),
+                    r.attempt,
+                    r.tries,
+                    r.reason
+                );
+            }
+        };
+        multiarch::registry::Registry::for_references(references, &self.insecure)
+            .with_retry(policy)
+            .on_retry(std::sync::Arc::new(report))
+    }
 }
 
 /// The image a command reads, and how to reach its registry.
@@ -84,16 +126,17 @@ pub struct ImageArgs {
 }
 
 impl ImageArgs {
-    /// The image's reference, parsed, and a client for its registry.
+    /// The image's reference, parsed, and a client for its registry (`json`: retries are
+    /// reported as JSON lines).
     ///
     /// # Errors
     /// A reference that does not parse.
     pub fn open(
         &self,
+        json: bool,
     ) -> multiarch::error::Result<(oci_client::Reference, multiarch::registry::Registry)> {
         let reference = multiarch::registry::parse_reference(&self.image)?;
-        let registry =
-            multiarch::registry::Registry::for_reference(&reference, &self.registry.insecure);
+        let registry = self.registry.client(std::slice::from_ref(&reference), json);
         Ok((reference, registry))
     }
 }

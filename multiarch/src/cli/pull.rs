@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (reference, registry) = args.target.open()?;
+    let (reference, registry) = args.target.open(false)?;
     // Every platform is checked against the registry before anything is pulled.
     let mut digests = Vec::new();
     for platform in &args.platform.0 {

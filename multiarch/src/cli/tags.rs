@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (reference, registry) = args.repository.open()?;
+    let (reference, registry) = args.repository.open(args.output.json)?;
     let tags = registry
         .tags(&reference, usize::from(args.page_size))
         .await

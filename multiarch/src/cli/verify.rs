@@ -83,7 +83,7 @@ fn command_words(line: &str) -> Result<CommandWords, String> {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (reference, registry) = args.target.open()?;
+    let (reference, registry) = args.target.open(args.output.json)?;
     let (fetched, listed) = registry
         .fetch_entries(&reference)
         .await

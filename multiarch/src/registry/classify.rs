@@ -63,6 +63,11 @@ impl Registry {
                         status,
                     },
                     404 => Error::NotFound { reference: whole },
+                    status if super::retry::is_transient_status(status) => Error::Transient {
+                        reference: whole,
+                        status,
+                        retry_after: None,
+                    },
                     _ => Error::BadAnswer {
                         reference: whole,
                         reason: format!("it answered HTTP {status}: {e}"),
@@ -79,6 +84,15 @@ impl Registry {
                 registry,
                 source: e.into(),
             },
+            OciDistributionError::ServerError { code, .. }
+                if super::retry::is_transient_status(code) =>
+            {
+                Error::Transient {
+                    reference: whole,
+                    status: code,
+                    retry_after: None,
+                }
+            }
             OciDistributionError::ServerError { code, url, message } => Error::BadAnswer {
                 reference: whole,
                 reason: format!(

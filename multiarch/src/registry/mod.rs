@@ -8,13 +8,15 @@
 //!
 //! By job: [`Registry`] and how it speaks to each registry (here), reading ([`read`]),
 //! writing ([`write`]), what a failure means ([`classify`]), trust ([`certs`]),
-//! credentials ([`credentials`]), and whether a registry speaks plain HTTP ([`probe`]).
+//! credentials ([`credentials`]), whether a registry speaks plain HTTP ([`probe`]), and
+//! transient failures tried again ([`retry`]).
 
 mod certs;
 mod classify;
 mod credentials;
 pub mod probe;
 mod read;
+pub mod retry;
 mod write;
 
 use certs::certs_d_roots;
@@ -73,6 +75,13 @@ pub struct Registry {
     registries: Vec<String>,
     /// The registries spoken to over plain HTTP, once the local ones were asked.
     http: Arc<tokio::sync::OnceCell<Vec<String>>>,
+    /// How hard each request is tried.
+    retry: retry::RetryPolicy,
+    /// Who hears of each retry.
+    on_retry: Option<retry::OnRetry>,
+    /// Whether a registry has answered this client at all: only then is a refused
+    /// connection a restart worth waiting for, not a registry that is not running.
+    answered: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Registry {
@@ -90,7 +99,61 @@ impl Registry {
             local,
             registries,
             http: Arc::new(tokio::sync::OnceCell::new()),
+            retry: retry::RetryPolicy::from_env(),
+            on_retry: None,
+            answered: Arc::default(),
         }
+    }
+
+    /// The same client, trying each request as `policy` says.
+    #[must_use]
+    pub fn with_retry(mut self, policy: retry::RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The same client, telling `on_retry` of each retry before its wait.
+    #[must_use]
+    pub fn on_retry(mut self, on_retry: retry::OnRetry) -> Self {
+        self.on_retry = Some(on_retry);
+        self
+    }
+
+    /// Runs `operation` with this client's retries; `what` names it.
+    pub(crate) async fn retrying<T, F, Fut>(
+        &self,
+        what: impl Fn() -> String,
+        operation: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        use std::sync::atomic::Ordering;
+        let mut operation = operation;
+        let worth_retrying = |error: &Error| {
+            if retry::refused(error) && !self.answered.load(Ordering::Relaxed) {
+                return None;
+            }
+            retry::transient(error)
+        };
+        retry::retrying(
+            &self.retry,
+            self.on_retry.as_ref(),
+            worth_retrying,
+            what,
+            || {
+                let attempt = operation();
+                async {
+                    let result = attempt.await;
+                    if !result.as_ref().is_err_and(retry::refused) {
+                        self.answered.store(true, Ordering::Relaxed);
+                    }
+                    result
+                }
+            },
+        )
+        .await
     }
 
     /// The registries spoken to over plain HTTP: the insecure ones, and each local one

@@ -105,6 +105,11 @@ impl Registry {
                 reference: reference.whole(),
                 status: 403,
             }),
+            status if super::retry::is_transient_status(status) => Err(Error::Transient {
+                reference: reference.whole(),
+                status,
+                retry_after: super::retry::retry_after(response.headers()),
+            }),
             status => Err(Error::BadAnswer {
                 reference: reference.whole(),
                 reason: format!("`{url}` answered HTTP {status}"),
@@ -118,6 +123,14 @@ impl Registry {
     /// The registry cannot be reached, refuses, has no such tag, or sends bytes that
     /// are not a manifest or do not match their digest.
     pub async fn fetch(&self, reference: &Reference) -> Result<Fetched> {
+        self.retrying(
+            || format!("GET the manifest `{}`", reference.whole()),
+            || self.fetch_once(reference),
+        )
+        .await
+    }
+
+    async fn fetch_once(&self, reference: &Reference) -> Result<Fetched> {
         self.settle().await;
         let accepted: Vec<&str> = INDEX_MEDIA_TYPES
             .iter()
@@ -239,6 +252,24 @@ impl Registry {
         reference: &Reference,
         descriptor: &Descriptor,
     ) -> Result<Vec<u8>> {
+        self.retrying(
+            || {
+                format!(
+                    "GET the blob {} of `{}`",
+                    descriptor.digest(),
+                    reference.whole()
+                )
+            },
+            || self.fetch_blob_once(reference, descriptor),
+        )
+        .await
+    }
+
+    async fn fetch_blob_once(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+    ) -> Result<Vec<u8>> {
         self.settle().await;
         let wanted = OciDescriptor {
             media_type: descriptor.media_type().to_string(),
@@ -277,10 +308,17 @@ impl Registry {
         let auth = auth_for(reference);
         let mut all: Vec<String> = Vec::new();
         loop {
-            let answer = oci
-                .list_tags(reference, &auth, Some(page), all.last().map(String::as_str))
-                .await
-                .map_err(|e| self.classify(reference, e))?;
+            let last = all.last().map(String::as_str);
+            let answer = self
+                .retrying(
+                    || format!("GET the tags of `{}`", reference.whole()),
+                    || async {
+                        oci.list_tags(reference, &auth, Some(page), last)
+                            .await
+                            .map_err(|e| self.classify(reference, e))
+                    },
+                )
+                .await?;
             let got = answer.tags.len();
             // A registry that ignores `last` would send the same page forever.
             let new: Vec<String> = answer

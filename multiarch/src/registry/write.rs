@@ -1,6 +1,8 @@
 //! Writing to a registry: blobs mounted or copied, manifests pushed by digest or tag,
 //! and deleted.
 
+use std::sync::{Arc, Mutex};
+
 use oci_client::Reference;
 
 use super::credentials::auth_for;
@@ -79,32 +81,36 @@ impl Registry {
         let same_registry = source.resolve_registry() == target.resolve_registry();
         for blob in std::iter::once(image.config()).chain(image.layers()) {
             let blob_digest = blob.digest().to_string();
-            let copied = |how| BlobCopied {
+            // Each blob is one retried step: a failed upload starts again from its first
+            // byte, and a blob an earlier try did send is then found there.
+            let how = self
+                .retrying(
+                    || format!("the copy of blob {blob_digest} to `{}`", target.whole()),
+                    || async {
+                        let present = same_repository
+                            || oci
+                                .blob_exists(target, &blob_digest)
+                                .await
+                                .map_err(|e| self.classify(target, e))?;
+                        if present {
+                            return Ok(BlobMove::AlreadyThere);
+                        }
+                        let mounted = same_registry
+                            && oci.mount_blob(target, source, &blob_digest).await.is_ok()
+                            && oci.blob_exists(target, &blob_digest).await.unwrap_or(false);
+                        if mounted {
+                            return Ok(BlobMove::Mounted);
+                        }
+                        self.stream_blob(&source_by_digest, blob, target).await?;
+                        Ok(BlobMove::Sent)
+                    },
+                )
+                .await?;
+            on_blob(BlobCopied {
                 digest: blob_digest.clone(),
                 size: blob.size(),
                 how,
-            };
-            let present = same_repository
-                || oci
-                    .blob_exists(target, &blob_digest)
-                    .await
-                    .map_err(|e| self.classify(target, e))?;
-            if present {
-                on_blob(copied(BlobMove::AlreadyThere));
-                continue;
-            }
-            let mounted = same_registry
-                && oci.mount_blob(target, source, &blob_digest).await.is_ok()
-                && oci.blob_exists(target, &blob_digest).await.unwrap_or(false);
-            if mounted {
-                on_blob(copied(BlobMove::Mounted));
-                continue;
-            }
-            let bytes = self.fetch_blob(&source_by_digest, blob).await?;
-            oci.push_blob(target, bytes, &blob_digest)
-                .await
-                .map_err(|e| self.classify(target, e))?;
-            on_blob(copied(BlobMove::Sent));
+            });
         }
         self.push_manifest(
             &target.clone_with_digest(digest.to_string()),
@@ -115,29 +121,96 @@ impl Registry {
         Ok(())
     }
 
+    /// Streams one blob from `source` to `target`: memory is bounded by the transport's
+    /// buffers, not by the blob, and its digest is checked as the bytes pass (oci-client's
+    /// verifying stream), so altered content ends the upload before the registry commits it.
+    ///
+    /// # Errors
+    /// [`Error::DigestMismatch`] for altered content; a transport failure on either side
+    /// as [`Registry::classify`] says (transient ones are retried by the caller).
+    async fn stream_blob(
+        &self,
+        source: &Reference,
+        blob: &oci_spec::image::Descriptor,
+        target: &Reference,
+    ) -> Result<()> {
+        use futures_util::TryStreamExt;
+
+        let oci = self.oci().await;
+        let wanted = oci_client::manifest::OciDescriptor {
+            media_type: blob.media_type().to_string(),
+            digest: blob.digest().to_string(),
+            size: i64::try_from(blob.size()).unwrap_or(i64::MAX),
+            ..Default::default()
+        };
+        let pulled = oci
+            .pull_blob_stream(source, &wanted)
+            .await
+            .map_err(|e| self.classify(source, e))?;
+        // Why the download side ended early, if it did: the upload then fails too, and
+        // this says which side to blame.
+        let cut: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
+        let stream = pulled.stream.map_err({
+            let cut = cut.clone();
+            move |e| {
+                let message = e.to_string();
+                *cut.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+                oci_client::errors::OciDistributionError::GenericError(Some(message))
+            }
+        });
+        let pushed = oci
+            .push_blob_stream(target, stream, blob.digest().as_ref(), Some(blob.size()))
+            .await;
+        let cut = cut
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        match (pushed, cut) {
+            (_, Some(e))
+                if e.get_ref()
+                    .is_some_and(|inner| inner.is::<oci_client::errors::DigestError>()) =>
+            {
+                Err(Error::DigestMismatch {
+                    reference: source.whole(),
+                    expected: blob.digest().to_string(),
+                })
+            }
+            (_, Some(e)) => Err(Error::Unreachable {
+                registry: source.resolve_registry().to_string(),
+                source: e.into(),
+            }),
+            (Ok(_), None) => Ok(()),
+            (Err(e), None) => Err(self.classify(target, e)),
+        }
+    }
+
     /// Uploads a blob unless the repository has it already; returns its digest.
     ///
     /// # Errors
     /// As [`Registry::fetch`].
     pub(crate) async fn push_blob(&self, target: &Reference, bytes: Vec<u8>) -> Result<String> {
         let digest = sha256_digest(&bytes);
-        self.oci()
-            .await
-            .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
+        let oci = self.oci().await;
+        oci.store_auth_if_needed(target.resolve_registry(), &auth_for(target))
             .await;
-        let present = self
-            .oci()
-            .await
-            .blob_exists(target, &digest)
-            .await
-            .map_err(|e| self.classify(target, e))?;
-        if !present {
-            self.oci()
-                .await
-                .push_blob(target, bytes, &digest)
-                .await
-                .map_err(|e| self.classify(target, e))?;
-        }
+        let bytes = bytes::Bytes::from(bytes);
+        self.retrying(
+            || format!("the upload of blob {digest} to `{}`", target.whole()),
+            || async {
+                let present = oci
+                    .blob_exists(target, &digest)
+                    .await
+                    .map_err(|e| self.classify(target, e))?;
+                if !present {
+                    oci.push_blob(target, bytes.clone(), &digest)
+                        .await
+                        .map_err(|e| self.classify(target, e))?;
+                }
+                Ok(())
+            },
+        )
+        .await?;
         Ok(digest)
     }
 
@@ -159,14 +232,26 @@ impl Registry {
             "http://{registry}/v2/{}/manifests/{digest}",
             reference.repository()
         );
-        let response = crate::http::send_to_registry(self.plain.delete(&url), registry).await?;
-        match response.status().as_u16() {
-            202 | 404 => Ok(()),
-            status => Err(Error::BadAnswer {
-                reference: reference.whole(),
-                reason: format!("`DELETE {url}` answered {status}"),
-            }),
-        }
+        self.retrying(
+            || format!("DELETE {url}"),
+            || async {
+                let response =
+                    crate::http::send_to_registry(self.plain.delete(&url), registry).await?;
+                match response.status().as_u16() {
+                    202 | 404 => Ok(()),
+                    status if super::retry::is_transient_status(status) => Err(Error::Transient {
+                        reference: reference.whole(),
+                        status,
+                        retry_after: super::retry::retry_after(response.headers()),
+                    }),
+                    status => Err(Error::BadAnswer {
+                        reference: reference.whole(),
+                        reason: format!("`DELETE {url}` answered {status}"),
+                    }),
+                }
+            },
+        )
+        .await
     }
 
     /// Pushes manifest bytes as they are; returns their digest.
@@ -183,16 +268,23 @@ impl Registry {
             .await
             .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
             .await;
-        let content_type = media_type.parse().map_err(|_| Error::BadAnswer {
-            reference: target.whole(),
-            reason: format!("`{media_type}` is not a valid media type"),
-        })?;
+        let content_type: reqwest::header::HeaderValue =
+            media_type.parse().map_err(|_| Error::BadAnswer {
+                reference: target.whole(),
+                reason: format!("`{media_type}` is not a valid media type"),
+            })?;
         let digest = sha256_digest(&bytes);
-        self.oci()
-            .await
-            .push_manifest_raw(target, bytes, content_type)
-            .await
-            .map_err(|e| self.classify(target, e))?;
+        self.retrying(
+            || format!("PUT the manifest `{}`", target.whole()),
+            || async {
+                self.oci()
+                    .await
+                    .push_manifest_raw(target, bytes.clone(), content_type.clone())
+                    .await
+                    .map_err(|e| self.classify(target, e))
+            },
+        )
+        .await?;
         Ok(digest)
     }
 }

@@ -1,0 +1,329 @@
+//! Transient registry failures retried, as go-containerregistry and skopeo do: a
+//! connection refused, reset or cut short, a timeout, and HTTP 408, 429, 500, 502, 503 and
+//! 504 are tried again after an exponential, jittered wait (or the `Retry-After` the
+//! registry asked for), bounded in tries and in total time. Definite answers (401, 403,
+//! 404, a digest that does not match) are never retried. Each operation is retried whole:
+//! a blob upload starts again from its first byte, in a new upload session.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// Environment variable: how many times a registry request is tried in all.
+pub const TRIES_ENV: &str = "MULTIARCH_RETRIES";
+/// Environment variable: how long one request may take with its retries, in seconds.
+pub const MAX_TIME_ENV: &str = "MULTIARCH_RETRY_MAX_TIME";
+
+/// How hard to try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included (1: no retries).
+    pub tries: u32,
+    /// The most one request may take, its waits included.
+    pub max_time: Duration,
+    /// The first wait; each further one doubles, up to `max_wait`.
+    pub first_wait: Duration,
+    /// The longest single wait (a longer `Retry-After` is shortened to it).
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            tries: 5,
+            max_time: Duration::from_secs(120),
+            first_wait: Duration::from_millis(250),
+            max_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The default, with [`TRIES_ENV`] and [`MAX_TIME_ENV`] applied where they parse.
+    pub fn from_env() -> Self {
+        let mut policy = Self::default();
+        if let Some(tries) = std::env::var(TRIES_ENV).ok().and_then(|t| t.parse().ok()) {
+            policy.tries = std::cmp::max(tries, 1);
+        }
+        if let Some(seconds) = std::env::var(MAX_TIME_ENV)
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+        {
+            policy.max_time = Duration::from_secs_f64(seconds);
+        }
+        policy
+    }
+
+    /// The wait before try `next` (2 for the first retry): `Retry-After` when the
+    /// registry gave one, else the doubling wait scaled by `jitter` (0 to 1) to between
+    /// half and all of itself, so that many clients do not retry in step.
+    pub fn wait(&self, next: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+        let wait = retry_after.unwrap_or_else(|| {
+            let doubled = self
+                .first_wait
+                .saturating_mul(1 << next.saturating_sub(2).min(16));
+            doubled.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+        });
+        wait.min(self.max_wait)
+    }
+}
+
+/// A retry about to happen, for the command line to report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Retrying {
+    /// The request: `GET localhost:5000/app manifest 1.0`.
+    pub what: String,
+    /// Why: `HTTP 503`, `connection reset by peer`.
+    pub reason: String,
+    /// The try about to be made (2 for the first retry).
+    pub attempt: u32,
+    /// Tries in all.
+    pub tries: u32,
+    /// The wait before it.
+    #[serde(serialize_with = "seconds")]
+    pub wait: Duration,
+}
+
+fn seconds<S: serde::Serializer>(wait: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64((wait.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+/// Who hears of retries.
+pub type OnRetry = Arc<dyn Fn(&Retrying) + Send + Sync>;
+
+/// Why an error is worth another try, or `None` for a definite answer.
+pub(crate) fn transient(error: &Error) -> Option<(String, Option<Duration>)> {
+    match error {
+        Error::Transient {
+            status,
+            retry_after,
+            ..
+        } => Some((format!("HTTP {status}"), *retry_after)),
+        Error::Unreachable { source, .. } => {
+            Some((crate::error::root_cause(source.as_ref()), None))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `error` is a connection the registry's host refused (nothing listens there).
+pub(crate) fn refused(error: &Error) -> bool {
+    let Error::Unreachable { source, .. } = error else {
+        return false;
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+    while let Some(current) = cause {
+        if current
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+/// Whether an HTTP status is one a busy or restarting registry gives.
+pub(crate) fn is_transient_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare from registries and read as
+/// absent, which falls back to the doubling wait).
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// A number from 0 to 1 that differs from call to call, for jitter (not for secrets).
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    (hasher.finish() % 10_000) as f64 / 10_000.0
+}
+
+/// Runs `operation` until it succeeds, fails definitely (`worth_retrying` says which
+/// failures are not: [`transient`] and the caller's knowledge), or `policy` is spent;
+/// `what` names it in reports and in the final error.
+///
+/// # Errors
+/// The definite error; or, when retries ran out, [`Error::GaveUp`] with the last one.
+pub(crate) async fn retrying<T, F, Fut>(
+    policy: &RetryPolicy,
+    on_retry: Option<&OnRetry>,
+    worth_retrying: impl Fn(&Error) -> Option<(String, Option<Duration>)>,
+    what: impl Fn() -> String,
+    mut operation: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let started = Instant::now();
+    let mut attempt = 1;
+    loop {
+        let error = match operation().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let Some((reason, asked)) = worth_retrying(&error) else {
+            return Err(error);
+        };
+        let wait = policy.wait(attempt + 1, asked, jitter());
+        if attempt >= policy.tries || started.elapsed() + wait > policy.max_time {
+            if attempt == 1 {
+                return Err(error);
+            }
+            return Err(Error::GaveUp {
+                what: what(),
+                tries: attempt,
+                seconds: started.elapsed().as_secs_f64(),
+                source: Box::new(error),
+            });
+        }
+        attempt += 1;
+        let retrying = Retrying {
+            what: what(),
+            reason,
+            attempt,
+            tries: policy.tries,
+            wait,
+        };
+        tracing::debug!(?retrying, "retrying a registry request");
+        if let Some(on_retry) = on_retry {
+            on_retry(&retrying);
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_with_jitter_and_honour_retry_after_up_to_the_cap() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.wait(2, None, 1.0), Duration::from_millis(250));
+        assert_eq!(policy.wait(3, None, 1.0), Duration::from_millis(500));
+        assert_eq!(policy.wait(4, None, 0.0), Duration::from_millis(500));
+        assert_eq!(policy.wait(30, None, 1.0), Duration::from_secs(10));
+        assert_eq!(
+            policy.wait(2, Some(Duration::from_secs(1)), 0.3),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            policy.wait(2, Some(Duration::from_secs(3600)), 0.3),
+            Duration::from_secs(10),
+            "a Retry-After longer than the cap is shortened"
+        );
+    }
+
+    #[test]
+    fn only_transient_answers_are_retried() {
+        for status in [408, 429, 500, 502, 503, 504] {
+            assert!(is_transient_status(status), "{status}");
+        }
+        for status in [400, 401, 403, 404, 405, 409, 501] {
+            assert!(!is_transient_status(status), "{status}");
+        }
+        let not_found = Error::NotFound {
+            reference: "x".into(),
+        };
+        assert_eq!(transient(&not_found), None);
+    }
+
+    #[tokio::test]
+    async fn a_failing_request_is_tried_as_often_as_allowed_then_given_up_on() {
+        let policy = RetryPolicy {
+            tries: 3,
+            first_wait: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let on_retry: OnRetry = {
+            let heard = heard.clone();
+            Arc::new(move |r: &Retrying| heard.lock().unwrap().push(r.attempt))
+        };
+        let tried = std::sync::atomic::AtomicU32::new(0);
+        let result: Result<()> = retrying(
+            &policy,
+            Some(&on_retry),
+            transient,
+            || "GET x".into(),
+            || async {
+                tried.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Err(Error::Transient {
+                    reference: "x".into(),
+                    status: 503,
+                    retry_after: None,
+                })
+            },
+        )
+        .await;
+        assert_eq!(tried.into_inner(), 3);
+        assert_eq!(*heard.lock().unwrap(), [2, 3]);
+        let error = result.unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("gave up on GET x after 3 tries in "),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_definite_answer_is_not_retried_and_a_late_success_counts() {
+        let policy = RetryPolicy {
+            first_wait: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        let tried = std::sync::atomic::AtomicU32::new(0);
+        let result: Result<()> = retrying(
+            &policy,
+            None,
+            transient,
+            || "GET x".into(),
+            || async {
+                tried.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Err(Error::NotFound {
+                    reference: "x".into(),
+                })
+            },
+        )
+        .await;
+        assert!(matches!(result, Err(Error::NotFound { .. })));
+        assert_eq!(tried.into_inner(), 1);
+
+        let tried = std::sync::atomic::AtomicU32::new(0);
+        let result = retrying(
+            &policy,
+            None,
+            transient,
+            || "GET x".into(),
+            || async {
+                if tried.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+                    Err(Error::Transient {
+                        reference: "x".into(),
+                        status: 429,
+                        retry_after: Some(Duration::from_millis(1)),
+                    })
+                } else {
+                    Ok(7)
+                }
+            },
+        )
+        .await;
+        assert_eq!(result.unwrap(), 7);
+    }
+}
