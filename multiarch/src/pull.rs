@@ -72,25 +72,37 @@ pub async fn pull_platform(
 ) -> Result<()> {
     let image = reference.whole();
     let platform_text = platform.to_string();
-    let options = CreateImageOptionsBuilder::new()
-        .from_image(&image)
-        .platform(&platform_text)
-        .build();
-    // With the credentials `docker login` stored, as `docker pull` would use them.
-    let credentials = crate::registry::engine_credentials(reference);
-    let mut stream = docker.create_image(Some(options), None, credentials);
-    while let Some(event) = stream.next().await {
-        let info = event.map_err(crate::error::refused(format!(
-            "pull `{image}` for `{platform}`"
-        )))?;
-        let detail = info.progress_detail.unwrap_or_default();
-        on_progress(Progress {
-            layer: info.id,
-            status: info.status.unwrap_or_default(),
-            current: detail.current.and_then(|c| u64::try_from(c).ok()),
-            total: detail.total.and_then(|t| u64::try_from(t).ok()),
+    // The engine's resolver does not retry a busy registry; the kit does, as it does its
+    // own requests (a pull already done in part goes on where it was).
+    let on_progress = std::sync::Mutex::new(&mut on_progress);
+    let report = |progress: Progress| {
+        let mut on_progress = on_progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (*on_progress)(progress);
+    };
+    let on_retry = |retrying: &crate::registry::retry::Retrying| {
+        report(Progress {
+            layer: None,
+            status: format!(
+                "retrying in {:.1} s (try {} of {}): {}",
+                retrying.wait.as_secs_f64(),
+                retrying.attempt,
+                retrying.tries,
+                retrying.reason
+            ),
+            current: None,
+            total: None,
         });
-    }
+    };
+    crate::registry::retry::retrying(
+        &crate::registry::retry::RetryPolicy::from_env(),
+        Some(&on_retry),
+        |error| engine_pull_transient(error).map(|reason| (reason, None)),
+        || format!("the pull of `{image}` for `{platform}`"),
+        || pull_once(docker, reference, &image, &platform_text, &report),
+    )
+    .await?;
     // The engine must now hold that platform for this tag: creating (not starting) a
     // container for it fails when only another platform's content is there.
     let options = bollard::query_parameters::CreateContainerOptionsBuilder::new()
@@ -114,4 +126,61 @@ pub async fn pull_platform(
     })?;
     crate::engine::remove(docker, &probe.id).await;
     Ok(())
+}
+
+/// One pull by the engine, its progress reported.
+///
+/// # Errors
+/// [`Error::Engine`] with the engine's answer.
+async fn pull_once(
+    docker: &Docker,
+    reference: &Reference,
+    image: &str,
+    platform_text: &str,
+    report: &impl Fn(Progress),
+) -> Result<()> {
+    let options = CreateImageOptionsBuilder::new()
+        .from_image(image)
+        .platform(platform_text)
+        .build();
+    // With the credentials `docker login` stored, as `docker pull` would use them.
+    let credentials = crate::registry::engine_credentials(reference);
+    let mut stream = docker.create_image(Some(options), None, credentials);
+    while let Some(event) = stream.next().await {
+        let info = event.map_err(crate::error::refused(format!(
+            "pull `{image}` for `{platform_text}`"
+        )))?;
+        let detail = info.progress_detail.unwrap_or_default();
+        report(Progress {
+            layer: info.id,
+            status: info.status.unwrap_or_default(),
+            current: detail.current.and_then(|c| u64::try_from(c).ok()),
+            total: detail.total.and_then(|t| u64::try_from(t).ok()),
+        });
+    }
+    Ok(())
+}
+
+/// What the engine's failed pull says of the registry, when it is worth another try: a
+/// busy or restarting registry's status (containerd words it `503 Service Unavailable`)
+/// or a connection cut.
+fn engine_pull_transient(error: &Error) -> Option<String> {
+    let Error::Engine { source, .. } = error else {
+        return None;
+    };
+    let message = crate::error::root_cause(source.as_ref());
+    const TRANSIENT: &[&str] = &[
+        "408 Request Timeout",
+        "429 Too Many Requests",
+        "500 Internal Server Error",
+        "502 Bad Gateway",
+        "503 Service Unavailable",
+        "504 Gateway Timeout",
+        "connection reset by peer",
+        "unexpected EOF",
+    ];
+    TRANSIENT
+        .iter()
+        .find(|t| message.contains(*t))
+        .map(|t| (*t).to_string())
 }

@@ -22,6 +22,7 @@ mod nodes_cli;
 mod parity_cli;
 mod plugin_cli;
 mod registry_cli;
+mod registry_faults_cli;
 mod release_gate_cli;
 mod seven_platforms_cli;
 mod userland_cli;

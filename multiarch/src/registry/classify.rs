@@ -32,6 +32,19 @@ impl Registry {
             {
                 Error::NotFound { reference: whole }
             }
+            // A 4xx with an error envelope loses its status in oci-client; Docker Hub's
+            // rate limit is such an answer.
+            OciDistributionError::RegistryError { ref envelope, .. }
+                if envelope.errors.iter().any(|e| {
+                    matches!(e.code, oci_client::errors::OciErrorCode::Toomanyrequests)
+                }) =>
+            {
+                Error::Transient {
+                    reference: whole,
+                    status: 429,
+                    retry_after: None,
+                }
+            }
             OciDistributionError::UnauthorizedError { .. }
             | OciDistributionError::AuthenticationFailure(_) => Error::Unauthorized {
                 reference: whole,

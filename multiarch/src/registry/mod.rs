@@ -139,7 +139,9 @@ impl Registry {
         };
         retry::retrying(
             &self.retry,
-            self.on_retry.as_ref(),
+            self.on_retry
+                .as_deref()
+                .map(|f| f as &dyn Fn(&retry::Retrying)),
             worth_retrying,
             what,
             || {

@@ -160,7 +160,7 @@ fn jitter() -> f64 {
 /// The definite error; or, when retries ran out, [`Error::GaveUp`] with the last one.
 pub(crate) async fn retrying<T, F, Fut>(
     policy: &RetryPolicy,
-    on_retry: Option<&OnRetry>,
+    on_retry: Option<&dyn Fn(&Retrying)>,
     worth_retrying: impl Fn(&Error) -> Option<(String, Option<Duration>)>,
     what: impl Fn() -> String,
     mut operation: F,
@@ -258,7 +258,7 @@ mod tests {
         let tried = std::sync::atomic::AtomicU32::new(0);
         let result: Result<()> = retrying(
             &policy,
-            Some(&on_retry),
+            Some(on_retry.as_ref()),
             transient,
             || "GET x".into(),
             || async {

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,185 @@
+//! Issue #26: registries as the internet runs them. Through a proxy that answers 503 and
+//! 429, cuts blob bodies short and delays answers (seeded: `MULTIARCH_FAULT_SEED` replays
+//! a run), every command that talks to a registry completes, with the same digests as
+//! without it; through one that fails everything, each gives up within its bound, says
+//! how long it tried and what it last heard, and moves no tag.
+
+use crate::common::fault_proxy::{Fault, FaultProxy, Mode};
+use crate::common::{self, TestBed};
+
+const PLATFORMS: &str = "linux/amd64,linux/386,linux/arm/v6,linux/arm/v7,linux/arm64,linux/ppc64le,linux/s390x,linux/riscv64";
+
+fn seed() -> u64 {
+    std::env::var("MULTIARCH_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(26)
+}
+
+/// The eight-platform image, pushed to a registry of this run; returns its reference.
+async fn eight_platform_image(bed: &mut TestBed) -> (String, String) {
+    bed.run(
+        "scripts/build-dist.sh",
+        &[
+            "amd64", "arm64", "386", "arm/v6", "arm/v7", "ppc64le", "s390x", "riscv64",
+        ],
+    );
+    let registry = bed.start_registry().await;
+    let image = format!("{registry}/eight:{}", bed.run_id);
+    let (code, stdout, stderr) = common::push_dist(bed, &image, PLATFORMS);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    (registry, image)
+}
+
+/// The digest `inspect --json` reads for `image`.
+fn digest(image: &str) -> String {
+    let (code, json, stderr) = common::multiarch(&["inspect", image, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    report["digest"].as_str().unwrap().to_string()
+}
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_registry_command_completes_through_a_flaky_registry() {
+    let mut bed = common::testbed().await;
+    let (registry, image) = eight_platform_image(&mut bed).await;
+    let upstream = registry.replace("localhost", "127.0.0.1");
+    let seed = seed();
+    let proxy = FaultProxy::start(&upstream, Mode::Flaky { seed }).await;
+    let through = |reference: &str| reference.replace(&registry, &proxy.address);
+    let source_digest = digest(&image);
+    let replay = format!("(replay with MULTIARCH_FAULT_SEED={seed})");
+
+    // inspect: the same index, read through the faults.
+    assert_eq!(digest(&through(&image)), source_digest, "{replay}");
+
+    // copy, whole: the digest is kept.
+    let whole = format!("{registry}/copied:{}", bed.run_id);
+    let (code, stdout, stderr) = common::multiarch(&["copy", &through(&image), &through(&whole)]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}\n{replay}");
+    assert!(
+        stderr.contains("retrying "),
+        "faults were met and retried: {stderr}"
+    );
+    assert_eq!(digest(&whole), source_digest, "{replay}");
+
+    // copy --platform: the same subset index as a copy without the proxy makes.
+    let subset = format!("{registry}/subset:{}", bed.run_id);
+    let direct = format!("{registry}/subset-direct:{}", bed.run_id);
+    for (from, to) in [
+        (through(&image), through(&subset)),
+        (image.clone(), direct.clone()),
+    ] {
+        let (code, stdout, stderr) =
+            common::multiarch(&["copy", &from, &to, "--platform", "linux/arm64,linux/arm/v7"]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}\n{replay}");
+    }
+    assert_eq!(digest(&subset), digest(&direct), "{replay}");
+
+    // manifest create from two platforms' images, by digest: the same index both ways.
+    let (_, raw, _) = common::multiarch(&["inspect", "--raw", &image]);
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let by_digest = |arch: &str| {
+        let entry = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["platform"]["architecture"] == arch)
+            .unwrap();
+        format!(
+            "{}@{}",
+            image.rsplit_once(':').unwrap().0,
+            entry["digest"].as_str().unwrap()
+        )
+    };
+    let (amd64, s390x) = (by_digest("amd64"), by_digest("s390x"));
+    let created = format!("{registry}/created:{}", bed.run_id);
+    let created_direct = format!("{registry}/created-direct:{}", bed.run_id);
+    for (target, sources) in [
+        (through(&created), [through(&amd64), through(&s390x)]),
+        (created_direct.clone(), [amd64.clone(), s390x.clone()]),
+    ] {
+        let (code, stdout, stderr) =
+            common::multiarch(&["manifest", "create", &target, &sources[0], &sources[1]]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}\n{replay}");
+    }
+    assert_eq!(digest(&created), digest(&created_direct), "{replay}");
+
+    // verify --static-only reads every layer through the faults.
+    let (code, stdout, stderr) = common::multiarch(&["verify", "--static-only", &through(&image)]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}\n{replay}");
+
+    // pull: the kit reads the index through the faults, the engine pulls through them.
+    let pulled = through(&image);
+    bed.track_image(&pulled);
+    let (code, stdout, stderr) = common::multiarch(&["pull", &pulled, "--platform", "linux/arm64"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}\n{replay}");
+
+    let (faults, requests) = proxy.faults();
+    for kind in [
+        Fault::Unavailable,
+        Fault::TooMany,
+        Fault::Cut,
+        Fault::Delayed,
+    ] {
+        assert!(
+            faults.get(&kind).copied().unwrap_or(0) > 0,
+            "the run met no {kind:?} in {requests} requests: {faults:?} {replay}"
+        );
+    }
+}
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_fails_everything_is_given_up_on_in_bounds_and_no_tag_moves() {
+    let (mut bed, registry) = common::testbed_with_registry().await;
+    let image = format!("{registry}/two:{}", bed.run_id);
+    common::build_and_push(&mut bed, "dist", &image, "linux/amd64,linux/arm64");
+    let upstream = registry.replace("localhost", "127.0.0.1");
+    let proxy = FaultProxy::start(&upstream, Mode::FailEverything).await;
+    let target = format!("{}/never:{}", proxy.address, bed.run_id);
+    let bounds = [
+        ("MULTIARCH_RETRIES", "3"),
+        ("MULTIARCH_RETRY_MAX_TIME", "20s"),
+    ];
+
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = common::multiarch_with(&["copy", &image, &target], &bounds);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("gave up on ")
+            && stderr.contains("after 3 tries in ")
+            && stderr.contains("with HTTP 503")
+            && stderr.contains("hint: the registry is busy or restarting"),
+        "how many tries, how long, the last answer, and what to do: {stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "within the bound"
+    );
+    // The tag was not moved: the registry behind the proxy has no such tag.
+    let (code, _, stderr) =
+        common::multiarch(&["inspect", &target.replace(&proxy.address, &registry)]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("was not found"), "{stderr}");
+
+    let (code, _, stderr) = common::multiarch_with(
+        &[
+            "inspect",
+            &image.replace(&registry, &proxy.address),
+            "--json",
+        ],
+        &bounds,
+    );
+    assert_eq!(code, 1);
+    // --json users get each retry as a JSON line.
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(events.len(), 2, "two retries of three tries: {stderr}");
+    assert_eq!(events[0]["event"], "retry", "{stderr}");
+    assert_eq!(events[0]["retry"]["reason"], "HTTP 503", "{stderr}");
+    assert_eq!(events[1]["retry"]["attempt"], 3, "{stderr}");
+}
