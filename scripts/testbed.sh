@@ -402,17 +402,27 @@ unpack_cross_std() (
 # Debian's static busybox per architecture: a shell for test images of every platform
 # (RUN steps, liars), without pulling any image.
 BUSYBOX_DIR=${MULTIARCH_BUSYBOX_DIR:-/var/cache/multiarch/busybox}
-# A registry tool we did not write, to read back what `multiarch copy` wrote.
+# Registry tools we did not write, to read back what the kit writes: skopeo, and from
+# Debian 14 crane, oras and cosign (signatures that must survive a copy).
+REGISTRY_TOOLS=(crane oras cosign)
+registry_tools_ready() {
+  command -v skopeo >/dev/null || return 1
+  local tool
+  for tool in "${REGISTRY_TOOLS[@]}"; do command -v "$tool" >/dev/null || return 1; done
+}
 ensure_registry_tools() {
-  say "skopeo, for the copy tests' second opinion"
-  if ! $REHEARSING && command -v skopeo >/dev/null; then
-    ok "skopeo $(skopeo --version | awk '{print $3}')"
+  say "skopeo, crane, oras and cosign, for the registry tests' second opinions"
+  if ! $REHEARSING && registry_tools_ready; then
+    # Debian's builds carry no version of their own: dpkg's is the one.
+    ok "$(dpkg-query -W -f '${Package} ${Version}, ' skopeo "${REGISTRY_TOOLS[@]}" 2>/dev/null | sed 's/, $//')"
     return 0
   fi
-  is_debian || { missing "skopeo: the copy tests read their results back with it"; return 0; }
-  need_root "installing skopeo"
+  is_debian || { missing "skopeo, crane, oras, cosign: the registry tests read their results back with them"; return 0; }
+  need_root "installing skopeo, crane, oras and cosign"
   apt_install skopeo
-  $REHEARSING || ok "skopeo $(skopeo --version | awk '{print $3}')"
+  add_debian_suite forky
+  apt_install "${REGISTRY_TOOLS[@]/%//forky}"
+  $REHEARSING || ok "skopeo, crane, oras and cosign installed"
 }
 
 BUSYBOX_ARCHS=(amd64 arm64)
@@ -600,7 +610,7 @@ cmd_status() {
   check "QEMU handlers: aarch64, arm" binfmt_ready
   check "arm64 cross toolchain" cross_ready
   check "build-std toolchains (386, arm/v6, arm/v7, ppc64le, s390x, riscv64)" build_std_ready
-  check "skopeo" command -v skopeo
+  check "skopeo, crane, oras, cosign" registry_tools_ready
   if [ -f "$STATE_DIR/dockerd.pid" ]; then
     ok "dockerd was started by the test bed (pid $(cat "$STATE_DIR/dockerd.pid"))"
   fi

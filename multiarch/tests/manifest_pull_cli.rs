@@ -177,6 +177,12 @@ async fn per_arch_tags_become_one_verified_index() {
         code, 0,
         "an edited index still holds what it claims: {stdout}\n{stderr}"
     );
+    // crane and oras read the added-to and annotated index too (issue #26).
+    let edited = multiarch::registry::sha256_digest(raw.trim_end().as_bytes());
+    assert_eq!(
+        common::read_back_with_crane_and_oras(&bed, &target, &edited),
+        2
+    );
 
     // Tags, one per request, as the distribution API pages them.
     let (code, stdout, stderr) = common::multiarch(&[

@@ -63,6 +63,11 @@ async fn every_registry_command_completes_through_a_flaky_registry() {
         "faults were met and retried: {stderr}"
     );
     assert_eq!(digest(&whole), source_digest, "{replay}");
+    assert_eq!(
+        common::read_back_with_crane_and_oras(&bed, &whole, &source_digest),
+        8,
+        "crane validated each platform of the copy"
+    );
 
     // copy --platform: the same subset index as a copy without the proxy makes.
     let subset = format!("{registry}/subset:{}", bed.run_id);
@@ -75,7 +80,12 @@ async fn every_registry_command_completes_through_a_flaky_registry() {
             common::multiarch(&["copy", &from, &to, "--platform", "linux/arm64,linux/arm/v7"]);
         assert_eq!(code, 0, "{stdout}\n{stderr}\n{replay}");
     }
-    assert_eq!(digest(&subset), digest(&direct), "{replay}");
+    let subset_digest = digest(&subset);
+    assert_eq!(subset_digest, digest(&direct), "{replay}");
+    assert_eq!(
+        common::read_back_with_crane_and_oras(&bed, &subset, &subset_digest),
+        2
+    );
 
     // manifest create from two platforms' images, by digest: the same index both ways.
     let (_, raw, _) = common::multiarch(&["inspect", "--raw", &image]);
@@ -104,7 +114,12 @@ async fn every_registry_command_completes_through_a_flaky_registry() {
             common::multiarch(&["manifest", "create", &target, &sources[0], &sources[1]]);
         assert_eq!(code, 0, "{stdout}\n{stderr}\n{replay}");
     }
-    assert_eq!(digest(&created), digest(&created_direct), "{replay}");
+    let created_digest = digest(&created);
+    assert_eq!(created_digest, digest(&created_direct), "{replay}");
+    assert_eq!(
+        common::read_back_with_crane_and_oras(&bed, &created, &created_digest),
+        2
+    );
 
     // verify --static-only reads every layer through the faults.
     let (code, stdout, stderr) = common::multiarch(&["verify", "--static-only", &through(&image)]);

@@ -573,3 +573,41 @@ pub fn base64(text: &str) -> String {
     }
     out
 }
+
+/// Tools we did not write read `image` back (issue #26): `crane digest` and `oras manifest
+/// fetch` must give `digest`, and `crane validate --remote` must pass every platform's
+/// image (not the attestations, whose layers crane reads as gzip). Returns how many images
+/// crane validated.
+pub fn read_back_with_crane_and_oras(bed: &TestBed, image: &str, digest: &str) -> usize {
+    let crane = bed.run("crane", &["digest", "--insecure", image]);
+    assert_eq!(crane.trim(), digest, "crane digest {image}");
+    let fetched = Command::new("oras")
+        .args(["manifest", "fetch", "--plain-http", image])
+        .output()
+        .unwrap();
+    assert!(
+        fetched.status.success(),
+        "oras manifest fetch {image}: {}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    assert_eq!(
+        multiarch::registry::sha256_digest(&fetched.stdout),
+        digest,
+        "oras manifest fetch {image}"
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&fetched.stdout).unwrap();
+    let repository = image.rsplit_once(':').map_or(image, |(r, _)| r);
+    let repository = repository.split('@').next().unwrap_or(repository);
+    let images: Vec<String> = match manifest["manifests"].as_array() {
+        Some(entries) => entries
+            .iter()
+            .filter(|e| e["platform"]["architecture"] != "unknown")
+            .map(|e| format!("{repository}@{}", e["digest"].as_str().unwrap()))
+            .collect(),
+        None => vec![format!("{repository}@{digest}")],
+    };
+    for one in &images {
+        bed.run("crane", &["validate", "--insecure", "--remote", one]);
+    }
+    images.len()
+}
