@@ -4,6 +4,9 @@
 # on the same image, in one run: the first copy (everything to send, into a new
 # repository) and the second (the same again: nothing to send). Each tool's result is
 # checked: the digest it leaves at the target, and whether it equals the source's.
+# Then (BIG_GIB=2 by default, 0 skips it) an image with one layer of that many GiB of
+# random bytes, made here and pushed with curl, copied by multiarch, `skopeo copy --all`
+# and `crane copy`: wall time and peak memory (GNU time's maximum resident set) of each.
 #
 #   bench/copy.sh     (needs the test bed: sudo scripts/testbed.sh up)
 set -euo pipefail
@@ -11,6 +14,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 RUNS=${RUNS:-3}
+BIG_GIB=${BIG_GIB:-2}
 
 cargo build --release -q -p multiarch
 m=target/release/multiarch
@@ -23,7 +27,7 @@ cleanup() {
   docker rm -f -v "$second" >/dev/null 2>&1 || true
   $registry_was_up || $m registry down --volumes >/dev/null 2>&1 || true
   docker rmi -f localhost:5000/bench-copy/eight:1 >/dev/null 2>&1 || true
-  rm -rf "$state"
+  rm -rf "$state" "${big_dir:-}"
 }
 trap cleanup EXIT
 $m registry up >/dev/null 2>&1
@@ -82,3 +86,81 @@ out=$(mktemp)
   echo "<!-- copy:end -->"
 } >"$out"
 write_section copy "$out"
+
+[ "$BIG_GIB" != 0 ] || exit 0
+
+# One layer of BIG_GIB GiB of random bytes (incompressible, as model weights are), as an
+# uncompressed tar layer, pushed by curl so that no tool under test made it.
+big_dir=$(mktemp -d -p "${TMPDIR:-/var/tmp}")
+head -c "$((BIG_GIB * 1024 * 1024 * 1024))" /dev/urandom >"$big_dir/weights.bin"
+tar -C "$big_dir" -cf "$big_dir/layer.tar" weights.bin
+rm "$big_dir/weights.bin"
+upload() { # file repository: prints the blob's digest
+  local digest location
+  digest=sha256:$(sha256sum "$1" | cut -d' ' -f1)
+  location=$(curl -fsS -X POST -D - -o /dev/null "http://localhost:5000/v2/$2/blobs/uploads/" |
+    tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+  case $location in http*) ;; *) location=http://localhost:5000$location ;; esac
+  curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --upload-file "$1" \
+    "$location&digest=$digest" -o /dev/null
+  echo "$digest"
+}
+layer_digest=$(upload "$big_dir/layer.tar" bench-copy/big)
+layer_size=$(stat -c %s "$big_dir/layer.tar")
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["%s"]}}' \
+  "$layer_digest" >"$big_dir/config.json"
+config_digest=$(upload "$big_dir/config.json" bench-copy/big)
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%s}]}' \
+  "$config_digest" "$(stat -c %s "$big_dir/config.json")" "$layer_digest" "$layer_size" >"$big_dir/manifest.json"
+curl -fsS -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+  --data-binary @"$big_dir/manifest.json" http://localhost:5000/v2/bench-copy/big/manifests/1 -o /dev/null
+rm "$big_dir/layer.tar"
+big=localhost:5000/bench-copy/big:1
+
+# Wall seconds and peak resident MiB of one copy, as "SECONDS MIB".
+measured() {
+  local log=$big_dir/time.log
+  if ! /usr/bin/time -v -o "$log" "$@" >/dev/null 2>"$big_dir/err.log"; then
+    cat "$big_dir/err.log" >&2
+    echo "error: \`$*\` failed" >&2
+    exit 1
+  fi
+  awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]}
+              /Maximum resident set size/{kb=$2} END{printf "%.1f %.0f\n", s, kb/1024}' "$log"
+}
+declare -A big_time big_rss
+for tool in multiarch skopeo crane; do big_time[$tool]="" big_rss[$tool]=""; done
+for i in $(seq 1 "$RUNS"); do
+  for tool in multiarch skopeo crane; do
+    to="$target/big-$tool-$i:1"
+    case $tool in
+      multiarch) read -r t r < <(measured $m copy "$big" "$to") ;;
+      skopeo) read -r t r < <(measured skopeo copy --all --quiet --src-tls-verify=false \
+        --dest-tls-verify=false "docker://$big" "docker://$to") ;;
+      crane) read -r t r < <(measured crane copy --insecure "$big" "$to") ;;
+    esac
+    big_time[$tool]+="$t " big_rss[$tool]+="$r "
+    [ "$(crane digest --insecure "$to")" = "$(crane digest --insecure "$big")" ] ||
+      { echo "error: $tool left another digest at $to" >&2; exit 1; }
+  done
+done
+big_row() { printf '| %s | %s | %s s | %s | %s MiB |\n' "$1" "${2% }" "$(echo "$2" | median)" "${3% }" "$(echo "$3" | median)"; }
+out=$(mktemp)
+{
+  echo "<!-- copy-big:start -->"
+  echo "## Copying an image with a $BIG_GIB GiB layer"
+  echo
+  echo "- command: \`bench/copy.sh\` ($RUNS runs each, the tools taking turns; each copy goes to a new repository of the second registry, so every byte is sent)"
+  echo "- date: $(date -u +%Y-%m-%d), machine: $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB, $(uname -m); skopeo $(dpkg-query -W -f '${Version}' skopeo), crane $(dpkg-query -W -f '${Version}' crane); two registry:2 on loopback"
+  echo "- the image: one uncompressed tar layer of $(numfmt --to=iec-i --suffix=B "$layer_size") of random bytes, pushed with curl"
+  echo
+  echo "| tool | wall, runs (s) | wall, median | peak memory, runs (MiB) | peak memory, median |"
+  echo "| --- | --- | ---: | --- | ---: |"
+  big_row "\`multiarch copy\`" "${big_time[multiarch]}" "${big_rss[multiarch]}"
+  big_row "\`skopeo copy --all\`" "${big_time[skopeo]}" "${big_rss[skopeo]}"
+  big_row "\`crane copy\`" "${big_time[crane]}" "${big_rss[crane]}"
+  echo
+  echo "Every copy left the source's digest at its target (\`crane digest\`)."
+  echo "<!-- copy-big:end -->"
+} >"$out"
+write_section copy-big "$out"
