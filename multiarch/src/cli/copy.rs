@@ -116,6 +116,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             eprintln!("the digest is the same: the index arrived byte for byte");
         }
+        let companions = &report.companions;
+        if !companions.is_empty() {
+            eprintln!(
+                "signatures and attestations came along: {} cosign tag(s), {} referrer(s)",
+                companions.tags.len(),
+                companions.referrers.len()
+            );
+        }
+        if report.index_companions_left {
+            eprintln!(
+                "note: the source index's signatures name its digest ({}), not the target's new one: sign the target again (`cosign sign {}/{}@{}`); each platform's own signatures came along",
+                report.source_digest,
+                target.registry(),
+                target.repository(),
+                report.target_digest
+            );
+        }
         println!("{}", report.target_digest);
     }
     Ok(ExitCode::SUCCESS)

@@ -298,6 +298,38 @@ impl Registry {
         Ok(out)
     }
 
+    /// The referrers of `subject` (a reference by digest): the manifests whose `subject`
+    /// it is (cosign 3's signatures among them), from the OCI 1.1 referrers API, or where
+    /// the registry has none, from the referrers tag (`sha256-<hex>`), as oci-client
+    /// falls back; each as its index descriptor. None is an empty list.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`].
+    pub(crate) async fn referrers(&self, subject: &Reference) -> Result<Vec<serde_json::Value>> {
+        let oci = self.oci().await;
+        oci.store_auth_if_needed(subject.resolve_registry(), &auth_for(subject))
+            .await;
+        let found = self
+            .retrying(
+                || format!("GET the referrers of `{}`", subject.whole()),
+                || async {
+                    oci.pull_referrers(subject, None)
+                        .await
+                        .map_err(|e| self.classify(subject, e))
+                },
+            )
+            .await;
+        match found {
+            Ok(index) => Ok(index
+                .manifests
+                .iter()
+                .filter_map(|entry| serde_json::to_value(entry).ok())
+                .collect()),
+            Err(Error::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every tag of `reference`'s repository, `page` at a time (the distribution API's
     /// `n` and `last`), in the registry's order.
     ///

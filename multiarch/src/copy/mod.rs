@@ -10,6 +10,10 @@
 //! image manifest goes up alone under the tag, no index (for AWS Lambda and other
 //! consumers that take one manifest); its digest is that platform's in the source.
 
+mod signatures;
+
+pub use signatures::{Companions, companion_tag};
+
 use std::collections::HashSet;
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -72,6 +76,11 @@ pub struct CopyReport {
     pub blobs_present: usize,
     /// Bytes uploaded.
     pub bytes_sent: u64,
+    /// cosign's tags and the referrers that came along (signatures, attestations).
+    pub companions: Companions,
+    /// A platform subset or a single image has a new digest: the source index's own
+    /// signatures and referrers, which name the old one, cannot follow.
+    pub index_companions_left: bool,
 }
 
 impl CopyReport {
@@ -237,8 +246,28 @@ pub async fn copy(
         .buffer_unordered(PARALLEL_MANIFESTS)
         .try_collect::<Vec<()>>()
         .await?;
+
+    // Signatures, attestations and referrers of what was copied, before the tag moves:
+    // of the index too when its bytes (so its digest) are kept.
+    let mut subjects: Vec<String> = Vec::new();
+    if selection == Selection::All {
+        subjects.push(fetched.digest.clone());
+    }
+    subjects.extend(
+        chosen
+            .iter()
+            .filter(|e| matches!(e.kind, EntryKind::Image { .. }))
+            .map(|e| e.digest.clone()),
+    );
+    let companions =
+        signatures::copy_companions(registry, source, target, &subjects, &on_blob).await?;
+    let index_companions_left = selection != Selection::All
+        && matches!(fetched.manifest, Manifest::Index(_))
+        && signatures::has_companions(registry, source, &fetched.digest).await?;
     report = counted.into_inner().expect("not poisoned");
     report.manifests = chosen.len();
+    report.companions = companions;
+    report.index_companions_left = index_companions_left;
 
     let (bytes, media_type) = match (&fetched.manifest, selection) {
         (_, Selection::Single(_)) => {
