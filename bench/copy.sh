@@ -128,23 +128,26 @@ measured() {
   awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]}
               /Maximum resident set size/{kb=$2} END{printf "%.1f %.0f\n", s, kb/1024}' "$log"
 }
-declare -A big_time big_rss
-for tool in multiarch skopeo crane; do big_time[$tool]="" big_rss[$tool]=""; done
+declare -A big_time big_rss big_same
+for tool in multiarch skopeo crane; do big_time[$tool]="" big_rss[$tool]="" big_same[$tool]=yes; done
 for i in $(seq 1 "$RUNS"); do
   for tool in multiarch skopeo crane; do
     to="$target/big-$tool-$i:1"
+    # skopeo remembers where it saw a blob and mounts it from there: forgotten before
+    # each run, so that every tool sends every byte.
+    rm -f /var/lib/containers/cache/blob-info-cache-v1.* \
+      "${XDG_DATA_HOME:-$HOME/.local/share}"/containers/cache/blob-info-cache-v1.*
     case $tool in
       multiarch) read -r t r < <(measured $m copy "$big" "$to") ;;
-      skopeo) read -r t r < <(measured skopeo copy --all --quiet --src-tls-verify=false \
-        --dest-tls-verify=false "docker://$big" "docker://$to") ;;
+      skopeo) read -r t r < <(measured skopeo copy --all --preserve-digests --quiet \
+        --src-tls-verify=false --dest-tls-verify=false "docker://$big" "docker://$to") ;;
       crane) read -r t r < <(measured crane copy --insecure "$big" "$to") ;;
     esac
     big_time[$tool]+="$t " big_rss[$tool]+="$r "
-    [ "$(crane digest --insecure "$to")" = "$(crane digest --insecure "$big")" ] ||
-      { echo "error: $tool left another digest at $to" >&2; exit 1; }
+    [ "$(crane digest --insecure "$to")" = "$(crane digest --insecure "$big")" ] || big_same[$tool]=no
   done
 done
-big_row() { printf '| %s | %s | %s s | %s | %s MiB |\n' "$1" "${2% }" "$(echo "$2" | median)" "${3% }" "$(echo "$3" | median)"; }
+big_row() { printf '| %s | %s | %s s | %s | %s MiB | %s |\n' "$1" "${2% }" "$(echo "$2" | median)" "${3% }" "$(echo "$3" | median)" "$4"; }
 out=$(mktemp)
 {
   echo "<!-- copy-big:start -->"
@@ -154,13 +157,13 @@ out=$(mktemp)
   echo "- date: $(date -u +%Y-%m-%d), machine: $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB, $(uname -m); skopeo $(dpkg-query -W -f '${Version}' skopeo), crane $(dpkg-query -W -f '${Version}' crane); two registry:2 on loopback"
   echo "- the image: one uncompressed tar layer of $(numfmt --to=iec-i --suffix=B "$layer_size") of random bytes, pushed with curl"
   echo
-  echo "| tool | wall, runs (s) | wall, median | peak memory, runs (MiB) | peak memory, median |"
-  echo "| --- | --- | ---: | --- | ---: |"
-  big_row "\`multiarch copy\`" "${big_time[multiarch]}" "${big_rss[multiarch]}"
-  big_row "\`skopeo copy --all\`" "${big_time[skopeo]}" "${big_rss[skopeo]}"
-  big_row "\`crane copy\`" "${big_time[crane]}" "${big_rss[crane]}"
+  echo "| tool | wall, runs (s) | wall, median | peak memory, runs (MiB) | peak memory, median | digest kept |"
+  echo "| --- | --- | ---: | --- | ---: | --- |"
+  big_row "\`multiarch copy\`" "${big_time[multiarch]}" "${big_rss[multiarch]}" "${big_same[multiarch]}"
+  big_row "\`skopeo copy --all --preserve-digests\`" "${big_time[skopeo]}" "${big_rss[skopeo]}" "${big_same[skopeo]}"
+  big_row "\`crane copy\`" "${big_time[crane]}" "${big_rss[crane]}" "${big_same[crane]}"
   echo
-  echo "Every copy left the source's digest at its target (\`crane digest\`)."
+  echo "\"digest kept\": the target's digest equals the source's (\`crane digest\`)."
   echo "<!-- copy-big:end -->"
 } >"$out"
 write_section copy-big "$out"

@@ -13,10 +13,7 @@ fuzz_target!(|bytes: &[u8]| {
         "application/vnd.oci.image.layer.v1.tar+gzip",
         "application/vnd.oci.image.layer.v1.tar",
     ] {
-        let layer = Layer {
-            media_type: media_type.into(),
-            bytes: bytes.to_vec(),
-        };
+        let layer = Layer::in_memory(media_type, bytes.to_vec());
         let _ = read_head(std::slice::from_ref(&layer), "/arch-server");
     }
 });

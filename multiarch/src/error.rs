@@ -272,6 +272,15 @@ pub enum Error {
         #[source]
         source: Cause,
     },
+    /// A temporary file for a large layer cannot be written.
+    #[error("cannot keep {what} in a temporary file")]
+    Scratch {
+        /// What was to be kept: `the layer sha256:...`.
+        what: String,
+        /// The file system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A file cannot be read out of an image's layers.
     #[error("cannot read `{path}` out of the layers of `{reference}`")]
     Layers {

@@ -108,6 +108,7 @@ pub fn for_error(error: &Error) -> Option<String> {
             _ => "`multiarch manifest --help` shows each edit's form".into(),
         },
         Error::PlatformTwice { .. } => "name one of them, or add the other under another tag".into(),
+        Error::Scratch { .. } => "large layers are read through a temporary file: check that the temporary folder (TMPDIR, else /tmp) has room for the largest one".into(),
         Error::Transient { .. } => "the registry is busy or restarting: try again later, or longer with `--retries N` and `--retry-max-time SECONDS` (MULTIARCH_RETRIES, MULTIARCH_RETRY_MAX_TIME)".into(),
         // The last answer says what to do.
         Error::GaveUp { source, .. } => return for_error(source),

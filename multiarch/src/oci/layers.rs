@@ -2,7 +2,9 @@
 //!
 //! Layers are tar archives (gzip-compressed or not) applied bottom to top; an upper
 //! layer's file, or its whiteout (`.wh.NAME`), hides a lower one. Symbolic and hard
-//! links are followed, so `/usr/local/bin/app -> /app` finds `/app`.
+//! links are followed, so `/usr/local/bin/app -> /app` finds `/app`. A layer is held in
+//! memory when small and in a temporary file when large, and read as a stream either
+//! way, so that a multi-GiB layer costs disk, not memory.
 
 use std::io::Read;
 
@@ -11,13 +13,49 @@ use flate2::read::GzDecoder;
 /// How many bytes of a found file are kept: enough for any ELF header or `#!` line.
 pub(crate) const HEAD_BYTES: usize = 4096;
 
-/// One layer: its media type and its (compressed) bytes.
+/// One layer: its media type and its (compressed) bytes, in memory or in a file.
 #[derive(Debug, Clone)]
 pub struct Layer {
     /// `application/vnd.oci.image.layer.v1.tar+gzip` and friends.
     pub media_type: String,
-    /// The blob as downloaded.
-    pub bytes: Vec<u8>,
+    content: Content,
+}
+
+#[derive(Debug, Clone)]
+enum Content {
+    Bytes(Vec<u8>),
+    /// A temporary file, removed when the last clone of the layer goes.
+    File(std::sync::Arc<tempfile::NamedTempFile>),
+}
+
+impl Layer {
+    /// A layer whose blob is in memory.
+    pub fn in_memory(media_type: impl Into<String>, bytes: Vec<u8>) -> Self {
+        Self {
+            media_type: media_type.into(),
+            content: Content::Bytes(bytes),
+        }
+    }
+
+    /// A layer whose blob is in a temporary file.
+    pub fn on_disk(media_type: impl Into<String>, file: tempfile::NamedTempFile) -> Self {
+        Self {
+            media_type: media_type.into(),
+            content: Content::File(std::sync::Arc::new(file)),
+        }
+    }
+
+    /// The blob from its first byte.
+    fn blob(&self) -> Result<Box<dyn Read + '_>, LayerError> {
+        Ok(match &self.content {
+            Content::Bytes(bytes) => Box::new(bytes.as_slice()),
+            Content::File(file) => {
+                Box::new(std::io::BufReader::new(file.reopen().map_err(|e| {
+                    LayerError::Corrupt(format!("cannot read the layer back: {e}"))
+                })?))
+            }
+        })
+    }
 }
 
 /// Why the layers could not be searched.
@@ -62,9 +100,9 @@ fn open(layer: &Layer) -> Result<tar::Archive<Box<dyn Read + '_>>, LayerError> {
         || media_type.ends_with(".gzip")
         || media_type == "application/vnd.docker.image.rootfs.diff.tar.gzip"
     {
-        Box::new(GzDecoder::new(layer.bytes.as_slice()))
+        Box::new(GzDecoder::new(layer.blob()?))
     } else if media_type.ends_with(".tar") || media_type.ends_with("layer.v1.tar") {
-        Box::new(layer.bytes.as_slice())
+        layer.blob()?
     } else {
         return Err(LayerError::Unsupported(media_type.to_string()));
     };
@@ -343,15 +381,12 @@ mod tests {
         if gzip {
             let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
             std::io::Write::write_all(&mut encoder, &tar).unwrap();
-            Layer {
-                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-                bytes: encoder.finish().unwrap(),
-            }
+            Layer::in_memory(
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                encoder.finish().unwrap(),
+            )
         } else {
-            Layer {
-                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
-                bytes: tar,
-            }
+            Layer::in_memory("application/vnd.oci.image.layer.v1.tar", tar)
         }
     }
 
@@ -380,6 +415,22 @@ mod tests {
         assert_eq!(read_head(&layers, "/bin/app").unwrap().unwrap().1, b"new");
         assert_eq!(read_head(&layers, "/bin/gone").unwrap(), None);
         assert_eq!(read_head(&layers, "/bin/never").unwrap(), None);
+    }
+
+    #[test]
+    fn a_layer_on_disk_reads_as_one_in_memory() {
+        use std::io::Write;
+        let in_memory = layer(&[Item::File("bin/app", b"\x7fELF on disk")], true);
+        let Content::Bytes(bytes) = &in_memory.content else {
+            panic!("built in memory")
+        };
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(bytes).unwrap();
+        let on_disk = Layer::on_disk(in_memory.media_type.clone(), file);
+        let found = read_head(std::slice::from_ref(&on_disk), "/bin/app").unwrap().unwrap();
+        assert_eq!(found.1, b"\x7fELF on disk");
+        // Read again: each read starts from the first byte.
+        assert_eq!(list_paths(&[on_disk]).unwrap().len(), 1);
     }
 
     #[test]
@@ -433,18 +484,15 @@ mod tests {
             read_head(&[looping], "/a").unwrap_err().to_string(),
             "`/a` is a link loop"
         );
-        let zstd = Layer {
-            media_type: "application/vnd.oci.image.layer.v1.tar+zstd".into(),
-            bytes: vec![],
-        };
+        let zstd = Layer::in_memory("application/vnd.oci.image.layer.v1.tar+zstd", vec![]);
         assert!(matches!(
             read_head(&[zstd], "/a"),
             Err(LayerError::Unsupported(_))
         ));
-        let corrupt = Layer {
-            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-            bytes: b"not gzip at all".to_vec(),
-        };
+        let corrupt = Layer::in_memory(
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            b"not gzip at all".to_vec(),
+        );
         assert!(matches!(
             read_head(&[corrupt], "/a"),
             Err(LayerError::Corrupt(_))

@@ -330,6 +330,97 @@ impl Registry {
         }
     }
 
+    /// One layer, for reading files out of it: in memory when small, streamed into a
+    /// temporary file when large (its digest checked as the bytes pass), so that a
+    /// multi-GiB layer costs disk, not memory.
+    ///
+    /// # Errors
+    /// As [`Registry::fetch_blob`]; [`Error::Scratch`] when the file cannot be written.
+    pub(crate) async fn fetch_layer(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+    ) -> Result<crate::oci::layers::Layer> {
+        use crate::oci::layers::Layer;
+        /// Layers up to this size are read into memory.
+        const IN_MEMORY: u64 = 16 << 20;
+        let media_type = descriptor.media_type().to_string();
+        if descriptor.size() <= IN_MEMORY {
+            let bytes = self.fetch_blob(reference, descriptor).await?;
+            return Ok(Layer::in_memory(media_type, bytes));
+        }
+        let file = self
+            .retrying(
+                || {
+                    format!(
+                        "GET the layer {} of `{}`",
+                        descriptor.digest(),
+                        reference.whole()
+                    )
+                },
+                || self.blob_to_file(reference, descriptor),
+            )
+            .await?;
+        Ok(Layer::on_disk(media_type, file))
+    }
+
+    async fn blob_to_file(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+    ) -> Result<tempfile::NamedTempFile> {
+        use futures_util::StreamExt;
+        use std::io::Write;
+        self.settle().await;
+        let wanted = OciDescriptor {
+            media_type: descriptor.media_type().to_string(),
+            digest: descriptor.digest().to_string(),
+            size: i64::try_from(descriptor.size()).unwrap_or(i64::MAX),
+            ..Default::default()
+        };
+        let mut pulled = self
+            .oci()
+            .await
+            .pull_blob_stream(reference, &wanted)
+            .await
+            .map_err(|e| self.classify(reference, e))?;
+        let scratch = |source: std::io::Error| Error::Scratch {
+            what: format!("the layer {}", descriptor.digest()),
+            source,
+        };
+        let mut file = tempfile::NamedTempFile::new().map_err(scratch)?;
+        while let Some(chunk) = pulled.stream.next().await {
+            let chunk = chunk.map_err(|e| self.stream_failure(reference, descriptor, e))?;
+            file.write_all(&chunk).map_err(scratch)?;
+        }
+        file.flush().map_err(scratch)?;
+        Ok(file)
+    }
+
+    /// What a blob stream that ended early means: altered content (its digest did not
+    /// match), or a transport failure worth another try.
+    pub(super) fn stream_failure(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+        error: std::io::Error,
+    ) -> Error {
+        if error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<oci_client::errors::DigestError>())
+        {
+            Error::DigestMismatch {
+                reference: reference.whole(),
+                expected: descriptor.digest().to_string(),
+            }
+        } else {
+            Error::Unreachable {
+                registry: reference.resolve_registry().to_string(),
+                source: error.into(),
+            }
+        }
+    }
+
     /// Every tag of `reference`'s repository, `page` at a time (the distribution API's
     /// `n` and `last`), in the registry's order.
     ///

@@ -167,19 +167,7 @@ impl Registry {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
         match (pushed, cut) {
-            (_, Some(e))
-                if e.get_ref()
-                    .is_some_and(|inner| inner.is::<oci_client::errors::DigestError>()) =>
-            {
-                Err(Error::DigestMismatch {
-                    reference: source.whole(),
-                    expected: blob.digest().to_string(),
-                })
-            }
-            (_, Some(e)) => Err(Error::Unreachable {
-                registry: source.resolve_registry().to_string(),
-                source: e.into(),
-            }),
+            (_, Some(e)) => Err(self.stream_failure(source, blob, e)),
             (Ok(_), None) => Ok(()),
             (Err(e), None) => Err(self.classify(target, e)),
         }

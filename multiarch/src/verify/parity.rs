@@ -15,7 +15,7 @@ use serde::Serialize;
 use multiarch_platform::Platform;
 
 use crate::error::Result;
-use crate::oci::layers::{self, Layer};
+use crate::oci::layers;
 use crate::registry::Registry;
 
 /// How many paths one finding names in text; `--json` has them all.
@@ -284,10 +284,7 @@ pub(crate) async fn sibling(
     let by_digest = reference.clone_with_digest(digest.to_string());
     let mut downloaded = Vec::with_capacity(image.manifest.layers().len());
     for descriptor in image.manifest.layers() {
-        downloaded.push(Layer {
-            media_type: descriptor.media_type().to_string(),
-            bytes: registry.fetch_blob(&by_digest, descriptor).await?,
-        });
+        downloaded.push(registry.fetch_layer(&by_digest, descriptor).await?);
     }
     let paths = layers::list_paths(&downloaded)
         .map_err(|source| crate::error::Error::Layers {

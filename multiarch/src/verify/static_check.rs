@@ -72,10 +72,7 @@ async fn check_binaries(
     let by_digest = reference.clone_with_digest(digest.to_string());
     let mut downloaded = Vec::with_capacity(image.manifest.layers().len());
     for descriptor in image.manifest.layers() {
-        downloaded.push(Layer {
-            media_type: descriptor.media_type().to_string(),
-            bytes: registry.fetch_blob(&by_digest, descriptor).await?,
-        });
+        downloaded.push(registry.fetch_layer(&by_digest, descriptor).await?);
     }
 
     let mut program = candidates[0].clone();
