@@ -198,3 +198,76 @@ async fn a_registry_that_fails_everything_is_given_up_on_in_bounds_and_no_tag_mo
     assert_eq!(events[0]["retry"]["reason"], "HTTP 503", "{stderr}");
     assert_eq!(events[1]["retry"]["attempt"], 3, "{stderr}");
 }
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_too_large_for_memory_is_verified_from_disk_through_the_faults() {
+    let mut bed = common::testbed().await;
+    let registry = bed.start_registry().await;
+    // busybox beside 24 MiB of random bytes in one layer: more than verify keeps in
+    // memory, so the layer is streamed into a temporary file.
+    let context = tempfile::tempdir().unwrap();
+    let root = context.path();
+    for arch in ["amd64", "arm64"] {
+        let dir = root.join(arch);
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::fs::copy(
+            std::path::Path::new("/var/cache/multiarch/busybox")
+                .join(arch)
+                .join("busybox"),
+            dir.join("bin/busybox"),
+        )
+        .unwrap();
+        let mut noise = vec![0u8; 24 << 20];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for byte in &mut noise {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        std::fs::write(dir.join("weights.bin"), noise).unwrap();
+    }
+    std::fs::write(
+        root.join("Dockerfile"),
+        "FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/ /\nENTRYPOINT [\"/bin/busybox\"]\n",
+    )
+    .unwrap();
+    let image = format!("{registry}/large-layer:{}", bed.run_id);
+    common::buildx_push(
+        &mut bed,
+        &image,
+        "linux/amd64,linux/arm64",
+        &[],
+        root.to_str().unwrap(),
+    );
+    let (_, json, _) = common::multiarch(&["inspect", &image, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let largest = report["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["layers_size"].as_u64())
+        .max()
+        .unwrap();
+    assert!(
+        largest > 16 << 20,
+        "the layer is larger than verify keeps in memory: {largest}"
+    );
+
+    let proxy = FaultProxy::start(
+        &registry.replace("localhost", "127.0.0.1"),
+        Mode::Flaky { seed: seed() },
+    )
+    .await;
+    let (code, stdout, stderr) = common::multiarch(&[
+        "verify",
+        "--static-only",
+        &image.replace(&registry, &proxy.address),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        common::row(&stdout, "linux/arm64").contains("/bin/busybox: AArch64"),
+        "{stdout}"
+    );
+}

@@ -14,7 +14,8 @@ async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
     common::build_and_push(&mut bed, "dist", &good, "linux/amd64,linux/arm64");
     let (code, stdout, stderr) = common::multiarch(&["verify", &good]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let platforms = stdout.lines().filter(|l| l.starts_with("linux/")).count();
+    let table = stdout.split("\n\n").next().unwrap_or_default();
+    let platforms = table.lines().filter(|l| l.starts_with("linux/")).count();
     assert_eq!(platforms, 2, "one row per platform: {stdout}");
     let amd64 = common::row(&stdout, "linux/amd64");
     assert!(amd64.starts_with("linux/amd64  PASS"), "{stdout}");

@@ -88,14 +88,22 @@ pub(crate) async fn copy_companions(
     on_blob: &(dyn Fn(BlobCopied) + Sync),
 ) -> Result<Companions> {
     use futures_util::{StreamExt, TryStreamExt};
-    // A few subjects at once: most have nothing, and each costs a few round trips.
+    // The repository's tags, read once, say which cosign tags exist; without them (a
+    // registry that does not list tags) each is asked for.
+    let listed: Option<std::collections::HashSet<String>> = registry
+        .tags(source, 1000)
+        .await
+        .ok()
+        .map(|tags| tags.into_iter().collect());
+    let listed = listed.as_ref();
+    // Several subjects at once: most have nothing, and each costs a round trip or two.
     let found: Vec<(Companions, Companions)> = futures_util::stream::iter(subjects)
         .map(|subject| async move {
-            let tags = copy_cosign_tags(registry, source, target, subject, on_blob).await?;
+            let tags = copy_cosign_tags(registry, source, target, subject, listed, on_blob).await?;
             let referrers = copy_referrers(registry, source, target, subject, on_blob).await?;
             Ok::<_, Error>((tags, referrers))
         })
-        .buffered(4)
+        .buffered(16)
         .try_collect()
         .await?;
     let mut copied = Companions::default();
@@ -111,6 +119,7 @@ async fn copy_cosign_tags(
     source: &Reference,
     target: &Reference,
     subject: &str,
+    listed: Option<&std::collections::HashSet<String>>,
     on_blob: &(dyn Fn(BlobCopied) + Sync),
 ) -> Result<Companions> {
     let mut copied = Companions::default();
@@ -118,6 +127,9 @@ async fn copy_cosign_tags(
         let Some(tag) = companion_tag(subject, suffix) else {
             continue;
         };
+        if listed.is_some_and(|tags| !tags.contains(&tag)) {
+            continue;
+        }
         let fetched = match registry.fetch(&tagged(source, tag.clone())).await {
             Ok(fetched) => fetched,
             Err(Error::NotFound { .. }) => continue,

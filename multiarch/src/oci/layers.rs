@@ -427,7 +427,9 @@ mod tests {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(bytes).unwrap();
         let on_disk = Layer::on_disk(in_memory.media_type.clone(), file);
-        let found = read_head(std::slice::from_ref(&on_disk), "/bin/app").unwrap().unwrap();
+        let found = read_head(std::slice::from_ref(&on_disk), "/bin/app")
+            .unwrap()
+            .unwrap();
         assert_eq!(found.1, b"\x7fELF on disk");
         // Read again: each read starts from the first byte.
         assert_eq!(list_paths(&[on_disk]).unwrap().len(), 1);
