@@ -21,6 +21,7 @@ mod manifest_pull_cli;
 mod nodes_cli;
 mod parity_cli;
 mod plugin_cli;
+mod preflight_cli;
 mod registry_cli;
 mod registry_faults_cli;
 mod release_gate_cli;

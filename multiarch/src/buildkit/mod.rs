@@ -6,7 +6,8 @@
 //! BuildKit's control API for the status stream ([`control`]), that stream told as
 //! buildx's plain progress ([`progress`]), and the build itself ([`image`]), which
 //! reports progress as [`image::BuildEvent`]s and never prints; a builder made of several
-//! engines ([`nodes`]) spreads a build over them ([`spread`]).
+//! engines ([`nodes`]) spreads a build over them ([`spread`]); before any of it, every
+//! base image is checked for every platform ([`preflight`]).
 
 pub mod builder;
 pub mod buildkit_config;
@@ -19,6 +20,7 @@ pub(crate) mod dial;
 pub mod flags;
 pub mod image;
 pub mod nodes;
+pub mod preflight;
 pub(crate) mod progress;
 pub mod remote;
 pub mod setup;

@@ -71,6 +71,13 @@ pub struct Args {
     /// Plain progress output, even on a terminal
     #[arg(long)]
     plain: bool,
+    /// Only check that every base image exists for every platform (and holds that CPU's
+    /// programs), print the table, and build nothing
+    #[arg(long, conflicts_with = "no_preflight")]
+    preflight: bool,
+    /// Skip the check of the base images that runs before every build
+    #[arg(long)]
+    no_preflight: bool,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -110,9 +117,101 @@ fn check_inputs(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every base of the build, checked for every platform before anything compiles; the
+/// table on stderr (stdout with `--preflight` alone).
+///
+/// # Errors
+/// A Dockerfile that cannot be read or planned, or a base that stops the build; else how
+/// many bases could not be asked.
+async fn preflight(args: &Args) -> anyhow::Result<usize> {
+    use multiarch::buildkit::preflight::{self, Planned};
+    use multiarch::registry::retry::RetryPolicy;
+    let file = args
+        .file
+        .clone()
+        .unwrap_or_else(|| args.context.join("Dockerfile"));
+    let dockerfile = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read the Dockerfile `{}`", file.display()))?;
+    let contexts: Vec<String> = args.build_contexts.iter().map(|c| c.name.clone()).collect();
+    let build_platform = match multiarch::engine::connect().await {
+        Ok(docker) => multiarch::engine::engine_platform(&docker).await,
+        Err(_) => None,
+    }
+    .or_else(|| multiarch::Platform::from_machine(std::env::consts::ARCH))
+    .unwrap_or_else(multiarch::Platform::linux_amd64);
+    let bases = preflight::plan(&Planned {
+        dockerfile: &dockerfile,
+        target: args.target.as_deref(),
+        build_args: &args.build_args,
+        contexts: &contexts,
+        platforms: &args.platform.0,
+        build_platform: &build_platform,
+    })
+    .with_context(|| format!("cannot check the base images of `{}`", file.display()))?;
+    if bases.is_empty() {
+        if args.preflight {
+            eprintln!(
+                "no base image to check: every stage starts FROM scratch, another stage or a named context"
+            );
+        }
+        return Ok(0);
+    }
+    let references: Vec<_> = bases
+        .iter()
+        .filter_map(|b| parse_reference(&b.image).ok())
+        .collect();
+    // A quick look: a base that cannot be asked is the build's to report.
+    let registry = args
+        .registry
+        .client(&references, false)
+        .with_retry(RetryPolicy {
+            tries: 2,
+            ..RetryPolicy::default()
+        });
+    let checks = preflight::check(&registry, &bases).await;
+    let table = super::render::preflight_table(&checks);
+    if args.preflight {
+        print!("{table}");
+    } else {
+        eprint!("{table}");
+    }
+    let stopping: Vec<_> = checks
+        .iter()
+        .filter(|c| c.status.stops_the_build())
+        .collect();
+    if let Some(first) = stopping.first() {
+        return Err(problem(
+            format!(
+                "{} base image(s) would fail this build: `{}` for {} first; nothing was built",
+                stopping.len(),
+                first.image,
+                first.platform
+            ),
+            "build for the platforms the base has (`--platform`), or choose a base or tag that has them all (`multiarch inspect BASE` lists them)",
+        ));
+    }
+    Ok(checks
+        .iter()
+        .filter(|c| matches!(c.status, preflight::BaseStatus::Unchecked { .. }))
+        .count())
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let reference = parse_reference(&args.tag)?;
     check_inputs(&args)?;
+    if !args.no_preflight {
+        let unchecked = preflight(&args).await?;
+        if args.preflight {
+            if unchecked > 0 {
+                eprintln!(
+                    "{unchecked} base image(s) could not be checked from here; the others have every platform this build needs"
+                );
+            } else {
+                eprintln!("every base image has every platform this build needs");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let (chosen, why) = Builders::from_env().choose(args.builder.as_deref())?;
     let flags = BuildFlags {
         cache_from: args.cache_from,

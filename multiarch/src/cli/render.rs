@@ -111,6 +111,37 @@ pub fn verify_table(reports: &[PlatformReport]) -> String {
     out
 }
 
+/// The pre-flight table: one row per base and platform, what the registry has.
+pub fn preflight_table(checks: &[multiarch::buildkit::preflight::BaseCheck]) -> String {
+    use multiarch::buildkit::preflight::BaseStatus;
+    let rows: Vec<Vec<String>> = checks
+        .iter()
+        .map(|c| {
+            let result = match &c.status {
+                // As `inspect` shortens digests.
+                BaseStatus::Present { digest } => {
+                    format!("ok {}…", digest.get(..15).unwrap_or(digest))
+                }
+                BaseStatus::Missing { available } if available.is_empty() => {
+                    "MISSING: the image was not found".into()
+                }
+                BaseStatus::Missing { available } => {
+                    format!("MISSING: it has {}", multiarch::join_platforms(available))
+                }
+                BaseStatus::Wrong { detail } => format!("WRONG: {detail}"),
+                BaseStatus::Unchecked { reason } => format!("unchecked: {reason}"),
+            };
+            vec![
+                c.image.clone(),
+                c.platform.to_string(),
+                c.stage.clone(),
+                result,
+            ]
+        })
+        .collect();
+    table(&["BASE", "PLATFORM", "STAGE", "RESULT"], &rows)
+}
+
 /// Columns as wide as their widest cell, two spaces apart, the last one unpadded.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let header: Vec<String> = header.iter().map(ToString::to_string).collect();
