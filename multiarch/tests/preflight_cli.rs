@@ -142,6 +142,45 @@ async fn a_base_that_lacks_a_platform_or_holds_another_cpu_stops_the_build_befor
     let (code, _, _) = common::multiarch(&["inspect", &target]);
     assert_eq!(code, 1, "nothing was pushed");
 
+    // A moving tag that dropped a platform (`latest` is now amd64 only): --history
+    // names the newest tag of its line that still has it.
+    let line = format!("{registry}/line");
+    for (tag, platforms) in [
+        ("1", "linux/amd64,linux/arm64"),
+        ("2", "linux/amd64,linux/arm64"),
+        ("3", "linux/amd64"),
+        ("latest", "linux/amd64"),
+    ] {
+        let pushed = push_base(&mut bed, &registry, "line", platforms, |arch| arch);
+        bed.run(
+            "crane",
+            &["copy", "--insecure", &pushed, &format!("{line}:{tag}")],
+        );
+    }
+    let moving = tempfile::tempdir().unwrap();
+    std::fs::write(
+        moving.path().join("Dockerfile"),
+        format!("FROM {line}:latest\nCOPY Dockerfile /\n"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = common::multiarch(&[
+        "build",
+        moving.path().to_str().unwrap(),
+        "-t",
+        &target,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--preflight",
+        "--history",
+    ]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "MISSING: it has linux/amd64; `{line}:2` still has it"
+        )),
+        "{stdout}\n{stderr}"
+    );
+
     // --no-preflight leaves it to BuildKit, which builds on the liar's base.
     let (code, stdout, stderr) = build(&["--no-preflight"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");

@@ -281,6 +281,10 @@ pub struct BaseCheck {
     /// How it stands.
     #[serde(flatten)]
     pub status: BaseStatus,
+    /// For a missing platform, with `--history`: the newest tag of the base's line that
+    /// still has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub still_in: Option<String>,
 }
 
 /// Asks the registries about every base: each image's index once, then for each platform
@@ -334,6 +338,7 @@ pub async fn check(registry: &crate::registry::Registry, bases: &[Base]) -> Vec<
             platform: base.platform.clone(),
             stage: base.stage.clone(),
             status,
+            still_in: None,
         });
     }
     checks
@@ -372,6 +377,87 @@ async fn static_status(
             reason: crate::error::root_cause(&e),
         },
     }
+}
+
+/// Tag words that name a moving line, not a version: `node:lts`, `nginx:mainline`.
+const LINE_WORDS: &[&str] = &["latest", "lts", "stable", "current", "mainline"];
+
+/// A tag as a version and a flavour: `22.1-slim` is (`[22, 1]`, `-slim`), `lts-slim` is
+/// (none, `-slim`), `latest` is (none, ``).
+fn version_and_flavour(tag: &str) -> (Option<Vec<u64>>, &str) {
+    let digits = tag
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(tag.len());
+    if digits > 0
+        && tag[..digits]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    {
+        let version = tag[..digits]
+            .split('.')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse().unwrap_or(0))
+            .collect();
+        return (Some(version), &tag[digits..]);
+    }
+    for word in LINE_WORDS {
+        if let Some(flavour) = tag.strip_prefix(word) {
+            return (None, flavour);
+        }
+    }
+    (None, tag)
+}
+
+/// The tags of `tag`'s line to look through, newest version first: versioned tags of the
+/// same flavour (`22-slim` and `20-slim` for `lts-slim`), `tag` itself left out.
+pub fn same_line(tag: &str, tags: &[String]) -> Vec<String> {
+    let (_, flavour) = version_and_flavour(tag);
+    let mut versioned: Vec<(Vec<u64>, &String)> = tags
+        .iter()
+        .filter(|t| t.as_str() != tag)
+        .filter_map(|t| match version_and_flavour(t) {
+            (Some(version), f) if f == flavour => Some((version, t)),
+            _ => None,
+        })
+        .collect();
+    versioned.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    versioned.into_iter().map(|(_, t)| t.clone()).collect()
+}
+
+/// How many tags of a line `--history` looks at, at most.
+const HISTORY_LOOKS: usize = 12;
+
+/// The newest tag of `image`'s line that still has `platform` (`--history`): where a
+/// moving tag dropped a platform, the one to pin.
+///
+/// # Errors
+/// As [`crate::registry::Registry::tags`].
+pub async fn still_has(
+    registry: &crate::registry::Registry,
+    image: &str,
+    platform: &Platform,
+) -> crate::error::Result<Option<String>> {
+    let reference = crate::registry::parse_reference(image)?;
+    let tag = reference.tag().unwrap_or("latest").to_string();
+    let tags = registry.tags(&reference, 1000).await?;
+    for candidate in same_line(&tag, &tags).into_iter().take(HISTORY_LOOKS) {
+        let other = oci_client::Reference::with_tag(
+            reference.registry().to_string(),
+            reference.repository().to_string(),
+            candidate.clone(),
+        );
+        let Ok((_, entries)) = registry.fetch_entries(&other).await else {
+            continue;
+        };
+        if entries.iter().any(|e| e.platform() == Some(platform)) {
+            let repository = image
+                .rsplit_once(':')
+                .map_or(image, |(r, t)| if t.contains('/') { image } else { r });
+            return Ok(Some(format!("{repository}:{candidate}")));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -482,6 +568,33 @@ COPY --from=tools /etc/os-release /
         assert_eq!(
             expand("$A-${A}-${B:-d}-${E:-e}-${A:+p}-${B:+q}-$$", &vars),
             "x-x-d-e-p--$$"
+        );
+    }
+
+    #[test]
+    fn a_moving_tags_line_is_its_versions_of_the_same_flavour_newest_first() {
+        let tags: Vec<String> = [
+            "lts-slim",
+            "24-slim",
+            "22-slim",
+            "22.1-slim",
+            "20-slim",
+            "22-alpine",
+            "22",
+            "latest",
+            "9-slim",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        assert_eq!(
+            same_line("lts-slim", &tags),
+            ["24-slim", "22.1-slim", "22-slim", "20-slim", "9-slim"]
+        );
+        assert_eq!(same_line("latest", &tags), ["22"]);
+        assert_eq!(
+            same_line("24-slim", &tags),
+            ["22.1-slim", "22-slim", "20-slim", "9-slim"]
         );
     }
 

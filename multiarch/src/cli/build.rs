@@ -78,6 +78,10 @@ pub struct Args {
     /// Skip the check of the base images that runs before every build
     #[arg(long)]
     no_preflight: bool,
+    /// For a base that lacks a platform, look through the tags of its line for the
+    /// newest that still has it (`node:lts` lost linux/arm/v7; `node:22` has it)
+    #[arg(long, conflicts_with = "no_preflight")]
+    history: bool,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -168,7 +172,23 @@ async fn preflight(args: &Args) -> anyhow::Result<usize> {
             tries: 2,
             ..RetryPolicy::default()
         });
-    let checks = preflight::check(&registry, &bases).await;
+    let mut checks = preflight::check(&registry, &bases).await;
+    if args.history {
+        for check in &mut checks {
+            if let preflight::BaseStatus::Missing { available } = &check.status
+                && !available.is_empty()
+            {
+                match preflight::still_has(&registry, &check.image, &check.platform).await {
+                    Ok(found) => check.still_in = found,
+                    Err(e) => eprintln!(
+                        "warning: cannot look through the tags of `{}`: {}",
+                        check.image,
+                        multiarch::error::root_cause(&e)
+                    ),
+                }
+            }
+        }
+    }
     let table = super::render::preflight_table(&checks);
     if args.preflight {
         print!("{table}");

@@ -131,6 +131,10 @@ pub fn preflight_table(checks: &[multiarch::buildkit::preflight::BaseCheck]) -> 
                 BaseStatus::Wrong { detail } => format!("WRONG: {detail}"),
                 BaseStatus::Unchecked { reason } => format!("unchecked: {reason}"),
             };
+            let result = match &c.still_in {
+                Some(tag) => format!("{result}; `{tag}` still has it"),
+                None => result,
+            };
             vec![
                 c.image.clone(),
                 c.platform.to_string(),
