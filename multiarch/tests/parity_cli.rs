@@ -3,21 +3,7 @@
 //! drift is named with the platforms on each side. What must differ (the machine name
 //! `uname -m` prints) does not count.
 
-use std::path::Path;
-
 use crate::common;
-
-fn busybox(arch: &str) -> std::path::PathBuf {
-    let path = Path::new("/var/cache/multiarch/busybox")
-        .join(arch)
-        .join("busybox");
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/testbed.sh up",
-        path.display()
-    );
-    path
-}
 
 #[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,7 +14,7 @@ async fn platforms_that_drifted_apart_are_named_and_fail() {
     let root = context.path();
     for arch in ["amd64", "arm64"] {
         std::fs::create_dir_all(root.join(arch).join("bin")).unwrap();
-        std::fs::copy(busybox(arch), root.join(arch).join("bin/busybox")).unwrap();
+        std::fs::copy(common::busybox(arch), root.join(arch).join("bin/busybox")).unwrap();
     }
     std::fs::create_dir_all(root.join("arm64/etc")).unwrap();
     std::fs::write(root.join("arm64/etc/extra.conf"), "only here\n").unwrap();

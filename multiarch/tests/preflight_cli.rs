@@ -2,8 +2,6 @@
 //! table, and a base that lacks a platform or holds another CPU's programs stops the build
 //! in seconds, before anything compiles; nothing is built or pushed.
 
-use std::path::Path;
-
 use crate::common::{self, TestBed};
 
 /// A busybox base pushed as `name`, with, for each platform, the busybox of `holds(arch)`.
@@ -18,13 +16,7 @@ fn push_base(
     for arch in ["amd64", "arm64"] {
         let dir = context.path().join(arch).join("bin");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(
-            Path::new("/var/cache/multiarch/busybox")
-                .join(holds(arch))
-                .join("busybox"),
-            dir.join("busybox"),
-        )
-        .unwrap();
+        std::fs::copy(common::busybox(holds(arch)), dir.join("busybox")).unwrap();
     }
     std::fs::write(
         context.path().join("Dockerfile"),

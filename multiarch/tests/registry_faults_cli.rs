@@ -211,13 +211,7 @@ async fn a_layer_too_large_for_memory_is_verified_from_disk_through_the_faults()
     for arch in ["amd64", "arm64"] {
         let dir = root.join(arch);
         std::fs::create_dir_all(dir.join("bin")).unwrap();
-        std::fs::copy(
-            std::path::Path::new("/var/cache/multiarch/busybox")
-                .join(arch)
-                .join("busybox"),
-            dir.join("bin/busybox"),
-        )
-        .unwrap();
+        std::fs::copy(common::busybox(arch), dir.join("bin/busybox")).unwrap();
         let mut noise = vec![0u8; 24 << 20];
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for byte in &mut noise {

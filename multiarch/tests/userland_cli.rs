@@ -7,19 +7,6 @@ use std::path::Path;
 
 use crate::common;
 
-/// Debian's static busybox per architecture, which `scripts/testbed.sh up` keeps.
-const BUSYBOX: &str = "/var/cache/multiarch/busybox";
-
-fn busybox(arch: &str) -> std::path::PathBuf {
-    let path = Path::new(BUSYBOX).join(arch).join("busybox");
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/testbed.sh up",
-        path.display()
-    );
-    path
-}
-
 fn place(root: &Path, path: &str, from: &Path) {
     let to = root.join(path);
     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -35,11 +22,11 @@ async fn verify_judges_every_program_and_the_x86_level() {
     let root = context.path();
 
     // amd64: its entrypoint is amd64's busybox, but /usr/bin/tool is arm64's.
-    place(root, "amd64/bin/busybox", &busybox("amd64"));
-    place(root, "amd64/usr/bin/tool", &busybox("arm64"));
+    place(root, "amd64/bin/busybox", &common::busybox("amd64"));
+    place(root, "amd64/usr/bin/tool", &common::busybox("arm64"));
     // arm64: all arm64.
-    place(root, "arm64/bin/busybox", &busybox("arm64"));
-    place(root, "arm64/usr/bin/tool", &busybox("arm64"));
+    place(root, "arm64/bin/busybox", &common::busybox("arm64"));
+    place(root, "arm64/usr/bin/tool", &common::busybox("arm64"));
     // amd64/v2: a static program the linker marked as needing x86-64-v4 (AVX-512), as
     // `-march=x86-64-v4` builds are; a v2 CPU has no AVX-512.
     let source = root.join("main.c");

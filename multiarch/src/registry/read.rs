@@ -105,15 +105,13 @@ impl Registry {
                 reference: reference.whole(),
                 status: 403,
             }),
-            status if super::retry::is_transient_status(status) => Err(Error::Transient {
-                reference: reference.whole(),
-                status,
-                retry_after: super::retry::retry_after(response.headers()),
-            }),
-            status => Err(Error::BadAnswer {
-                reference: reference.whole(),
-                reason: format!("`{url}` answered HTTP {status}"),
-            }),
+            status => Err(
+                super::retry::transient_answer(reference, status, response.headers())
+                    .unwrap_or_else(|| Error::BadAnswer {
+                        reference: reference.whole(),
+                        reason: format!("`{url}` answered HTTP {status}"),
+                    }),
+            ),
         }
     }
 
@@ -271,12 +269,7 @@ impl Registry {
         descriptor: &Descriptor,
     ) -> Result<Vec<u8>> {
         self.settle().await;
-        let wanted = OciDescriptor {
-            media_type: descriptor.media_type().to_string(),
-            digest: descriptor.digest().to_string(),
-            size: i64::try_from(descriptor.size()).unwrap_or(i64::MAX),
-            ..Default::default()
-        };
+        let wanted = oci_descriptor(descriptor);
         if self.uses_http(reference.resolve_registry()) {
             let path = format!("blobs/{}", descriptor.digest());
             if let Some((bytes, _)) = self.plain_get(reference, &path, "*/*").await? {
@@ -372,12 +365,7 @@ impl Registry {
         use futures_util::StreamExt;
         use std::io::Write;
         self.settle().await;
-        let wanted = OciDescriptor {
-            media_type: descriptor.media_type().to_string(),
-            digest: descriptor.digest().to_string(),
-            size: i64::try_from(descriptor.size()).unwrap_or(i64::MAX),
-            ..Default::default()
-        };
+        let wanted = oci_descriptor(descriptor);
         let mut pulled = self
             .oci()
             .await
@@ -455,5 +443,15 @@ impl Registry {
                 return Ok(all);
             }
         }
+    }
+}
+
+/// oci-client's descriptor for an OCI one, for its blob requests.
+pub(super) fn oci_descriptor(descriptor: &Descriptor) -> OciDescriptor {
+    OciDescriptor {
+        media_type: descriptor.media_type().to_string(),
+        digest: descriptor.digest().to_string(),
+        size: i64::try_from(descriptor.size()).unwrap_or(i64::MAX),
+        ..Default::default()
     }
 }

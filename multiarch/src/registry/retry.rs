@@ -131,6 +131,20 @@ pub(crate) fn is_transient_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
+/// The error for an HTTP answer that says "not now" (`Retry-After` read), or `None` for
+/// any other status, which the caller names itself.
+pub(crate) fn transient_answer(
+    reference: &oci_client::Reference,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+) -> Option<Error> {
+    is_transient_status(status).then(|| Error::Transient {
+        reference: reference.whole(),
+        status,
+        retry_after: retry_after(headers),
+    })
+}
+
 /// `Retry-After` in seconds (the HTTP-date form is rare from registries and read as
 /// absent, which falls back to the doubling wait).
 pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {

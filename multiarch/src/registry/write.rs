@@ -137,12 +137,7 @@ impl Registry {
         use futures_util::TryStreamExt;
 
         let oci = self.oci().await;
-        let wanted = oci_client::manifest::OciDescriptor {
-            media_type: blob.media_type().to_string(),
-            digest: blob.digest().to_string(),
-            size: i64::try_from(blob.size()).unwrap_or(i64::MAX),
-            ..Default::default()
-        };
+        let wanted = super::read::oci_descriptor(blob);
         let pulled = oci
             .pull_blob_stream(source, &wanted)
             .await
@@ -227,15 +222,15 @@ impl Registry {
                     crate::http::send_to_registry(self.plain.delete(&url), registry).await?;
                 match response.status().as_u16() {
                     202 | 404 => Ok(()),
-                    status if super::retry::is_transient_status(status) => Err(Error::Transient {
-                        reference: reference.whole(),
-                        status,
-                        retry_after: super::retry::retry_after(response.headers()),
-                    }),
-                    status => Err(Error::BadAnswer {
-                        reference: reference.whole(),
-                        reason: format!("`DELETE {url}` answered {status}"),
-                    }),
+                    status => {
+                        Err(
+                            super::retry::transient_answer(reference, status, response.headers())
+                                .unwrap_or_else(|| Error::BadAnswer {
+                                    reference: reference.whole(),
+                                    reason: format!("`DELETE {url}` answered {status}"),
+                                }),
+                        )
+                    }
                 }
             },
         )

@@ -611,3 +611,17 @@ pub fn read_back_with_crane_and_oras(bed: &TestBed, image: &str, digest: &str) -
     }
     images.len()
 }
+
+/// Debian's static busybox for `arch` (`amd64`, `arm64`), which `scripts/testbed.sh up`
+/// keeps: a program of each platform for test images, without pulling any image.
+pub fn busybox(arch: &str) -> PathBuf {
+    let path = std::path::Path::new("/var/cache/multiarch/busybox")
+        .join(arch)
+        .join("busybox");
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/testbed.sh up",
+        path.display()
+    );
+    path
+}
