@@ -27,12 +27,9 @@ pub fn emulators(binfmt_dir: &Path) -> Vec<(&'static str, bool)> {
         .iter()
         .filter_map(|(name, platforms)| {
             let text = std::fs::read_to_string(binfmt_dir.join(name)).ok()?;
-            let enabled = text.lines().next() == Some("enabled");
-            let fix_binary = text
-                .lines()
-                .find_map(|l| l.strip_prefix("flags: "))
-                .is_some_and(|flags| flags.contains('F'));
-            enabled.then_some(platforms.iter().map(move |p| (*p, fix_binary)))
+            let (_, flags) = enabled_handler(&text)?;
+            let fix_binary = flags.contains('F');
+            Some(platforms.iter().map(move |p| (*p, fix_binary)))
         })
         .flatten()
         .collect()
@@ -44,6 +41,20 @@ pub(crate) fn engine_on_this_machine() -> bool {
     std::env::var("DOCKER_HOST").map_or(true, |host| host.is_empty() || host.starts_with("unix://"))
 }
 
+/// An enabled binfmt_misc handler's interpreter and flags, from its file's text.
+fn enabled_handler(text: &str) -> Option<(&str, &str)> {
+    if text.lines().next() != Some("enabled") {
+        return None;
+    }
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_default()
+            .trim()
+    };
+    Some((field("interpreter "), field("flags: ")))
+}
+
 /// The program binfmt_misc hands `emulator`'s code to (`qemu-aarch64`), with its
 /// symbolic links resolved, and the handler's flags (`PF`); `None` when none is enabled.
 pub(crate) fn binfmt_handler(
@@ -51,16 +62,12 @@ pub(crate) fn binfmt_handler(
     emulator: &str,
 ) -> Option<(std::path::PathBuf, String)> {
     let text = std::fs::read_to_string(binfmt_dir.join(format!("qemu-{emulator}"))).ok()?;
-    if text.lines().next() != Some("enabled") {
+    let (interpreter, flags) = enabled_handler(&text)?;
+    if interpreter.is_empty() {
         return None;
     }
-    let interpreter = text.lines().find_map(|l| l.strip_prefix("interpreter "))?;
-    let flags = text
-        .lines()
-        .find_map(|l| l.strip_prefix("flags: "))
-        .unwrap_or_default();
     let resolved = std::fs::canonicalize(interpreter).unwrap_or_else(|_| interpreter.into());
-    Some((resolved, flags.trim().to_string()))
+    Some((resolved, flags.to_string()))
 }
 
 /// What a QEMU program says of its version: `7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)`.
