@@ -411,7 +411,7 @@ fn version_and_flavour(tag: &str) -> (Option<Vec<u64>>, &str) {
 
 /// The tags of `tag`'s line to look through, newest version first: versioned tags of the
 /// same flavour (`22-slim` and `20-slim` for `lts-slim`), `tag` itself left out.
-pub fn same_line(tag: &str, tags: &[String]) -> Vec<String> {
+pub(crate) fn same_line(tag: &str, tags: &[String]) -> Vec<String> {
     let (_, flavour) = version_and_flavour(tag);
     let mut versioned: Vec<(Vec<u64>, &String)> = tags
         .iter()
