@@ -198,16 +198,22 @@ pub async fn connect(node: &Node) -> Result<Docker> {
         })
 }
 
+/// What the node's BuildKit says of its workers, when it can be reached.
+async fn workers_info(node: &Node) -> Option<crate::buildkit::control::DaemonInfo> {
+    let transport = node.endpoint.transport().ok()?;
+    let channel = crate::buildkit::control::engine_channel(&transport)
+        .await
+        .ok()?;
+    crate::buildkit::control::describe(channel).await.ok()
+}
+
 /// What a node serves: its owner's list, its engine's platform, and what its BuildKit's
 /// workers report beyond that (its emulators).
 pub async fn serves(node: &Node, docker: &Docker) -> Serves {
     let engine = crate::engine::engine_platform(docker).await;
     let mut native: Vec<Platform> = engine.iter().cloned().collect();
     let mut emulated = Vec::new();
-    if let Ok(transport) = node.endpoint.transport()
-        && let Ok(channel) = crate::buildkit::control::engine_channel(&transport).await
-        && let Ok(info) = crate::buildkit::control::describe(channel).await
-    {
+    if let Some(info) = workers_info(node).await {
         for platform in info
             .platforms
             .iter()

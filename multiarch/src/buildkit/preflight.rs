@@ -85,9 +85,10 @@ pub fn expand(text: &str, vars: &HashMap<String, String>) -> String {
     while let Some(at) = rest.find('$') {
         out += &rest[..at];
         let after = &rest[at + 1..];
-        if let Some(inner) = after.strip_prefix('{')
-            && let Some(end) = inner.find('}')
-        {
+        let braced = after
+            .strip_prefix('{')
+            .and_then(|inner| inner.find('}').map(|end| (inner, end)));
+        if let Some((inner, end)) = braced {
             let body = &inner[..end];
             let (name, operator, word) = if let Some((name, word)) = body.split_once(":-") {
                 (name, '-', word)

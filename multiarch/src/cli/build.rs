@@ -175,9 +175,11 @@ async fn preflight(args: &Args) -> anyhow::Result<usize> {
     let mut checks = preflight::check(&registry, &bases).await;
     if args.history {
         for check in &mut checks {
-            if let preflight::BaseStatus::Missing { available } = &check.status
-                && !available.is_empty()
-            {
+            let lost_a_platform = matches!(
+                &check.status,
+                preflight::BaseStatus::Missing { available } if !available.is_empty()
+            );
+            if lost_a_platform {
                 match preflight::still_has(&registry, &check.image, &check.platform).await {
                     Ok(found) => check.still_in = found,
                     Err(e) => eprintln!(

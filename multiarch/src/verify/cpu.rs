@@ -333,10 +333,10 @@ impl CpuPlan {
                                 CpuError::BadPlatform(platform.into(), e.to_string())
                             })?;
                     let wanted = Wanted::parse(name)?;
-                    if let Wanted::Profile(profile) = wanted
-                        && profile.forced(&platform).is_none()
-                    {
-                        return Err(CpuError::WrongArchitecture { profile, platform });
+                    if let Wanted::Profile(profile) = wanted {
+                        if profile.forced(&platform).is_none() {
+                            return Err(CpuError::WrongArchitecture { profile, platform });
+                        }
                     }
                     plan.per_platform.push((platform, wanted));
                 }
@@ -376,10 +376,10 @@ impl CpuPlan {
     /// [`CpuError::Unused`] for the first such profile.
     pub fn check_used(&self, platforms: &[Platform]) -> Result<(), CpuError> {
         for wanted in &self.everywhere {
-            if let Wanted::Profile(profile) = wanted
-                && !platforms.iter().any(|p| profile.promises(p).is_some())
-            {
-                return Err(CpuError::Unused { profile });
+            if let Wanted::Profile(profile) = wanted {
+                if !platforms.iter().any(|p| profile.promises(p).is_some()) {
+                    return Err(CpuError::Unused { profile });
+                }
             }
         }
         Ok(())

@@ -227,14 +227,21 @@ pub fn comparable(path: &str) -> Option<String> {
             }
         })
         .collect();
-    if let Some(last) = parts.last_mut()
-        && let Some((package, rest)) = last.split_once(':')
-        && let Some((architecture, suffix)) = rest.split_once('.')
-        && DPKG_ARCHITECTURES.contains(&architecture)
-    {
-        *last = format!("{package}:<arch>.{suffix}");
+    if let Some(last) = parts.last_mut() {
+        if let Some(generic) = without_dpkg_architecture(last) {
+            *last = generic;
+        }
     }
     Some(parts.join("/"))
+}
+
+/// dpkg's list file `PACKAGE:ARCH.SUFFIX` with its architecture named `<arch>`.
+fn without_dpkg_architecture(name: &str) -> Option<String> {
+    let (package, rest) = name.split_once(':')?;
+    let (architecture, suffix) = rest.split_once('.')?;
+    DPKG_ARCHITECTURES
+        .contains(&architecture)
+        .then(|| format!("{package}:<arch>.{suffix}"))
 }
 
 /// `printed` with `platform`'s names for itself taken out (`linux/arm64`, `aarch64`,
