@@ -191,9 +191,36 @@ pub(crate) fn read_file(
                 None => {}
             }
         }
+        // No layer holds the path itself: one of its folders may be a link, as `/lib64`
+        // is `usr/lib64` in a merged-/usr Debian, where every loader is reached so.
+        if let Some(through) = through_linked_folder(layers, &wanted)? {
+            wanted = through;
+            continue 'follow;
+        }
         return Ok(None);
     }
     Err(LayerError::LinkLoop(format!("/{wanted}")))
+}
+
+/// `wanted` with its first folder that is a link replaced by the link's target, when
+/// one is.
+fn through_linked_folder(layers: &[Layer], wanted: &str) -> Result<Option<String>, LayerError> {
+    let parts: Vec<&str> = wanted.split('/').collect();
+    for end in 1..parts.len() {
+        let folder = parts[..end].join("/");
+        for layer in layers.iter().rev() {
+            match search(layer, &folder, 0)? {
+                Some(Hit::Link(target)) => {
+                    let rest = parts[end..].join("/");
+                    return Ok(Some(normalise(&format!("{target}/{rest}"))));
+                }
+                // The upper layer's folder (or its removal) is what the image holds.
+                Some(Hit::File(_) | Hit::Whiteout) => break,
+                None => {}
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Every regular file of the image's filesystem (upper layers win; whiteouts and opaque
@@ -477,6 +504,32 @@ mod tests {
         let (path, head) = read_head(&[lower, upper], "/app").unwrap().unwrap();
         assert_eq!(path, "/opt/app/real");
         assert_eq!(head, b"real");
+    }
+
+    #[test]
+    fn a_path_through_a_linked_folder_is_found() {
+        // Debian 13's merged /usr: /lib64 -> usr/lib64, and the loader a link in there.
+        let base = layer(
+            &[
+                Item::Symlink("lib64", "usr/lib64"),
+                Item::Symlink(
+                    "usr/lib64/ld-linux-x86-64.so.2",
+                    "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                ),
+                Item::File(
+                    "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                    b"\x7fELF ld",
+                ),
+            ],
+            true,
+        );
+        let (path, head) = read_head(&[base], "/lib64/ld-linux-x86-64.so.2")
+            .unwrap()
+            .unwrap();
+        assert_eq!(path, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+        assert_eq!(head, b"\x7fELF ld");
+        let empty = layer(&[Item::Symlink("lib64", "usr/lib64")], false);
+        assert_eq!(read_head(&[empty], "/lib64/ld.so").unwrap(), None);
     }
 
     #[test]
