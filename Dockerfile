@@ -5,66 +5,111 @@
 #   docker buildx build --platform linux/amd64,linux/arm64 -t IMAGE --push .
 #
 # With binaries already built on the host (scripts/build-dist.sh writes
-# dist/<arch>/arch-server), the `build` stage is replaced by that folder: the Rust
-# image is never pulled and nothing is compiled, which is how it is built where no
+# dist/<arch>/arch-server), the `build` stage is replaced by that folder: the compile
+# stage's base is never pulled and nothing is compiled, which is how it is built where no
 # image can be pulled:
 #
 #   docker buildx build --platform linux/amd64,linux/arm64 \
 #     --build-context build=dist -t IMAGE --push .
 
 # Base images are build arguments, so a mirror or a pinned digest can be passed in.
-ARG RUST_IMAGE=rust:1.85-slim-bookworm
+# The compiler is Debian's (rustc 1.85 in Debian 13), not rustup's: Debian ships the Rust
+# std for every architecture as a package, so a cross-compile needs no download but
+# apt's, and the stage runs the same on a laptop, in a pipeline, and in the test bed,
+# which has no Docker Hub and builds it with a stand-in for debian:trixie-slim
+# (scripts/debian-image.sh).
+ARG BUILD_IMAGE=debian:trixie-slim
 ARG RUNTIME_IMAGE=scratch
 
-FROM --platform=$BUILDPLATFORM ${RUST_IMAGE} AS build
-ARG BUILDARCH
+# Certificates of a TLS-intercepting proxy (a company's, or a sandbox's), for cargo's
+# downloads: empty unless given, `--build-context extra-certificates=DIR` with DIR
+# holding *.crt files (e.g. /usr/local/share/ca-certificates). The CLI image never
+# carries them.
+FROM scratch AS extra-certificates
+
+# The toolchain for $TARGETPLATFORM, run on the build machine's own platform.
+FROM --platform=$BUILDPLATFORM ${BUILD_IMAGE} AS packages
 ARG TARGETARCH
 ARG TARGETVARIANT
-WORKDIR /src
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# The Rust target, its C linker, and the Debian packages that provide the linker.
-# Building for the build machine's own architecture needs no cross linker. The cross
-# packages follow the base image's Debian release, so they are not pinned here.
+# Docker's platform -> Debian's architecture, Rust's target, the GNU toolchain's prefix.
+# Debian's armel is ARMv5TE code, which every ARMv6 core (Raspberry Pi Zero and 1) runs.
+# The cross packages follow the base image's Debian release, so they are not pinned here.
 # hadolint ignore=DL3008
 RUN set -eu; \
     case "${TARGETARCH}${TARGETVARIANT:+/$TARGETVARIANT}" in \
-      amd64)   set -- x86_64-unknown-linux-gnu      x86_64-linux-gnu      gcc-x86-64-linux-gnu libc6-dev-amd64-cross ;; \
-      arm64)   set -- aarch64-unknown-linux-gnu     aarch64-linux-gnu     gcc-aarch64-linux-gnu libc6-dev-arm64-cross ;; \
-      arm/v6)  set -- arm-unknown-linux-gnueabi     arm-linux-gnueabi     gcc-arm-linux-gnueabi libc6-dev-armel-cross ;; \
-      arm/v7)  set -- armv7-unknown-linux-gnueabihf arm-linux-gnueabihf   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross ;; \
-      386)     set -- i686-unknown-linux-gnu        i686-linux-gnu        gcc-i686-linux-gnu libc6-dev-i386-cross ;; \
-      ppc64le) set -- powerpc64le-unknown-linux-gnu powerpc64le-linux-gnu gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross ;; \
-      s390x)   set -- s390x-unknown-linux-gnu       s390x-linux-gnu       gcc-s390x-linux-gnu libc6-dev-s390x-cross ;; \
-      riscv64) set -- riscv64gc-unknown-linux-gnu   riscv64-linux-gnu     gcc-riscv64-linux-gnu libc6-dev-riscv64-cross ;; \
+      amd64)   set -- amd64   x86_64-unknown-linux-gnu      x86_64-linux-gnu ;; \
+      arm64)   set -- arm64   aarch64-unknown-linux-gnu     aarch64-linux-gnu ;; \
+      arm/v6)  set -- armel   armv5te-unknown-linux-gnueabi arm-linux-gnueabi ;; \
+      arm/v7)  set -- armhf   armv7-unknown-linux-gnueabihf arm-linux-gnueabihf ;; \
+      386)     set -- i386    i686-unknown-linux-gnu        i686-linux-gnu ;; \
+      ppc64le) set -- ppc64el powerpc64le-unknown-linux-gnu powerpc64le-linux-gnu ;; \
+      s390x)   set -- s390x   s390x-unknown-linux-gnu       s390x-linux-gnu ;; \
+      riscv64) set -- riscv64 riscv64gc-unknown-linux-gnu   riscv64-linux-gnu ;; \
       *) echo "unsupported platform: linux/${TARGETARCH}${TARGETVARIANT:+/$TARGETVARIANT}" >&2; exit 1 ;; \
     esac; \
-    triple=$1; linker=$2-gcc; shift 2; \
-    if [ "${TARGETARCH}" = "${BUILDARCH}" ] && [ -z "${TARGETVARIANT}" ]; then linker=gcc; \
-    else apt-get update && apt-get install -y --no-install-recommends "$@" && rm -rf /var/lib/apt/lists/*; fi; \
-    rustup target add "${triple}"; \
-    echo "${triple} ${linker}" > /tmp/target
-COPY Cargo.toml Cargo.lock build.rs ./
+    arch=$1 triple=$2 gnu=$3 cc=gcc; \
+    packages=(rustc cargo ca-certificates); \
+    if [ "$arch" != "$(dpkg --print-architecture)" ]; then \
+      dpkg --add-architecture "$arch"; cc=$gnu-gcc; \
+      packages+=("libstd-rust-dev:$arch" "gcc-${gnu//_/-}" "libc6-dev-$arch-cross"); \
+    fi; \
+    apt-get update && apt-get install -y --no-install-recommends "${packages[@]}" && rm -rf /var/lib/apt/lists/*; \
+    echo "${triple} ${cc}" > /etc/rust-target
+
+FROM packages AS toolchain
+RUN --mount=type=bind,from=extra-certificates,target=/usr/local/share/ca-certificates/extra \
+    update-ca-certificates
+
+# One static binary of the workspace's package $PACKAGE, at /<arch><variant>/$PACKAGE.
+FROM toolchain AS compile
+ARG TARGETARCH
+ARG TARGETVARIANT
+ARG PACKAGE=arch-server
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+WORKDIR /src
+ENV CARGO_HOME=/cargo
+COPY Cargo.toml Cargo.lock build.rs buildkitd.toml registry.yml ./
 COPY crates crates
 COPY src src
-COPY multiarch/Cargo.toml multiarch/Cargo.toml
-RUN mkdir -p multiarch/src && echo 'fn main() {}' > multiarch/src/main.rs
-RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target,id=arch-server-target-${TARGETARCH}${TARGETVARIANT} \
-    read -r triple linker < /tmp/target \
- && linker_var="CARGO_TARGET_$(echo "${triple}" | tr 'a-z-' 'A-Z_')_LINKER" \
- && env "${linker_var}=${linker}" RUSTFLAGS='-C target-feature=+crt-static' \
-      cargo build --release --locked -p arch-server --target "${triple}" \
- && mkdir -p "/${TARGETARCH}${TARGETVARIANT}" \
- && cp "target/${triple}/release/arch-server" "/${TARGETARCH}${TARGETVARIANT}/arch-server"
+COPY multiarch multiarch
+# Platforms built at once share cargo's home: its own lock file there keeps two cargos
+# from unpacking the same crate at once (a cache of the registry folder alone would not).
+RUN --mount=type=cache,target=/cargo,id=multiarch-cargo-home \
+    --mount=type=cache,target=/src/target,id=multiarch-target-${TARGETARCH}${TARGETVARIANT} \
+    read -r triple cc < /etc/rust-target \
+ && var=$(echo "${triple}" | tr 'a-z-' 'A-Z_') \
+ && env "CARGO_TARGET_${var}_LINKER=${cc}" "CC_${triple}=${cc}" RUSTFLAGS='-C target-feature=+crt-static' \
+      cargo build --release --locked -p "${PACKAGE}" --target "${triple}" \
+ && mkdir -p "/out/${TARGETARCH}${TARGETVARIANT}" \
+ && cp "target/${triple}/release/${PACKAGE}" "/out/${TARGETARCH}${TARGETVARIANT}/"
 
+# What the image stages copy from: one folder per platform (amd64, arm64, armv6, armv7,
+# ...), the layout of the host's dist/, which --build-context build=dist puts here instead.
+FROM scratch AS build
+COPY --from=compile /out/ /
+
+# The multiarch CLI as an image: its static binary and the CA certificates, nothing else.
+#   docker buildx build --target cli --build-arg PACKAGE=multiarch ...
+FROM scratch AS cli
+ARG TARGETARCH
+ARG TARGETVARIANT
+COPY --from=packages /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=build /${TARGETARCH}${TARGETVARIANT}/multiarch /usr/local/bin/multiarch
+LABEL org.opencontainers.image.title="multiarch" \
+      org.opencontainers.image.description="Builds, proves and explains multi-platform images" \
+      org.opencontainers.image.source="https://github.com/multiarch-kit/multiarch" \
+      org.opencontainers.image.licenses="MIT OR Apache-2.0"
+ENTRYPOINT ["/usr/local/bin/multiarch"]
+
+# arch-server, the default target.
 FROM ${RUNTIME_IMAGE}
 ARG TARGETARCH
 ARG TARGETVARIANT
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown
-# One folder per platform at the stage's root (amd64, arm64, armv6, armv7, ...), the
-# layout of the host's dist/: arm/v6 and arm/v7 share TARGETARCH, so the variant counts.
+# arm/v6 and arm/v7 share TARGETARCH, so the variant names the folder.
 COPY --from=build /${TARGETARCH}${TARGETVARIANT}/arch-server /arch-server
 # HOST and PORT make `docker run -p 80:80 IMAGE` work; flags still override them.
 # Docker lets unprivileged users bind low ports inside a container's network namespace.

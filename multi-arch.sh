@@ -5,14 +5,21 @@
 #   ./multi-arch.sh                       REGISTRY, IMAGE and PLATFORMS can be overridden:
 #   PLATFORMS=linux/amd64,linux/arm64,linux/arm/v7 ./multi-arch.sh
 #
-# Works on a machine prepared by `sudo scripts/testbed.sh up`, and on a laptop with
-# Docker Desktop (where, without an arm64 cross toolchain, the Dockerfile compiles).
+# Needs Docker alone. The multiarch CLI is the installed one, else one cargo builds,
+# else the CLI image (MULTIARCH_IMAGE) run with the engine's socket; it says which.
+# Without a cross toolchain on the host, the Dockerfile's compile stage compiles.
+# Also read: REGISTRY_FILE (the registry's compose file, default ./registry.yml),
+# BUILD_IMAGE (the compile stage's base, default debian:trixie-slim), and
+# EXTRA_CERTIFICATES (a folder of *.crt of a TLS-intercepting proxy, for cargo) and
+# BUILDER (the builder's name, default multiarch-docker-container).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 REGISTRY=${REGISTRY:-localhost:5000}
 IMAGE=${IMAGE:-$REGISTRY/arch-server:latest}
 PLATFORMS=${PLATFORMS:-linux/amd64,linux/arm64}
+MULTIARCH_IMAGE=${MULTIARCH_IMAGE:-ghcr.io/multiarch-kit/multiarch:0.1.0}
+REGISTRY_FILE=${REGISTRY_FILE:-registry.yml}
 
 bold='' plain=''
 if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
@@ -29,15 +36,45 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The CLI image sees the engine through its socket, this folder (and the files named
+# above) at the same paths, and the host's network, where localhost:5000 and the
+# containers verify publishes are (see the README for Docker Desktop).
+cli_in_a_container() {
+  local socket=/var/run/docker.sock mounts=() path
+  case "${DOCKER_HOST:-}" in unix://*) socket=${DOCKER_HOST#unix://} ;; esac
+  [ -S "$socket" ] || { echo "error: no Docker socket at $socket" >&2; exit 1; }
+  # The kit's builder records and buildx's store outlive each container.
+  local state=${MULTIARCH_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/multiarch}
+  local buildx=${BUILDX_CONFIG:-${DOCKER_CONFIG:-$HOME/.docker}/buildx}
+  mkdir -p "$state" "$buildx"
+  for path in "$PWD" "$state" "$buildx" "$(cd "$(dirname "$REGISTRY_FILE")" && pwd)" ${EXTRA_CERTIFICATES:+"$EXTRA_CERTIFICATES"}; do
+    mounts+=(--volume "$path:$path")
+  done
+  multiarch=(docker run --rm --network host --user "$(id -u):$(id -g)"
+    --group-add "$(stat -c %g "$socket")" --volume "$socket:/var/run/docker.sock"
+    --env HOME="$HOME" --env MULTIARCH_STATE_DIR="$state" --env BUILDX_CONFIG="$buildx"
+    --env NO_COLOR="${NO_COLOR:-}" "${mounts[@]}" --workdir "$PWD" "$MULTIARCH_IMAGE")
+}
+
 if command -v multiarch >/dev/null; then
-  multiarch=multiarch
-else
+  multiarch=(multiarch)
+  echo "multiarch: the installed one, $(command -v multiarch)" >&2
+elif command -v cargo >/dev/null; then
+  echo "multiarch: built here by cargo" >&2
   run cargo build --release --quiet -p multiarch
-  multiarch=target/release/multiarch
+  multiarch=(target/release/multiarch)
+else
+  echo "multiarch: neither installed nor cargo here, so the CLI image $MULTIARCH_IMAGE" >&2
+  docker image inspect "$MULTIARCH_IMAGE" >/dev/null 2>&1 || run docker pull "$MULTIARCH_IMAGE" || {
+    echo "error: the CLI image $MULTIARCH_IMAGE is neither here nor pullable" >&2
+    echo "hint: install multiarch, or build the image: docker buildx build --target cli --build-arg PACKAGE=multiarch --load -t $MULTIARCH_IMAGE ." >&2
+    exit 1
+  }
+  cli_in_a_container
 fi
 
-run "$multiarch" doctor --registry "$REGISTRY" || true
-run "$multiarch" registry up
+run "${multiarch[@]}" doctor --registry "$REGISTRY" || true
+run "${multiarch[@]}" registry --file "$REGISTRY_FILE" up
 # The builder the card names: a buildx builder, a BuildKit container configured by
 # buildkitd.toml, when a BuildKit image is here (pulled, or built from Debian's sources by
 # the test bed); otherwise the engine's own BuildKit, said plainly. buildx lists it, and
@@ -49,21 +86,23 @@ done
 if [ "$driver" = docker ]; then
   echo "no BuildKit image here: the engine's own BuildKit builds instead (sudo scripts/buildkit-image.sh makes one)" >&2
 fi
-builder=multiarch-$driver
-run "$multiarch" builder create --name "$builder" --driver "$driver" --config buildkitd.toml --registry "$REGISTRY"
+builder=${BUILDER:-multiarch-$driver}
+run "${multiarch[@]}" builder create --name "$builder" --driver "$driver" --config buildkitd.toml --registry "$REGISTRY"
 [ "$driver" = docker ] || run docker buildx ls
 
 # Cross-compile on the host when the toolchain is here; otherwise the Dockerfile does.
 context=()
+[ -z "${BUILD_IMAGE:-}" ] || context+=(--build-arg "BUILD_IMAGE=$BUILD_IMAGE")
+[ -z "${EXTRA_CERTIFICATES:-}" ] || context+=(--build-context "extra-certificates=$EXTRA_CERTIFICATES")
 archs=$(tr ',' '\n' <<<"$PLATFORMS" | cut -d/ -f2- | sort -u | tr '\n' ' ')
 # shellcheck disable=SC2086 # one argument per architecture
-if scripts/build-dist.sh $archs 2>/dev/null; then
-  context=(--build-context build=dist)
+if command -v cargo >/dev/null && scripts/build-dist.sh $archs 2>/dev/null; then
+  context+=(--build-context build=dist)
 fi
-run "$multiarch" build --builder "$builder" --tag "$IMAGE" --platform "$PLATFORMS" "${context[@]}" --push .
+run "${multiarch[@]}" build --builder "$builder" --tag "$IMAGE" --platform "$PLATFORMS" "${context[@]}" --push .
 
 run docker buildx imagetools inspect "$IMAGE"
-run "$multiarch" inspect "$IMAGE"
+run "${multiarch[@]}" inspect "$IMAGE"
 
 for platform in ${PLATFORMS//,/ }; do
   run docker pull --quiet --platform "$platform" "$IMAGE"
@@ -84,4 +123,4 @@ for platform in ${PLATFORMS//,/ }; do
   run docker stop "$id" >/dev/null
 done
 
-run "$multiarch" verify "$IMAGE"
+run "${multiarch[@]}" verify "$IMAGE"

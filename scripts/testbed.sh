@@ -425,6 +425,23 @@ ensure_registry_tools() {
   $REHEARSING || ok "skopeo, crane, oras and cosign installed"
 }
 
+# The Dockerfile's compile stage starts from debian:trixie-slim, which cannot be pulled
+# here: a stand-in made by debootstrap from Debian 13's packages (scripts/debian-image.sh),
+# under a name of its own. The tests that compile through the stage build from it.
+DEBIAN_IMAGE=multiarch-testbed/debian:trixie-slim
+ensure_debian_image() {
+  say "a stand-in for debian:trixie-slim, the compile stage's base"
+  if ! is_debian || ! is_root; then
+    missing "a stand-in for debian:trixie-slim: docker pull debian:trixie-slim, or run this as root on Debian to make one"
+    return 0
+  fi
+  $REHEARSING || command -v debootstrap >/dev/null || apt_install debootstrap
+  ! $REHEARSING || apt_install debootstrap
+  add_debian_suite trixie
+  $REHEARSING || apt_update
+  "$(dirname "$0")/debian-image.sh" "$DEBIAN_IMAGE"
+}
+
 BUSYBOX_ARCHS=(amd64 arm64)
 
 ensure_busybox() {
@@ -591,6 +608,7 @@ cmd_up() {
   ensure_registry_tools
   ensure_newer_buildx
   ensure_buildkit_image
+  ensure_debian_image
   if ! bridge_ok; then
     die "the engine's docker0 bridge is missing" "restart dockerd: scripts/testbed.sh down && scripts/testbed.sh up"
   fi
@@ -613,6 +631,7 @@ cmd_status() {
     check "containerd image store" containerd_store_on
     check "buildx" docker buildx version
     check "registry:2 image" docker image inspect registry:2
+    check "$DEBIAN_IMAGE (the compile stage's base)" docker image inspect "$DEBIAN_IMAGE"
     check "docker0 bridge" bridge_ok
   else
     missing "a running Docker engine"
@@ -694,6 +713,13 @@ cmd_rehearse() {
   MULTIARCH_CACHE=$buildkit_cache ensure_buildkit_image
   rm -rf "$buildkit_cache"
   docker image rm "$BUILDKIT_IMAGE" >/dev/null
+  # The same for the compile stage's base: debootstrap into a scratch cache.
+  DEBIAN_IMAGE=multiarch-testbed-rehearsal/debian:$$
+  local debian_cache
+  debian_cache=$(mktemp -d)
+  MULTIARCH_CACHE=$debian_cache ensure_debian_image
+  rm -rf "$debian_cache"
+  docker image rm "$DEBIAN_IMAGE" >/dev/null
 
   [ -e "$fresh/usr/sbin/policy-rc.d" ] && die "the engine's install left policy-rc.d behind"
   say "the whole plan at once"

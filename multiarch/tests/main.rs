@@ -13,6 +13,7 @@ mod container_builder_cli;
 mod copy_cli;
 mod cpu_profiles_cli;
 mod credentials_cli;
+mod docker_alone_cli;
 mod errors_cli;
 mod faults_cli;
 mod image_e2e;

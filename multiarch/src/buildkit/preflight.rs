@@ -18,7 +18,7 @@ use crate::buildkit::image::KeyValue;
 /// One base image as one platform will pull it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Base {
-    /// The image, its `ARG`s expanded: `rust:1.85-slim-bookworm`.
+    /// The image, its `ARG`s expanded: `debian:trixie-slim`.
     pub image: String,
     /// The platform it is pulled for.
     pub platform: Platform,
@@ -507,7 +507,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             bases(&dockerfile, None, &[], &[]),
-            [pair("rust:1.85-slim-bookworm", "linux/amd64")],
+            [pair("debian:trixie-slim", "linux/amd64")],
             "FROM --platform=$BUILDPLATFORM: once, for the build platform; scratch is no image"
         );
         // The compile stage replaced by a named context: nothing is pulled at all.
