@@ -690,3 +690,122 @@ async fn a_remote_builder_buildx_registered_is_listed_and_built_on() {
         "the daemon is not the kit's to remove"
     );
 }
+
+/// Starts the test bed's BuildKit on `127.0.0.1:port` behind TLS that asks for a client
+/// certificate signed by the CA in `certs` (scripts/build-node.sh's layout).
+fn start_tls_buildkit(bed: &common::TestBed, name: &str, port: u16, certs: &Path) {
+    let mut run = vec![
+        "run".to_string(),
+        "-d".into(),
+        "--privileged".into(),
+        "--name".into(),
+        name.to_string(),
+        "--network".into(),
+        "host".into(),
+        "-v".into(),
+        format!("{}:/certs:ro", certs.display()),
+    ];
+    for (k, v) in bed.labels() {
+        run.push("--label".into());
+        run.push(format!("{k}={v}"));
+    }
+    run.extend([
+        "multiarch-testbed/buildkit:debian".into(),
+        "--addr".into(),
+        format!("tcp://127.0.0.1:{port}"),
+        "--tlscacert".into(),
+        "/certs/ca.pem".into(),
+        "--tlscert".into(),
+        "/certs/server-cert.pem".into(),
+        "--tlskey".into(),
+        "/certs/server-key.pem".into(),
+    ]);
+    let run: Vec<&str> = run.iter().map(String::as_str).collect();
+    bed.run("docker", &run);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the TLS BuildKit did not listen on {port}");
+}
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_builder_behind_tls_is_built_on_with_its_certificate_and_refused_without() {
+    let mut bed = common::testbed().await;
+    let registry = bed.start_registry().await;
+    let stores = Stores::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let (certs, strangers) = (scratch.path().join("certs"), scratch.path().join("other"));
+    for dir in [&certs, &strangers] {
+        bed.run("scripts/build-node.sh", &["certs", dir.to_str().unwrap()]);
+    }
+    let port = common::free_port();
+    let daemon = format!("multiarch-tls-buildkit-{}", bed.run_id);
+    start_tls_buildkit(&bed, &daemon, port, &certs);
+    let endpoint = format!("tcp://127.0.0.1:{port}");
+    // Registered as buildx registers a daemon behind TLS: the CA, and a client identity.
+    let register = |name: &str, identity: &Path| {
+        let opts = format!(
+            "cacert={},cert={},key={}",
+            certs.join("ca.pem").display(),
+            identity.join("cert.pem").display(),
+            identity.join("key.pem").display()
+        );
+        let (code, _, stderr) = stores.buildx(&[
+            "create",
+            "--name",
+            name,
+            "--driver",
+            "remote",
+            "--driver-opt",
+            &opts,
+            &endpoint,
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+    };
+    let trusted = format!("tls-{}", bed.run_id);
+    register(&trusted, &certs);
+
+    let (code, listed, stderr) = stores.kit(&["builder", "ls"]);
+    assert_eq!(code, 0, "{stderr}");
+    let row = common::row(&listed, &trusted);
+    assert!(
+        row.contains("remote") && row.contains("running") && row.contains("v0.25.0+debian"),
+        "{row}"
+    );
+    let context = small_context();
+    let tag = format!("{registry}/on-tls:{}", bed.run_id);
+    let stdout = kit_build(&stores, &trusted, &tag, context.path(), &[]);
+    assert_eq!(attestation_rows(&stdout), 2, "{stdout}");
+
+    // A client certificate of another CA: the daemon refuses the handshake, the build
+    // names the builder, and no tag is pushed.
+    let stranger = format!("tls-stranger-{}", bed.run_id);
+    register(&stranger, &strangers);
+    let refused = format!("{registry}/refused:{}", bed.run_id);
+    let (code, stdout, stderr) = stores.kit(&[
+        "build",
+        "--builder",
+        &stranger,
+        "-t",
+        &refused,
+        "--platform",
+        "linux/amd64",
+        "--push",
+        context.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&stranger) && stderr.contains(&format!("127.0.0.1:{port}")),
+        "the error names the builder and its address:\n{stderr}"
+    );
+    let (code, _, _) = common::multiarch(&["inspect", &refused]);
+    assert_ne!(code, 0, "nothing was pushed under `{refused}`");
+    for name in [&trusted, &stranger] {
+        let (code, _, stderr) = stores.kit(&["builder", "rm", name]);
+        assert_eq!(code, 0, "{stderr}");
+    }
+}

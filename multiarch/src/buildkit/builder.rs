@@ -185,8 +185,33 @@ pub struct RemoteBuilder {
     pub name: String,
     /// `tcp://HOST:PORT` or `unix:///PATH`.
     pub endpoint: String,
-    /// Whether buildx was given TLS files for it (`cacert`, `cert`, `key`).
-    pub tls: bool,
+    /// The TLS files buildx was given for it (`--driver-opt cacert=...,cert=...,key=...`).
+    pub tls: Option<RemoteTls>,
+}
+
+/// A remote builder's TLS settings, buildx's driver options (absolute paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteTls {
+    /// The CA that signed the daemon's certificate (`cacert`).
+    pub ca: Option<PathBuf>,
+    /// The client's certificate (`cert`) and key (`key`), which the daemon checks.
+    pub identity: Option<(PathBuf, PathBuf)>,
+    /// The name to check the daemon's certificate against (`servername`), else the host.
+    pub server_name: Option<String>,
+}
+
+/// The TLS driver options of a remote node, when any is set.
+fn remote_tls(node: &crate::buildkit::buildx_store::Node) -> Option<RemoteTls> {
+    let path = |key: &str| node.driver_opt(key).map(PathBuf::from);
+    let tls = RemoteTls {
+        ca: path("cacert"),
+        identity: path("cert").zip(path("key")),
+        server_name: node.driver_opt("servername").map(String::from),
+    };
+    let any = ["cacert", "cert", "key", "servername"]
+        .iter()
+        .any(|k| node.driver_opt(k).is_some());
+    any.then_some(tls)
 }
 
 impl Builder {
@@ -261,9 +286,7 @@ impl Builder {
             ("remote", Some(node)) if group.nodes.len() == 1 => Self::Remote(RemoteBuilder {
                 name: group.name.clone(),
                 endpoint: node.endpoint.clone(),
-                tls: ["cacert", "cert", "key"]
-                    .iter()
-                    .any(|k| node.driver_opt(k).is_some()),
+                tls: remote_tls(node),
             }),
             (driver, _) => Self::Foreign {
                 name: group.name.clone(),

@@ -32,6 +32,16 @@ pub(crate) enum Dialer {
     Unix(PathBuf),
     /// A plain TCP address (`host:port`).
     Tcp(String),
+    /// A TCP address behind TLS, the daemon's certificate checked against `server_name`
+    /// and, where the daemon asks, this client's certificate presented.
+    Tls {
+        /// `host:port`.
+        address: String,
+        /// The client's settings (its CA, its identity; ALPN `h2` for gRPC).
+        config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+        /// The name the daemon's certificate must carry.
+        server_name: rustls_pki_types::ServerName<'static>,
+    },
 }
 
 impl std::fmt::Debug for Dialer {
@@ -48,6 +58,7 @@ impl std::fmt::Display for Dialer {
             }
             Self::Unix(path) => write!(f, "unix://{}", path.display()),
             Self::Tcp(address) => write!(f, "tcp://{address}"),
+            Self::Tls { address, .. } => write!(f, "tcp://{address} (TLS)"),
         }
     }
 }
@@ -68,6 +79,17 @@ impl Dialer {
             }
             Self::Unix(path) => Ok(Box::new(tokio::net::UnixStream::connect(path).await?)),
             Self::Tcp(address) => Ok(Box::new(tokio::net::TcpStream::connect(address).await?)),
+            Self::Tls {
+                address,
+                config,
+                server_name,
+            } => {
+                let tcp = tokio::net::TcpStream::connect(address).await?;
+                let tls = tokio_rustls::TlsConnector::from(config.clone())
+                    .connect(server_name.clone(), tcp)
+                    .await?;
+                Ok(Box::new(tls))
+            }
         }
     }
 

@@ -8,34 +8,78 @@ use crate::buildkit::control::{self, DaemonInfo};
 use crate::buildkit::dial::Dialer;
 use crate::error::{Error, Result};
 
-/// How the builder's daemon is dialled.
+/// How the builder's daemon is dialled: as buildx dials it, over TLS when buildx was
+/// given TLS files for it.
 ///
 /// # Errors
-/// [`Error::BuilderUnusable`] for TLS (not spoken yet) or an endpoint of another scheme.
+/// [`Error::BuilderUnusable`] for an endpoint of another scheme, TLS files that cannot be
+/// read, or TLS without the CA that signed the daemon's certificate.
 pub(crate) fn dialer(remote: &RemoteBuilder) -> Result<Dialer> {
-    let unusable = |reason: &str| Error::BuilderUnusable {
+    let unusable = |reason: &str, fix: String| Error::BuilderUnusable {
         name: remote.name.clone(),
         driver: "remote".into(),
         reason: reason.to_string(),
-        fix: format!(
-            "build on it with `docker buildx build --builder {}`",
-            remote.name
-        ),
+        fix,
     };
-    if remote.tls {
-        return Err(unusable(
-            "the kit does not yet speak TLS to a remote BuildKit",
-        ));
-    }
-    if let Some(address) = remote.endpoint.strip_prefix("tcp://") {
-        Ok(Dialer::Tcp(address.to_string()))
-    } else if let Some(path) = remote.endpoint.strip_prefix("unix://") {
-        Ok(Dialer::Unix(PathBuf::from(path)))
-    } else {
-        Err(unusable(&format!(
-            "its endpoint `{}` is neither tcp:// nor unix://",
-            remote.endpoint
-        )))
+    let recreate = format!(
+        "create it again with the daemon's CA: `docker buildx create --name {} --driver remote --driver-opt cacert=CA.pem,cert=CERT.pem,key=KEY.pem {}`",
+        remote.name, remote.endpoint
+    );
+    match (&remote.tls, remote.endpoint.strip_prefix("tcp://")) {
+        (Some(tls), Some(address)) => {
+            let Some(ca) = &tls.ca else {
+                return Err(unusable(
+                    "it has TLS files but no `cacert`: the kit trusts only the CA it is given",
+                    recreate,
+                ));
+            };
+            let identity = tls
+                .identity
+                .as_ref()
+                .map(|(c, k)| (c.as_path(), k.as_path()));
+            let mut config = crate::engine::endpoint::tls_client(ca, identity).map_err(|e| {
+                unusable(
+                    &format!("its TLS files cannot be read: {e}"),
+                    recreate.clone(),
+                )
+            })?;
+            // BuildKit speaks gRPC, which over TLS is HTTP/2 chosen by ALPN.
+            config.alpn_protocols = vec![b"h2".to_vec()];
+            let host = tls.server_name.clone().unwrap_or_else(|| {
+                let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+                host.trim_matches(['[', ']']).to_string()
+            });
+            let server_name =
+                rustls_pki_types::ServerName::try_from(host.clone()).map_err(|e| {
+                    unusable(
+                        &format!("`{host}` is not a name TLS can check: {e}"),
+                        recreate.clone(),
+                    )
+                })?;
+            Ok(Dialer::Tls {
+                address: address.to_string(),
+                config: std::sync::Arc::new(config),
+                server_name,
+            })
+        }
+        (None, Some(address)) => Ok(Dialer::Tcp(address.to_string())),
+        (Some(_), None) => Err(unusable(
+            &format!("TLS is set for `{}`, which is not tcp://", remote.endpoint),
+            recreate,
+        )),
+        (None, None) => match remote.endpoint.strip_prefix("unix://") {
+            Some(path) => Ok(Dialer::Unix(PathBuf::from(path))),
+            None => Err(unusable(
+                &format!(
+                    "its endpoint `{}` is neither tcp:// nor unix://",
+                    remote.endpoint
+                ),
+                format!(
+                    "build on it with `docker buildx build --builder {}`",
+                    remote.name
+                ),
+            )),
+        },
     }
 }
 

@@ -242,33 +242,52 @@ pub async fn dial(transport: &Transport) -> std::io::Result<Box<dyn Stream>> {
 
 /// A TLS client that trusts the folder's `ca.pem` and presents `cert.pem` / `key.pem`.
 fn tls_config(dir: &Path) -> std::io::Result<tokio_rustls::rustls::ClientConfig> {
+    tls_client(
+        &dir.join("ca.pem"),
+        Some((&dir.join("cert.pem"), &dir.join("key.pem"))),
+    )
+}
+
+/// A TLS client that trusts only the CA file `ca`, presenting the certificate and key
+/// of `identity` when the server asks for one.
+///
+/// # Errors
+/// A file that cannot be read or holds no usable PEM.
+pub(crate) fn tls_client(
+    ca: &Path,
+    identity: Option<(&Path, &Path)>,
+) -> std::io::Result<tokio_rustls::rustls::ClientConfig> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let pem_error = |file: &str| {
-        let path = dir.join(file);
+    let pem_error = |path: &Path| {
+        let path = path.to_path_buf();
         move |e: rustls_pki_types::pem::Error| {
             std::io::Error::other(format!("{}: {e}", path.display()))
         }
     };
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    for ca in CertificateDer::pem_file_iter(dir.join("ca.pem")).map_err(pem_error("ca.pem"))? {
+    for cert in CertificateDer::pem_file_iter(ca).map_err(pem_error(ca))? {
         roots
-            .add(ca.map_err(pem_error("ca.pem"))?)
+            .add(cert.map_err(pem_error(ca))?)
             .map_err(std::io::Error::other)?;
     }
-    let chain = CertificateDer::pem_file_iter(dir.join("cert.pem"))
-        .map_err(pem_error("cert.pem"))?
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(pem_error("cert.pem"))?;
-    let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).map_err(pem_error("key.pem"))?;
-    tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
+    let builder = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
         tokio_rustls::rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .map_err(std::io::Error::other)?
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .map_err(std::io::Error::other)
+    .with_root_certificates(roots);
+    let Some((cert, key)) = identity else {
+        return Ok(builder.with_no_client_auth());
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(pem_error(cert))?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(pem_error(cert))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(pem_error(key))?;
+    builder
+        .with_client_auth_cert(chain, key)
+        .map_err(std::io::Error::other)
 }
 
 #[cfg(test)]
