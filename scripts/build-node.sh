@@ -6,8 +6,10 @@
 #   scripts/build-node.sh certs DIR          a CA, a server and a client certificate in DIR
 #                                            (ca.pem, cert.pem, key.pem: DOCKER_CERT_PATH's
 #                                            layout; server-cert.pem, server-key.pem)
-#   scripts/build-node.sh up NAME PORT DIR   start engine NAME on tcp://127.0.0.1:PORT
-#                                            with DIR's certificates
+#   scripts/build-node.sh up NAME PORT DIR [MIRROR]
+#                                            start engine NAME on tcp://127.0.0.1:PORT
+#                                            with DIR's certificates (and MIRROR, a
+#                                            URL, as its registry-mirrors)
 #   scripts/build-node.sh down NAME          stop it; remove its data and its bridge
 #   scripts/build-node.sh status NAME
 #
@@ -50,7 +52,7 @@ cmd_certs() {
 }
 
 cmd_up() {
-  local name=$1 port=$2 certs=$3 dir bridge subnet
+  local name=$1 port=$2 certs=$3 mirror=${4:-} dir bridge subnet
   check_name "$name"
   [ "$(id -u)" = 0 ] || die "starting an engine needs root" "sudo $0 up $*"
   command -v dockerd >/dev/null || die "no dockerd here" "sudo scripts/testbed.sh up installs one"
@@ -70,7 +72,11 @@ cmd_up() {
     ip addr add "172.30.$subnet.1/24" dev "$bridge"
     ip link set "$bridge" up
   fi
-  echo '{"features":{"containerd-snapshotter":true}}' >"$dir/daemon.json"
+  if [ -n "$mirror" ]; then
+    printf '{"features":{"containerd-snapshotter":true},"registry-mirrors":["%s"]}\n' "$mirror" >"$dir/daemon.json"
+  else
+    echo '{"features":{"containerd-snapshotter":true}}' >"$dir/daemon.json"
+  fi
   say "starting node $name on tcp://127.0.0.1:$port (log: $dir/dockerd.log)"
   setsid dockerd --config-file "$dir/daemon.json" \
     --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" \
@@ -131,11 +137,11 @@ cmd_status() {
 
 case "${1:-}" in
   certs) [ $# = 2 ] || die "usage: $0 certs DIR"; cmd_certs "$2" ;;
-  up) [ $# = 4 ] || die "usage: $0 up NAME PORT CERT_DIR"; cmd_up "$2" "$3" "$4" ;;
+  up) [ $# = 4 ] || [ $# = 5 ] || die "usage: $0 up NAME PORT CERT_DIR [MIRROR_URL]"; cmd_up "${@:2}" ;;
   down) [ $# = 2 ] || die "usage: $0 down NAME"; cmd_down "$2" ;;
   status) [ $# = 2 ] || die "usage: $0 status NAME"; cmd_status "$2" ;;
   *)
-    echo "usage: $0 certs DIR | up NAME PORT CERT_DIR | down NAME | status NAME" >&2
+    echo "usage: $0 certs DIR | up NAME PORT CERT_DIR [MIRROR_URL] | down NAME | status NAME" >&2
     exit 2
     ;;
 esac

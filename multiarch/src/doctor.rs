@@ -277,6 +277,20 @@ pub async fn check_registry(docker: Option<&Docker>, registry: &str) -> Vec<Find
         }
     }
     if let Some(docker) = docker {
+        let port = registry.rsplit_once(':').and_then(|(_, p)| p.parse().ok());
+        if let Some(remote) = match port {
+            Some(port) => crate::local_registry::mirror_on_port(docker, port).await,
+            None => None,
+        } {
+            findings.push(finding(
+                "registry",
+                Level::Ok,
+                format!(
+                    "{registry} mirrors {remote}: a pull-through cache (`multiarch registry status` lists what it holds)"
+                ),
+                None,
+            ));
+        }
         if let Ok(info) = docker.info().await {
             let insecure = crate::engine::host::engine_treats_as_insecure(
                 info.registry_config.as_ref(),

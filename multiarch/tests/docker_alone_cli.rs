@@ -135,18 +135,7 @@ async fn multi_arch_sh_runs_to_its_end_with_docker_alone() {
     let port = common::free_port();
     let registry = format!("localhost:{port}");
     let name = format!("multiarch-registry-test-{}", bed.run_id);
-    let compose = scratch.path().join("registry.yml");
-    std::fs::write(
-        &compose,
-        format!(
-            "services:\n  registry:\n    image: registry:2\n    container_name: {name}\n    ports: [\"127.0.0.1:{port}:5000\"]\n    volumes: [\"data:/var/lib/registry\"]\n    labels:\n      {}: \"{}\"\nvolumes:\n  data:\n    name: {name}\n    labels:\n      {}: \"{}\"\n",
-            common::RUN_LABEL,
-            bed.run_id,
-            common::RUN_LABEL,
-            bed.run_id
-        ),
-    )
-    .unwrap();
+    let compose = common::registry_compose(&bed, scratch.path(), &name, port);
     let (code, _, stderr) =
         common::multiarch(&["registry", "--file", compose.to_str().unwrap(), "up"]);
     assert_eq!(code, 0, "{stderr}");

@@ -19,6 +19,7 @@ mod faults_cli;
 mod image_e2e;
 mod interrupt_cli;
 mod manifest_pull_cli;
+mod mirror_cli;
 mod nodes_cli;
 mod parity_cli;
 mod plugin_cli;

@@ -9,37 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common;
-
-/// A second engine for the length of a test; stopped (data and bridge removed) on drop.
-struct SecondNode {
-    name: &'static str,
-}
-
-impl SecondNode {
-    fn up(bed: &common::TestBed, name: &'static str, port: u16, certs: &Path) -> Self {
-        bed.run(
-            "scripts/build-node.sh",
-            &["up", name, &port.to_string(), certs.to_str().unwrap()],
-        );
-        Self { name }
-    }
-
-    /// Stops it (again, harmlessly, when it is already gone); whether that worked.
-    fn down(&self) -> bool {
-        Command::new(common::repo_root().join("scripts/build-node.sh"))
-            .args(["down", self.name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-}
-
-impl Drop for SecondNode {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
+use crate::common::SecondNode;
 
 #[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,7 +24,7 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
         &["certs", certs.path().to_str().unwrap()],
     );
     let port = common::free_port();
-    let node = SecondNode::up(&bed, "mt-far", port, certs.path());
+    let node = SecondNode::up(&bed, "mt-far", port, certs.path(), None);
 
     // Without its client certificate the node refuses us, and nothing is recorded.
     let (code, _, stderr) = cli(&[

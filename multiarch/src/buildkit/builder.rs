@@ -876,4 +876,31 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn a_remote_builder_keeps_the_tls_files_buildx_was_given() {
+        let group: NodeGroup = serde_json::from_str(
+            r#"{"Name":"r","Driver":"remote","Nodes":[{"Name":"r0","Endpoint":"tcp://10.0.0.9:1234","Platforms":null,"DriverOpts":{"cacert":"/c/ca.pem","cert":"/c/cert.pem","key":"/c/key.pem","servername":"buildkit.internal"},"Flags":null,"Files":null}],"Dynamic":false}"#,
+        )
+        .unwrap();
+        let Builder::Remote(remote) = Builder::from_node_group(group) else {
+            panic!("a remote builder");
+        };
+        assert_eq!(
+            remote.tls,
+            Some(RemoteTls {
+                ca: Some("/c/ca.pem".into()),
+                identity: Some(("/c/cert.pem".into(), "/c/key.pem".into())),
+                server_name: Some("buildkit.internal".into()),
+            })
+        );
+        let plain: NodeGroup = serde_json::from_str(
+            r#"{"Name":"p","Driver":"remote","Nodes":[{"Name":"p0","Endpoint":"tcp://10.0.0.9:1234","Platforms":null,"DriverOpts":null,"Flags":null,"Files":null}],"Dynamic":false}"#,
+        )
+        .unwrap();
+        let Builder::Remote(plain) = Builder::from_node_group(plain) else {
+            panic!("a remote builder");
+        };
+        assert_eq!(plain.tls, None);
+    }
 }

@@ -268,7 +268,7 @@ fn create_body(spec: &RunSpec) -> bollard::models::ContainerCreateBody {
 ///
 /// # Errors
 /// [`Error::Engine`] when the engine refuses the archive.
-async fn put_files(docker: &Docker, id: &str, files: &[ContainerFile]) -> Result<()> {
+pub(crate) async fn put_files(docker: &Docker, id: &str, files: &[ContainerFile]) -> Result<()> {
     if files.is_empty() {
         return Ok(());
     }

@@ -37,6 +37,9 @@ pub struct RegistrySpec {
     pub labels: BTreeMap<String, String>,
     /// Docker's restart policy name.
     pub restart: Option<String>,
+    /// A pull-through cache of another registry (`registry up --mirror`), never read
+    /// from the compose file.
+    pub mirror: Option<crate::local_registry::Mirror>,
 }
 
 impl RegistrySpec {
@@ -243,6 +246,7 @@ pub fn parse(text: &str, origin: &str) -> Result<RegistrySpec, ComposeError> {
         environment: service.environment.into_map(),
         labels: service.labels.into_map(),
         restart: service.restart,
+        mirror: None,
     })
 }
 

@@ -37,6 +37,8 @@ pub enum UpOutcome {
 pub struct Status {
     /// The container's name.
     pub container: String,
+    /// The registry it is a pull-through cache of (`registry up --mirror`), if any.
+    pub mirror_of: Option<String>,
     /// Its image.
     pub image: String,
     /// `running`, `exited`, or `absent`.
@@ -53,10 +55,93 @@ pub struct Status {
     pub volume: String,
 }
 
+/// The label that records which registry a container mirrors.
+const MIRROR_LABEL: &str = "io.github.multiarch.mirror-of";
+
+/// Where the upstream's CA goes in the container; Go's TLS reads every file of the folders
+/// in `SSL_CERT_DIR`, so the system's CAs stay trusted beside it.
+const MIRROR_CA_DIR: &str = "/etc/multiarch/mirror-ca";
+
+/// The local registry as a pull-through cache of another (the distribution registry's
+/// proxy mode): it serves what it has pulled once, also when the upstream is gone, and
+/// refuses pushes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    /// The upstream, `https://registry-1.docker.io`.
+    pub remote: String,
+    /// The upstream's login, when it wants one.
+    pub login: Option<(String, String)>,
+    /// A CA to trust for the upstream beside the system's (PEM).
+    pub ca: Option<Vec<u8>>,
+}
+
+impl Mirror {
+    /// The registry's own settings for it (its environment).
+    fn environment(&self) -> Vec<String> {
+        let mut env = vec![format!("REGISTRY_PROXY_REMOTEURL={}", self.remote)];
+        if let Some((user, password)) = &self.login {
+            env.push(format!("REGISTRY_PROXY_USERNAME={user}"));
+            env.push(format!("REGISTRY_PROXY_PASSWORD={password}"));
+        }
+        if self.ca.is_some() {
+            env.push(format!("SSL_CERT_DIR=/etc/ssl/certs:{MIRROR_CA_DIR}"));
+        }
+        env
+    }
+}
+
+/// What `daemon.json` needs for engines to pull through the mirror at `address`.
+pub fn daemon_json_line(address: &str) -> String {
+    format!("\"registry-mirrors\": [\"http://{address}\"]")
+}
+
 fn labels(spec: &RegistrySpec) -> HashMap<String, String> {
     let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
     labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
+    if let Some(mirror) = &spec.mirror {
+        labels.insert(MIRROR_LABEL.into(), mirror.remote.clone());
+    }
     labels
+}
+
+/// The upstream an existing container mirrors, as its label says.
+fn mirror_of(inspect: &bollard::models::ContainerInspectResponse) -> Option<String> {
+    inspect
+        .config
+        .as_ref()?
+        .labels
+        .as_ref()?
+        .get(MIRROR_LABEL)
+        .cloned()
+}
+
+/// The upstream that the running registry published on `port` mirrors, when it is one
+/// the kit started with `--mirror`.
+pub async fn mirror_on_port(docker: &Docker, port: u16) -> Option<String> {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let filters = HashMap::from([("label".to_string(), vec![MIRROR_LABEL.to_string()])]);
+    let options = ListContainersOptionsBuilder::new()
+        .filters(&filters)
+        .build();
+    let containers = docker.list_containers(Some(options)).await.ok()?;
+    containers.into_iter().find_map(|c| {
+        let publishes = c
+            .ports
+            .iter()
+            .flatten()
+            .any(|p| p.public_port == Some(port));
+        publishes
+            .then(|| c.labels.as_ref()?.get(MIRROR_LABEL).cloned())
+            .flatten()
+    })
+}
+
+/// How a registry is described in a conflict: its address, and what it mirrors.
+fn described(address: &str, mirror: Option<&str>) -> String {
+    match mirror {
+        Some(remote) => format!("{address} as a mirror of {remote}"),
+        None => format!("{address} as a registry of its own"),
+    }
 }
 
 fn port_key(spec: &RegistrySpec) -> String {
@@ -102,14 +187,19 @@ pub async fn up(docker: &Docker, spec: &RegistrySpec) -> Result<UpOutcome> {
                 .and_then(|s| s.running)
                 .unwrap_or(false);
             let has = published(&existing, &key);
-            if has.as_ref() != Some(&wanted) {
+            let mirrors = mirror_of(&existing);
+            let wanted_mirror = spec.mirror.as_ref().map(|m| m.remote.clone());
+            if has.as_ref() != Some(&wanted) || mirrors != wanted_mirror {
                 let running_at =
                     has.map_or("no port".to_string(), |(ip, port)| format!("{ip}:{port}"));
                 if running {
                     return Err(Error::RegistryElsewhere {
                         container: spec.container_name.clone(),
-                        running: running_at,
-                        wanted: format!("{}:{}", wanted.0, wanted.1),
+                        running: described(&running_at, mirrors.as_deref()),
+                        wanted: described(
+                            &format!("{}:{}", wanted.0, wanted.1),
+                            wanted_mirror.as_deref(),
+                        ),
                     });
                 }
                 // Stopped with other settings: recreate it; the data volume stays.
@@ -167,6 +257,7 @@ async fn create(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
             spec.environment
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
+                .chain(spec.mirror.iter().flat_map(Mirror::environment))
                 .collect(),
         ),
         labels: Some(labels(spec)),
@@ -210,6 +301,17 @@ async fn create(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
             "create the registry container `{}`",
             spec.container_name
         )))?;
+    if let Some(ca) = spec.mirror.as_ref().and_then(|m| m.ca.clone()) {
+        let file = crate::engine::ContainerFile {
+            path: format!("{MIRROR_CA_DIR}/upstream.pem"),
+            bytes: std::sync::Arc::new(ca),
+            mode: 0o644,
+        };
+        if let Err(error) = crate::engine::put_files(docker, &spec.container_name, &[file]).await {
+            remove(docker, &spec.container_name).await;
+            return Err(error);
+        }
+    }
     if let Err(error) = start(docker, spec).await {
         // Nothing half-done: a container that cannot start is removed again.
         remove(docker, &spec.container_name).await;
@@ -288,6 +390,7 @@ pub async fn status(docker: &Docker, spec: &RegistrySpec) -> Result<Status> {
     let Some(inspect) = inspect else {
         return Ok(Status {
             container: spec.container_name.clone(),
+            mirror_of: None,
             image: spec.image.clone(),
             state: "absent".into(),
             published: None,
@@ -328,6 +431,7 @@ pub async fn status(docker: &Docker, spec: &RegistrySpec) -> Result<Status> {
     };
     Ok(Status {
         container: spec.container_name.clone(),
+        mirror_of: mirror_of(&inspect),
         image,
         state,
         published: bound.map(|(ip, port)| format!("{ip}:{port}")),

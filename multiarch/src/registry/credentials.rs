@@ -42,6 +42,16 @@ pub(crate) fn engine_credentials(
     })
 }
 
+/// The user name and password `docker login HOST` stored, if any (a token is not one).
+pub fn stored_login(host: &str) -> Option<(String, String)> {
+    match stored_credential(host)? {
+        docker_credential::DockerCredential::UsernamePassword(user, password) => {
+            Some((user, password))
+        }
+        docker_credential::DockerCredential::IdentityToken(_) => None,
+    }
+}
+
 pub(super) fn stored_credential(registry: &str) -> Option<docker_credential::DockerCredential> {
     docker_credential::get_credential(credential_server(registry)).ok()
 }

@@ -21,6 +21,7 @@ mod write;
 
 use certs::certs_d_roots;
 pub(crate) use credentials::engine_credentials;
+pub use credentials::stored_login;
 pub use read::{Fetched, PlatformImage};
 pub use write::{BlobCopied, BlobMove};
 

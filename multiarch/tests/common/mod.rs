@@ -625,3 +625,58 @@ pub fn busybox(arch: &str) -> PathBuf {
     );
     path
 }
+
+/// A second engine (`scripts/build-node.sh`) for the length of a test; stopped (data and
+/// bridge removed) on drop.
+pub struct SecondNode {
+    pub name: &'static str,
+}
+
+impl SecondNode {
+    /// Starts engine `name` on `tcp://127.0.0.1:port` with the certificates in `certs`,
+    /// and `mirror` as its registry mirror.
+    pub fn up(
+        bed: &TestBed,
+        name: &'static str,
+        port: u16,
+        certs: &Path,
+        mirror: Option<&str>,
+    ) -> Self {
+        let port = port.to_string();
+        let mut args = vec!["up", name, &port, certs.to_str().unwrap()];
+        args.extend(mirror);
+        bed.run("scripts/build-node.sh", &args);
+        Self { name }
+    }
+
+    /// Stops it (again, harmlessly, when it is already gone); whether that worked.
+    pub fn down(&self) -> bool {
+        Command::new(repo_root().join("scripts/build-node.sh"))
+            .args(["down", self.name])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for SecondNode {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// A compose file for a local registry of this run's own (its container, port and
+/// volume carry the run's label), for `multiarch registry --file`.
+pub fn registry_compose(bed: &TestBed, dir: &Path, name: &str, port: u16) -> PathBuf {
+    let compose = dir.join("registry.yml");
+    std::fs::write(
+        &compose,
+        format!(
+            "services:\n  registry:\n    image: registry:2\n    container_name: {name}\n    ports: [\"127.0.0.1:{port}:5000\"]\n    volumes: [\"data:/var/lib/registry\"]\n    labels:\n      {RUN_LABEL}: \"{run}\"\nvolumes:\n  data:\n    name: {name}\n    labels:\n      {RUN_LABEL}: \"{run}\"\n",
+            run = bed.run_id
+        ),
+    )
+    .unwrap();
+    compose
+}
