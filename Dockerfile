@@ -61,8 +61,10 @@ FROM packages AS toolchain
 RUN --mount=type=bind,from=extra-certificates,target=/usr/local/share/ca-certificates/extra \
     update-ca-certificates
 
-# One static binary of the workspace's package $PACKAGE, at /<arch><variant>/$PACKAGE.
-FROM toolchain AS compile
+# One static binary of the workspace's package $PACKAGE, at /<arch><variant>/$PACKAGE:
+# one folder per platform (amd64, arm64, armv6, armv7, ...), the layout of the host's
+# dist/, which --build-context build=dist puts here instead (this stage is then not run).
+FROM toolchain AS build
 ARG TARGETARCH
 ARG TARGETVARIANT
 ARG PACKAGE=arch-server
@@ -81,13 +83,8 @@ RUN --mount=type=cache,target=/cargo,id=multiarch-cargo-home \
  && var=$(echo "${triple}" | tr 'a-z-' 'A-Z_') \
  && env "CARGO_TARGET_${var}_LINKER=${cc}" "CC_${triple}=${cc}" RUSTFLAGS='-C target-feature=+crt-static' \
       cargo build --release --locked -p "${PACKAGE}" --target "${triple}" \
- && mkdir -p "/out/${TARGETARCH}${TARGETVARIANT}" \
- && cp "target/${triple}/release/${PACKAGE}" "/out/${TARGETARCH}${TARGETVARIANT}/"
-
-# What the image stages copy from: one folder per platform (amd64, arm64, armv6, armv7,
-# ...), the layout of the host's dist/, which --build-context build=dist puts here instead.
-FROM scratch AS build
-COPY --from=compile /out/ /
+ && mkdir -p "/${TARGETARCH}${TARGETVARIANT}" \
+ && cp "target/${triple}/release/${PACKAGE}" "/${TARGETARCH}${TARGETVARIANT}/"
 
 # The multiarch CLI as an image: its static binary and the CA certificates, nothing else.
 #   docker buildx build --target cli --build-arg PACKAGE=multiarch ...
