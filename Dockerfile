@@ -77,9 +77,13 @@ COPY src src
 COPY multiarch multiarch
 # Platforms built at once share cargo's home: its own lock file there keeps two cargos
 # from unpacking the same crate at once (a cache of the registry folder alone would not).
+# The target folder outlives checkouts, and cargo judges the workspace's own sources by
+# their times: a checkout older than the last build would link what that build left, so
+# they are touched (the dependencies stay compiled).
 RUN --mount=type=cache,target=/cargo,id=multiarch-cargo-home \
     --mount=type=cache,target=/src/target,id=multiarch-target-${TARGETARCH}${TARGETVARIANT} \
-    read -r triple cc < /etc/rust-target \
+    find Cargo.toml build.rs crates src multiarch -type f -exec touch {} + \
+ && read -r triple cc < /etc/rust-target \
  && var=$(echo "${triple}" | tr 'a-z-' 'A-Z_') \
  && env "CARGO_TARGET_${var}_LINKER=${cc}" "CC_${triple}=${cc}" RUSTFLAGS='-C target-feature=+crt-static' \
       cargo build --release --locked -p "${PACKAGE}" --target "${triple}" \

@@ -3,9 +3,11 @@
 # Mac, a Pi): data, exec root and bridge of its own, its API on a loopback TCP port behind
 # TLS with client certificates, as a remote engine is reached (`tcp://HOST:2376`).
 #
-#   scripts/build-node.sh certs DIR          a CA, a server and a client certificate in DIR
+#   scripts/build-node.sh certs DIR [SAN...] a CA, a server and a client certificate in DIR
 #                                            (ca.pem, cert.pem, key.pem: DOCKER_CERT_PATH's
-#                                            layout; server-cert.pem, server-key.pem)
+#                                            layout; server-cert.pem, server-key.pem); the
+#                                            server's names are localhost, 127.0.0.1 and
+#                                            the SANs given (IP:172.17.0.1, DNS:name)
 #   scripts/build-node.sh up NAME PORT DIR [MIRROR]
 #                                            start engine NAME on tcp://127.0.0.1:PORT
 #                                            with DIR's certificates (and MIRROR, a
@@ -30,7 +32,9 @@ check_name() {
 }
 
 cmd_certs() {
-  local dir=$1
+  local dir=$1 names=DNS:localhost,IP:127.0.0.1 san
+  shift
+  for san in "$@"; do names+=",$san"; done
   mkdir -p "$dir"
   cd "$dir"
   say "certificates for a TLS engine in $dir"
@@ -41,7 +45,7 @@ cmd_certs() {
   openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out server.csr \
     -subj "/CN=localhost" 2>/dev/null
   openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
-    -out server-cert.pem -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') 2>/dev/null
+    -out server-cert.pem -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$names") 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -keyout key.pem -out client.csr \
     -subj "/CN=multiarch client" 2>/dev/null
   openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
@@ -136,12 +140,12 @@ cmd_status() {
 }
 
 case "${1:-}" in
-  certs) [ $# = 2 ] || die "usage: $0 certs DIR"; cmd_certs "$2" ;;
+  certs) [ $# -ge 2 ] || die "usage: $0 certs DIR [SAN...]"; cmd_certs "${@:2}" ;;
   up) [ $# = 4 ] || [ $# = 5 ] || die "usage: $0 up NAME PORT CERT_DIR [MIRROR_URL]"; cmd_up "${@:2}" ;;
   down) [ $# = 2 ] || die "usage: $0 down NAME"; cmd_down "$2" ;;
   status) [ $# = 2 ] || die "usage: $0 status NAME"; cmd_status "$2" ;;
   *)
-    echo "usage: $0 certs DIR | up NAME PORT CERT_DIR [MIRROR_URL] | down NAME | status NAME" >&2
+    echo "usage: $0 certs DIR [SAN...] | up NAME PORT CERT_DIR [MIRROR_URL] | down NAME | status NAME" >&2
     exit 2
     ;;
 esac

@@ -12,8 +12,26 @@ use crate::common::SecondNode;
 const USER: &str = "room";
 const PASSWORD: &str = "pull-through-secret";
 
-/// The upstream: `registry:2` behind TLS (the certificates in `certs`) with one user.
-fn start_upstream(bed: &common::TestBed, dir: &Path, certs: &Path, port: u16) -> String {
+/// The engine's bridge address (docker0's, `172.17.0.1`): on this machine, and reachable
+/// from containers, where `127.0.0.1` is each container's own.
+fn bridge_gateway(bed: &common::TestBed) -> String {
+    bed.run(
+        "docker",
+        &[
+            "network",
+            "inspect",
+            "bridge",
+            "-f",
+            "{{(index .IPAM.Config 0).Gateway}}",
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+/// The upstream: `registry:2` behind TLS (the certificates in `certs`) with one user,
+/// published on `address`.
+fn start_upstream(bed: &common::TestBed, dir: &Path, certs: &Path, address: &str) -> String {
     let auth = dir.join("auth");
     std::fs::create_dir_all(&auth).unwrap();
     let hash = bcrypt::hash(PASSWORD, 5).unwrap();
@@ -25,7 +43,7 @@ fn start_upstream(bed: &common::TestBed, dir: &Path, certs: &Path, port: u16) ->
         "--name".into(),
         name.clone(),
         "-p".into(),
-        format!("127.0.0.1:{port}:5000"),
+        format!("{address}:5000"),
         "-v".into(),
         format!("{}:/certs:ro", certs.display()),
         "-v".into(),
@@ -49,12 +67,9 @@ fn start_upstream(bed: &common::TestBed, dir: &Path, certs: &Path, port: u16) ->
     name
 }
 
-async fn wait_for_port(port: u16) {
+async fn wait_for_port(host: &str, port: u16) {
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
+        if tokio::net::TcpStream::connect((host, port)).await.is_ok() {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -84,7 +99,11 @@ async fn a_mirror_serves_a_room_and_keeps_serving_when_the_upstream_is_gone() {
     let mut bed = common::testbed().await;
     let scratch = tempfile::tempdir().unwrap();
     let certs = scratch.path().join("certs");
-    bed.run("scripts/build-node.sh", &["certs", certs.to_str().unwrap()]);
+    let gateway = bridge_gateway(&bed);
+    bed.run(
+        "scripts/build-node.sh",
+        &["certs", certs.to_str().unwrap(), &format!("IP:{gateway}")],
+    );
 
     // busybox for two platforms, pushed to the upstream as Docker Hub holds it.
     let staging = bed.start_registry().await;
@@ -110,10 +129,11 @@ async fn a_mirror_serves_a_room_and_keeps_serving_when_the_upstream_is_gone() {
         &[],
         context.path().to_str().unwrap(),
     );
+    // The mirror's container reaches the upstream at the bridge's address.
     let upstream_port = common::free_port();
-    let upstream = start_upstream(&bed, scratch.path(), &certs, upstream_port);
-    let upstream_address = format!("127.0.0.1:{upstream_port}");
-    wait_for_port(upstream_port).await;
+    let upstream_address = format!("{gateway}:{upstream_port}");
+    let upstream = start_upstream(&bed, scratch.path(), &certs, &upstream_address);
+    wait_for_port(&gateway, upstream_port).await;
     let docker_config = scratch.path().join("docker-config");
     std::fs::create_dir_all(&docker_config).unwrap();
     std::fs::write(

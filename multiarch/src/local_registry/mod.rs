@@ -77,8 +77,22 @@ pub struct Mirror {
 
 impl Mirror {
     /// The registry's own settings for it (its environment).
+    ///
+    /// distribution 2.8's proxy hands `REGISTRY_PROXY_USERNAME`/`PASSWORD` only to a token
+    /// server (Docker Hub's kind of login); an upstream that asks for Basic auth gets
+    /// nothing and answers 401, which the proxy reports as "manifest unknown". The login
+    /// also goes into the URL's user part, which Go's HTTP client sends as Basic auth when
+    /// nothing else authorises a request, so both kinds of upstream work.
     fn environment(&self) -> Vec<String> {
-        let mut env = vec![format!("REGISTRY_PROXY_REMOTEURL={}", self.remote)];
+        let mut remote = self.remote.clone();
+        if let Some((user, password)) = &self.login {
+            if let Ok(mut url) = reqwest::Url::parse(&self.remote) {
+                if url.set_username(user).is_ok() && url.set_password(Some(password)).is_ok() {
+                    remote = url.as_str().trim_end_matches('/').to_string();
+                }
+            }
+        }
+        let mut env = vec![format!("REGISTRY_PROXY_REMOTEURL={remote}")];
         if let Some((user, password)) = &self.login {
             env.push(format!("REGISTRY_PROXY_USERNAME={user}"));
             env.push(format!("REGISTRY_PROXY_PASSWORD={password}"));
@@ -87,6 +101,37 @@ impl Mirror {
             env.push(format!("SSL_CERT_DIR=/etc/ssl/certs:{MIRROR_CA_DIR}"));
         }
         env
+    }
+}
+
+#[cfg(test)]
+mod mirror_tests {
+    use super::*;
+
+    #[test]
+    fn a_login_reaches_token_and_basic_upstreams_alike() {
+        let mirror = Mirror {
+            remote: "https://registry.example.com:5000".into(),
+            login: Some(("room".into(), "p@ss:word".into())),
+            ca: None,
+        };
+        let env = mirror.environment();
+        assert!(
+            env.contains(
+                &"REGISTRY_PROXY_REMOTEURL=https://room:p%40ss%3Aword@registry.example.com:5000"
+                    .to_string()
+            ),
+            "{env:?}"
+        );
+        assert!(env.contains(&"REGISTRY_PROXY_USERNAME=room".to_string()));
+        let anonymous = Mirror {
+            login: None,
+            ..mirror
+        };
+        assert_eq!(
+            anonymous.environment(),
+            ["REGISTRY_PROXY_REMOTEURL=https://registry.example.com:5000"]
+        );
     }
 }
 
