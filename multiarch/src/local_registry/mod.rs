@@ -104,37 +104,6 @@ impl Mirror {
     }
 }
 
-#[cfg(test)]
-mod mirror_tests {
-    use super::*;
-
-    #[test]
-    fn a_login_reaches_token_and_basic_upstreams_alike() {
-        let mirror = Mirror {
-            remote: "https://registry.example.com:5000".into(),
-            login: Some(("room".into(), "p@ss:word".into())),
-            ca: None,
-        };
-        let env = mirror.environment();
-        assert!(
-            env.contains(
-                &"REGISTRY_PROXY_REMOTEURL=https://room:p%40ss%3Aword@registry.example.com:5000"
-                    .to_string()
-            ),
-            "{env:?}"
-        );
-        assert!(env.contains(&"REGISTRY_PROXY_USERNAME=room".to_string()));
-        let anonymous = Mirror {
-            login: None,
-            ..mirror
-        };
-        assert_eq!(
-            anonymous.environment(),
-            ["REGISTRY_PROXY_REMOTEURL=https://registry.example.com:5000"]
-        );
-    }
-}
-
 /// What `daemon.json` needs for engines to pull through the mirror at `address`.
 pub fn daemon_json_line(address: &str) -> String {
     format!("\"registry-mirrors\": [\"http://{address}\"]")
@@ -535,4 +504,35 @@ pub(crate) async fn catalog(address: &str) -> Result<Vec<String>> {
         reason: e.to_string(),
     })?;
     Ok(catalog.repositories)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_login_reaches_token_and_basic_upstreams_alike() {
+        let mirror = Mirror {
+            remote: "https://registry.example.com:5000".into(),
+            login: Some(("room".into(), "p@ss:word".into())),
+            ca: None,
+        };
+        let env = mirror.environment();
+        assert!(
+            env.contains(
+                &"REGISTRY_PROXY_REMOTEURL=https://room:p%40ss%3Aword@registry.example.com:5000"
+                    .to_string()
+            ),
+            "{env:?}"
+        );
+        assert!(env.contains(&"REGISTRY_PROXY_USERNAME=room".to_string()));
+        let anonymous = Mirror {
+            login: None,
+            ..mirror
+        };
+        assert_eq!(
+            anonymous.environment(),
+            ["REGISTRY_PROXY_REMOTEURL=https://registry.example.com:5000"]
+        );
+    }
 }
