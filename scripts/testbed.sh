@@ -668,6 +668,15 @@ REHEARSAL_DIR=${MULTIARCH_REHEARSAL_DIR:-/var/cache/multiarch/fresh-machine-root
 # (the pattern on one line). Capture it again when the machine image changes.
 FRESH_STATUS=$(dirname "$0")/fresh-machine/dpkg-status
 
+# Runs an image-making step with a cache of its own, then removes the image it tagged.
+rehearse_image_step() {
+  local step=$1 tag=$2 cache
+  cache=$(mktemp -d)
+  MULTIARCH_CACHE=$cache "$step"
+  rm -rf "$cache"
+  docker image rm "$tag" >/dev/null
+}
+
 cmd_rehearse() {
   local started=$SECONDS fresh=$REHEARSAL_DIR
   is_debian || die "rehearse needs apt (a Debian machine)"
@@ -706,20 +715,12 @@ cmd_rehearse() {
   BUILDX_NEW_DIR=$(mktemp -d)
   ensure_newer_buildx
   rm -rf "$BUILDX_NEW_DIR"
-  # A scratch cache and tag: the compile from Debian's sources runs as on a new machine.
+  # The images the test bed makes, each with a scratch cache and tag: BuildKit compiled
+  # from Debian's sources, and debootstrap's stand-in base, run as on a new machine.
   BUILDKIT_IMAGE=multiarch-testbed-rehearsal/buildkit:$$
-  local buildkit_cache
-  buildkit_cache=$(mktemp -d)
-  MULTIARCH_CACHE=$buildkit_cache ensure_buildkit_image
-  rm -rf "$buildkit_cache"
-  docker image rm "$BUILDKIT_IMAGE" >/dev/null
-  # The same for the compile stage's base: debootstrap into a scratch cache.
+  rehearse_image_step ensure_buildkit_image "$BUILDKIT_IMAGE"
   DEBIAN_IMAGE=multiarch-testbed-rehearsal/debian:$$
-  local debian_cache
-  debian_cache=$(mktemp -d)
-  MULTIARCH_CACHE=$debian_cache ensure_debian_image
-  rm -rf "$debian_cache"
-  docker image rm "$DEBIAN_IMAGE" >/dev/null
+  rehearse_image_step ensure_debian_image "$DEBIAN_IMAGE"
 
   [ -e "$fresh/usr/sbin/policy-rc.d" ] && die "the engine's install left policy-rc.d behind"
   say "the whole plan at once"
