@@ -15,6 +15,17 @@ pub(crate) fn interrupt(
     when: &str,
     after: Duration,
 ) -> (Option<i32>, String) {
+    signal(args, env, when, after, "-INT")
+}
+
+/// As [`interrupt`], with another signal (`-TERM`).
+fn signal(
+    args: &[&str],
+    env: &[(&str, &str)],
+    when: &str,
+    after: Duration,
+    signal: &str,
+) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_multiarch"))
         .args(args)
         .envs(common::test_env(env))
@@ -36,7 +47,7 @@ pub(crate) fn interrupt(
     // Let it start what it starts at that step, then interrupt.
     std::thread::sleep(after);
     let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
@@ -160,4 +171,44 @@ async fn ctrl_c_during_build_and_pull_stops_cleanly() {
         "label=io.github.multiarch.session",
         &format!("after Ctrl-C in pull\n{stderr}"),
     );
+}
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_build_cleans_up_as_ctrl_c_does() {
+    let (mut bed, registry) = common::testbed_with_registry().await;
+    let context = tempfile::tempdir().unwrap();
+    common::heavy_context(context.path(), 64);
+    let image = format!("{registry}/terminated-build:{}", bed.run_id);
+    bed.track_image(&image);
+    let extra = tempfile::tempdir().unwrap();
+    let named = format!("extra={}", extra.path().display());
+    // What `kill`, `timeout` or a cancelled CI job sends, while BuildKit works.
+    let (code, stderr) = signal(
+        &[
+            "build",
+            context.path().to_str().unwrap(),
+            "-t",
+            &image,
+            "--build-context",
+            &named,
+            "--push",
+            "--plain",
+        ],
+        &[],
+        "#",
+        Duration::from_millis(300),
+        "-TERM",
+    );
+    assert_eq!(code, Some(143), "{stderr}");
+    let left = bed.run(
+        "docker",
+        &["images", "-q", "localhost:1/multiarch-context/*"],
+    );
+    assert!(
+        left.trim().is_empty(),
+        "named contexts left after SIGTERM: {left}\n{stderr}"
+    );
+    let (code, _, _) = common::multiarch(&["inspect", &image]);
+    assert_ne!(code, 0, "nothing was pushed under `{image}`");
 }

@@ -680,23 +680,34 @@ async fn remove_leftover_context_images(docker: &Docker) -> usize {
         "label".to_string(),
         vec![format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")],
     )]);
-    let images = docker
-        .list_images(Some(
-            ListImagesOptionsBuilder::new().filters(&filters).build(),
-        ))
-        .await
-        .unwrap_or_default();
     let ours = format!(":{}", session_id());
-    let mut removed = 0;
-    for tag in images.iter().flat_map(|i| &i.repo_tags) {
-        if tag.starts_with(CONTEXT_REPOSITORY) && tag.ends_with(&ours) {
+    let mut removed = std::collections::HashSet::new();
+    // A build cut short may still hold its named context for a moment, and a removal
+    // then fails: the list is read again until none is left, for at most two seconds.
+    for _ in 0..10 {
+        let images = docker
+            .list_images(Some(
+                ListImagesOptionsBuilder::new().filters(&filters).build(),
+            ))
+            .await
+            .unwrap_or_default();
+        let left: Vec<&String> = images
+            .iter()
+            .flat_map(|i| &i.repo_tags)
+            .filter(|tag| tag.starts_with(CONTEXT_REPOSITORY) && tag.ends_with(&ours))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        for tag in left {
             let options = RemoveImageOptionsBuilder::new().force(true).build();
             if docker.remove_image(tag, Some(options), None).await.is_ok() {
-                removed += 1;
+                removed.insert(tag.clone());
             }
         }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    removed
+    removed.len()
 }
 
 /// Pushes the multi-platform image the engine built, through the engine, with the

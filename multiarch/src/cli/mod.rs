@@ -202,15 +202,30 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         };
         tokio::select! {
             result = command => result,
-            _ = tokio::signal::ctrl_c() => Ok(interrupted().await),
+            _ = tokio::signal::ctrl_c() => Ok(interrupted(130).await),
+            () = terminated() => Ok(interrupted(143).await),
         }
     })
 }
 
-/// Ctrl-C, whatever the command was doing: the command's future is dropped (which stops
-/// its builds and pulls), then every container and named-context image this invocation
-/// made is removed. Exit code 130, as shells report SIGINT.
-async fn interrupted() -> ExitCode {
+/// SIGTERM, what `kill`, `timeout` and a CI job's cancel send: cleaned up as Ctrl-C is
+/// (a killed build left its named context behind before).
+async fn terminated() {
+    #[cfg(unix)]
+    if let Ok(mut signal) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        signal.recv().await;
+        return;
+    }
+    std::future::pending::<()>().await;
+}
+
+/// Ctrl-C or SIGTERM, whatever the command was doing: the command's future is dropped
+/// (which stops its builds and pulls), then every container and named-context image this
+/// invocation made is removed. The exit code is the one shells report for the signal:
+/// 130 for SIGINT, 143 for SIGTERM.
+async fn interrupted(code: u8) -> ExitCode {
     // A container or image the engine was creating when Ctrl-C came appears only when
     // that request ends; wait for it, or it would outlive this clean-up.
     multiarch::engine::creations_settled(std::time::Duration::from_secs(10)).await;
@@ -235,7 +250,7 @@ async fn interrupted() -> ExitCode {
         Err(_) => 0,
     };
     eprintln!("interrupted: removed {removed} container(s) this run started");
-    ExitCode::from(130)
+    ExitCode::from(code)
 }
 
 /// A problem the command line finds itself (a missing folder, a failed demo step), with
