@@ -113,38 +113,8 @@ async fn ctrl_c_during_build_and_pull_stops_cleanly() {
     let context = tempfile::tempdir().unwrap();
     common::heavy_context(context.path(), 64);
     let image = format!("{registry}/interrupted-build:{}", bed.run_id);
-    bed.track_image(&image);
-
     // Ctrl-C while BuildKit works: exit 130, nothing pushed, and the next build works.
-    let extra = tempfile::tempdir().unwrap();
-    let named = format!("extra={}", extra.path().display());
-    let (code, stderr) = interrupt(
-        &[
-            "build",
-            context.path().to_str().unwrap(),
-            "-t",
-            &image,
-            "--build-context",
-            &named,
-            "--push",
-            "--plain",
-        ],
-        &[],
-        "#",
-        Duration::from_millis(300),
-    );
-    assert_eq!(code, Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    let left = bed.run(
-        "docker",
-        &["images", "-q", "localhost:1/multiarch-context/*"],
-    );
-    assert!(
-        left.trim().is_empty(),
-        "named contexts left: {left}\n{stderr}"
-    );
-    let (code, _, _) = common::multiarch(&["inspect", &image]);
-    assert_ne!(code, 0, "an interrupted build pushed `{image}`");
+    build_stopped_by(&mut bed, context.path(), &image, "-INT", 130);
     let (code, _, stderr) = common::multiarch(&[
         "build",
         context.path().to_str().unwrap(),
@@ -173,23 +143,24 @@ async fn ctrl_c_during_build_and_pull_stops_cleanly() {
     );
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_terminated_build_cleans_up_as_ctrl_c_does() {
-    let (mut bed, registry) = common::testbed_with_registry().await;
-    let context = tempfile::tempdir().unwrap();
-    common::heavy_context(context.path(), 64);
-    let image = format!("{registry}/terminated-build:{}", bed.run_id);
-    bed.track_image(&image);
+/// Builds `context` (with a named context) as `image` and sends `signal` while BuildKit
+/// works: the exit code is `expected`, no named context is left, nothing is pushed.
+fn build_stopped_by(
+    bed: &mut common::TestBed,
+    context: &std::path::Path,
+    image: &str,
+    signal_name: &str,
+    expected: i32,
+) {
+    bed.track_image(image);
     let extra = tempfile::tempdir().unwrap();
     let named = format!("extra={}", extra.path().display());
-    // What `kill`, `timeout` or a cancelled CI job sends, while BuildKit works.
     let (code, stderr) = signal(
         &[
             "build",
-            context.path().to_str().unwrap(),
+            context.to_str().unwrap(),
             "-t",
-            &image,
+            image,
             "--build-context",
             &named,
             "--push",
@@ -198,17 +169,29 @@ async fn a_terminated_build_cleans_up_as_ctrl_c_does() {
         &[],
         "#",
         Duration::from_millis(300),
-        "-TERM",
+        signal_name,
     );
-    assert_eq!(code, Some(143), "{stderr}");
+    assert_eq!(code, Some(expected), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
     let left = bed.run(
         "docker",
         &["images", "-q", "localhost:1/multiarch-context/*"],
     );
     assert!(
         left.trim().is_empty(),
-        "named contexts left after SIGTERM: {left}\n{stderr}"
+        "named contexts left after {signal_name}: {left}\n{stderr}"
     );
-    let (code, _, _) = common::multiarch(&["inspect", &image]);
-    assert_ne!(code, 0, "nothing was pushed under `{image}`");
+    let (code, _, _) = common::multiarch(&["inspect", image]);
+    assert_ne!(code, 0, "an interrupted build pushed `{image}`");
+}
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_build_cleans_up_as_ctrl_c_does() {
+    let (mut bed, registry) = common::testbed_with_registry().await;
+    let context = tempfile::tempdir().unwrap();
+    common::heavy_context(context.path(), 64);
+    // What `kill`, `timeout` or a cancelled CI job sends.
+    let image = format!("{registry}/terminated-build:{}", bed.run_id);
+    build_stopped_by(&mut bed, context.path(), &image, "-TERM", 143);
 }
