@@ -135,7 +135,8 @@ async fn multi_arch_sh_runs_to_its_end_with_docker_alone() {
     let port = common::free_port();
     let registry = format!("localhost:{port}");
     let name = format!("multiarch-registry-test-{}", bed.run_id);
-    let compose = common::registry_compose(&bed, scratch.path(), &name, port);
+    let compose_file = common::registry_file(&bed, port);
+    let compose = compose_file.path();
     let (code, _, stderr) =
         common::multiarch(&["registry", "--file", compose.to_str().unwrap(), "up"]);
     assert_eq!(code, 0, "{stderr}");
@@ -155,7 +156,7 @@ async fn multi_arch_sh_runs_to_its_end_with_docker_alone() {
         .env("HOME", &home)
         .env("NO_COLOR", "1")
         .env("REGISTRY", &registry)
-        .env("REGISTRY_FILE", &compose)
+        .env("REGISTRY_FILE", compose)
         .env("IMAGE", format!("{registry}/arch-server:{}", bed.run_id))
         .env("PLATFORMS", "linux/amd64,linux/arm64")
         .env("MULTIARCH_IMAGE", &cli)

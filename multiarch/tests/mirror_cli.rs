@@ -162,9 +162,9 @@ async fn a_mirror_serves_a_room_and_keeps_serving_when_the_upstream_is_gone() {
 
     // The mirror: the kit's registry, from a compose file of this run's own.
     let mirror_port = common::free_port();
-    let mirror_name = format!("multiarch-mirror-test-{}", bed.run_id);
-    let compose = common::registry_compose(&bed, scratch.path(), &mirror_name, mirror_port);
-    let compose = compose.to_str().unwrap();
+    let mirror_name = format!("multiarch-registry-test-{}", bed.run_id);
+    let compose_file = common::registry_file(&bed, mirror_port);
+    let compose = compose_file.path().to_str().unwrap();
     let upstream_url = format!("https://{upstream_address}");
     let ca = certs.join("ca.pem");
     let (code, stdout, stderr) = common::multiarch_with(

@@ -665,18 +665,3 @@ impl Drop for SecondNode {
         self.down();
     }
 }
-
-/// A compose file for a local registry of this run's own (its container, port and
-/// volume carry the run's label), for `multiarch registry --file`.
-pub fn registry_compose(bed: &TestBed, dir: &Path, name: &str, port: u16) -> PathBuf {
-    let compose = dir.join("registry.yml");
-    std::fs::write(
-        &compose,
-        format!(
-            "services:\n  registry:\n    image: registry:2\n    container_name: {name}\n    ports: [\"127.0.0.1:{port}:5000\"]\n    volumes: [\"data:/var/lib/registry\"]\n    labels:\n      {RUN_LABEL}: \"{run}\"\nvolumes:\n  data:\n    name: {name}\n    labels:\n      {RUN_LABEL}: \"{run}\"\n",
-            run = bed.run_id
-        ),
-    )
-    .unwrap();
-    compose
-}
