@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::registry::RegistryError;
+
 /// A client for plain HTTP with a per-request `timeout`. It never uses a proxy (these
 /// servers are on loopback) and loads no TLS roots, which costs milliseconds per start.
 pub(crate) fn plain_client(timeout: Duration) -> reqwest::Client {
@@ -16,15 +18,15 @@ pub(crate) fn plain_client(timeout: Duration) -> reqwest::Client {
 }
 
 /// Sends a request to the registry at `registry` (host:port); a transport failure is
-/// [`crate::error::Error::Unreachable`] naming it.
+/// [`RegistryError::Unreachable`] naming it.
 pub(crate) async fn send_to_registry(
     request: reqwest::RequestBuilder,
     registry: &str,
-) -> crate::error::Result<reqwest::Response> {
+) -> Result<reqwest::Response, RegistryError> {
     request
         .send()
         .await
-        .map_err(|e| crate::error::Error::Unreachable {
+        .map_err(|e| RegistryError::Unreachable {
             registry: registry.to_string(),
             source: e.into(),
         })

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::oci::edit::{AnnotationTarget, EditError, IndexEdit};
 use crate::oci::index::{EntryKind, Manifest, config_platform, entries};
 use crate::registry::Registry;
+use crate::registry::RegistryError;
 
 /// One image a source offers, with the attestations about it, as index descriptors.
 #[derive(Debug, Clone)]
@@ -48,10 +49,10 @@ pub struct Edited {
 fn edit_error(reference: &Reference) -> impl Fn(EditError) -> Error + '_ {
     move |source| match source {
         // The registry's bytes, not the request, are at fault.
-        EditError::NotIndex(reason) => Error::BadAnswer {
+        EditError::NotIndex(reason) => Error::Registry(RegistryError::BadAnswer {
             reference: reference.whole(),
             reason: format!("not an index: {reason}"),
-        },
+        }),
         source => Error::BadEdit {
             reference: reference.whole(),
             source: Box::new(source),
@@ -63,16 +64,18 @@ fn edit_error(reference: &Reference) -> impl Fn(EditError) -> Error + '_ {
 /// image of an index with its attestations.
 ///
 /// # Errors
-/// As [`Registry::fetch`]; [`Error::BadAnswer`] for an image whose config names no
+/// As [`Registry::fetch`]; [`RegistryError::BadAnswer`] for an image whose config names no
 /// platform.
 pub(crate) async fn pick(registry: &Registry, source: &Reference) -> Result<Vec<Picked>> {
     let fetched = registry.fetch(source).await?;
     match &fetched.manifest {
         Manifest::Image(_) => {
             let image = registry.fetch_image(source, &fetched.digest).await?;
-            let platform = config_platform(&image.config).map_err(|e| Error::BadAnswer {
-                reference: source.whole(),
-                reason: format!("its config names no valid platform: {e}"),
+            let platform = config_platform(&image.config).map_err(|e| {
+                Error::Registry(RegistryError::BadAnswer {
+                    reference: source.whole(),
+                    reason: format!("its config names no valid platform: {e}"),
+                })
             })?;
             let mut descriptor = serde_json::json!({
                 "mediaType": fetched.manifest.media_type(),
@@ -91,11 +94,12 @@ pub(crate) async fn pick(registry: &Registry, source: &Reference) -> Result<Vec<
             }])
         }
         Manifest::Index(index) => {
-            let raw: serde_json::Value =
-                serde_json::from_slice(&fetched.bytes).map_err(|e| Error::BadAnswer {
+            let raw: serde_json::Value = serde_json::from_slice(&fetched.bytes).map_err(|e| {
+                Error::Registry(RegistryError::BadAnswer {
                     reference: source.whole(),
                     reason: e.to_string(),
-                })?;
+                })
+            })?;
             let descriptor = |digest: &str| {
                 raw["manifests"]
                     .as_array()
@@ -170,19 +174,19 @@ pub async fn create(
         {
             descriptors.push(
                 serde_json::from_value::<Descriptor>(value.clone()).map_err(|e| {
-                    Error::BadAnswer {
+                    Error::Registry(RegistryError::BadAnswer {
                         reference: offer.source.whole(),
                         reason: format!("a descriptor that cannot be listed: {e}"),
-                    }
+                    })
                 })?,
             );
         }
     }
     // Refuse a bad index before anything is copied.
     let (bytes, media_type) =
-        crate::oci::assemble::index_of(descriptors).map_err(|e| Error::BadAnswer {
+        crate::oci::assemble::index_of(descriptors).map_err(|source| Error::Assemble {
             reference: target.whole(),
-            reason: e.to_string(),
+            source: Box::new(source),
         })?;
     for offer in &picked {
         bring(registry, offer, target).await?;
@@ -209,6 +213,7 @@ async fn push(registry: &Registry, target: &Reference, edit: &IndexEdit) -> Resu
     registry
         .push_manifest(target, edit.bytes(), &edit.media_type())
         .await
+        .map_err(Into::into)
 }
 
 /// Adds every image of `sources` (with its attestations) to the index under `target`; an

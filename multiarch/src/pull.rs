@@ -14,6 +14,7 @@ use oci_client::Reference;
 
 use multiarch_platform::Platform;
 
+use crate::engine::EngineError;
 use crate::error::{Error, Result};
 use crate::oci::index::platforms;
 use crate::registry::Registry;
@@ -62,7 +63,7 @@ pub async fn platform_digest(
 /// holds that platform's manifest (`digest`) with the right architecture.
 ///
 /// # Errors
-/// [`Error::Engine`] when the pull fails or the engine holds another platform.
+/// [`EngineError::Refused`] when the pull fails or the engine holds another platform.
 pub async fn pull_platform(
     docker: &Docker,
     reference: &Reference,
@@ -118,12 +119,12 @@ pub async fn pull_platform(
         async move { docker.create_container(Some(options), body).await }
     })
     .await
-    .map_err(|e| Error::Engine {
+    .map_err(|e| Error::Engine(EngineError::Refused {
         action: format!(
             "find `{platform}` of `{image}` after pulling it (the engine may have pulled another platform than {digest})"
         ),
         source: e.into(),
-    })?;
+    }))?;
     crate::engine::remove(docker, &probe.id).await;
     Ok(())
 }
@@ -131,7 +132,7 @@ pub async fn pull_platform(
 /// One pull by the engine, its progress reported.
 ///
 /// # Errors
-/// [`Error::Engine`] with the engine's answer.
+/// [`EngineError::Refused`] with the engine's answer.
 async fn pull_once(
     docker: &Docker,
     reference: &Reference,
@@ -147,7 +148,7 @@ async fn pull_once(
     let credentials = crate::registry::engine_credentials(reference);
     let mut stream = docker.create_image(Some(options), None, credentials);
     while let Some(event) = stream.next().await {
-        let info = event.map_err(crate::error::refused(format!(
+        let info = event.map_err(crate::engine::refused(format!(
             "pull `{image}` for `{platform_text}`"
         )))?;
         let detail = info.progress_detail.unwrap_or_default();
@@ -165,7 +166,7 @@ async fn pull_once(
 /// busy or restarting registry's status (containerd words it `503 Service Unavailable`)
 /// or a connection cut.
 fn engine_pull_transient(error: &Error) -> Option<String> {
-    let Error::Engine { source, .. } = error else {
+    let Error::Engine(EngineError::Refused { source, .. }) = error else {
         return None;
     };
     let message = crate::error::root_cause(source.as_ref());

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use bollard::Docker;
 use serde::{Deserialize, Serialize};
 
+use crate::buildkit::BuildError;
 use crate::buildkit::buildx_store::{self, NodeGroup, Store};
 use crate::buildkit::nodes::Node;
 use crate::error::{Error, Result};
@@ -437,9 +438,11 @@ impl Builders {
     }
 
     fn save_record(&self, all: &BTreeMap<String, Record>) -> Result<()> {
-        let io = |source: std::io::Error| Error::BuilderRecord {
-            path: self.record.display().to_string(),
-            source,
+        let io = |source: std::io::Error| {
+            Error::Build(BuildError::BuilderRecord {
+                path: self.record.display().to_string(),
+                source,
+            })
         };
         if let Some(dir) = self.record.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
@@ -453,7 +456,7 @@ impl Builders {
     /// Every builder: the kit's record first, then buildx's store.
     ///
     /// # Errors
-    /// [`Error::BuildxStore`] when the store cannot be read (buildx would fail too).
+    /// [`Error::Build(BuildError::BuildxStore)`] when the store cannot be read (buildx would fail too).
     pub fn list(&self) -> Result<Vec<Builder>> {
         let mut all: Vec<Builder> = self
             .load_record()
@@ -471,7 +474,7 @@ impl Builders {
     /// The builder `name`, from the kit's record or buildx's store.
     ///
     /// # Errors
-    /// [`Error::BuildxStore`] when the store cannot be read.
+    /// [`Error::Build(BuildError::BuildxStore)`] when the store cannot be read.
     pub fn find(&self, name: &str) -> Result<Option<Builder>> {
         if let Some(record) = self.load_record().remove(name) {
             return Ok(Some(record.into_builder()));
@@ -487,8 +490,8 @@ impl Builders {
     /// else the engine's own BuildKit (buildx's `default`).
     ///
     /// # Errors
-    /// [`Error::NoSuchBuilder`] for a named builder that does not exist,
-    /// [`Error::BuildxStore`] when the store cannot be read.
+    /// [`Error::Build(BuildError::NoSuchBuilder)`] for a named builder that does not exist,
+    /// [`Error::Build(BuildError::BuildxStore)`] when the store cannot be read.
     pub fn choose(&self, given: Option<&str>) -> Result<(Builder, Chosen)> {
         let env = std::env::var("BUILDX_BUILDER")
             .ok()
@@ -510,7 +513,7 @@ impl Builders {
             Some((name, why)) => self
                 .find(&name)?
                 .map(|b| (b, why))
-                .ok_or(Error::NoSuchBuilder(name)),
+                .ok_or(Error::Build(BuildError::NoSuchBuilder(name))),
             None => Ok(match self.find(DEFAULT_NAME)? {
                 Some(b) => (b, Chosen::KitDefault),
                 None => (Builder::default_engine(), Chosen::Engine),
@@ -521,7 +524,7 @@ impl Builders {
     /// Remembers an engine builder or a builder made of nodes in the kit's record.
     ///
     /// # Errors
-    /// [`Error::BuilderRecord`].
+    /// [`Error::Build(BuildError::BuilderRecord)`].
     pub(crate) fn remember(&self, builder: &Builder) -> Result<()> {
         let record = Record::of(builder).expect("only engine and node builders are recorded");
         let mut all = self.load_record();
@@ -532,7 +535,7 @@ impl Builders {
     /// Forgets `name` in the kit's record; whether it was there.
     ///
     /// # Errors
-    /// [`Error::BuilderRecord`].
+    /// [`Error::Build(BuildError::BuilderRecord)`].
     pub(crate) fn forget(&self, name: &str) -> Result<bool> {
         let mut all = self.load_record();
         let existed = all.remove(name).is_some();
@@ -582,8 +585,8 @@ pub enum Created {
 /// Creates an engine builder, or finds it already there.
 ///
 /// # Errors
-/// [`Error::BuilderConflict`] when the name is taken by another kind,
-/// [`Error::NoMultiPlatform`] when the engine cannot build multi-platform images.
+/// [`Error::Build(BuildError::BuilderConflict)`] when the name is taken by another kind,
+/// [`Error::Build(BuildError::NoMultiPlatform)`] when the engine cannot build multi-platform images.
 pub(crate) async fn create_engine(
     docker: &Docker,
     builders: &Builders,
@@ -593,15 +596,15 @@ pub(crate) async fn create_engine(
     match builders.find(name)? {
         Some(Builder::Engine { .. }) => return Ok(Created::Existing),
         Some(other) => {
-            return Err(Error::BuilderConflict {
+            return Err(Error::Build(BuildError::BuilderConflict {
                 name: name.to_string(),
                 driver: other.driver_name(),
-            });
+            }));
         }
         None => {}
     }
     if !crate::engine::containerd_store(docker).await {
-        return Err(Error::NoMultiPlatform);
+        return Err(Error::Build(BuildError::NoMultiPlatform));
     }
     builders.remember(&Builder::Engine {
         name: name.to_string(),
@@ -614,8 +617,8 @@ pub(crate) async fn create_engine(
 /// must answer; names stay unique; the record is written only when all is well.
 ///
 /// # Errors
-/// [`Error::NodeUnreachable`], [`Error::BadNodes`] for a name clash or a builder that is
-/// not made of nodes, [`Error::NoSuchBuilder`] when appending to nothing.
+/// [`Error::Build(BuildError::NodeUnreachable)`], [`Error::Build(BuildError::BadNodes)`] for a name clash or a builder that is
+/// not made of nodes, [`Error::Build(BuildError::NoSuchBuilder)`] when appending to nothing.
 pub async fn create_with_nodes(
     builders: &Builders,
     name: &str,
@@ -626,12 +629,12 @@ pub async fn create_with_nodes(
     let (mut all_nodes, config) = match (builders.find(name)?, append) {
         (Some(Builder::Nodes { nodes, config, .. }), true) => (nodes, config),
         (Some(existing), true) => {
-            return Err(Error::BadNodes(format!(
+            return Err(Error::Build(BuildError::BadNodes(format!(
                 "the builder `{name}` is not made of nodes ({} driver): nodes are appended to a builder created with `--node`",
                 existing.driver_name()
-            )));
+            ))));
         }
-        (None, true) => return Err(Error::NoSuchBuilder(name.to_string())),
+        (None, true) => return Err(Error::Build(BuildError::NoSuchBuilder(name.to_string()))),
         (
             Some(Builder::Nodes {
                 nodes: existing, ..
@@ -641,18 +644,18 @@ pub async fn create_with_nodes(
             return Ok(Created::Existing);
         }
         (Some(_), false) => {
-            return Err(Error::BadNodes(format!(
+            return Err(Error::Build(BuildError::BadNodes(format!(
                 "a builder named `{name}` already exists: `--append` adds nodes to it, `multiarch builder rm {name}` removes it"
-            )));
+            ))));
         }
         (None, false) => (Vec::new(), config),
     };
     for node in nodes {
         if all_nodes.iter().any(|n| n.name == node.name) {
-            return Err(Error::BadNodes(format!(
+            return Err(Error::Build(BuildError::BadNodes(format!(
                 "the builder `{name}` already has a node named `{}`",
                 node.name
-            )));
+            ))));
         }
         crate::buildkit::nodes::connect(&node).await?;
         all_nodes.push(node);
@@ -669,7 +672,7 @@ pub async fn create_with_nodes(
 /// builder (`builder rm NAME`), not alone.
 ///
 /// # Errors
-/// [`Error::NoSuchBuilder`], or [`Error::BadNodes`] for an unknown or last node.
+/// [`Error::Build(BuildError::NoSuchBuilder)`], or [`Error::Build(BuildError::BadNodes)`] for an unknown or last node.
 pub fn remove_node(builders: &Builders, name: &str, node: &str) -> Result<()> {
     let Some(Builder::Nodes {
         name: _,
@@ -677,22 +680,22 @@ pub fn remove_node(builders: &Builders, name: &str, node: &str) -> Result<()> {
         mut nodes,
     }) = builders.find(name)?
     else {
-        return Err(Error::NoSuchBuilder(name.to_string()));
+        return Err(Error::Build(BuildError::NoSuchBuilder(name.to_string())));
     };
     let Some(position) = nodes.iter().position(|n| n.name == node) else {
-        return Err(Error::BadNodes(format!(
+        return Err(Error::Build(BuildError::BadNodes(format!(
             "the builder `{name}` has no node named `{node}` (it has: {})",
             nodes
                 .iter()
                 .map(|n| n.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        )));
+        ))));
     };
     if nodes.len() == 1 {
-        return Err(Error::BadNodes(format!(
+        return Err(Error::Build(BuildError::BadNodes(format!(
             "`{node}` is the last node of `{name}`: remove the builder instead (`multiarch builder rm {name}`)"
-        )));
+        ))));
     }
     nodes.remove(position);
     builders.remember(&Builder::Nodes {

@@ -21,6 +21,7 @@ use bollard::models::{
     ContainerCreateBody, HostConfig, Mount, MountType, RestartPolicy, RestartPolicyNameEnum,
 };
 
+use crate::buildkit::BuildError;
 use crate::buildkit::builder::{Builders, ContainerBuilder, Created, Status};
 use crate::buildkit::control::{self, DaemonInfo};
 use crate::buildkit::dial::Dialer;
@@ -51,10 +52,10 @@ pub fn local_endpoint() -> String {
 /// The engine the builder's container runs on.
 ///
 /// # Errors
-/// [`Error::BadEndpoint`] or [`Error::EngineUnreachable`].
+/// [`EngineError::BadEndpoint`] or [`EngineError::Unreachable`].
 pub async fn engine(builder: &ContainerBuilder) -> Result<Docker> {
     let endpoint = EngineEndpoint::new(&builder.endpoint, None)?;
-    crate::engine::endpoint::connect(&endpoint).await
+    Ok(crate::engine::endpoint::connect(&endpoint).await?)
 }
 
 /// How to reach the builder's BuildKit.
@@ -110,8 +111,8 @@ pub(crate) fn container_body(builder: &ContainerBuilder) -> ContainerCreateBody 
 /// [`CREATED_BY_LABEL`]).
 ///
 /// # Errors
-/// [`Error::BuilderConflict`] when the name is another kind of builder,
-/// [`Error::ImageUnavailable`], [`Error::BuilderDown`] with the container's name.
+/// [`Error::Build(BuildError::BuilderConflict)`] when the name is another kind of builder,
+/// [`EngineError::ImageUnavailable`], [`Error::Build(BuildError::BuilderDown)`] with the container's name.
 pub async fn create(builders: &Builders, wanted: ContainerBuilder) -> Result<Created> {
     crate::buildkit::buildx_store::check_name(&wanted.name)?;
     match builders.find(&wanted.name)? {
@@ -121,10 +122,10 @@ pub async fn create(builders: &Builders, wanted: ContainerBuilder) -> Result<Cre
             return Ok(Created::Existing);
         }
         Some(other) => {
-            return Err(Error::BuilderConflict {
+            return Err(Error::Build(BuildError::BuilderConflict {
                 name: wanted.name.clone(),
                 driver: other.driver_name(),
-            });
+            }));
         }
         None => {}
     }
@@ -147,7 +148,7 @@ pub async fn create(builders: &Builders, wanted: ContainerBuilder) -> Result<Cre
 /// missing one is created from the entry, and those two are waited for.
 ///
 /// # Errors
-/// [`Error::Engine`] when the engine refuses, [`Error::BuilderDown`] when BuildKit does
+/// [`EngineError::Refused`] when the engine refuses, [`Error::Build(BuildError::BuilderDown)`] when BuildKit does
 /// not answer within 20 s.
 pub async fn bootstrap(docker: &Docker, builder: &ContainerBuilder) -> Result<()> {
     let name = builder.container_name();
@@ -156,7 +157,7 @@ pub async fn bootstrap(docker: &Docker, builder: &ContainerBuilder) -> Result<()
         Ok(_) => docker
             .start_container(&name, None)
             .await
-            .map_err(crate::error::refused(format!(
+            .map_err(crate::engine::refused(format!(
                 "start the builder container `{name}`"
             )))?,
         Err(_) => run_new(docker, builder).await?,
@@ -184,7 +185,7 @@ async fn run_new(docker: &Docker, builder: &ContainerBuilder) -> Result<()> {
         docker
             .create_volume(volume)
             .await
-            .map_err(crate::error::refused(format!(
+            .map_err(crate::engine::refused(format!(
                 "create the builder's state volume `{}`",
                 builder.state_volume()
             )))?;
@@ -199,7 +200,7 @@ async fn run_new(docker: &Docker, builder: &ContainerBuilder) -> Result<()> {
         async move { docker.create_container(Some(options), body).await }
     })
     .await
-    .map_err(crate::error::refused(format!(
+    .map_err(crate::engine::refused(format!(
         "create the builder container `{name}`"
     )))?;
     if let Some(config) = &builder.config {
@@ -210,16 +211,17 @@ async fn run_new(docker: &Docker, builder: &ContainerBuilder) -> Result<()> {
         docker
             .upload_to_container(&name, Some(options), bollard::body_full(tar.into()))
             .await
-            .map_err(crate::error::refused(format!(
+            .map_err(crate::engine::refused(format!(
                 "copy buildkitd.toml into `{name}`"
             )))?;
     }
     docker
         .start_container(&name, None)
         .await
-        .map_err(crate::error::refused(format!(
+        .map_err(crate::engine::refused(format!(
             "start the builder container `{name}`"
-        )))
+        )))?;
+    Ok(())
 }
 
 /// `buildkit/buildkitd.toml`, mode 0644, owned by root: what buildx copies into `/etc`.
@@ -255,12 +257,14 @@ async fn wait_until_answering(docker: &Docker, builder: &ContainerBuilder) -> Re
 /// What the builder's BuildKit says of itself.
 ///
 /// # Errors
-/// [`Error::BuilderDown`] when it does not answer.
+/// [`Error::Build(BuildError::BuilderDown)`] when it does not answer.
 pub async fn describe(docker: &Docker, builder: &ContainerBuilder) -> Result<DaemonInfo> {
-    let down = |source: crate::error::Cause| Error::BuilderDown {
-        name: builder.name.clone(),
-        address: dialer(docker, builder).to_string(),
-        source,
+    let down = |source: crate::error::Cause| {
+        Error::Build(BuildError::BuilderDown {
+            name: builder.name.clone(),
+            address: dialer(docker, builder).to_string(),
+            source,
+        })
     };
     let channel = dialer(docker, builder)
         .channel()
@@ -285,7 +289,7 @@ pub async fn status(docker: &Docker, builder: &ContainerBuilder) -> Status {
 /// rm` does; an engine that cannot be reached is an error (the entry stays).
 ///
 /// # Errors
-/// [`Error::EngineUnreachable`], or the engine refuses to remove the volume.
+/// [`EngineError::Unreachable`], or the engine refuses to remove the volume.
 pub async fn remove(builder: &ContainerBuilder, keep_state: bool) -> Result<()> {
     let docker = engine(builder).await?;
     crate::engine::remove(&docker, &builder.container_name()).await;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
+use crate::buildkit::BuildError;
 use crate::error::{Error, Result};
 
 /// Where a Dockerfile from outside the context goes inside the archive.
@@ -28,11 +29,13 @@ pub struct Packed {
 /// Packs `context`, with `dockerfile` (default `context/Dockerfile`).
 ///
 /// # Errors
-/// [`Error::Context`] when a file cannot be read or `.dockerignore` is invalid.
+/// [`Error::Build(BuildError::Context)`] when a file cannot be read or `.dockerignore` is invalid.
 pub(crate) fn pack(context: &Path, dockerfile: Option<&Path>) -> Result<Packed> {
-    let fail = |reason: String| Error::Context {
-        path: context.display().to_string(),
-        source: reason.into(),
+    let fail = |reason: String| {
+        Error::Build(BuildError::Context {
+            path: context.display().to_string(),
+            source: reason.into(),
+        })
     };
     let ignore = dockerignore(context).map_err(fail)?;
     let mut archive = tar::Builder::new(Vec::new());
@@ -72,11 +75,13 @@ pub(crate) fn pack(context: &Path, dockerfile: Option<&Path>) -> Result<Packed> 
 /// Packs a folder whole (a named context), with paths relative to it.
 ///
 /// # Errors
-/// [`Error::Context`] when a file cannot be read.
+/// [`Error::Build(BuildError::Context)`] when a file cannot be read.
 pub(crate) fn pack_folder(folder: &Path) -> Result<Vec<u8>> {
-    let fail = |reason: String| Error::Context {
-        path: folder.display().to_string(),
-        source: reason.into(),
+    let fail = |reason: String| {
+        Error::Build(BuildError::Context {
+            path: folder.display().to_string(),
+            source: reason.into(),
+        })
     };
     let mut archive = tar::Builder::new(Vec::new());
     archive.sparse(false);

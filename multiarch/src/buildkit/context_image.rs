@@ -17,6 +17,7 @@ use multiarch_platform::Platform;
 
 use crate::error::{Error, Result};
 use crate::oci::assemble::{Member, assemble};
+use crate::registry::RegistryError;
 use crate::registry::{Registry, sha256_digest};
 
 /// Where named contexts are pushed, below the target registry.
@@ -168,8 +169,8 @@ fn parse_digest(reference: &Reference, digest: &str) -> Result<oci_spec::image::
 }
 
 fn bad(reference: &Reference, error: impl std::fmt::Display) -> Error {
-    Error::BadAnswer {
+    Error::Registry(RegistryError::BadAnswer {
         reference: reference.whole(),
         reason: format!("cannot describe the named context as an image: {error}"),
-    }
+    })
 }

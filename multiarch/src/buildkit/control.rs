@@ -15,6 +15,7 @@ use bollard_buildkit_proto::moby::buildkit::v1::{
 use futures_util::Stream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use crate::engine::EngineError;
 use crate::engine::endpoint::Transport;
 use crate::error::{Error, Result};
 
@@ -33,7 +34,7 @@ pub(crate) fn local_engine() -> Option<Transport> {
 /// (its socket, or its TCP port with TLS).
 ///
 /// # Errors
-/// [`Error::Engine`] when the engine refuses the upgrade.
+/// [`EngineError::Refused`] when the engine refuses the upgrade.
 pub(crate) async fn engine_channel(transport: &Transport) -> Result<Channel> {
     let transport = transport.clone();
     let connector = tower::service_fn(move |_: Uri| upgrade_to_h2c(transport.clone()));
@@ -41,9 +42,11 @@ pub(crate) async fn engine_channel(transport: &Transport) -> Result<Channel> {
     Endpoint::from_static("http://docker.engine")
         .connect_with_connector(connector)
         .await
-        .map_err(|e| Error::Engine {
-            action: "open BuildKit's control API at /grpc".into(),
-            source: e.into(),
+        .map_err(|e| {
+            Error::Engine(EngineError::Refused {
+                action: "open BuildKit's control API at /grpc".into(),
+                source: e.into(),
+            })
         })
 }
 
@@ -91,9 +94,11 @@ pub async fn status(
             r#ref: build_ref.to_string(),
         })
         .await
-        .map_err(|e| Error::Engine {
-            action: "follow the build's progress".into(),
-            source: e.message().into(),
+        .map_err(|e| {
+            Error::Engine(EngineError::Refused {
+                action: "follow the build's progress".into(),
+                source: e.message().into(),
+            })
         })?;
     Ok(stream.into_inner())
 }
@@ -114,9 +119,11 @@ pub struct DaemonInfo {
 pub async fn describe(channel: Channel) -> Result<DaemonInfo> {
     let mut client = ControlClient::new(channel);
     let refused = |what: &'static str| {
-        move |e: tonic::Status| Error::Engine {
-            action: format!("ask BuildKit for {what}"),
-            source: e.message().into(),
+        move |e: tonic::Status| {
+            Error::Engine(EngineError::Refused {
+                action: format!("ask BuildKit for {what}"),
+                source: e.message().into(),
+            })
         }
     };
     let info = client

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+use crate::buildkit::BuildError;
 use crate::buildkit::builder::Driver;
 use crate::error::{Error, Result};
 
@@ -186,15 +187,15 @@ impl BuildFlags {
 /// through bollard's session.
 ///
 /// # Errors
-/// [`Error::Unsupported`] naming the first flag that cannot be honoured.
+/// [`Error::Build(BuildError::Unsupported)`] naming the first flag that cannot be honoured.
 pub fn check(driver: Driver, flags: &BuildFlags) -> Result<()> {
     let refuse = |flag: String, reason: &str, hint: &str| {
-        Err(Error::Unsupported {
+        Err(Error::Build(BuildError::Unsupported {
             flag,
             driver: driver.to_string(),
             reason: reason.into(),
             hint: hint.into(),
-        })
+        }))
     };
     let container_hint =
         "use a docker-container builder: `multiarch builder create --driver docker-container`";
@@ -360,7 +361,7 @@ mod tests {
     ) {
         match (check(driver, &flags), refused) {
             (Ok(()), None) => {}
-            (Err(Error::Unsupported { flag, .. }), Some(name)) => {
+            (Err(Error::Build(BuildError::Unsupported { flag, .. })), Some(name)) => {
                 assert!(flag.starts_with(name), "{flag}");
             }
             (other, _) => panic!("{other:?} for {flags:?} on {driver}"),

@@ -31,6 +31,7 @@ use oci_client::Reference;
 
 use multiarch_platform::Platform;
 
+use crate::buildkit::BuildError;
 use crate::buildkit::builder::{Builder, Driver};
 use crate::buildkit::buildkit_config::BuildkitConfig;
 use crate::buildkit::control;
@@ -38,6 +39,7 @@ use crate::buildkit::dial::{Bridge, Dialer};
 use crate::buildkit::flags::{BuildFlags, CacheSpec};
 use crate::buildkit::progress::Progress;
 use crate::buildkit::{context, context_image};
+use crate::engine::EngineError;
 use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, session_id};
 use crate::error::{Error, Result};
 use crate::oci::reference::is_local;
@@ -129,7 +131,7 @@ pub struct BuildRequest {
 /// registry settings.
 ///
 /// # Errors
-/// [`Error::RegistryNotHttp`] with the lines to add.
+/// [`Error::Build(BuildError::RegistryNotHttp)`] with the lines to add.
 pub async fn check_registry(
     docker: Option<&Docker>,
     builder: &Builder,
@@ -146,7 +148,7 @@ pub async fn check_registry(
         if is_local(registry) || buildkit.allows_http(registry) {
             return Ok(());
         }
-        return Err(Error::RegistryNotHttp {
+        return Err(Error::Build(BuildError::RegistryNotHttp {
             registry: registry.to_string(),
             driver: builder.driver_name(),
             fix: format!(
@@ -154,7 +156,7 @@ pub async fn check_registry(
                 builder.name(),
                 BuildkitConfig::lines_for(registry)
             ),
-        });
+        }));
     }
     let config = match docker {
         Some(docker) => docker.info().await.ok().and_then(|i| i.registry_config),
@@ -163,13 +165,13 @@ pub async fn check_registry(
     if crate::engine::host::engine_treats_as_insecure(config.as_ref(), registry) {
         return Ok(());
     }
-    Err(Error::RegistryNotHttp {
+    Err(Error::Build(BuildError::RegistryNotHttp {
         registry: registry.to_string(),
         driver: builder.driver_name(),
         fix: format!(
             "add \"insecure-registries\": [\"{registry}\"] to /etc/docker/daemon.json and restart dockerd (the `docker` driver uses the engine's registry settings; buildkitd.toml configures `docker-container` builders)"
         ),
-    })
+    }))
 }
 
 /// The buildkitd.toml a builder runs with: a container builder's own copy, else the file
@@ -212,9 +214,9 @@ pub enum BuildEvent {
 /// it; a builder made of nodes spreads the build ([`crate::buildkit::spread`]).
 ///
 /// # Errors
-/// [`Error::Context`] for a context that cannot be packed, [`Error::BuildFailed`] with
-/// BuildKit's message for the failing step, [`Error::PushFailed`], [`Error::Engine`],
-/// [`Error::BuilderUnusable`] for a builder the kit lists but cannot reach.
+/// [`Error::Build(BuildError::Context)`] for a context that cannot be packed, [`Error::Build(BuildError::BuildFailed)`] with
+/// BuildKit's message for the failing step, [`Error::Build(BuildError::PushFailed)`], [`EngineError::Refused`],
+/// [`Error::Build(BuildError::BuilderUnusable)`] for a builder the kit lists but cannot reach.
 pub async fn run(
     builder: &Builder,
     request: &BuildRequest,
@@ -222,7 +224,9 @@ pub async fn run(
 ) -> Result<()> {
     crate::buildkit::flags::check(builder.driver(), &request.flags)?;
     if builder.driver() != Driver::Docker && !request.push {
-        return Err(Error::NeedsPush(builder.name().to_string()));
+        return Err(Error::Build(BuildError::NeedsPush(
+            builder.name().to_string(),
+        )));
     }
     match builder {
         Builder::Nodes { name, nodes, .. } => {
@@ -231,7 +235,7 @@ pub async fn run(
         Builder::Engine { .. } => {
             let docker = crate::engine::connect().await?;
             if request.platforms.len() > 1 && !crate::engine::containerd_store(&docker).await {
-                return Err(Error::NoMultiPlatform);
+                return Err(Error::Build(BuildError::NoMultiPlatform));
             }
             check_push_target(Some(&docker), builder, request).await?;
             run_on(&docker, Daemon::Engine, request, &on_event).await
@@ -255,18 +259,18 @@ pub async fn run(
             let daemon = Daemon::buildkit(&remote.name, dialer)?;
             run_on(&docker, daemon, request, &on_event).await
         }
-        Builder::Foreign { name, driver } => Err(Error::BuilderUnusable {
+        Builder::Foreign { name, driver } => Err(Error::Build(BuildError::BuilderUnusable {
             name: name.clone(),
             driver: driver.clone(),
             reason: "the kit reaches docker-container and remote builders only".into(),
             fix: format!("build on it with `docker buildx build --builder {name}`, or create a docker-container builder: `multiarch builder create --driver docker-container`"),
-        }),
-        Builder::Legacy { name } => Err(Error::BuilderUnusable {
+        })),
+        Builder::Legacy { name } => Err(Error::Build(BuildError::BuilderUnusable {
             name: name.clone(),
             driver: "docker-container".into(),
             reason: "it was made by an earlier multiarch, with a BuildKit port open on loopback, and buildx does not know it".into(),
             fix: format!("make it again as a buildx builder: `multiarch builder rm {name} && multiarch builder create --name {name} --driver docker-container`"),
-        }),
+        })),
     }
 }
 
@@ -306,9 +310,11 @@ impl Daemon {
     fn buildkit(builder: &str, dialer: Dialer) -> Result<Self> {
         // bollard dials an address itself: a socket only this user can reach, forwarding
         // to the daemon, for as long as the build runs.
-        let bridge = Bridge::start(dialer.clone(), 2).map_err(|e| Error::Engine {
-            action: "open a private socket to hand BuildKit's connection to bollard".into(),
-            source: e.into(),
+        let bridge = Bridge::start(dialer.clone(), 2).map_err(|e| {
+            Error::Engine(EngineError::Refused {
+                action: "open a private socket to hand BuildKit's connection to bollard".into(),
+                source: e.into(),
+            })
         })?;
         Ok(Self::BuildKit {
             builder: builder.to_string(),
@@ -412,15 +418,15 @@ async fn build(
     };
     solved.map_err(|e| match unreachable {
         // The daemon itself could not be reached: that, not a failed build.
-        Some((builder, dialer, why)) => Error::BuilderDown {
+        Some((builder, dialer, why)) => Error::Build(BuildError::BuilderDown {
             name: builder.clone(),
             address: dialer.to_string(),
             source: why.into(),
-        },
-        None => Error::BuildFailed {
+        }),
+        None => Error::Build(BuildError::BuildFailed {
             image: request.tag.whole(),
             reason: failure_reason(&progress, &e),
-        },
+        }),
     })
 }
 
@@ -597,10 +603,10 @@ impl NamedContexts {
             .await;
             if let Err(e) = imported {
                 named.remove(docker).await;
-                return Err(Error::Engine {
+                return Err(Error::Engine(EngineError::Refused {
                     action: format!("take the named context `{name}` from `{}`", dir.display()),
                     source: e.into(),
-                });
+                }));
             }
             named
                 .images
@@ -618,14 +624,14 @@ impl NamedContexts {
         }
         let host = request.tag.resolve_registry();
         if !is_local(host) {
-            return Err(Error::Unsupported {
+            return Err(Error::Build(BuildError::Unsupported {
                 flag: "--build-context".into(),
                 driver: "docker-container".into(),
                 reason: format!(
                     "a BuildKit container reads named contexts from the registry it pushes to, and `{host}` is not a local one"
                 ),
                 hint: "push to a local registry (`multiarch registry up`), or build with the `docker` builder".into(),
-            });
+            }));
         }
         let registry = Registry::for_reference(&request.tag, &request.insecure);
         for NamedDir { name, dir } in &request.build_contexts {
@@ -734,10 +740,10 @@ async fn push(docker: &Docker, reference: &Reference) -> Result<()> {
                 }
             }
             Err(e) => {
-                return Err(Error::PushFailed {
+                return Err(Error::Build(BuildError::PushFailed {
                     image,
                     reason: readable_push_error(&crate::engine::engine_message(&e)),
-                });
+                }));
             }
         }
     }

@@ -17,6 +17,7 @@ pub(crate) mod context;
 pub(crate) mod context_image;
 pub(crate) mod control;
 pub(crate) mod dial;
+mod error;
 pub mod flags;
 pub mod image;
 pub mod nodes;
@@ -27,3 +28,4 @@ pub mod setup;
 pub mod spread;
 
 pub use control::DaemonInfo;
+pub use error::BuildError;

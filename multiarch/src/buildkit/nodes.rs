@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use multiarch_platform::Platform;
 
+use crate::buildkit::BuildError;
+use crate::engine::EngineError;
 use crate::engine::endpoint::{self, EngineEndpoint};
 use crate::error::{Error, Result};
 
@@ -36,9 +38,11 @@ impl FromStr for Node {
     /// the platform list, so `arm=tcp://pi:2376,platforms=linux/arm/v6,linux/arm/v7` reads
     /// as one would hope.
     fn from_str(text: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::BadEndpoint {
-            endpoint: text.to_string(),
-            reason: reason.to_string(),
+        let bad = |reason: &str| {
+            Error::Engine(EngineError::BadEndpoint {
+                endpoint: text.to_string(),
+                reason: reason.to_string(),
+            })
         };
         let mut words = text.split(',');
         let (name, host) = words
@@ -83,9 +87,11 @@ impl FromStr for Node {
 
 fn platform(node: &str, text: &str) -> Result<Platform> {
     text.parse()
-        .map_err(|e: multiarch_platform::PlatformError| Error::BadEndpoint {
-            endpoint: node.to_string(),
-            reason: e.to_string(),
+        .map_err(|e: multiarch_platform::PlatformError| {
+            Error::Engine(EngineError::BadEndpoint {
+                endpoint: node.to_string(),
+                reason: e.to_string(),
+            })
         })
 }
 
@@ -126,7 +132,7 @@ impl std::fmt::Display for Fit {
 /// among equals the one with the fewest platforms so far, then the first listed.
 ///
 /// # Errors
-/// [`Error::BadNodes`] naming a platform no node can build.
+/// [`Error::Build(BuildError::BadNodes)`] naming a platform no node can build.
 pub(crate) fn assign(
     nodes: &[(String, Serves)],
     wanted: &[Platform],
@@ -151,7 +157,7 @@ pub(crate) fn assign(
             .filter_map(|(i, (_, serves))| fit_of(serves).map(|fit| (fit, load[i], i)))
             .min_by_key(|&(fit, load, i)| (fit as u8, load, i));
         let Some((fit, _, node)) = best else {
-            return Err(Error::BadNodes(format!(
+            return Err(Error::Build(BuildError::BadNodes(format!(
                 "no node of this builder can build {platform}: {}",
                 nodes
                     .iter()
@@ -168,7 +174,7 @@ pub(crate) fn assign(
                     ))
                     .collect::<Vec<_>>()
                     .join("; ")
-            )));
+            ))));
         };
         load[node] += 1;
         plan.push((platform.clone(), node, fit));
@@ -187,15 +193,15 @@ pub fn list(platforms: &[Platform]) -> String {
 /// Connects to a node's engine.
 ///
 /// # Errors
-/// [`Error::NodeUnreachable`] naming the node.
+/// [`Error::Build(BuildError::NodeUnreachable)`] naming the node.
 pub async fn connect(node: &Node) -> Result<Docker> {
-    endpoint::connect(&node.endpoint)
-        .await
-        .map_err(|e| Error::NodeUnreachable {
+    endpoint::connect(&node.endpoint).await.map_err(|e| {
+        Error::Build(BuildError::NodeUnreachable {
             node: node.name.clone(),
             endpoint: node.endpoint.to_string(),
             source: crate::error::root_cause(&e).into(),
         })
+    })
 }
 
 /// What the node's BuildKit says of its workers, when it can be reached.

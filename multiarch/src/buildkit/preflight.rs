@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use multiarch_platform::Platform;
 
 use crate::buildkit::image::KeyValue;
+use crate::registry::RegistryError;
 
 /// One base image as one platform will pull it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -308,7 +309,7 @@ pub async fn check(registry: &crate::registry::Registry, bases: &[Base]) -> Vec<
                 }),
                 Ok(reference) => match registry.fetch_entries(&reference).await {
                     Ok((_, entries)) => Ok((reference, entries)),
-                    Err(crate::error::Error::NotFound { .. }) => Err(BaseStatus::Missing {
+                    Err(RegistryError::NotFound { .. }) => Err(BaseStatus::Missing {
                         available: Vec::new(),
                     }),
                     Err(e) => Err(BaseStatus::Unchecked {

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::buildkit::BuildError;
 use crate::buildkit::builder::RemoteBuilder;
 use crate::buildkit::control::{self, DaemonInfo};
 use crate::buildkit::dial::Dialer;
@@ -12,14 +13,16 @@ use crate::error::{Error, Result};
 /// given TLS files for it.
 ///
 /// # Errors
-/// [`Error::BuilderUnusable`] for an endpoint of another scheme, TLS files that cannot be
+/// [`Error::Build(BuildError::BuilderUnusable)`] for an endpoint of another scheme, TLS files that cannot be
 /// read, or TLS without the CA that signed the daemon's certificate.
 pub(crate) fn dialer(remote: &RemoteBuilder) -> Result<Dialer> {
-    let unusable = |reason: &str, fix: String| Error::BuilderUnusable {
-        name: remote.name.clone(),
-        driver: "remote".into(),
-        reason: reason.to_string(),
-        fix,
+    let unusable = |reason: &str, fix: String| {
+        Error::Build(BuildError::BuilderUnusable {
+            name: remote.name.clone(),
+            driver: "remote".into(),
+            reason: reason.to_string(),
+            fix,
+        })
     };
     let recreate = format!(
         "create it again with the daemon's CA: `docker buildx create --name {} --driver remote --driver-opt cacert=CA.pem,cert=CERT.pem,key=KEY.pem {}`",
@@ -86,13 +89,15 @@ pub(crate) fn dialer(remote: &RemoteBuilder) -> Result<Dialer> {
 /// What the daemon says of itself.
 ///
 /// # Errors
-/// [`Error::BuilderUnusable`], or [`Error::BuilderDown`] when it does not answer.
+/// [`Error::Build(BuildError::BuilderUnusable)`], or [`Error::Build(BuildError::BuilderDown)`] when it does not answer.
 pub async fn describe(remote: &RemoteBuilder) -> Result<DaemonInfo> {
     let dialer = dialer(remote)?;
-    let down = |source: crate::error::Cause| Error::BuilderDown {
-        name: remote.name.clone(),
-        address: dialer.to_string(),
-        source,
+    let down = |source: crate::error::Cause| {
+        Error::Build(BuildError::BuilderDown {
+            name: remote.name.clone(),
+            address: dialer.to_string(),
+            source,
+        })
     };
     let channel = dialer.channel().await.map_err(|e| down(e.into()))?;
     control::describe(channel).await.map_err(|e| down(e.into()))

@@ -39,9 +39,9 @@ pub enum Wanted {
 /// `registry`. Returns the builder and whether it is new.
 ///
 /// # Errors
-/// [`crate::error::Error::BuildkitConfig`] for a config that does not parse,
-/// [`crate::error::Error::BuildxStore`] for a name buildx would not load,
-/// [`crate::error::Error::RegistryNotHttp`], and whatever creating it meets.
+/// [`Error::Build(BuildError::BuildkitConfig)`] for a config that does not parse,
+/// [`Error::Build(BuildError::BuildxStore)`] for a name buildx would not load,
+/// [`Error::Build(BuildError::RegistryNotHttp)`], and whatever creating it meets.
 pub async fn create(
     docker: &Docker,
     builders: &Builders,

@@ -17,6 +17,7 @@ use oci_spec::image::{Descriptor, MediaType};
 
 use multiarch_platform::Platform;
 
+use crate::buildkit::BuildError;
 use crate::buildkit::builder::Driver;
 use crate::buildkit::image::{self, BuildEvent, BuildRequest, NamedContexts};
 use crate::buildkit::nodes::{self, Node};
@@ -33,8 +34,8 @@ const NODE_REPOSITORY: &str = "localhost:1/multiarch-node/";
 /// Builds `request` over the `nodes` of builder `name` and pushes the index.
 ///
 /// # Errors
-/// [`Error::NodeUnreachable`] before anything is built, [`Error::NodeFailed`] naming the
-/// node and its platforms, [`Error::BadNodes`] when no node can build a platform.
+/// [`Error::Build(BuildError::NodeUnreachable)`] before anything is built, [`Error::Build(BuildError::NodeFailed)`] naming the
+/// node and its platforms, [`Error::Build(BuildError::BadNodes)`] when no node can build a platform.
 pub async fn run(
     name: &str,
     nodes: &[Node],
@@ -42,9 +43,9 @@ pub async fn run(
     on_event: impl Fn(BuildEvent) + Sync,
 ) -> Result<()> {
     if !request.push {
-        return Err(Error::BadNodes(format!(
+        return Err(Error::Build(BuildError::BadNodes(format!(
             "the builder `{name}` is made of nodes: their results meet in a registry, so add `--push`"
-        )));
+        ))));
     }
     crate::buildkit::flags::check(Driver::Docker, &request.flags)?;
 
@@ -103,15 +104,15 @@ pub async fn run(
     }
 
     let (bytes, media_type) =
-        crate::oci::assemble::index_of(descriptors).map_err(|e| Error::BadAnswer {
+        crate::oci::assemble::index_of(descriptors).map_err(|source| Error::Assemble {
             reference: request.tag.whole(),
-            reason: e.to_string(),
+            source: Box::new(source),
         })?;
     on_event(BuildEvent::Pushing(request.tag.whole()));
     registry
         .push_manifest(&request.tag, bytes, &media_type)
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(())
 }
 
 /// One node's share of a build.
@@ -132,10 +133,12 @@ impl NodeBuild<'_> {
         tar: bytes::Bytes,
         on_event: &(impl Fn(BuildEvent) + Sync),
     ) -> Result<Vec<Descriptor>> {
-        let fail = |reason: String| Error::NodeFailed {
-            node: self.node.name.clone(),
-            platforms: nodes::list(&self.platforms),
-            reason,
+        let fail = |reason: String| {
+            Error::Build(BuildError::NodeFailed {
+                node: self.node.name.clone(),
+                platforms: nodes::list(&self.platforms),
+                reason,
+            })
         };
         let named = NamedContexts::import(self.docker, &self.request.build_contexts)
             .await

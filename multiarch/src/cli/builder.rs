@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use multiarch::buildkit::BuildError;
 use multiarch::buildkit::builder::{
     self, Builder, Builders, Created, DEFAULT_NAME, Removal, Status,
 };
@@ -111,9 +112,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             ..
         } if !nodes.is_empty() => {
             if driver == DriverArg::DockerContainer {
-                return Err(Error::BadNodes(
+                return Err(Error::Build(BuildError::BadNodes(
                     "nodes build with their engines' own BuildKit: leave out `--driver docker-container`".into(),
-                )
+                ))
                 .into());
             }
             let config = multiarch::buildkit::buildkit_config::config_path(config)
@@ -169,7 +170,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let local = multiarch::engine::connect().await.ok();
             let removal = Removal { keep_state };
             if !builder::remove_builder(local.as_ref(), &builders, &name, removal).await? {
-                return Err(Error::NoSuchBuilder(name).into());
+                return Err(Error::Build(BuildError::NoSuchBuilder(name)).into());
             }
             eprintln!("removed builder `{name}`");
         }
@@ -185,7 +186,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let local = multiarch::engine::connect().await.ok();
             let b = builders
                 .find(&name)?
-                .ok_or_else(|| Error::NoSuchBuilder(name.clone()))?;
+                .ok_or_else(|| Error::Build(BuildError::NoSuchBuilder(name.clone())))?;
             let row = describe(local.as_ref(), &b).await;
             show_one(&b, &row, output.json)?;
         }

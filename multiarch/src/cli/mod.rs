@@ -254,7 +254,7 @@ async fn interrupted(code: u8) -> ExitCode {
 }
 
 /// A problem the command line finds itself (a missing folder, a failed demo step), with
-/// the fix for its `hint:` line, as [`hint::for_error`] gives the library's errors theirs.
+/// the fix for its `hint:` line, as [`hint::for_cause`] gives the library's errors theirs.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct Problem {
@@ -281,8 +281,7 @@ pub fn report(err: &anyhow::Error) {
         if let Some(problem) = e.downcast_ref::<Problem>() {
             return Some(problem.hint.clone());
         }
-        e.downcast_ref::<multiarch::error::Error>()
-            .and_then(hint::for_error)
+        hint::for_cause(e)
     });
     if let Some(hint) = hint {
         eprintln!("hint: {hint}");

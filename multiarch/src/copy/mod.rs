@@ -24,6 +24,7 @@ use multiarch_platform::Platform;
 
 use crate::error::{Error, Result};
 use crate::oci::index::{Entry, EntryKind, Manifest, platforms};
+use crate::registry::RegistryError;
 use crate::registry::{BlobCopied, BlobMove, Registry};
 
 /// How many manifests are copied at once.
@@ -152,11 +153,13 @@ fn choose(reference: &Reference, listed: &[Entry], selection: Selection<'_>) -> 
 /// The index with only the `kept` entries, every other field as it was.
 ///
 /// # Errors
-/// [`Error::BadAnswer`] when the bytes are not a JSON index.
+/// [`RegistryError::BadAnswer`] when the bytes are not a JSON index.
 pub(crate) fn subset_index(reference: &Reference, bytes: &[u8], kept: &[Entry]) -> Result<Vec<u8>> {
-    let bad = |reason: String| Error::BadAnswer {
-        reference: reference.whole(),
-        reason,
+    let bad = |reason: String| {
+        Error::Registry(RegistryError::BadAnswer {
+            reference: reference.whole(),
+            reason,
+        })
     };
     let mut index: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;

@@ -8,6 +8,7 @@ use oci_client::Reference;
 
 use crate::error::{Error, Result};
 use crate::oci::index::Manifest;
+use crate::registry::RegistryError;
 use crate::registry::{BlobCopied, Registry};
 
 /// cosign's tag suffixes: signatures, attestations, SBOMs.
@@ -65,8 +66,8 @@ pub(crate) async fn has_companions(
         };
         match registry.fetch(&tagged(source, tag)).await {
             Ok(_) => return Ok(true),
-            Err(Error::NotFound { .. }) => {}
-            Err(e) => return Err(e),
+            Err(RegistryError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     let by_digest = source.clone_with_digest(subject.to_string());
@@ -132,8 +133,8 @@ async fn copy_cosign_tags(
         }
         let fetched = match registry.fetch(&tagged(source, tag.clone())).await {
             Ok(fetched) => fetched,
-            Err(Error::NotFound { .. }) => continue,
-            Err(e) => return Err(e),
+            Err(RegistryError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
         };
         copy_manifest_and_children(registry, source, target, &fetched, on_blob).await?;
         registry
@@ -160,7 +161,8 @@ async fn copy_manifest_and_children(
         Manifest::Image(_) => {
             registry
                 .copy_fetched(source, fetched, target, on_blob)
-                .await
+                .await?;
+            Ok(())
         }
         Manifest::Index(index) => {
             for child in index.manifests() {

@@ -13,7 +13,7 @@ use bollard::Docker;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::error::{Error, Result};
+use super::error::{EngineError, Result};
 
 /// An engine's address as given: `unix://PATH`, `tcp://HOST:PORT`, or a context name,
 /// with the TLS folder for `tcp://`.
@@ -45,9 +45,9 @@ impl EngineEndpoint {
     /// connecting; a context name is looked up later, when it is used.
     ///
     /// # Errors
-    /// [`Error::BadEndpoint`] saying what is wrong.
+    /// [`EngineError::BadEndpoint`] saying what is wrong.
     pub fn new(host: &str, certs: Option<PathBuf>) -> Result<Self> {
-        let bad = |reason: String| Error::BadEndpoint {
+        let bad = |reason: String| EngineError::BadEndpoint {
             endpoint: host.to_string(),
             reason,
         };
@@ -93,7 +93,7 @@ impl EngineEndpoint {
     /// How to reach it; a context name is looked up in the Docker config's contexts.
     ///
     /// # Errors
-    /// [`Error::BadEndpoint`] for a context that does not exist or is not an engine.
+    /// [`EngineError::BadEndpoint`] for a context that does not exist or is not an engine.
     pub(crate) fn transport(&self) -> Result<Transport> {
         if let Some(path) = self.host.strip_prefix("unix://") {
             return Ok(Transport::Unix(PathBuf::from(path)));
@@ -127,7 +127,7 @@ pub fn docker_config_dir() -> PathBuf {
 /// names the host, `contexts/tls/<sha256(name)>/docker/` holds its TLS files.
 fn context_endpoint(config_dir: &Path, name: &str) -> Result<EngineEndpoint> {
     use sha2::Digest;
-    let bad = |reason: String| Error::BadEndpoint {
+    let bad = |reason: String| EngineError::BadEndpoint {
         endpoint: name.to_string(),
         reason,
     };
@@ -159,12 +159,12 @@ fn context_endpoint(config_dir: &Path, name: &str) -> Result<EngineEndpoint> {
 /// Connects to the engine at `endpoint` and checks, within 5 s, that it answers.
 ///
 /// # Errors
-/// [`Error::BadEndpoint`] for an address that cannot be used, [`Error::EngineUnreachable`]
+/// [`EngineError::BadEndpoint`] for an address that cannot be used, [`EngineError::Unreachable`]
 /// when the engine does not answer.
 pub async fn connect(endpoint: &EngineEndpoint) -> Result<Docker> {
     const TIMEOUT: u64 = 120;
     let version = bollard::API_DEFAULT_VERSION;
-    let unreachable = |e: bollard::errors::Error| Error::EngineUnreachable { source: e.into() };
+    let unreachable = |e: bollard::errors::Error| EngineError::Unreachable { source: e.into() };
     let docker = match endpoint.transport()? {
         Transport::Unix(path) => {
             Docker::connect_with_unix(&path.to_string_lossy(), TIMEOUT, version)
@@ -196,7 +196,7 @@ pub async fn connect(endpoint: &EngineEndpoint) -> Result<Docker> {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return Err(unreachable(e)),
         Err(_) => {
-            return Err(Error::EngineUnreachable {
+            return Err(EngineError::Unreachable {
                 source: "no answer within 5 s".into(),
             });
         }

@@ -3,7 +3,11 @@
 //! (`docker ps -a --filter label=io.github.multiarch.managed-by`).
 
 pub mod endpoint;
+mod error;
 pub(crate) mod host;
+
+pub use error::EngineError;
+pub(crate) use error::refused;
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -11,7 +15,7 @@ use std::time::Duration;
 use bollard::Docker;
 use tokio_util::task::TaskTracker;
 
-use crate::error::{Error, Result};
+use error::Result;
 
 /// The label key on everything this kit creates.
 pub const MANAGED_BY_LABEL: &str = "io.github.multiarch.managed-by";
@@ -50,17 +54,17 @@ pub async fn creations_settled(limit: Duration) {
 /// answers, and negotiates the API version.
 ///
 /// # Errors
-/// [`Error::EngineUnreachable`] when nothing answers within a few seconds.
+/// [`EngineError::Unreachable`] when nothing answers within a few seconds.
 pub async fn connect() -> Result<Docker> {
     let docker = Docker::connect_with_local_defaults()
-        .map_err(|e| Error::EngineUnreachable { source: e.into() })?;
+        .map_err(|e| EngineError::Unreachable { source: e.into() })?;
     match tokio::time::timeout(Duration::from_secs(5), docker.ping()).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => {
-            return Err(Error::EngineUnreachable { source: e.into() });
+            return Err(EngineError::Unreachable { source: e.into() });
         }
         Err(_) => {
-            return Err(Error::EngineUnreachable {
+            return Err(EngineError::Unreachable {
                 source: "no answer within 5 s".into(),
             });
         }
@@ -68,7 +72,7 @@ pub async fn connect() -> Result<Docker> {
     docker
         .negotiate_version()
         .await
-        .map_err(|e| Error::EngineUnreachable { source: e.into() })
+        .map_err(|e| EngineError::Unreachable { source: e.into() })
 }
 
 /// A container to run with one port published on loopback.
@@ -125,7 +129,7 @@ pub fn bridge_present() -> bool {
 /// On any failure after creation the container is removed again.
 ///
 /// # Errors
-/// [`Error::Engine`] naming the image and platform.
+/// [`EngineError::Refused`] naming the image and platform.
 pub async fn run_published(docker: &Docker, spec: &RunSpec) -> Result<Started> {
     use bollard::models::PortBinding;
 
@@ -151,22 +155,22 @@ pub async fn run_published(docker: &Docker, spec: &RunSpec) -> Result<Started> {
         async move { docker.create_container(Some(options), body).await }
     })
     .await
-    .map_err(crate::error::refused(action()))?;
+    .map_err(crate::engine::refused(action()))?;
     let id = created.id;
     let started = async {
         put_files(docker, &id, &spec.files).await?;
         docker
             .start_container(&id, None)
             .await
-            .map_err(crate::error::refused(action()))?;
+            .map_err(crate::engine::refused(action()))?;
         let inspected = docker
             .inspect_container(&id, None)
             .await
-            .map_err(crate::error::refused(action()))?;
+            .map_err(crate::engine::refused(action()))?;
         // A program that ends at once leaves no port to reach: say how it ended.
         if inspected.state.as_ref().and_then(|s| s.running) == Some(false) {
             let ended = exited(docker, &id).await?;
-            return Err(Error::ContainerExited {
+            return Err(EngineError::ContainerExited {
                 image: spec.image.clone(),
                 code: ended.code,
                 last_lines: ended.last_lines,
@@ -178,7 +182,7 @@ pub async fn run_published(docker: &Docker, spec: &RunSpec) -> Result<Started> {
             .and_then(|ports| ports.get(&port_key).cloned().flatten())
             .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port))
             .and_then(|port| port.parse::<u16>().ok())
-            .ok_or_else(|| Error::Engine {
+            .ok_or_else(|| EngineError::Refused {
                 action: action(),
                 source: format!("the engine published no port for {port_key}").into(),
             })
@@ -196,7 +200,7 @@ pub async fn run_published(docker: &Docker, spec: &RunSpec) -> Result<Started> {
 /// Stops a container (SIGTERM, then SIGKILL after `grace`) and returns its exit code.
 ///
 /// # Errors
-/// [`Error::Engine`] when the engine refuses.
+/// [`EngineError::Refused`] when the engine refuses.
 pub async fn stop(docker: &Docker, id: &str, grace: Duration) -> Result<i64> {
     use bollard::query_parameters::StopContainerOptionsBuilder;
     let seconds = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
@@ -206,11 +210,11 @@ pub async fn stop(docker: &Docker, id: &str, grace: Duration) -> Result<i64> {
             Some(StopContainerOptionsBuilder::new().t(seconds).build()),
         )
         .await
-        .map_err(crate::error::refused(format!("stop container `{id}`")))?;
+        .map_err(crate::engine::refused(format!("stop container `{id}`")))?;
     let inspected = docker
         .inspect_container(id, None)
         .await
-        .map_err(crate::error::refused(format!("inspect container `{id}`")))?;
+        .map_err(crate::engine::refused(format!("inspect container `{id}`")))?;
     Ok(inspected.state.and_then(|s| s.exit_code).unwrap_or(-1))
 }
 
@@ -267,7 +271,7 @@ fn create_body(spec: &RunSpec) -> bollard::models::ContainerCreateBody {
 /// Puts `files` into the created container `id`, in one tar archive.
 ///
 /// # Errors
-/// [`Error::Engine`] when the engine refuses the archive.
+/// [`EngineError::Refused`] when the engine refuses the archive.
 pub(crate) async fn put_files(docker: &Docker, id: &str, files: &[ContainerFile]) -> Result<()> {
     if files.is_empty() {
         return Ok(());
@@ -284,12 +288,12 @@ pub(crate) async fn put_files(docker: &Docker, id: &str, files: &[ContainerFile]
                 file.path.trim_start_matches('/'),
                 file.bytes.as_slice(),
             )
-            .map_err(|e| Error::Engine {
+            .map_err(|e| EngineError::Refused {
                 action: format!("put `{}` into container `{id}`", file.path),
                 source: e.into(),
             })?;
     }
-    let archive = archive.into_inner().map_err(|e| Error::Engine {
+    let archive = archive.into_inner().map_err(|e| EngineError::Refused {
         action: format!("put files into container `{id}`"),
         source: e.into(),
     })?;
@@ -299,7 +303,7 @@ pub(crate) async fn put_files(docker: &Docker, id: &str, files: &[ContainerFile]
     docker
         .upload_to_container(id, Some(options), bollard::body_full(archive.into()))
         .await
-        .map_err(crate::error::refused(format!(
+        .map_err(crate::engine::refused(format!(
             "put files into container `{id}`"
         )))
 }
@@ -324,7 +328,7 @@ fn create_options(spec: &RunSpec) -> (bollard::query_parameters::CreateContainer
 /// Waits for container `id` to stop and says how it ended; pending while it runs.
 ///
 /// # Errors
-/// [`Error::Engine`] when the engine cannot wait for it.
+/// [`EngineError::Refused`] when the engine cannot wait for it.
 pub async fn exited(docker: &Docker, id: &str) -> Result<Exited> {
     use bollard::query_parameters::{LogsOptionsBuilder, WaitContainerOptions};
     use futures_util::StreamExt;
@@ -337,9 +341,7 @@ pub async fn exited(docker: &Docker, id: &str) -> Result<Exited> {
         // bollard reports a non-zero exit as an error carrying the code.
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
         Some(Err(e)) => {
-            return Err(crate::error::refused(format!("wait for container `{id}`"))(
-                e,
-            ));
+            return Err(crate::engine::refused(format!("wait for container `{id}`"))(e));
         }
         None => -1,
     };
@@ -364,7 +366,7 @@ pub async fn exited(docker: &Docker, id: &str) -> Result<Exited> {
 /// removes it: how it ended.
 ///
 /// # Errors
-/// [`Error::Engine`] when it cannot be created or started; [`Error::NotReady`] when it
+/// [`EngineError::Refused`] when it cannot be created or started; [`EngineError::NotReady`] when it
 /// is still running after `timeout` (it is removed all the same).
 pub(crate) async fn run_to_exit(
     docker: &Docker,
@@ -378,16 +380,16 @@ pub(crate) async fn run_to_exit(
         async move { docker.create_container(Some(options), body).await }
     })
     .await
-    .map_err(crate::error::refused(action.clone()))?;
+    .map_err(crate::engine::refused(action.clone()))?;
     let result = async {
         put_files(docker, &created.id, &spec.files).await?;
         docker
             .start_container(&created.id, None)
             .await
-            .map_err(crate::error::refused(action.clone()))?;
+            .map_err(crate::engine::refused(action.clone()))?;
         match tokio::time::timeout(timeout, exited(docker, &created.id)).await {
             Ok(result) => result,
-            Err(_) => Err(Error::NotReady {
+            Err(_) => Err(EngineError::NotReady {
                 url: format!("the command of `{}`", spec.image),
                 seconds: timeout.as_secs(),
                 last: "it was still running".into(),
@@ -403,7 +405,7 @@ pub(crate) async fn run_to_exit(
 /// Removes a volume; one that is already gone is fine.
 ///
 /// # Errors
-/// [`Error::Engine`] when the engine refuses (the volume is in use, say).
+/// [`EngineError::Refused`] when the engine refuses (the volume is in use, say).
 pub(crate) async fn remove_volume(docker: &Docker, name: &str) -> Result<()> {
     match docker
         .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
@@ -413,7 +415,7 @@ pub(crate) async fn remove_volume(docker: &Docker, name: &str) -> Result<()> {
         | Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(()),
-        Err(e) => Err(crate::error::refused(format!("remove volume `{name}`"))(e)),
+        Err(e) => Err(crate::engine::refused(format!("remove volume `{name}`"))(e)),
     }
 }
 
@@ -498,7 +500,7 @@ pub(crate) fn uses_containerd_store(info: &bollard::models::SystemInfo) -> bool 
 /// Pulls `image` when the engine does not have it.
 ///
 /// # Errors
-/// [`Error::ImageUnavailable`] with the engine's reason.
+/// [`EngineError::ImageUnavailable`] with the engine's reason.
 pub(crate) async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
     use futures_util::TryStreamExt;
     if docker.inspect_image(image).await.is_ok() {
@@ -512,7 +514,7 @@ pub(crate) async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
         .try_collect::<Vec<_>>()
         .await
         .map(|_| ())
-        .map_err(|e| Error::ImageUnavailable {
+        .map_err(|e| EngineError::ImageUnavailable {
             image: image.to_string(),
             source: e,
         })

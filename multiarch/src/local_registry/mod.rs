@@ -17,9 +17,11 @@ use bollard::models::{
 };
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 
+use crate::engine::EngineError;
 use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, engine_message, remove};
 use crate::error::{Error, Result};
 use crate::local_registry::compose::RegistrySpec;
+use crate::registry::RegistryError;
 
 /// What `up` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,8 +190,8 @@ fn published(
 ///
 /// # Errors
 /// [`Error::PortTaken`] when another program holds the port, [`Error::RegistryElsewhere`]
-/// when it already runs on another address, [`Error::ImageUnavailable`] when the image
-/// can be neither found nor pulled, [`Error::NotReady`] when it does not answer.
+/// when it already runs on another address, [`EngineError::ImageUnavailable`] when the image
+/// can be neither found nor pulled, [`EngineError::NotReady`] when it does not answer.
 pub async fn up(docker: &Docker, spec: &RegistrySpec) -> Result<UpOutcome> {
     let key = port_key(spec);
     let wanted = (spec.bind.to_string(), spec.host_port.to_string());
@@ -235,10 +237,10 @@ pub async fn up(docker: &Docker, spec: &RegistrySpec) -> Result<UpOutcome> {
             UpOutcome::Created
         }
         Err(e) => {
-            return Err(Error::Engine {
+            return Err(Error::Engine(EngineError::Refused {
                 action: format!("inspect container `{}`", spec.container_name),
                 source: e.into(),
-            });
+            }));
         }
     };
     wait_ready(
@@ -260,7 +262,7 @@ async fn create(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
             ..Default::default()
         })
         .await
-        .map_err(crate::error::refused(format!(
+        .map_err(crate::engine::refused(format!(
             "create volume `{}`",
             spec.volume
         )))?;
@@ -311,7 +313,7 @@ async fn create(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
             body,
         )
         .await
-        .map_err(crate::error::refused(format!(
+        .map_err(crate::engine::refused(format!(
             "create the registry container `{}`",
             spec.container_name
         )))?;
@@ -323,7 +325,7 @@ async fn create(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
         };
         if let Err(error) = crate::engine::put_files(docker, &spec.container_name, &[file]).await {
             remove(docker, &spec.container_name).await;
-            return Err(error);
+            return Err(error.into());
         }
     }
     if let Err(error) = start(docker, spec).await {
@@ -348,10 +350,10 @@ async fn start(docker: &Docker, spec: &RegistrySpec) -> Result<()> {
                     port: spec.host_port,
                 }
             } else {
-                Error::Engine {
+                Error::Engine(EngineError::Refused {
                     action: format!("start the registry container `{}`", spec.container_name),
                     source: e.into(),
-                }
+                })
             }
         })
 }
@@ -369,7 +371,7 @@ fn check_port_free(bind: IpAddr, port: u16) -> Result<()> {
 /// was a container.
 ///
 /// # Errors
-/// [`Error::Engine`] when the engine refuses to remove the volume.
+/// [`EngineError::Refused`] when the engine refuses to remove the volume.
 pub async fn down(docker: &Docker, spec: &RegistrySpec, volume: bool) -> Result<bool> {
     let existed = docker
         .inspect_container(&spec.container_name, None)
@@ -387,7 +389,7 @@ pub async fn down(docker: &Docker, spec: &RegistrySpec, volume: bool) -> Result<
 /// How the registry is: container state, address, whether it answers, what it holds.
 ///
 /// # Errors
-/// [`Error::Engine`] when the engine cannot be asked.
+/// [`EngineError::Refused`] when the engine cannot be asked.
 pub async fn status(docker: &Docker, spec: &RegistrySpec) -> Result<Status> {
     let inspect = match docker.inspect_container(&spec.container_name, None).await {
         Ok(inspect) => Some(inspect),
@@ -395,10 +397,10 @@ pub async fn status(docker: &Docker, spec: &RegistrySpec) -> Result<Status> {
             status_code: 404, ..
         }) => None,
         Err(e) => {
-            return Err(Error::Engine {
+            return Err(Error::Engine(EngineError::Refused {
                 action: format!("inspect container `{}`", spec.container_name),
                 source: e.into(),
-            });
+            }));
         }
     };
     let Some(inspect) = inspect else {
@@ -468,7 +470,7 @@ pub fn probe_address(spec: &RegistrySpec) -> String {
 /// Polls the registry at `url` until it answers 200.
 ///
 /// # Errors
-/// [`Error::NotReady`] after `timeout`.
+/// [`EngineError::NotReady`] after `timeout`.
 async fn wait_ready(spec: &RegistrySpec, url: &str, timeout: Duration) -> Result<()> {
     crate::http::wait_until(url, timeout, Duration::from_millis(100), async |response| {
         if response.status().is_success() {
@@ -478,18 +480,20 @@ async fn wait_ready(spec: &RegistrySpec, url: &str, timeout: Duration) -> Result
         }
     })
     .await
-    .map_err(|last| Error::NotReady {
-        url: url.to_string(),
-        seconds: timeout.as_secs(),
-        last,
-        container: spec.container_name.clone(),
+    .map_err(|last| {
+        Error::Engine(EngineError::NotReady {
+            url: url.to_string(),
+            seconds: timeout.as_secs(),
+            last,
+            container: spec.container_name.clone(),
+        })
     })
 }
 
 /// The repositories a registry at `address` (host:port) holds, over plain HTTP.
 ///
 /// # Errors
-/// [`Error::Unreachable`] or [`Error::BadAnswer`].
+/// [`RegistryError::Unreachable`] or [`RegistryError::BadAnswer`].
 pub(crate) async fn catalog(address: &str) -> Result<Vec<String>> {
     #[derive(serde::Deserialize)]
     struct Catalog {
@@ -499,9 +503,11 @@ pub(crate) async fn catalog(address: &str) -> Result<Vec<String>> {
     let url = format!("http://{address}/v2/_catalog");
     let client = crate::http::plain_client(Duration::from_secs(5));
     let response = crate::http::send_to_registry(client.get(&url), address).await?;
-    let catalog: Catalog = response.json().await.map_err(|e| Error::BadAnswer {
-        reference: url.clone(),
-        reason: e.to_string(),
+    let catalog: Catalog = response.json().await.map_err(|e| {
+        Error::Registry(RegistryError::BadAnswer {
+            reference: url.clone(),
+            reason: e.to_string(),
+        })
     })?;
     Ok(catalog.repositories)
 }

@@ -6,19 +6,23 @@ use oci_client::errors::OciDistributionError;
 
 use super::Registry;
 use super::certs::{certificate_problem, chain_mentions_tls};
-use crate::error::Error;
+use super::error::RegistryError;
 
 impl Registry {
     /// Turns a client error into one that says what to do.
-    pub(super) fn classify(&self, reference: &Reference, error: OciDistributionError) -> Error {
+    pub(super) fn classify(
+        &self,
+        reference: &Reference,
+        error: OciDistributionError,
+    ) -> RegistryError {
         let registry = reference.resolve_registry().to_string();
         let whole = reference.whole();
         match error {
             OciDistributionError::ImageManifestNotFoundError(_) => {
-                Error::NotFound { reference: whole }
+                RegistryError::NotFound { reference: whole }
             }
             OciDistributionError::ServerError { code: 404, .. } => {
-                Error::NotFound { reference: whole }
+                RegistryError::NotFound { reference: whole }
             }
             OciDistributionError::RegistryError { ref envelope, .. }
                 if envelope.errors.iter().any(|e| {
@@ -30,7 +34,7 @@ impl Registry {
                     )
                 }) =>
             {
-                Error::NotFound { reference: whole }
+                RegistryError::NotFound { reference: whole }
             }
             // A 4xx with an error envelope loses its status in oci-client; Docker Hub's
             // rate limit is such an answer.
@@ -39,24 +43,24 @@ impl Registry {
                     matches!(e.code, oci_client::errors::OciErrorCode::Toomanyrequests)
                 }) =>
             {
-                Error::Transient {
+                RegistryError::Transient {
                     reference: whole,
                     status: 429,
                     retry_after: None,
                 }
             }
             OciDistributionError::UnauthorizedError { .. }
-            | OciDistributionError::AuthenticationFailure(_) => Error::Unauthorized {
+            | OciDistributionError::AuthenticationFailure(_) => RegistryError::Unauthorized {
                 reference: whole,
                 status: 401,
             },
             OciDistributionError::ServerError { code, .. } if code == 401 || code == 403 => {
-                Error::Unauthorized {
+                RegistryError::Unauthorized {
                     reference: whole,
                     status: code,
                 }
             }
-            OciDistributionError::DigestError(_) => Error::DigestMismatch {
+            OciDistributionError::DigestError(_) => RegistryError::DigestMismatch {
                 expected: reference.digest().unwrap_or("the one served").to_string(),
                 reference: whole,
             },
@@ -65,48 +69,50 @@ impl Registry {
                     && !self.uses_http(&registry)
                     && chain_mentions_tls(&e) =>
             {
-                Error::HttpOnly { registry }
+                RegistryError::HttpOnly { registry }
             }
             // The registry answered, with an HTTP error (oci-client's `error_for_status`).
             OciDistributionError::RequestError(e) if e.status().is_some() => {
                 let status = e.status().map_or(0, |s| s.as_u16());
                 match status {
-                    401 | 403 => Error::Unauthorized {
+                    401 | 403 => RegistryError::Unauthorized {
                         reference: whole,
                         status,
                     },
-                    404 => Error::NotFound { reference: whole },
-                    status if super::retry::is_transient_status(status) => Error::Transient {
-                        reference: whole,
-                        status,
-                        retry_after: None,
-                    },
-                    _ => Error::BadAnswer {
+                    404 => RegistryError::NotFound { reference: whole },
+                    status if super::retry::is_transient_status(status) => {
+                        RegistryError::Transient {
+                            reference: whole,
+                            status,
+                            retry_after: None,
+                        }
+                    }
+                    _ => RegistryError::BadAnswer {
                         reference: whole,
                         reason: format!("it answered HTTP {status}: {e}"),
                     },
                 }
             }
             OciDistributionError::RequestError(e) if certificate_problem(&e).is_some() => {
-                Error::Certificate {
+                RegistryError::Certificate {
                     reason: certificate_problem(&e).unwrap_or_default(),
                     registry,
                 }
             }
-            OciDistributionError::RequestError(e) => Error::Unreachable {
+            OciDistributionError::RequestError(e) => RegistryError::Unreachable {
                 registry,
                 source: e.into(),
             },
             OciDistributionError::ServerError { code, .. }
                 if super::retry::is_transient_status(code) =>
             {
-                Error::Transient {
+                RegistryError::Transient {
                     reference: whole,
                     status: code,
                     retry_after: None,
                 }
             }
-            OciDistributionError::ServerError { code, url, message } => Error::BadAnswer {
+            OciDistributionError::ServerError { code, url, message } => RegistryError::BadAnswer {
                 reference: whole,
                 reason: format!(
                     "`{}` answered HTTP {code}: {}{}",
@@ -119,7 +125,7 @@ impl Registry {
                     }
                 ),
             },
-            other => Error::BadAnswer {
+            other => RegistryError::BadAnswer {
                 reference: whole,
                 reason: other.to_string(),
             },

@@ -14,6 +14,7 @@
 mod certs;
 mod classify;
 mod credentials;
+mod error;
 pub mod probe;
 mod read;
 pub mod retry;
@@ -22,6 +23,7 @@ mod write;
 use certs::certs_d_roots;
 pub(crate) use credentials::engine_credentials;
 pub use credentials::stored_login;
+pub use error::RegistryError;
 pub use read::{Fetched, PlatformImage};
 pub use write::{BlobCopied, BlobMove};
 
@@ -125,14 +127,14 @@ impl Registry {
         &self,
         what: impl Fn() -> String,
         operation: F,
-    ) -> Result<T>
+    ) -> Result<T, RegistryError>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T>>,
+        Fut: std::future::Future<Output = Result<T, RegistryError>>,
     {
         use std::sync::atomic::Ordering;
         let mut operation = operation;
-        let worth_retrying = |error: &Error| {
+        let worth_retrying = |error: &RegistryError| {
             if retry::refused(error) && !self.answered.load(Ordering::Relaxed) {
                 return None;
             }

@@ -6,9 +6,9 @@ use oci_client::manifest::OciDescriptor;
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};
 
 use super::credentials::auth_for;
+use super::error::{RegistryError, Result};
 use super::sha256_digest;
 use super::{MAX_MANIFEST_BYTES, Registry};
-use crate::error::{Error, Result};
 use crate::oci::index::{Entry, IMAGE_MEDIA_TYPES, INDEX_MEDIA_TYPES, Manifest, entries};
 
 /// A manifest fetched by reference, with the digest the registry served it under
@@ -54,12 +54,12 @@ impl Registry {
             .map_err(|e| {
                 if e.is_redirect() {
                     // It answers, so "is it running?" would mislead.
-                    Error::BadAnswer {
+                    RegistryError::BadAnswer {
                         reference: reference.whole(),
                         reason: format!("`{url}` redirects in a loop (more than 10 redirects)"),
                     }
                 } else {
-                    Error::Unreachable {
+                    RegistryError::Unreachable {
                         registry: registry.to_string(),
                         source: e.into(),
                     }
@@ -72,7 +72,7 @@ impl Registry {
                     .get("docker-content-digest")
                     .and_then(|v| v.to_str().ok())
                     .map(String::from);
-                let too_large = || Error::BadAnswer {
+                let too_large = || RegistryError::BadAnswer {
                     reference: reference.whole(),
                     reason: format!(
                         "`{url}` is too large: more than {} MiB, which no registry accepts for a manifest",
@@ -86,10 +86,15 @@ impl Registry {
                 // Read in chunks, so that a registry lying about the length is cut off too.
                 let mut response = response;
                 let mut bytes = Vec::new();
-                while let Some(chunk) = response.chunk().await.map_err(|e| Error::Unreachable {
-                    registry: registry.to_string(),
-                    source: e.into(),
-                })? {
+                while let Some(chunk) =
+                    response
+                        .chunk()
+                        .await
+                        .map_err(|e| RegistryError::Unreachable {
+                            registry: registry.to_string(),
+                            source: e.into(),
+                        })?
+                {
                     bytes.extend_from_slice(&chunk);
                     if limited && bytes.len() as u64 > MAX_MANIFEST_BYTES {
                         return Err(too_large());
@@ -98,16 +103,16 @@ impl Registry {
                 Ok(Some((bytes, header_digest)))
             }
             401 => Ok(None),
-            404 => Err(Error::NotFound {
+            404 => Err(RegistryError::NotFound {
                 reference: reference.whole(),
             }),
-            403 => Err(Error::Unauthorized {
+            403 => Err(RegistryError::Unauthorized {
                 reference: reference.whole(),
                 status: 403,
             }),
             status => Err(
                 super::retry::transient_answer(reference, status, response.headers())
-                    .unwrap_or_else(|| Error::BadAnswer {
+                    .unwrap_or_else(|| RegistryError::BadAnswer {
                         reference: reference.whole(),
                         reason: format!("`{url}` answered HTTP {status}"),
                     }),
@@ -159,7 +164,7 @@ impl Registry {
                     .flatten()
                 {
                     if expected != digest {
-                        return Err(Error::DigestMismatch {
+                        return Err(RegistryError::DigestMismatch {
                             reference: reference.whole(),
                             expected: expected.to_string(),
                         });
@@ -174,7 +179,7 @@ impl Registry {
                 .await
                 .map_err(|e| self.classify(reference, e))?,
         };
-        let manifest = Manifest::parse(&bytes).map_err(|e| Error::BadAnswer {
+        let manifest = Manifest::parse(&bytes).map_err(|e| RegistryError::BadAnswer {
             reference: reference.whole(),
             reason: e.to_string(),
         })?;
@@ -188,19 +193,19 @@ impl Registry {
     /// Fetches one platform's image manifest and config, by digest.
     ///
     /// # Errors
-    /// As [`Registry::fetch`], and [`Error::BadAnswer`] when the digest names an index.
+    /// As [`Registry::fetch`], and [`RegistryError::BadAnswer`] when the digest names an index.
     pub async fn fetch_image(&self, reference: &Reference, digest: &str) -> Result<PlatformImage> {
         let by_digest = reference.clone_with_digest(digest.to_string());
         let fetched = self.fetch(&by_digest).await?;
         let Manifest::Image(manifest) = fetched.manifest else {
-            return Err(Error::BadAnswer {
+            return Err(RegistryError::BadAnswer {
                 reference: by_digest.whole(),
                 reason: "expected an image manifest, found an index".into(),
             });
         };
         let config_bytes = self.fetch_blob(&by_digest, manifest.config()).await?;
         let config: ImageConfiguration =
-            serde_json::from_slice(&config_bytes).map_err(|e| Error::BadAnswer {
+            serde_json::from_slice(&config_bytes).map_err(|e| RegistryError::BadAnswer {
                 reference: by_digest.whole(),
                 reason: format!("the image config is not valid: {e}"),
             })?;
@@ -244,7 +249,7 @@ impl Registry {
     /// Downloads a blob whole, refusing it if its digest does not match.
     ///
     /// # Errors
-    /// As [`Registry::fetch`]; [`Error::DigestMismatch`] for altered content.
+    /// As [`Registry::fetch`]; [`RegistryError::DigestMismatch`] for altered content.
     pub(crate) async fn fetch_blob(
         &self,
         reference: &Reference,
@@ -274,7 +279,7 @@ impl Registry {
             let path = format!("blobs/{}", descriptor.digest());
             if let Some((bytes, _)) = self.plain_get(reference, &path, "*/*").await? {
                 if sha256_digest(&bytes) != descriptor.digest().to_string() {
-                    return Err(Error::DigestMismatch {
+                    return Err(RegistryError::DigestMismatch {
                         reference: reference.whole(),
                         expected: descriptor.digest().to_string(),
                     });
@@ -318,7 +323,7 @@ impl Registry {
                 .iter()
                 .filter_map(|entry| serde_json::to_value(entry).ok())
                 .collect()),
-            Err(Error::NotFound { .. }) => Ok(Vec::new()),
+            Err(RegistryError::NotFound { .. }) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
     }
@@ -328,7 +333,7 @@ impl Registry {
     /// multi-GiB layer costs disk, not memory.
     ///
     /// # Errors
-    /// As [`Registry::fetch_blob`]; [`Error::Scratch`] when the file cannot be written.
+    /// As [`Registry::fetch_blob`]; [`RegistryError::Scratch`] when the file cannot be written.
     pub(crate) async fn fetch_layer(
         &self,
         reference: &Reference,
@@ -372,7 +377,7 @@ impl Registry {
             .pull_blob_stream(reference, &wanted)
             .await
             .map_err(|e| self.classify(reference, e))?;
-        let scratch = |source: std::io::Error| Error::Scratch {
+        let scratch = |source: std::io::Error| RegistryError::Scratch {
             what: format!("the layer {}", descriptor.digest()),
             source,
         };
@@ -392,17 +397,17 @@ impl Registry {
         reference: &Reference,
         descriptor: &Descriptor,
         error: std::io::Error,
-    ) -> Error {
+    ) -> RegistryError {
         if error
             .get_ref()
             .is_some_and(|inner| inner.is::<oci_client::errors::DigestError>())
         {
-            Error::DigestMismatch {
+            RegistryError::DigestMismatch {
                 reference: reference.whole(),
                 expected: descriptor.digest().to_string(),
             }
         } else {
-            Error::Unreachable {
+            RegistryError::Unreachable {
                 registry: reference.resolve_registry().to_string(),
                 source: error.into(),
             }

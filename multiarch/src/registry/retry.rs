@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use super::error::{RegistryError, Result};
 
 /// Environment variable: how many times a registry request is tried in all.
 pub const TRIES_ENV: &str = "MULTIARCH_RETRIES";
@@ -94,14 +94,14 @@ fn seconds<S: serde::Serializer>(wait: &Duration, serializer: S) -> Result<S::Ok
 pub type OnRetry = Arc<dyn Fn(&Retrying) + Send + Sync>;
 
 /// Why an error is worth another try, or `None` for a definite answer.
-pub(crate) fn transient(error: &Error) -> Option<(String, Option<Duration>)> {
+pub(crate) fn transient(error: &RegistryError) -> Option<(String, Option<Duration>)> {
     match error {
-        Error::Transient {
+        RegistryError::Transient {
             status,
             retry_after,
             ..
         } => Some((format!("HTTP {status}"), *retry_after)),
-        Error::Unreachable { source, .. } => {
+        RegistryError::Unreachable { source, .. } => {
             Some((crate::error::root_cause(source.as_ref()), None))
         }
         _ => None,
@@ -109,8 +109,8 @@ pub(crate) fn transient(error: &Error) -> Option<(String, Option<Duration>)> {
 }
 
 /// Whether `error` is a connection the registry's host refused (nothing listens there).
-pub(crate) fn refused(error: &Error) -> bool {
-    let Error::Unreachable { source, .. } = error else {
+pub(crate) fn refused(error: &RegistryError) -> bool {
+    let RegistryError::Unreachable { source, .. } = error else {
         return false;
     };
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
@@ -137,8 +137,8 @@ pub(crate) fn transient_answer(
     reference: &oci_client::Reference,
     status: u16,
     headers: &reqwest::header::HeaderMap,
-) -> Option<Error> {
-    is_transient_status(status).then(|| Error::Transient {
+) -> Option<RegistryError> {
+    is_transient_status(status).then(|| RegistryError::Transient {
         reference: reference.whole(),
         status,
         retry_after: retry_after(headers),
@@ -166,22 +166,41 @@ fn jitter() -> f64 {
     (hasher.finish() % 10_000) as f64 / 10_000.0
 }
 
+/// An error that can say a request was given up on, wrapping its last answer.
+pub(crate) trait GiveUp: Sized {
+    /// `self`, the last answer, as the error of a request tried `tries` times for
+    /// `seconds`.
+    fn give_up(self, what: String, tries: u32, seconds: f64) -> Self;
+}
+
+impl GiveUp for RegistryError {
+    fn give_up(self, what: String, tries: u32, seconds: f64) -> Self {
+        RegistryError::GaveUp {
+            what,
+            tries,
+            seconds,
+            source: Box::new(self),
+        }
+    }
+}
+
 /// Runs `operation` until it succeeds, fails definitely (`worth_retrying` says which
 /// failures are not: [`transient`] and the caller's knowledge), or `policy` is spent;
 /// `what` names it in reports and in the final error.
 ///
 /// # Errors
-/// The definite error; or, when retries ran out, [`Error::GaveUp`] with the last one.
-pub(crate) async fn retrying<T, F, Fut>(
+/// The definite error; or, when retries ran out, the last one given up on ([`GiveUp`]).
+pub(crate) async fn retrying<T, E, F, Fut>(
     policy: &RetryPolicy,
     on_retry: Option<&dyn Fn(&Retrying)>,
-    worth_retrying: impl Fn(&Error) -> Option<(String, Option<Duration>)>,
+    worth_retrying: impl Fn(&E) -> Option<(String, Option<Duration>)>,
     what: impl Fn() -> String,
     mut operation: F,
-) -> Result<T>
+) -> Result<T, E>
 where
+    E: GiveUp,
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
+    Fut: std::future::Future<Output = Result<T, E>>,
 {
     let started = Instant::now();
     let mut attempt = 1;
@@ -198,12 +217,7 @@ where
             if attempt == 1 {
                 return Err(error);
             }
-            return Err(Error::GaveUp {
-                what: what(),
-                tries: attempt,
-                seconds: started.elapsed().as_secs_f64(),
-                source: Box::new(error),
-            });
+            return Err(error.give_up(what(), attempt, started.elapsed().as_secs_f64()));
         }
         attempt += 1;
         let retrying = Retrying {
@@ -251,7 +265,7 @@ mod tests {
         for status in [400, 401, 403, 404, 405, 409, 501] {
             assert!(!is_transient_status(status), "{status}");
         }
-        let not_found = Error::NotFound {
+        let not_found = RegistryError::NotFound {
             reference: "x".into(),
         };
         assert_eq!(transient(&not_found), None);
@@ -277,7 +291,7 @@ mod tests {
             || "GET x".into(),
             || async {
                 tried.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                Err(Error::Transient {
+                Err(RegistryError::Transient {
                     reference: "x".into(),
                     status: 503,
                     retry_after: None,
@@ -310,13 +324,13 @@ mod tests {
             || "GET x".into(),
             || async {
                 tried.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                Err(Error::NotFound {
+                Err(RegistryError::NotFound {
                     reference: "x".into(),
                 })
             },
         )
         .await;
-        assert!(matches!(result, Err(Error::NotFound { .. })));
+        assert!(matches!(result, Err(RegistryError::NotFound { .. })));
         assert_eq!(tried.into_inner(), 1);
 
         let tried = std::sync::atomic::AtomicU32::new(0);
@@ -327,7 +341,7 @@ mod tests {
             || "GET x".into(),
             || async {
                 if tried.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
-                    Err(Error::Transient {
+                    Err(RegistryError::Transient {
                         reference: "x".into(),
                         status: 429,
                         retry_after: Some(Duration::from_millis(1)),

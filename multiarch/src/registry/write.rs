@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use oci_client::Reference;
 
 use super::credentials::auth_for;
+use super::error::{RegistryError, Result};
 use super::sha256_digest;
 use super::{Fetched, Registry};
-use crate::error::{Error, Result};
 use crate::oci::index::Manifest;
 
 /// What happened to one blob of a copy.
@@ -68,7 +68,7 @@ impl Registry {
         let digest = fetched.digest.as_str();
         let source_by_digest = source.clone_with_digest(digest.to_string());
         let Manifest::Image(image) = &fetched.manifest else {
-            return Err(Error::BadAnswer {
+            return Err(RegistryError::BadAnswer {
                 reference: source_by_digest.whole(),
                 reason: "expected an image manifest, found an index".into(),
             });
@@ -126,7 +126,7 @@ impl Registry {
     /// verifying stream), so altered content ends the upload before the registry commits it.
     ///
     /// # Errors
-    /// [`Error::DigestMismatch`] for altered content; a transport failure on either side
+    /// [`RegistryError::DigestMismatch`] for altered content; a transport failure on either side
     /// as [`Registry::classify`] says (transient ones are retried by the caller).
     async fn stream_blob(
         &self,
@@ -201,12 +201,12 @@ impl Registry {
     /// one, whose `storage.delete` is on as the test bed's is).
     ///
     /// # Errors
-    /// [`Error::Unreachable`], or [`Error::BadAnswer`] when the registry refuses.
+    /// [`RegistryError::Unreachable`], or [`RegistryError::BadAnswer`] when the registry refuses.
     pub(crate) async fn delete_manifest(&self, reference: &Reference, digest: &str) -> Result<()> {
         self.settle().await;
         let registry = reference.resolve_registry();
         if !self.uses_http(registry) {
-            return Err(Error::BadAnswer {
+            return Err(RegistryError::BadAnswer {
                 reference: reference.whole(),
                 reason: "manifests are deleted only from plain-HTTP (local) registries".into(),
             });
@@ -225,7 +225,7 @@ impl Registry {
                     status => {
                         Err(
                             super::retry::transient_answer(reference, status, response.headers())
-                                .unwrap_or_else(|| Error::BadAnswer {
+                                .unwrap_or_else(|| RegistryError::BadAnswer {
                                     reference: reference.whole(),
                                     reason: format!("`DELETE {url}` answered {status}"),
                                 }),
@@ -252,7 +252,7 @@ impl Registry {
             .store_auth_if_needed(target.resolve_registry(), &auth_for(target))
             .await;
         let content_type: reqwest::header::HeaderValue =
-            media_type.parse().map_err(|_| Error::BadAnswer {
+            media_type.parse().map_err(|_| RegistryError::BadAnswer {
                 reference: target.whole(),
                 reason: format!("`{media_type}` is not a valid media type"),
             })?;

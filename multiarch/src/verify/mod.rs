@@ -39,6 +39,7 @@ use crate::engine;
 use crate::error::{Error, Result};
 use crate::oci::index::{Entry, platforms};
 use crate::registry::Registry;
+use crate::registry::RegistryError;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -138,7 +139,7 @@ pub enum Scope {
 ///
 /// # Errors
 /// [`Error::PlatformMissing`] for a wanted platform the image lacks;
-/// [`Error::BadAnswer`] when no entry names a platform that can be checked.
+/// [`RegistryError::BadAnswer`] when no entry names a platform that can be checked.
 pub fn targets(
     reference: &Reference,
     listed: &[Entry],
@@ -146,10 +147,10 @@ pub fn targets(
 ) -> Result<Vec<(Platform, String)>> {
     crate::registry::require_platforms(reference, listed, wanted.unwrap_or_default())?;
     if platforms(listed).is_empty() {
-        return Err(Error::BadAnswer {
+        return Err(Error::Registry(RegistryError::BadAnswer {
             reference: reference.whole(),
             reason: "no entry names a platform that can be checked".into(),
-        });
+        }));
     }
     Ok(listed
         .iter()

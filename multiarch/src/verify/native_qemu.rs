@@ -43,7 +43,7 @@ fn own_architecture() -> &'static str {
 /// after its entrypoint) as `platform` code on `cpu`, with QEMU from this machine.
 ///
 /// # Errors
-/// [`crate::error::Error::Engine`] when the image cannot be inspected; the inner `Err`
+/// [`EngineError::Refused`] when the image cannot be inspected; the inner `Err`
 /// says, for the report, why this platform cannot be run that way.
 pub(crate) async fn wrap(
     docker: &Docker,
@@ -55,7 +55,7 @@ pub(crate) async fn wrap(
     let inspected = docker
         .inspect_image(image)
         .await
-        .map_err(crate::error::refused(format!("inspect `{image}`")))?;
+        .map_err(crate::engine::refused(format!("inspect `{image}`")))?;
     let config = inspected.config.unwrap_or_default();
     let mut program = config.entrypoint.unwrap_or_default();
     match exec {

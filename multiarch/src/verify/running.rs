@@ -13,8 +13,9 @@ use oci_client::Reference;
 use multiarch_platform::Platform;
 
 use super::{Check, Emulation, native_qemu};
+use crate::engine::EngineError;
 use crate::engine::{self, RunSpec};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// How to probe a running container.
 #[derive(Debug, Clone)]
@@ -79,7 +80,7 @@ pub(crate) async fn check_running(
         )
         .try_collect::<Vec<_>>()
         .await
-        .map_err(crate::error::refused(format!(
+        .map_err(crate::engine::refused(format!(
             "pull `{image}` for `{platform}`"
         )))?;
     let spec = RunSpec {
@@ -153,19 +154,19 @@ async fn run_and_judge(
                     engine::remove(docker, &started.id).await;
                     answer
                 }
-                Err(Error::ContainerExited {
+                Err(EngineError::ContainerExited {
                     code, last_lines, ..
                 }) => Err(Ok(engine::Exited { code, last_lines })),
                 // The engine could not start it (a missing loader, say): that is this
                 // platform's failure, not the end of the verification.
-                Err(Error::Engine { source, .. }) => {
+                Err(EngineError::Refused { source, .. }) => {
                     let check = Check::Fail(format!(
                         "{emulation}: the engine could not start it: {}",
                         crate::error::root_cause(source.as_ref())
                     ));
                     return Ok((check, None));
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             };
             Ok((judge_answer(answer, probe, platform, emulation)?, None))
         }
@@ -173,7 +174,10 @@ async fn run_and_judge(
 }
 
 fn judge_answer(
-    answer: std::result::Result<std::result::Result<String, String>, Result<engine::Exited>>,
+    answer: std::result::Result<
+        std::result::Result<String, String>,
+        Result<engine::Exited, EngineError>,
+    >,
     probe: &Probe,
     platform: &Platform,
     how: &Emulation,
@@ -204,7 +208,7 @@ fn judge_exec(
     command: &[String],
     platform: &Platform,
     how: &Emulation,
-    ended: Result<engine::Exited>,
+    ended: Result<engine::Exited, EngineError>,
 ) -> Result<Check> {
     let ended = ended?;
     // Shown as it would be typed, so a quoted argument reads as one.

@@ -1,0 +1,141 @@
+//! What can go wrong building: the build layer's own failures (builders, their records,
+//! the context, BuildKit's answers, the nodes of a spread build). A build also meets the
+//! engine's and the registry's failures, which keep their own types; the crate's
+//! [`Error`](crate::error::Error) wraps all three whole.
+
+use crate::error::Cause;
+
+/// A build failure.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A builder of that name exists with another driver.
+    #[error("a builder named `{name}` already exists with the `{driver}` driver")]
+    BuilderConflict {
+        /// The name.
+        name: String,
+        /// Its driver.
+        driver: String,
+    },
+    /// No builder of that name.
+    #[error("there is no builder named `{0}`")]
+    NoSuchBuilder(String),
+    /// The engine keeps one platform per tag.
+    #[error(
+        "the engine's image store cannot hold multi-platform images (the containerd image store is off)"
+    )]
+    NoMultiPlatform,
+    /// The builder would speak HTTPS to a registry that answers plain HTTP.
+    #[error(
+        "cannot push to `{registry}`: the `{driver}` builder would use HTTPS, and the registry answers plain HTTP"
+    )]
+    RegistryNotHttp {
+        /// host:port.
+        registry: String,
+        /// The builder's driver.
+        driver: String,
+        /// What to add, and where.
+        fix: String,
+    },
+    /// The build itself failed; `reason` is BuildKit's message for the failing step.
+    #[error("the build of `{image}` failed: {reason}")]
+    BuildFailed {
+        /// The tag being built.
+        image: String,
+        /// The failing step and BuildKit's message for it.
+        reason: String,
+    },
+    /// A builder the kit lists but cannot build on.
+    #[error("the builder `{name}` ({driver}) cannot be used for building here: {reason}")]
+    BuilderUnusable {
+        /// The builder.
+        name: String,
+        /// Its driver.
+        driver: String,
+        /// Why not.
+        reason: String,
+        /// What to do instead.
+        fix: String,
+    },
+    /// A docker-container builder was asked to build without pushing.
+    #[error("the builder `{0}` (docker-container) keeps what it builds to itself: add `--push`")]
+    NeedsPush(String),
+    /// A builder's BuildKit does not answer.
+    #[error("the builder `{name}` does not answer through {address}")]
+    BuilderDown {
+        /// The builder.
+        name: String,
+        /// Where its API should be.
+        address: String,
+        /// Why the connection failed.
+        #[source]
+        source: Cause,
+    },
+    /// buildkitd.toml cannot be read or is not valid.
+    #[error(transparent)]
+    BuildkitConfig(#[from] crate::buildkit::buildkit_config::BuildkitConfigError),
+    /// buildx's builder store cannot be read or written, or refuses a name.
+    #[error(transparent)]
+    BuildxStore(#[from] crate::buildkit::buildx_store::StoreError),
+    /// The builders' record cannot be read or written.
+    #[error("cannot keep the builders' record in `{path}`")]
+    BuilderRecord {
+        /// The state file.
+        path: String,
+        /// The file system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The build context cannot be packed.
+    #[error("cannot send the build context `{path}`")]
+    Context {
+        /// The folder.
+        path: String,
+        /// The file, or the `.dockerignore` pattern, at fault.
+        #[source]
+        source: Cause,
+    },
+    /// A build flag the chosen builder cannot honour; refused before anything is built.
+    #[error("`{flag}` cannot be honoured by the `{driver}` builder: {reason}")]
+    Unsupported {
+        /// The flag as given.
+        flag: String,
+        /// The builder's driver.
+        driver: String,
+        /// Why not.
+        reason: String,
+        /// What to do instead.
+        hint: String,
+    },
+    /// The push did not complete; the registry may hold part of the image.
+    #[error("the push of `{image}` did not complete: {reason}")]
+    PushFailed {
+        /// The tag being pushed.
+        image: String,
+        /// The engine's message.
+        reason: String,
+    },
+    /// A build node's engine does not answer.
+    #[error("the build node `{node}` ({endpoint}) does not answer")]
+    NodeUnreachable {
+        /// The node.
+        node: String,
+        /// Its engine's address.
+        endpoint: String,
+        /// Why.
+        #[source]
+        source: Cause,
+    },
+    /// A build node failed or vanished while building its platforms.
+    #[error("the build node `{node}` failed building {platforms}: {reason}")]
+    NodeFailed {
+        /// The node.
+        node: String,
+        /// The platforms it was building.
+        platforms: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A builder made of nodes cannot be changed that way.
+    #[error("{0}")]
+    BadNodes(String),
+}
