@@ -6,145 +6,213 @@
 
 use std::path::Path;
 
-use crate::common;
+use crate::common::{self, TestBed};
 
-/// Debian's static busybox per architecture, which `scripts/testbed.sh up` keeps.
-const BUSYBOX: &str = "/var/cache/multiarch/busybox";
+/// What every test here shares: the test bed and its registry, reached also under the
+/// machine's host name, and a kit state folder holding a `buildkitd.toml` that lets
+/// BuildKit speak plain HTTP to that name.
+struct Kit {
+    bed: TestBed,
+    /// The registry's loopback address, which the engine's store speaks plain HTTP to.
+    registry: String,
+    /// The same registry under the host name: BuildKit speaks plain HTTP to loopback
+    /// addresses whatever its config says, so only buildkitd.toml can allow this one.
+    remote: String,
+    state: tempfile::TempDir,
+    /// The builder's name.
+    name: String,
+}
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
-    let (mut bed, registry) = common::testbed_with_registry().await;
-    // BuildKit speaks plain HTTP to loopback addresses whatever its config says; the
-    // machine's host name reaches the same registry but is not one of them, so only
-    // buildkitd.toml can allow it.
-    let host = hostname_on_loopback();
-    let port = registry.rsplit(':').next().unwrap();
-    let remote = format!("{host}:{port}");
-    bed.track_registry_alias(&remote);
-    let state = tempfile::tempdir().unwrap();
-    let state_dir = state.path().to_str().unwrap().to_string();
-    let run = |args: &[&str]| {
-        common::multiarch_with(args, &[("MULTIARCH_STATE_DIR", state_dir.as_str())])
-    };
-    let config = state.path().join("buildkitd.toml");
-    std::fs::write(
-        &config,
-        format!("[registry.\"{remote}\"]\n  http = true\n  insecure = true\n"),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
+impl Kit {
+    async fn new() -> Self {
+        let (mut bed, registry) = common::testbed_with_registry().await;
+        let host = hostname_on_loopback();
+        let port = registry.rsplit(':').next().unwrap();
+        let remote = format!("{host}:{port}");
+        bed.track_registry_alias(&remote);
+        let state = tempfile::tempdir().unwrap();
+        std::fs::write(
+            state.path().join("buildkitd.toml"),
+            format!("[registry.\"{remote}\"]\n  http = true\n  insecure = true\n"),
+        )
+        .unwrap();
+        let name = format!("container-{}", bed.run_id);
+        bed.track_builder(&name);
+        Self {
+            bed,
+            registry,
+            remote,
+            state,
+            name,
+        }
+    }
 
-    // A config that does not cover the registry: refused before anything is created,
-    // with the lines to add.
-    let refused = format!("refused-{}", bed.run_id);
-    bed.track_builder(&refused);
-    let empty = state.path().join("empty.toml");
-    std::fs::write(&empty, "# no registries\n").unwrap();
-    let (code, _, stderr) = run(&[
-        "builder",
-        "create",
-        "--name",
-        &refused,
-        "--driver",
-        "docker-container",
-        "--config",
-        empty.to_str().unwrap(),
-        "--registry",
-        &remote,
-    ]);
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("would use HTTPS"), "{stderr}");
-    assert!(
-        stderr.contains(&format!("[registry.\"{remote}\"]")) && stderr.contains("http = true"),
-        "{stderr}"
-    );
-    bed.assert_no_containers(&format!("name=buildx_buildkit_{refused}0"), &stderr);
+    /// `multiarch ARGS` with this kit's state folder.
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let state = self.state.path().to_str().unwrap();
+        common::multiarch_with(args, &[("MULTIARCH_STATE_DIR", state)])
+    }
 
-    let name = format!("container-{}", bed.run_id);
-    bed.track_builder(&name);
-    // Every build here: both platforms, through the container builder, pushed by it to
-    // the registry under the host name.
-    let build_push = |tag: &str, context: &str, extra: &[&str]| {
+    /// `builder create` of the docker-container builder from the config that covers the
+    /// registry.
+    fn create(&self) -> (i32, String, String) {
+        let config = self.state.path().join("buildkitd.toml");
+        self.run(&[
+            "builder",
+            "create",
+            "--name",
+            &self.name,
+            "--driver",
+            "docker-container",
+            "--config",
+            config.to_str().unwrap(),
+            "--registry",
+            &self.remote,
+        ])
+    }
+
+    /// The builder, created and asserted.
+    fn with_builder(self) -> Self {
+        let (code, stdout, stderr) = self.create();
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        self
+    }
+
+    /// A build of `context` for both platforms through the container builder, pushed by
+    /// BuildKit to the registry under the host name.
+    fn build_push(&self, tag: &str, context: &Path, extra: &[&str]) -> (i32, String, String) {
         let mut args = vec![
             "build",
             "--builder",
-            name.as_str(),
+            self.name.as_str(),
             "-t",
             tag,
             "--platform",
             "linux/amd64,linux/arm64",
             "--push",
             "--insecure",
-            remote.as_str(),
+            self.remote.as_str(),
         ];
         args.extend_from_slice(extra);
-        args.push(context);
-        run(&args)
-    };
-    // The builder, from the config that covers it (again after `rm`, below).
-    let create = || {
-        run(&[
-            "builder",
-            "create",
-            "--name",
-            &name,
-            "--driver",
-            "docker-container",
-            "--config",
-            config,
-            "--registry",
-            &remote,
-        ])
-    };
-    let (code, stdout, stderr) = create();
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let (code, stdout, stderr) = run(&["builder", "ls"]);
+        args.push(context.to_str().unwrap());
+        self.run(&args)
+    }
+
+    /// A two-platform busybox base with a shell, pushed by BuildKit; its tag under the
+    /// host name.
+    fn push_busybox_base(&self) -> String {
+        let context = tempfile::tempdir().unwrap();
+        for arch in ["amd64", "arm64"] {
+            let dir = context.path().join(arch);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(common::busybox(arch), dir.join("busybox")).unwrap();
+        }
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            "FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\n\
+             ENTRYPOINT [\"/bin/busybox\"]\nCMD [\"uname\", \"-m\"]\n",
+        )
+        .unwrap();
+        let base = format!("{}/busybox:{}", self.remote, self.bed.run_id);
+        let (code, stdout, stderr) = self.build_push(&base, context.path(), &[]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        base
+    }
+
+    /// A context for arch-server (from `dist/`) on `base`, with a RUN step on each
+    /// platform (arm64 under QEMU).
+    fn app_context(&self, base: &str) -> tempfile::TempDir {
+        let context = tempfile::tempdir().unwrap();
+        for arch in ["amd64", "arm64"] {
+            let dir = context.path().join(arch);
+            std::fs::create_dir_all(&dir).unwrap();
+            let binary = common::repo_root()
+                .join("dist")
+                .join(arch)
+                .join("arch-server");
+            std::fs::copy(binary, dir.join("arch-server")).unwrap();
+        }
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            format!(
+                "FROM {base}\nARG TARGETARCH\nCOPY ${{TARGETARCH}}/arch-server /arch-server\n\
+                 RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox uname -m > /built-on\"]\n\
+                 ENV HOST=0.0.0.0 PORT=80\nEXPOSE 80\nENTRYPOINT [\"/arch-server\"]\nCMD []\n"
+            ),
+        )
+        .unwrap();
+        context
+    }
+}
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_that_does_not_cover_the_registry_is_refused_before_anything_is_created() {
+    let kit = Kit::new().await;
+    let empty = kit.state.path().join("empty.toml");
+    std::fs::write(&empty, "# no registries\n").unwrap();
+    let (code, _, stderr) = kit.run(&[
+        "builder",
+        "create",
+        "--name",
+        &kit.name,
+        "--driver",
+        "docker-container",
+        "--config",
+        empty.to_str().unwrap(),
+        "--registry",
+        &kit.remote,
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("would use HTTPS"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("[registry.\"{}\"]", kit.remote))
+            && stderr.contains("http = true"),
+        "the lines to add: {stderr}"
+    );
+    kit.bed
+        .assert_no_containers(&format!("name=buildx_buildkit_{}0", kit.name), &stderr);
+}
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_builder_offers_every_platform_its_qemu_runs() {
+    let kit = Kit::new().await.with_builder();
+    let (code, stdout, stderr) = kit.run(&["builder", "ls"]);
     assert_eq!(code, 0, "{stderr}");
     let row = stdout
         .lines()
-        .find(|l| l.starts_with(&name))
+        .find(|l| l.starts_with(&kit.name))
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(
         row.contains("docker-container") && row.contains("running"),
         "{row}"
     );
-    assert!(row.contains("linux/arm64"), "the worker's platforms: {row}");
     // With no platforms pinned in its config, BuildKit offers all it can run, the Pi
     // Zero's arm/v6 and 386 among them (the repository's buildkitd.toml once hid them).
-    for platform in ["linux/386", "linux/arm/v6", "linux/ppc64le", "linux/s390x"] {
+    for platform in [
+        "linux/arm64",
+        "linux/386",
+        "linux/arm/v6",
+        "linux/ppc64le",
+        "linux/s390x",
+    ] {
         assert!(
             row.contains(platform),
             "{platform} in the worker's platforms: {row}"
         );
     }
     assert!(!row.contains("  -  "), "its BuildKit version: {row}");
+}
 
-    // A two-platform base with a shell, then an image built on it with a RUN step on
-    // each platform (arm64 under QEMU), both pushed by BuildKit itself.
-    let base_context = tempfile::tempdir().unwrap();
-    for arch in ["amd64", "arm64"] {
-        let dir = base_context.path().join(arch);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(
-            Path::new(BUSYBOX).join(arch).join("busybox"),
-            dir.join("busybox"),
-        )
-        .unwrap_or_else(|e| panic!("{BUSYBOX}/{arch}/busybox ({e}): run scripts/testbed.sh up"));
-    }
-    std::fs::write(
-        base_context.path().join("Dockerfile"),
-        "FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\n\
-         ENTRYPOINT [\"/bin/busybox\"]\nCMD [\"uname\", \"-m\"]\n",
-    )
-    .unwrap();
-    let base = format!("{remote}/busybox:{}", bed.run_id);
-    let (code, stdout, stderr) = build_push(&base, base_context.path().to_str().unwrap(), &[]);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_that_is_no_server_is_verified_with_exec_as_a_shell_would_split_it() {
+    let kit = Kit::new().await.with_builder();
+    kit.push_busybox_base();
     // A busybox image is no HTTP server: its container exits at once, which verify
     // notices (it does not wait for an answer), and `--exec` checks it instead.
-    let local_base = format!("{registry}/busybox:{}", bed.run_id);
+    let local_base = format!("{}/busybox:{}", kit.registry, kit.bed.run_id);
     let (code, stdout, stderr) = common::multiarch(&["verify", &local_base, "--timeout", "300s"]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(
@@ -174,31 +242,16 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         stdout.contains("`sh -c 'uname -m | grep -v mips'` exited 0: aarch64 (emulated)"),
         "{stdout}"
     );
+}
 
-    let app_context = tempfile::tempdir().unwrap();
-    for arch in ["amd64", "arm64"] {
-        let dir = app_context.path().join(arch);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(
-            common::repo_root()
-                .join("dist")
-                .join(arch)
-                .join("arch-server"),
-            dir.join("arch-server"),
-        )
-        .unwrap();
-    }
-    std::fs::write(
-        app_context.path().join("Dockerfile"),
-        format!(
-            "FROM {base}\nARG TARGETARCH\nCOPY ${{TARGETARCH}}/arch-server /arch-server\n\
-             RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox uname -m > /built-on\"]\n\
-             ENV HOST=0.0.0.0 PORT=80\nEXPOSE 80\nENTRYPOINT [\"/arch-server\"]\nCMD []\n"
-        ),
-    )
-    .unwrap();
-    let app = format!("{remote}/app:{}", bed.run_id);
-    let (code, stdout, stderr) = build_push(&app, app_context.path().to_str().unwrap(), &[]);
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_steps_run_on_each_platform_and_what_buildkit_pushed_verifies() {
+    let kit = Kit::new().await.with_builder();
+    let base = kit.push_busybox_base();
+    let context = kit.app_context(&base);
+    let app = format!("{}/app:{}", kit.remote, kit.bed.run_id);
+    let (code, stdout, stderr) = kit.build_push(&app, context.path(), &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
         stderr.contains("[linux/arm64 3/3] RUN") && stderr.contains("[linux/amd64 3/3] RUN"),
@@ -208,28 +261,33 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         stdout.contains("linux/amd64") && stdout.contains("linux/arm64"),
         "{stdout}"
     );
-
     // What BuildKit pushed is what the index claims: statically, read through the
     // host name; and running, through the same registry's loopback name (the engine's
     // containerd store speaks HTTPS to any name but a loopback address).
     let (code, stdout, stderr) =
-        common::multiarch(&["verify", &app, "--insecure", &remote, "--static-only"]);
+        common::multiarch(&["verify", &app, "--insecure", &kit.remote, "--static-only"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let local = format!("{registry}/app:{}", bed.run_id);
+    let local = format!("{}/app:{}", kit.registry, kit.bed.run_id);
     let (code, stdout, stderr) = common::multiarch(&["verify", &local]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("linux/amd64  PASS"), "{stdout}");
     assert!(stdout.contains("linux/arm64  PASS"), "{stdout}");
+}
 
-    // The flags people reach for: a label, a registry cache written with mode=max (then
-    // read back by a build that uses no local cache), and --load refused by name.
-    let cache = format!("{remote}/cache:{}", bed.run_id);
-    let labelled = format!("{registry}/app:labelled-{}", bed.run_id);
-    let context = app_context.path().to_str().unwrap();
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_and_a_registry_cache_work_and_load_is_refused_by_name() {
+    let mut kit = Kit::new().await.with_builder();
+    let base = kit.push_busybox_base();
+    let context = kit.app_context(&base);
+    // A label, and a registry cache written with mode=max, then read back by a build
+    // that uses no local cache.
+    let cache = format!("{}/cache:{}", kit.remote, kit.bed.run_id);
+    let labelled = format!("{}/app:labelled-{}", kit.registry, kit.bed.run_id);
     let cache_to = format!("type=registry,ref={cache},mode=max");
-    let (code, stdout, stderr) = build_push(
+    let (code, stdout, stderr) = kit.build_push(
         &labelled,
-        context,
+        context.path(),
         &[
             "--label",
             "org.example.team=workshop",
@@ -238,11 +296,13 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         ],
     );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let (code, _, stderr) = common::multiarch(&["inspect", "--raw", "--insecure", &remote, &cache]);
+    let (code, _, stderr) =
+        common::multiarch(&["inspect", "--raw", "--insecure", &kit.remote, &cache]);
     assert_eq!(code, 0, "the cache was pushed: {stderr}");
-    bed.track_image(&labelled);
-    bed.run("docker", &["pull", "--platform", "linux/amd64", &labelled]);
-    let label = bed.run(
+    kit.bed.track_image(&labelled);
+    kit.bed
+        .run("docker", &["pull", "--platform", "linux/amd64", &labelled]);
+    let label = kit.bed.run(
         "docker",
         &[
             "image",
@@ -253,19 +313,24 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         ],
     );
     assert_eq!(label.trim(), "workshop");
-    let (code, stdout, stderr) =
-        build_push(&labelled, context, &["--no-cache", "--cache-from", &cache]);
+    let (code, stdout, stderr) = kit.build_push(
+        &labelled,
+        context.path(),
+        &["--no-cache", "--cache-from", &cache],
+    );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let (code, _, stderr) = run(&[
+    // A docker-container builder keeps what it builds: --load is refused by name, before
+    // anything is built.
+    let (code, _, stderr) = kit.run(&[
         "build",
         "--builder",
-        &name,
+        &kit.name,
         "-t",
         &labelled,
         "--platform",
         "linux/amd64",
         "--load",
-        context,
+        context.path().to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
@@ -276,20 +341,24 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         !stderr.contains("#1 "),
         "refused before anything was built: {stderr}"
     );
+}
 
-    // Ctrl-C in the middle of a container build with a named context: exit 130, nothing
-    // of this run left (no container, no context in the registry), nothing pushed.
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_in_a_container_build_with_a_named_context_leaves_nothing() {
+    let kit = Kit::new().await.with_builder();
     let heavy = tempfile::tempdir().unwrap();
     common::heavy_context(heavy.path(), 64);
     let extra = tempfile::tempdir().unwrap();
     std::fs::write(extra.path().join("note"), "a named context").unwrap();
     let named = format!("extra={}", extra.path().display());
-    let interrupted = format!("{registry}/interrupted:{}", bed.run_id);
+    let interrupted = format!("{}/interrupted:{}", kit.registry, kit.bed.run_id);
+    let state = kit.state.path().to_str().unwrap();
     let (code, stderr) = crate::interrupt_cli::interrupt(
         &[
             "build",
             "--builder",
-            &name,
+            &kit.name,
             heavy.path().to_str().unwrap(),
             "-t",
             &interrupted,
@@ -298,13 +367,16 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
             "--push",
             "--plain",
         ],
-        &[("MULTIARCH_STATE_DIR", state_dir.as_str())],
+        &[("MULTIARCH_STATE_DIR", state)],
         "#",
         std::time::Duration::from_millis(300),
     );
+    // Exit 130, nothing of this run left (no container, no context in the registry),
+    // nothing pushed.
     assert_eq!(code, Some(130), "{stderr}");
     let (_, tags) = common::http_get(&format!(
-        "http://{registry}/v2/multiarch-context/extra/tags/list"
+        "http://{}/v2/multiarch-context/extra/tags/list",
+        kit.registry
     ))
     .await
     .unwrap();
@@ -312,21 +384,27 @@ async fn a_container_builder_runs_buildkitd_toml_end_to_end() {
         !tags.contains("\"tags\":["),
         "named context left in the registry: {tags}\n{stderr}"
     );
-    bed.assert_no_containers("label=io.github.multiarch.session", &stderr);
+    kit.bed
+        .assert_no_containers("label=io.github.multiarch.session", &stderr);
     let (code, _, _) = common::multiarch(&["inspect", &interrupted]);
     assert_ne!(code, 0, "an interrupted build pushed `{interrupted}`");
+}
 
-    // As `docker buildx rm`: `rm --keep-state` keeps the cache volume, `rm` removes it.
-    let volume = format!("buildx_buildkit_{name}0_state");
-    let (code, _, stderr) = run(&["builder", "rm", &name, "--keep-state"]);
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rm_keep_state_keeps_the_cache_volume_and_rm_removes_it_as_buildx_rm_does() {
+    let kit = Kit::new().await.with_builder();
+    let volume = format!("buildx_buildkit_{}0_state", kit.name);
+    let container = format!("name=buildx_buildkit_{}0", kit.name);
+    let (code, _, stderr) = kit.run(&["builder", "rm", &kit.name, "--keep-state"]);
     assert_eq!(code, 0, "{stderr}");
-    bed.assert_no_containers(&format!("name=buildx_buildkit_{name}0"), &stderr);
+    kit.bed.assert_no_containers(&container, &stderr);
     assert!(volume_exists(&volume), "`rm --keep-state` kept the cache");
-    let (code, _, stderr) = create();
+    let (code, _, stderr) = kit.create();
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = run(&["builder", "rm", &name]);
+    let (code, _, stderr) = kit.run(&["builder", "rm", &kit.name]);
     assert_eq!(code, 0, "{stderr}");
-    bed.assert_no_containers(&format!("name=buildx_buildkit_{name}0"), &stderr);
+    kit.bed.assert_no_containers(&container, &stderr);
     assert!(
         !volume_exists(&volume),
         "`rm` removed the cache, as buildx rm does"
