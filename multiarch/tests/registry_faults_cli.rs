@@ -4,31 +4,14 @@
 //! without it; through one that fails everything, each gives up within its bound, says
 //! how long it tried and what it last heard, and moves no tag.
 
+use crate::common;
 use crate::common::fault_proxy::{Fault, FaultProxy, Mode};
-use crate::common::{self, TestBed};
-
-const PLATFORMS: &str = "linux/amd64,linux/386,linux/arm/v6,linux/arm/v7,linux/arm64,linux/ppc64le,linux/s390x,linux/riscv64";
 
 fn seed() -> u64 {
     std::env::var("MULTIARCH_FAULT_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(26)
-}
-
-/// The eight-platform image, pushed to a registry of this run; returns its reference.
-async fn eight_platform_image(bed: &mut TestBed) -> (String, String) {
-    bed.run(
-        "scripts/build-dist.sh",
-        &[
-            "amd64", "arm64", "386", "arm/v6", "arm/v7", "ppc64le", "s390x", "riscv64",
-        ],
-    );
-    let registry = bed.start_registry().await;
-    let image = format!("{registry}/eight:{}", bed.run_id);
-    let (code, stdout, stderr) = common::push_dist(bed, &image, PLATFORMS);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    (registry, image)
 }
 
 /// The digest `inspect --json` reads for `image`.
@@ -43,7 +26,7 @@ fn digest(image: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_registry_command_completes_through_a_flaky_registry() {
     let mut bed = common::testbed().await;
-    let (registry, image) = eight_platform_image(&mut bed).await;
+    let (registry, image) = common::eight_platform_image(&mut bed).await;
     let upstream = registry.replace("localhost", "127.0.0.1");
     let seed = seed();
     let proxy = FaultProxy::start(&upstream, Mode::Flaky { seed }).await;

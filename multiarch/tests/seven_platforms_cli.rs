@@ -5,36 +5,15 @@
 
 use std::path::Path;
 
-use crate::common;
-
-const PLATFORMS: [&str; 8] = [
-    "linux/amd64",
-    "linux/386",
-    "linux/arm/v6",
-    "linux/arm/v7",
-    "linux/arm64",
-    "linux/ppc64le",
-    "linux/s390x",
-    "linux/riscv64",
-];
+use crate::common::{self, EIGHT_PLATFORMS};
 
 #[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
-    let (mut bed, registry) = common::testbed_with_registry().await;
-    bed.run(
-        "scripts/build-dist.sh",
-        &["386", "arm/v6", "arm/v7", "ppc64le", "s390x", "riscv64"],
-    );
-    let all = PLATFORMS.join(",");
-
-    // One index for all of them, built and pushed by `multiarch build`.
-    let image = format!("{registry}/eight:{}", bed.run_id);
-    let (code, stdout, stderr) = common::push_dist(&mut bed, &image, &all);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
+async fn eight_platforms_are_one_index_and_each_one_pulls() {
+    let (_bed, image) = eight_platform_image().await;
     let (code, stdout, stderr) = common::multiarch(&["inspect", &image]);
     assert_eq!(code, 0, "{stderr}");
-    for platform in PLATFORMS {
+    for platform in EIGHT_PLATFORMS {
         assert!(
             stdout
                 .lines()
@@ -42,11 +21,16 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
             "{platform} in the index: {stdout}"
         );
     }
-
     // Every platform pulled, and the engine holds exactly that one.
+    let all = EIGHT_PLATFORMS.join(",");
     let (code, stdout, stderr) = common::multiarch(&["pull", &image, "--platform", &all]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+}
 
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_platform_runs_and_says_its_machine_on_the_cpu_its_slot_promises() {
+    let (_bed, image) = eight_platform_image().await;
     // Verified: each binary is for its slot's CPU, and each runs and says its machine,
     // arm/v6 under an ARMv6 CPU model.
     let (code, stdout, stderr) = common::multiarch(&["verify", &image]);
@@ -73,6 +57,12 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
         v6.contains("ARMv6, soft-float"),
         "the v6 binary's level: {v6}"
     );
+}
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_platform_passes_on_the_oldest_cpu_its_name_promises_and_the_eight_agree() {
+    let (_bed, image) = eight_platform_image().await;
     // Issue #25: every platform on the oldest CPU its name promises, the host's own
     // (amd64, and 386 beside it) under QEMU in the container.
     // With --parity: the eight builds of one program agree with each other.
@@ -111,7 +101,12 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
     assert_eq!(v6["emulation"]["native"], false, "{v6}");
     assert_eq!(v6["emulation"]["qemu_cpu"], "arm1176", "{v6}");
     assert_eq!(v6["running"]["result"], "pass", "{v6}");
+}
 
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_says_the_programs_platform_and_the_kernels_and_whether_it_is_emulated() {
+    let (bed, image) = eight_platform_image().await;
     // Issue #24: the 386 image says both facts, the program's platform and the
     // 64-bit kernel's, and that they differ; s390x under QEMU can tell it is emulated.
     for (platform, program, kernel, differs, emulated) in [
@@ -125,7 +120,16 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
         assert_eq!(json["differs_from_kernel"], differs, "{answer}");
         assert_eq!(json["emulated"], emulated, "{answer}");
     }
+}
 
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_386_and_arm_v6_as_verify_does() {
+    let mut bed = common::testbed().await;
+    bed.run(
+        "scripts/build-dist.sh",
+        &["amd64", "arm64", "386", "arm/v6"],
+    );
     // The demo runs them as verify does (regression: it said a 386 image answering
     // `x86_64` had the wrong binary, and ran arm/v6 on QEMU's default ARMv7 core).
     let (code, stdout, stderr) = common::run_demo(&mut bed, Some("linux/386,linux/arm/v6"));
@@ -136,7 +140,16 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
     ] {
         assert!(stdout.contains(line), "{line}\nin:\n{stdout}");
     }
+}
 
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slots_that_hold_another_platforms_binary_are_each_named() {
+    let (mut bed, registry) = common::testbed_with_registry().await;
+    bed.run(
+        "scripts/build-dist.sh",
+        &["amd64", "arm64", "386", "arm/v7"],
+    );
     // Liars: each slot holds another platform's binary. Built from our own binaries, as
     // a careless COPY would; verify fails and names the platform.
     let liars = tempfile::tempdir().unwrap();
@@ -187,4 +200,11 @@ async fn eight_platforms_are_built_run_and_proven_and_liars_are_caught() {
         stderr.contains("4 of 4 platform(s)"),
         "every liar is counted: {stderr}"
     );
+}
+
+/// The test bed and the eight-platform image.
+async fn eight_platform_image() -> (common::TestBed, String) {
+    let mut bed = common::testbed().await;
+    let (_, image) = common::eight_platform_image(&mut bed).await;
+    (bed, image)
 }

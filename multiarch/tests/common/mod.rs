@@ -612,6 +612,35 @@ pub fn read_back_with_crane_and_oras(bed: &TestBed, image: &str, digest: &str) -
     images.len()
 }
 
+/// The eight platforms the repository's image is built for.
+pub const EIGHT_PLATFORMS: [&str; 8] = [
+    "linux/amd64",
+    "linux/386",
+    "linux/arm/v6",
+    "linux/arm/v7",
+    "linux/arm64",
+    "linux/ppc64le",
+    "linux/s390x",
+    "linux/riscv64",
+];
+
+/// The repository's image for the eight platforms (host-built binaries, BuildKit's cache
+/// making a second push cheap), pushed to a registry of this run as `eight:RUN`; returns
+/// the registry and the image.
+pub async fn eight_platform_image(bed: &mut TestBed) -> (String, String) {
+    bed.run(
+        "scripts/build-dist.sh",
+        &[
+            "amd64", "arm64", "386", "arm/v6", "arm/v7", "ppc64le", "s390x", "riscv64",
+        ],
+    );
+    let registry = bed.start_registry().await;
+    let image = format!("{registry}/eight:{}", bed.run_id);
+    let (code, stdout, stderr) = push_dist(bed, &image, &EIGHT_PLATFORMS.join(","));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    (registry, image)
+}
+
 /// Debian's static busybox for `arch` (`amd64`, `arm64`), which `scripts/testbed.sh up`
 /// keeps: a program of each platform for test images, without pulling any image.
 pub fn busybox(arch: &str) -> PathBuf {
