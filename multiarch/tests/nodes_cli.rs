@@ -1,66 +1,127 @@
 //! Native build nodes (issue #16): one builder over two real engines, the test bed's on
 //! its socket and a second dockerd on a bridge of its own reached over `tcp://` with TLS
-//! certificates this test makes. Each node builds its platform, the index is verified;
+//! certificates the test makes. Each node builds its platform, the index is verified;
 //! the second node is stopped in the middle of a build: a clear error naming it, the tag
 //! unchanged, nothing left in the first engine.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common;
-use crate::common::SecondNode;
+use crate::common::{self, SecondNode, TestBed};
+
+/// What every test here shares: the test bed's engine and registry, a second engine
+/// behind TLS with certificates of this run, and a kit state folder of its own.
+struct TwoEngines {
+    // Fields drop in this order: the second engine must be gone before the test bed
+    // hands the next test its turn, or that test's engine of the same name starts in a
+    // folder this one's clean-up is removing.
+    node: SecondNode,
+    certs: tempfile::TempDir,
+    state: tempfile::TempDir,
+    registry: String,
+    /// The second engine's port on loopback.
+    port: u16,
+    bed: TestBed,
+}
+
+impl TwoEngines {
+    async fn up() -> Self {
+        let (bed, registry) = common::testbed_with_registry().await;
+        let certs = tempfile::tempdir().unwrap();
+        bed.run(
+            "scripts/build-node.sh",
+            &["certs", certs.path().to_str().unwrap()],
+        );
+        let port = common::free_port();
+        let node = SecondNode::up(&bed, "mt-far", port, certs.path(), None);
+        Self {
+            node,
+            certs,
+            state: tempfile::tempdir().unwrap(),
+            registry,
+            port,
+            bed,
+        }
+    }
+
+    /// `multiarch ARGS` with this test's state folder.
+    fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let state = self.state.path().to_str().unwrap();
+        common::multiarch_with(args, &[("MULTIARCH_STATE_DIR", state)])
+    }
+
+    /// The builder `spread`: this engine as `here`, and the second, with its client
+    /// certificate, as `far` for linux/arm64, appended as `docker buildx create
+    /// --append` appends.
+    fn spread(self) -> Self {
+        let (code, _, stderr) = self.cli(&[
+            "builder",
+            "create",
+            "--name",
+            "spread",
+            "--node",
+            "here=unix:///var/run/docker.sock",
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let far = format!(
+            "far=tcp://127.0.0.1:{},certs={},platforms=linux/arm64",
+            self.port,
+            self.certs.path().display()
+        );
+        let (code, _, stderr) = self.cli(&[
+            "builder", "create", "--name", "spread", "--append", "--node", &far,
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        self
+    }
+
+    /// A build of the host's binaries (`dist/`) for both platforms over `spread`.
+    fn build_dist(&mut self, image: &str) -> (i32, String, String) {
+        self.bed.track_image(image);
+        self.cli(&[
+            "build",
+            "--builder",
+            "spread",
+            "-t",
+            image,
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--build-context",
+            "build=dist",
+            "--push",
+            "--plain",
+            ".",
+        ])
+    }
+}
 
 #[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
-    let (mut bed, registry) = common::testbed_with_registry().await;
-    let state = tempfile::tempdir().unwrap();
-    let state_dir = state.path().to_str().unwrap().to_string();
-    let cli = |args: &[&str]| common::multiarch_with(args, &[("MULTIARCH_STATE_DIR", &state_dir)]);
-    let certs = tempfile::tempdir().unwrap();
-    bed.run(
-        "scripts/build-node.sh",
-        &["certs", certs.path().to_str().unwrap()],
-    );
-    let port = common::free_port();
-    let node = SecondNode::up(&bed, "mt-far", port, certs.path(), None);
-
-    // Without its client certificate the node refuses us, and nothing is recorded.
-    let (code, _, stderr) = cli(&[
+async fn a_node_that_refuses_us_is_named_and_nothing_is_recorded() {
+    let nodes = TwoEngines::up().await;
+    // Without its client certificate, the second engine refuses the connection.
+    let (code, _, stderr) = nodes.cli(&[
         "builder",
         "create",
         "--name",
         "spread",
         "--node",
-        &format!("far=tcp://127.0.0.1:{port}"),
+        &format!("far=tcp://127.0.0.1:{}", nodes.port),
     ]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("the build node `far` (tcp://127.0.0.1:"),
         "{stderr}"
     );
-    let (_, listed, _) = cli(&["builder", "ls"]);
+    let (_, listed, _) = nodes.cli(&["builder", "ls"]);
     assert!(!listed.contains("spread"), "{listed}");
+}
 
-    let far = format!(
-        "far=tcp://127.0.0.1:{port},certs={},platforms=linux/arm64",
-        certs.path().display()
-    );
-    let (code, _, stderr) = cli(&[
-        "builder",
-        "create",
-        "--name",
-        "spread",
-        "--node",
-        "here=unix:///var/run/docker.sock",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = cli(&[
-        "builder", "create", "--name", "spread", "--append", "--node", &far,
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, listed, stderr) = cli(&["builder", "ls"]);
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_builder_of_two_nodes_lists_each_running_with_its_platforms() {
+    let nodes = TwoEngines::up().await.spread();
+    let (code, listed, stderr) = nodes.cli(&["builder", "ls"]);
     assert_eq!(code, 0, "{stderr}");
     let line = |name: &str| common::row(&listed.replace("  \\_ ", ""), name);
     assert!(line("here").contains("running") && line("here").contains("linux/amd64"));
@@ -68,12 +129,17 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
         line("far").contains("running") && line("far").contains("linux/arm64*"),
         "the platform named for it is marked: {listed}"
     );
+}
 
-    // The same engine named by a Docker context, as `docker context create` makes one
-    // (its host in contexts/meta, its TLS files copied to contexts/tls).
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_named_by_its_docker_context_answers() {
+    let nodes = TwoEngines::up().await;
+    // The engine as `docker context create` records it: its host in contexts/meta, its
+    // TLS files copied to contexts/tls.
     let contexts = tempfile::tempdir().unwrap();
     let config = contexts.path().to_str().unwrap().to_string();
-    let tls = |file: &str| certs.path().join(file).display().to_string();
+    let tls = |file: &str| nodes.certs.path().join(file).display().to_string();
     let status = Command::new("docker")
         .args([
             "context",
@@ -81,7 +147,8 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
             "mt-far",
             "--docker",
             &format!(
-                "host=tcp://127.0.0.1:{port},ca={},cert={},key={}",
+                "host=tcp://127.0.0.1:{},ca={},cert={},key={}",
+                nodes.port,
                 tls("ca.pem"),
                 tls("cert.pem"),
                 tls("key.pem")
@@ -92,13 +159,11 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
         .status()
         .unwrap();
     assert!(status.success(), "docker context create");
+    let state = nodes.state.path().to_str().unwrap();
     let by_context = |args: &[&str]| {
         common::multiarch_with(
             args,
-            &[
-                ("MULTIARCH_STATE_DIR", &state_dir),
-                ("DOCKER_CONFIG", &config),
-            ],
+            &[("MULTIARCH_STATE_DIR", state), ("DOCKER_CONFIG", &config)],
         )
     };
     let (code, _, stderr) =
@@ -111,24 +176,14 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
     );
     let (code, _, stderr) = by_context(&["builder", "rm", "ctx"]);
     assert_eq!(code, 0, "{stderr}");
+}
 
-    // Each platform on its node, one index, verified.
-    let image = format!("{registry}/nodes:{}", bed.run_id);
-    bed.track_image(&image);
-    let (code, stdout, stderr) = cli(&[
-        "build",
-        "--builder",
-        "spread",
-        "-t",
-        &image,
-        "--platform",
-        "linux/amd64,linux/arm64",
-        "--build-context",
-        "build=dist",
-        "--push",
-        "--plain",
-        ".",
-    ]);
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_platform_builds_on_its_node_into_one_verified_index() {
+    let mut nodes = TwoEngines::up().await.spread();
+    let image = format!("{}/nodes:{}", nodes.registry, nodes.bed.run_id);
+    let (code, stdout, stderr) = nodes.build_dist(&image);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
         stderr.contains("linux/amd64 → node `here` (native)"),
@@ -145,34 +200,42 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
     );
     let (code, stdout, stderr) = common::multiarch(&["verify", &image]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let (_, before, _) = common::multiarch(&["inspect", &image, "--json"]);
-    let digest = |json: &str| {
-        serde_json::from_str::<serde_json::Value>(json).unwrap()["digest"]
+}
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_lost_mid_build_is_named_and_no_tag_moves_nor_anything_stays() {
+    let mut nodes = TwoEngines::up().await.spread();
+    let image = format!("{}/nodes:{}", nodes.registry, nodes.bed.run_id);
+    let (code, stdout, stderr) = nodes.build_dist(&image);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let digest = || {
+        let (_, json, _) = common::multiarch(&["inspect", &image, "--json"]);
+        serde_json::from_str::<serde_json::Value>(&json).unwrap()["digest"]
             .as_str()
             .unwrap()
             .to_string()
     };
+    let before = digest();
 
     // A base image with a shell, and a build whose arm64 half takes two minutes.
     let slow = tempfile::tempdir().unwrap();
     for arch in ["amd64", "arm64"] {
         std::fs::create_dir(slow.path().join(arch)).unwrap();
         std::fs::copy(
-            Path::new("/var/cache/multiarch/busybox")
-                .join(arch)
-                .join("busybox"),
+            common::busybox(arch),
             slow.path().join(arch).join("busybox"),
         )
-        .expect("busybox (scripts/testbed.sh up keeps it)");
+        .unwrap();
     }
     std::fs::write(
         slow.path().join("Dockerfile.base"),
         "FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n",
     )
     .unwrap();
-    let base = format!("{registry}/busybox:{}", bed.run_id);
+    let base = format!("{}/busybox:{}", nodes.registry, nodes.bed.run_id);
     common::buildx_push(
-        &mut bed,
+        &mut nodes.bed,
         &base,
         "linux/amd64,linux/arm64",
         &["-f", &slow.path().join("Dockerfile.base").to_string_lossy()],
@@ -188,7 +251,8 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
     // What the first engine holds before: the build must leave it so (the machine's own
     // images, a benchmark's toolchain image among them, are no concern of this test).
     let images = || {
-        let mut listed: Vec<String> = bed
+        let mut listed: Vec<String> = nodes
+            .bed
             .run(
                 "docker",
                 &["images", "--format", "{{.Repository}}:{{.Tag}}"],
@@ -200,6 +264,7 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
         listed
     };
     let images_before = images();
+    let state = nodes.state.path().to_str().unwrap();
     let mut build = Command::new(env!("CARGO_BIN_EXE_multiarch"))
         .args([
             "build",
@@ -213,7 +278,7 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
             "--push",
             "--plain",
         ])
-        .envs(common::test_env(&[("MULTIARCH_STATE_DIR", &state_dir)]))
+        .envs(common::test_env(&[("MULTIARCH_STATE_DIR", state)]))
         .env("NO_COLOR", "1")
         .current_dir(common::repo_root())
         .stdout(Stdio::piped())
@@ -237,7 +302,7 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
     seen_rx
         .recv_timeout(Duration::from_secs(120))
         .expect("the second node starts its slow step");
-    assert!(node.down(), "the second node stops");
+    assert!(nodes.node.down(), "the second node stops");
     let status = build.wait().unwrap();
     let stderr = reader.join().unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
@@ -246,8 +311,7 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
         "the error names the node and the platform: {stderr}"
     );
     assert!(stderr.contains("hint: the tag was not moved"), "{stderr}");
-    let (_, after, _) = common::multiarch(&["inspect", &image, "--json"]);
-    assert_eq!(digest(&before), digest(&after), "the tag did not move");
+    assert_eq!(before, digest(), "the tag did not move");
     assert_eq!(
         images(),
         images_before,
@@ -255,17 +319,17 @@ async fn two_engines_build_one_index_and_a_lost_node_moves_no_tag() {
     );
 
     // The record stays coherent: the lost node shows as such, and goes on request.
-    let (code, listed, _) = cli(&["builder", "ls"]);
+    let (code, listed, _) = nodes.cli(&["builder", "ls"]);
     assert_eq!(code, 0);
     assert!(
         listed.contains("1 of 2 nodes down") && listed.contains("unreachable"),
         "{listed}"
     );
-    let (code, _, stderr) = cli(&["builder", "rm", "spread", "--node", "here"]);
+    let (code, _, stderr) = nodes.cli(&["builder", "rm", "spread", "--node", "here"]);
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = cli(&["builder", "rm", "spread", "--node", "far"]);
+    let (code, _, stderr) = nodes.cli(&["builder", "rm", "spread", "--node", "far"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("is the last node of `spread`"), "{stderr}");
-    let (code, _, stderr) = cli(&["builder", "rm", "spread"]);
+    let (code, _, stderr) = nodes.cli(&["builder", "rm", "spread"]);
     assert_eq!(code, 0, "{stderr}");
 }
