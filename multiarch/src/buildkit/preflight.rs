@@ -80,7 +80,7 @@ fn platform_args(target: &Platform, build: &Platform) -> Vec<(String, String)> {
 
 /// `text` with `$NAME`, `${NAME}`, `${NAME:-word}` and `${NAME:+word}` expanded from `vars`
 /// (an unset name is empty), as the Dockerfile frontend expands them.
-pub fn expand(text: &str, vars: &HashMap<String, String>) -> String {
+pub(crate) fn expand(text: &str, vars: &HashMap<String, String>) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(at) = rest.find('$') {

@@ -12,7 +12,7 @@
 
 mod signatures;
 
-pub use signatures::{Companions, companion_tag};
+pub use signatures::Companions;
 
 use std::collections::HashSet;
 

@@ -16,7 +16,7 @@ const COSIGN_SUFFIXES: &[&str] = &[".sig", ".att", ".sbom"];
 
 /// The tag kept beside `digest` with `suffix` (`""`: the OCI 1.1 referrers tag):
 /// `sha256:ab12…` becomes `sha256-ab12….sig`.
-pub fn companion_tag(digest: &str, suffix: &str) -> Option<String> {
+pub(crate) fn companion_tag(digest: &str, suffix: &str) -> Option<String> {
     let (algorithm, hex) = digest.split_once(':')?;
     Some(format!("{algorithm}-{hex}{suffix}"))
 }

@@ -133,7 +133,7 @@ fn mirror_of(inspect: &bollard::models::ContainerInspectResponse) -> Option<Stri
 
 /// The upstream that the running registry published on `port` mirrors, when it is one
 /// the kit started with `--mirror`.
-pub async fn mirror_on_port(docker: &Docker, port: u16) -> Option<String> {
+pub(crate) async fn mirror_on_port(docker: &Docker, port: u16) -> Option<String> {
     use bollard::query_parameters::ListContainersOptionsBuilder;
     let filters = HashMap::from([("label".to_string(), vec![MIRROR_LABEL.to_string()])]);
     let options = ListContainersOptionsBuilder::new()

@@ -38,7 +38,7 @@ impl Layer {
     }
 
     /// A layer whose blob is in a temporary file.
-    pub fn on_disk(media_type: impl Into<String>, file: tempfile::NamedTempFile) -> Self {
+    pub(crate) fn on_disk(media_type: impl Into<String>, file: tempfile::NamedTempFile) -> Self {
         Self {
             media_type: media_type.into(),
             content: Content::File(std::sync::Arc::new(file)),
@@ -308,7 +308,7 @@ pub(crate) fn judge_files<T: Clone>(
 ///
 /// # Errors
 /// A layer that cannot be read.
-pub fn list_paths(layers: &[Layer]) -> Result<std::collections::BTreeSet<String>, LayerError> {
+pub(crate) fn list_paths(layers: &[Layer]) -> Result<std::collections::BTreeSet<String>, LayerError> {
     let corrupt = |e: std::io::Error| LayerError::Corrupt(e.to_string());
     let mut visible = std::collections::BTreeSet::new();
     for layer in layers {

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use super::error::{RegistryError, Result};
 
 /// Environment variable: how many times a registry request is tried in all.
-pub const TRIES_ENV: &str = "MULTIARCH_RETRIES";
+pub(crate) const TRIES_ENV: &str = "MULTIARCH_RETRIES";
 /// Environment variable: how long one request may take with its retries, in seconds.
-pub const MAX_TIME_ENV: &str = "MULTIARCH_RETRY_MAX_TIME";
+pub(crate) const MAX_TIME_ENV: &str = "MULTIARCH_RETRY_MAX_TIME";
 
 /// How hard to try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

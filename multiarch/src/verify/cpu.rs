@@ -229,7 +229,7 @@ impl Profile {
     }
 
     /// Every QEMU model it names, with its architecture (`aarch64`…), for `doctor`.
-    pub fn models(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    pub(crate) fn models(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
         self.runs.iter().filter_map(|(slot, model)| match model {
             Model::Qemu { cpu, .. } => Some((architecture_of(slot), *cpu)),
             Model::Unmodelled(_) => None,
@@ -352,7 +352,7 @@ impl CpuPlan {
 
     /// The CPU `platform` is proven on: its own `PLATFORM=PROFILE`, else the first
     /// profile that runs it, else `baseline`; `None` runs it as without `--cpu`.
-    pub fn for_platform(&self, platform: &Platform) -> Option<Chosen> {
+    pub(crate) fn for_platform(&self, platform: &Platform) -> Option<Chosen> {
         let chosen = |wanted: Wanted, model| Chosen {
             profile: wanted.label(),
             model,
@@ -387,7 +387,7 @@ impl CpuPlan {
 }
 
 /// QEMU's name for an architecture's emulator: `qemu-aarch64` runs `arm64`.
-pub fn qemu_architecture(architecture: &str) -> Option<&'static str> {
+pub(crate) fn qemu_architecture(architecture: &str) -> Option<&'static str> {
     Some(match architecture {
         "amd64" => "x86_64",
         "386" => "i386",

@@ -105,7 +105,7 @@ impl Emulation {
 
     /// The CPU for a person: `cortex-a72 (pi-4, ARMv8.0)`, `Nehalem (x86-64-v2)`; QEMU's
     /// feature switches left out.
-    pub fn cpu_shown(&self) -> Option<String> {
+    pub(crate) fn cpu_shown(&self) -> Option<String> {
         let model = self.cpu?.split(',').next().unwrap_or_default();
         Some(match (self.profile, self.isa) {
             (Some(profile), Some(isa)) if profile == isa => format!("{model} ({profile})"),

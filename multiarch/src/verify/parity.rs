@@ -209,7 +209,7 @@ const DPKG_ARCHITECTURES: &[&str] = &[
 
 /// A path with what must differ between platforms taken out; `None` for a path that
 /// only exists to hold the loader (`/lib64`).
-pub fn comparable(path: &str) -> Option<String> {
+pub(crate) fn comparable(path: &str) -> Option<String> {
     if matches!(path, "/lib64" | "/usr/lib64") {
         return None;
     }
@@ -246,7 +246,7 @@ fn without_dpkg_architecture(name: &str) -> Option<String> {
 
 /// `printed` with `platform`'s names for itself taken out (`linux/arm64`, `aarch64`,
 /// `arm64`, as whole words), so that `app --version` can be compared across platforms.
-pub fn without_machine(printed: &str, platform: &Platform) -> String {
+pub(crate) fn without_machine(printed: &str, platform: &Platform) -> String {
     let mut names: Vec<String> = vec![platform.to_string()];
     names.extend(platform.machine().map(String::from));
     names.push(platform.architecture().to_string());
