@@ -308,7 +308,9 @@ pub(crate) fn judge_files<T: Clone>(
 ///
 /// # Errors
 /// A layer that cannot be read.
-pub(crate) fn list_paths(layers: &[Layer]) -> Result<std::collections::BTreeSet<String>, LayerError> {
+pub(crate) fn list_paths(
+    layers: &[Layer],
+) -> Result<std::collections::BTreeSet<String>, LayerError> {
     let corrupt = |e: std::io::Error| LayerError::Corrupt(e.to_string());
     let mut visible = std::collections::BTreeSet::new();
     for layer in layers {
