@@ -425,6 +425,25 @@ ensure_registry_tools() {
   $REHEARSING || ok "skopeo, crane, oras and cosign installed"
 }
 
+# The SSH build-node tests start an sshd of their own, on a loopback port with a host key
+# and a client key they make. Debian's openssh-server would also start its service on
+# port 22 and enable it for every boot: /etc/ssh/sshd_not_to_be_run, written first, is
+# Debian's own switch that keeps its init script and its systemd units from starting it.
+sshd_ready() { [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v ssh-keygen >/dev/null; }
+ensure_sshd() {
+  say "sshd and ssh, for the SSH build-node tests (no sshd service is started)"
+  if ! $REHEARSING && sshd_ready; then
+    ok "$(dpkg-query -W -f '${Package} ${Version}, ' openssh-server openssh-client 2>/dev/null | sed 's/, $//')"
+    return 0
+  fi
+  is_debian || { missing "sshd: the SSH build-node tests start one"; return 0; }
+  need_root "installing openssh-server"
+  mkdir -p "$APT_ROOT/etc/ssh"
+  [ -e "$APT_ROOT/etc/ssh/sshd_not_to_be_run" ] || echo "multiarch test bed: no sshd service here" >"$APT_ROOT/etc/ssh/sshd_not_to_be_run"
+  apt_install openssh-server openssh-client
+  $REHEARSING || ok "openssh-server installed, its service kept from starting"
+}
+
 # The Dockerfile's compile stage starts from debian:trixie-slim, which cannot be pulled
 # here: a stand-in made by debootstrap from Debian 13's packages (scripts/debian-image.sh),
 # under a name of its own. The tests that compile through the stage build from it.
@@ -606,6 +625,7 @@ cmd_up() {
   ensure_build_std_toolchains
   ensure_busybox
   ensure_registry_tools
+  ensure_sshd
   ensure_newer_buildx
   ensure_buildkit_image
   ensure_debian_image
@@ -641,6 +661,7 @@ cmd_status() {
   check "arm64 cross toolchain" cross_ready
   check "build-std toolchains (386, arm/v6, arm/v7, ppc64le, s390x, riscv64)" build_std_ready
   check "skopeo, crane, oras, cosign" registry_tools_ready
+  check "sshd and ssh (the SSH build-node tests)" sshd_ready
   if [ -f "$STATE_DIR/dockerd.pid" ]; then
     ok "dockerd was started by the test bed (pid $(cat "$STATE_DIR/dockerd.pid"))"
   fi
@@ -712,6 +733,7 @@ cmd_rehearse() {
   ensure_busybox
   rm -rf "$BUSYBOX_DIR"
   ensure_registry_tools
+  ensure_sshd
   BUILDX_NEW_DIR=$(mktemp -d)
   ensure_newer_buildx
   rm -rf "$BUILDX_NEW_DIR"

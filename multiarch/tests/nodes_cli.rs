@@ -27,13 +27,7 @@ struct TwoEngines {
 impl TwoEngines {
     async fn up() -> Self {
         let (bed, registry) = common::testbed_with_registry().await;
-        let certs = tempfile::tempdir().unwrap();
-        bed.run(
-            "scripts/build-node.sh",
-            &["certs", certs.path().to_str().unwrap()],
-        );
-        let port = common::free_port();
-        let node = SecondNode::up(&bed, "mt-far", port, certs.path(), None);
+        let (node, certs, port) = SecondNode::with_new_certs(&bed, "mt-far");
         Self {
             node,
             certs,

@@ -196,10 +196,15 @@ pub fn list(platforms: &[Platform]) -> String {
 /// [`Error::Build(BuildError::NodeUnreachable)`] naming the node.
 pub async fn connect(node: &Node) -> Result<Docker> {
     endpoint::connect(&node.endpoint).await.map_err(|e| {
+        // ssh's refusal stays whole: its kind chooses the fix.
+        let source: crate::error::Cause = match e {
+            EngineError::SshRefused { .. } => Box::new(e),
+            other => crate::error::root_cause(&other).into(),
+        };
         Error::Build(BuildError::NodeUnreachable {
             node: node.name.clone(),
             endpoint: node.endpoint.to_string(),
-            source: crate::error::root_cause(&e).into(),
+            source,
         })
     })
 }

@@ -3,6 +3,7 @@
 
 use multiarch::buildkit::BuildError;
 use multiarch::engine::EngineError;
+use multiarch::engine::ssh::{SshDestination, SshProblem};
 use multiarch::error::Error;
 use multiarch::oci::edit::EditError;
 use multiarch::registry::RegistryError;
@@ -82,7 +83,7 @@ fn for_registry(error: &RegistryError) -> Option<String> {
         RegistryError::Scratch { .. } => "large layers are read through a temporary file: check that the temporary folder (TMPDIR, else /tmp) has room for the largest one".into(),
         RegistryError::Transient { .. } => "the registry is busy or restarting: try again later, or longer with `--retries N` and `--retry-max-time SECONDS` (MULTIARCH_RETRIES, MULTIARCH_RETRY_MAX_TIME)".into(),
         // The last answer says what to do.
-        RegistryError::GaveUp { source, .. } => return for_registry(source),
+        RegistryError::GaveUp(gave_up) => return for_registry(&gave_up.last),
         RegistryError::BadAnswer { .. } => return None,
     })
 }
@@ -101,8 +102,13 @@ fn for_engine(error: &EngineError) -> Option<String> {
             "pull it (`docker pull {image}`); where nothing can be pulled, `sudo scripts/testbed.sh up` builds registry:2 from Debian's packages"
         ),
         EngineError::ContainerExited { image, .. } => format!("see what it printed: `docker run --rm {image}`; a program that is not a server is checked with `multiarch verify --exec 'CMD'`"),
-        EngineError::BadEndpoint { .. } => "write a node as `NAME=unix:///var/run/docker.sock`, `NAME=tcp://HOST:2376,certs=DIR` or `NAME=CONTEXT`".into(),
-        EngineError::GaveUp { source, .. } => return for_engine(source),
+        EngineError::BadEndpoint { .. } => "write a node as `NAME=unix:///var/run/docker.sock`, `NAME=tcp://HOST:2376,certs=DIR`, `NAME=ssh://USER@HOST[:PORT]` or `NAME=CONTEXT`".into(),
+        EngineError::SshRefused {
+            destination,
+            problem,
+            ..
+        } => for_ssh(destination, problem),
+        EngineError::GaveUp(gave_up) => return for_engine(&gave_up.last),
         EngineError::Refused { .. } => return None,
     })
 }
@@ -151,10 +157,54 @@ fn for_build(error: &BuildError) -> Option<String> {
             "check that buildx's store (`$BUILDX_CONFIG`, else ~/.docker/buildx) can be written".into()
         }
         BuildError::PushFailed { .. } => "once the registry answers again (`multiarch registry status`), run the same command: what was pushed is not sent twice".into(),
+        BuildError::NodeUnreachable { source, .. }
+            if source.downcast_ref::<EngineError>().is_some() =>
+        {
+            return source.downcast_ref::<EngineError>().and_then(for_engine);
+        }
         BuildError::NodeUnreachable { node, .. } => format!(
             "is its engine running and reachable? `multiarch builder ls` shows every node's status; `multiarch builder rm BUILDER --node {node}` builds without it"
         ),
         BuildError::NodeFailed { .. } => "the tag was not moved: what the other nodes pushed stays in the registry only as untagged manifests; run the build again once the node is back (`multiarch builder ls`)".into(),
         BuildError::BadNodes(_) => "`multiarch builder inspect NAME` shows its nodes".into(),
     })
+}
+
+/// The fix for ssh's refusal to reach `destination` (`ssh://user@host:port`).
+fn for_ssh(destination: &str, problem: &SshProblem) -> String {
+    let (login, port, known) = match SshDestination::parse(destination) {
+        Ok(d) => {
+            let login = d
+                .user
+                .as_ref()
+                .map_or(d.host.clone(), |u| format!("{u}@{}", d.host));
+            let port = d.port.map(|p| format!("-p {p} ")).unwrap_or_default();
+            let known = d
+                .port
+                .map_or(d.host.clone(), |p| format!("[{}]:{p}", d.host));
+            (login, port, (d.host, known))
+        }
+        Err(_) => (
+            "USER@HOST".into(),
+            String::new(),
+            ("HOST".into(), "HOST".into()),
+        ),
+    };
+    let (host, known_as) = known;
+    match problem {
+        SshProblem::UnknownHostKey => format!(
+            "this machine does not know the host's key, and the kit never accepts one by itself: check its fingerprint with the host's owner, then add it (`ssh-keyscan {port}{host} >> ~/.ssh/known_hosts`, or log in once with `ssh {port}{login}`)"
+        ),
+        SshProblem::ChangedHostKey => format!(
+            "the host's key is not the one known_hosts holds: if its owner changed it, `ssh-keygen -R '{known_as}'` and add the new one; if not, something may stand between you and the host"
+        ),
+        SshProblem::NotAllowed => format!(
+            "the host took none of the keys offered: load yours (`ssh-add KEY`) or name it in ~/.ssh/config (`IdentityFile`), and check the host's authorized_keys; `ssh {port}{login} true` shows the same refusal"
+        ),
+        SshProblem::NoAnswer => format!(
+            "is sshd running there, on that port? `ssh {port}{login} true` tells"
+        ),
+        SshProblem::NoDocker => "the host needs the docker CLI: the kit runs `docker system dial-stdio` there, as DOCKER_HOST=ssh:// does".into(),
+        SshProblem::Other => format!("`ssh {port}{login} docker system dial-stdio` shows what ssh says"),
+    }
 }

@@ -1,6 +1,7 @@
 //! Where an engine is, the ways Docker names one: a Unix socket (`unix:///var/run/docker.sock`),
 //! TCP with TLS (`tcp://host:2376` and a folder holding `ca.pem`, `cert.pem` and `key.pem`,
-//! the `DOCKER_CERT_PATH` layout), or the name of a Docker context (`docker context ls`).
+//! the `DOCKER_CERT_PATH` layout), SSH (`ssh://user@host`, through the OpenSSH client:
+//! [`super::ssh`]), or the name of a Docker context (`docker context ls`).
 //!
 //! A build node is one of these; the kit talks to each with bollard (the engine API) and
 //! dials the same place itself for BuildKit's control API at `/grpc`.
@@ -14,12 +15,14 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::error::{EngineError, Result};
+use super::ssh::SshDestination;
 
 /// An engine's address as given: `unix://PATH`, `tcp://HOST:PORT`, or a context name,
 /// with the TLS folder for `tcp://`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineEndpoint {
-    /// `unix:///var/run/docker.sock`, `tcp://10.0.0.5:2376`, or a Docker context's name.
+    /// `unix:///var/run/docker.sock`, `tcp://10.0.0.5:2376`, `ssh://me@10.0.0.5`, or a
+    /// Docker context's name.
     pub host: String,
     /// The folder with `ca.pem`, `cert.pem` and `key.pem` for a `tcp://` host (absolute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,6 +41,8 @@ pub enum Transport {
         /// `ca.pem`, `cert.pem`, `key.pem`.
         certs: Option<PathBuf>,
     },
+    /// The engine behind `docker system dial-stdio` on an SSH host.
+    Ssh(SshDestination),
 }
 
 impl EngineEndpoint {
@@ -66,10 +71,15 @@ impl EngineEndpoint {
                 ));
             }
         } else if host.starts_with("ssh://") {
-            return Err(bad("ssh:// engines are not supported yet (bollard's SSH transport needs the OpenSSH client's multiplexing): create a Docker context for it, or expose the engine on tcp:// with TLS".into()));
+            SshDestination::parse(host).map_err(bad)?;
+            if certs.is_some() {
+                return Err(bad(
+                    "an SSH engine takes no TLS folder: ssh's own keys secure it".into(),
+                ));
+            }
         } else if host.contains("://") {
             return Err(bad(
-                "use unix://, tcp:// or the name of a Docker context".into()
+                "use unix://, tcp://, ssh:// or the name of a Docker context".into(),
             ));
         } else if host.is_empty() {
             return Err(bad("it is empty".into()));
@@ -103,6 +113,14 @@ impl EngineEndpoint {
                 address: address.to_string(),
                 certs: self.certs.clone(),
             });
+        }
+        if self.host.starts_with("ssh://") {
+            let destination =
+                SshDestination::parse(&self.host).map_err(|reason| EngineError::BadEndpoint {
+                    endpoint: self.host.clone(),
+                    reason,
+                })?;
+            return Ok(Transport::Ssh(destination));
         }
         let context = context_endpoint(&docker_config_dir(), &self.host)?;
         context.transport()
@@ -191,6 +209,34 @@ pub async fn connect(endpoint: &EngineEndpoint) -> Result<Docker> {
             address,
             certs: None,
         } => Docker::connect_with_http(&address, TIMEOUT, version).map_err(unreachable)?,
+        Transport::Ssh(destination) => {
+            // Asked once first, so that a refused key or an unknown host is named.
+            destination
+                .check()
+                .await
+                .map_err(|(problem, reason)| EngineError::SshRefused {
+                    destination: destination.to_string(),
+                    problem,
+                    reason,
+                })?;
+            let client = super::ssh::client(destination);
+            Docker::connect_with_custom_transport(
+                move |request: bollard::BollardRequest| {
+                    let client = client.clone();
+                    async move {
+                        client
+                            .request(request)
+                            .await
+                            .map_err(bollard::errors::Error::from)
+                    }
+                },
+                // The address only names the requests: the connector always runs ssh.
+                Some("http://docker.ssh"),
+                TIMEOUT,
+                version,
+            )
+            .map_err(unreachable)?
+        }
     };
     match tokio::time::timeout(Duration::from_secs(5), docker.ping()).await {
         Ok(Ok(_)) => {}
@@ -208,8 +254,8 @@ pub async fn connect(endpoint: &EngineEndpoint) -> Result<Docker> {
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-/// Opens a connection to the engine behind `transport`: the socket, the TCP port, or
-/// the TCP port wrapped in TLS with the folder's client certificate.
+/// Opens a connection to the engine behind `transport`: the socket, the TCP port, the
+/// TCP port wrapped in TLS with the folder's client certificate, or ssh's stdio.
 ///
 /// # Errors
 /// The connection or the TLS handshake fails, or the certificate files cannot be read.
@@ -237,6 +283,7 @@ pub async fn dial(transport: &Transport) -> std::io::Result<Box<dyn Stream>> {
                 .await?;
             Ok(Box::new(tls))
         }
+        Transport::Ssh(destination) => Ok(Box::new(destination.dial().await?)),
     }
 }
 
@@ -301,8 +348,10 @@ mod tests {
     #[case("my-arm-box", None)]
     #[case("unix://run/docker.sock", Some("absolute path"))]
     #[case("tcp://10.0.0.5", Some("with its port"))]
-    #[case("ssh://pi@raspberry", Some("not supported yet"))]
-    #[case("http://10.0.0.5:2375", Some("unix://, tcp://"))]
+    #[case("ssh://pi@raspberry", None)]
+    #[case("ssh://pi@raspberry:2222", None)]
+    #[case("ssh://pi@raspberry/var/run/docker.sock", Some("has no path"))]
+    #[case("http://10.0.0.5:2375", Some("unix://, tcp://, ssh://"))]
     fn endpoints_are_checked_before_use(#[case] host: &str, #[case] error: Option<&str>) {
         match (EngineEndpoint::new(host, None), error) {
             (Ok(endpoint), None) => assert_eq!(endpoint.host, host),

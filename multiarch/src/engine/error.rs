@@ -62,30 +62,27 @@ pub enum EngineError {
         #[source]
         source: Cause,
     },
+    /// ssh could not reach the engine on an `ssh://` host.
+    #[error("cannot reach the engine at `{destination}` over SSH: {reason}")]
+    SshRefused {
+        /// `ssh://user@host:port`.
+        destination: String,
+        /// What kind of refusal, for the fix.
+        problem: super::ssh::SshProblem,
+        /// ssh's own last words.
+        reason: String,
+    },
     /// An engine call that kept failing transiently (the engine's pull of a busy
     /// registry) until its tries or time ran out.
-    #[error("gave up on {what} after {tries} tries in {seconds:.1} s")]
-    GaveUp {
-        /// The call.
-        what: String,
-        /// How many times it was tried.
-        tries: u32,
-        /// How long it was tried for, its waits included.
-        seconds: f64,
-        /// The last answer.
-        #[source]
-        source: Box<EngineError>,
-    },
+    #[error(transparent)]
+    GaveUp(crate::registry::retry::GaveUp<EngineError>),
 }
 
 impl crate::registry::retry::GiveUp for EngineError {
     fn give_up(self, what: String, tries: u32, seconds: f64) -> Self {
-        EngineError::GaveUp {
-            what,
-            tries,
-            seconds,
-            source: Box::new(self),
-        }
+        EngineError::GaveUp(crate::registry::retry::GaveUp::new(
+            what, tries, seconds, self,
+        ))
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod endpoint;
 mod error;
 pub(crate) mod host;
+pub mod ssh;
 
 pub use error::EngineError;
 pub(crate) use error::refused;

@@ -56,18 +56,8 @@ pub enum RegistryError {
         retry_after: Option<std::time::Duration>,
     },
     /// A request kept failing transiently until its tries or time ran out.
-    #[error("gave up on {what} after {tries} tries in {seconds:.1} s")]
-    GaveUp {
-        /// The request.
-        what: String,
-        /// How many times it was tried.
-        tries: u32,
-        /// How long it was tried for, its waits included.
-        seconds: f64,
-        /// The last answer.
-        #[source]
-        source: Box<RegistryError>,
-    },
+    #[error(transparent)]
+    GaveUp(super::retry::GaveUp<RegistryError>),
     /// The registry answered something this tool cannot use.
     #[error("the registry answered `{reference}` with something unusable: {reason}")]
     BadAnswer {

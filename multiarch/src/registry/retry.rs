@@ -175,11 +175,33 @@ pub(crate) trait GiveUp: Sized {
 
 impl GiveUp for RegistryError {
     fn give_up(self, what: String, tries: u32, seconds: f64) -> Self {
-        RegistryError::GaveUp {
+        RegistryError::GaveUp(GaveUp::new(what, tries, seconds, self))
+    }
+}
+
+/// A request given up on: what it was, how often and how long it was tried, and the
+/// last answer, of the layer `E` whose request it was.
+#[derive(Debug, thiserror::Error)]
+#[error("gave up on {what} after {tries} tries in {seconds:.1} s")]
+pub struct GaveUp<E: std::error::Error + 'static> {
+    /// The request.
+    pub what: String,
+    /// How many times it was tried.
+    pub tries: u32,
+    /// How long it was tried for, its waits included.
+    pub seconds: f64,
+    /// The last answer.
+    #[source]
+    pub last: Box<E>,
+}
+
+impl<E: std::error::Error + 'static> GaveUp<E> {
+    pub(crate) fn new(what: String, tries: u32, seconds: f64, last: E) -> Self {
+        Self {
             what,
             tries,
             seconds,
-            source: Box::new(self),
+            last: Box::new(last),
         }
     }
 }

@@ -678,6 +678,19 @@ impl SecondNode {
         Self { name }
     }
 
+    /// Certificates of a new CA (`scripts/build-node.sh certs`), then engine `name` on a
+    /// free loopback port behind TLS with them; the engine, the certificates' folder and
+    /// the port.
+    pub fn with_new_certs(bed: &TestBed, name: &'static str) -> (Self, tempfile::TempDir, u16) {
+        let certs = tempfile::tempdir().unwrap();
+        bed.run(
+            "scripts/build-node.sh",
+            &["certs", certs.path().to_str().unwrap()],
+        );
+        let port = free_port();
+        (Self::up(bed, name, port, certs.path(), None), certs, port)
+    }
+
     /// Stops it (again, harmlessly, when it is already gone); whether that worked.
     pub fn down(&self) -> bool {
         Command::new(repo_root().join("scripts/build-node.sh"))
