@@ -809,3 +809,126 @@ async fn a_remote_builder_behind_tls_is_built_on_with_its_certificate_and_refuse
         assert_eq!(code, 0, "{stderr}");
     }
 }
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_builder_the_kit_registers_is_written_as_buildx_writes_it_and_built_on() {
+    let mut bed = common::testbed().await;
+    let registry = bed.start_registry().await;
+    let stores = Stores::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let (certs, strangers) = (scratch.path().join("certs"), scratch.path().join("other"));
+    for dir in [&certs, &strangers] {
+        bed.run("scripts/build-node.sh", &["certs", dir.to_str().unwrap()]);
+    }
+    let port = common::free_port();
+    let daemon = format!("multiarch-tls-buildkit-{}", bed.run_id);
+    start_tls_buildkit(&bed, &daemon, port, &certs);
+    let endpoint = format!("tcp://127.0.0.1:{port}");
+    let opts = |identity: &Path| {
+        format!(
+            "cacert={},cert={},key={}",
+            certs.join("ca.pem").display(),
+            identity.join("cert.pem").display(),
+            identity.join("key.pem").display()
+        )
+    };
+
+    // The kit's entry and buildx's own for the same daemon differ only by their names.
+    let ours = format!("kit-remote-{}", bed.run_id);
+    let (code, _, stderr) = stores.kit(&[
+        "builder",
+        "create",
+        "--name",
+        &ours,
+        "--driver",
+        "remote",
+        "--driver-opt",
+        &opts(&certs),
+        &endpoint,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("`docker buildx ls` lists it"), "{stderr}");
+    let theirs = format!("buildx-remote-{}", bed.run_id);
+    let (code, _, stderr) = stores.buildx(&[
+        "create",
+        "--name",
+        &theirs,
+        "--driver",
+        "remote",
+        "--driver-opt",
+        &opts(&certs),
+        &endpoint,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let entry = |name: &str| {
+        std::fs::read_to_string(stores.buildx_dir().join("instances").join(name))
+            .unwrap()
+            .replace(name, "NAME")
+    };
+    let (kit_entry, buildx_entry) = (entry(&ours), entry(&theirs));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&kit_entry).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&buildx_entry).unwrap(),
+        "kit:\n{kit_entry}\nbuildx:\n{buildx_entry}"
+    );
+    let (code, listed, stderr) = stores.buildx(&["ls"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(&ours) && l.contains("remote")),
+        "buildx lists the kit's builder:\n{listed}"
+    );
+    let context = small_context();
+    let tag = format!("{registry}/kit-remote:{}", bed.run_id);
+    let stdout = kit_build(&stores, &ours, &tag, context.path(), &[]);
+    assert_eq!(attestation_rows(&stdout), 2, "{stdout}");
+    let (_, _, stderr) = stores.kit(&[
+        "builder",
+        "create",
+        "--name",
+        &ours,
+        "--driver",
+        "remote",
+        "--driver-opt",
+        &opts(&certs),
+        &endpoint,
+    ]);
+    assert!(
+        stderr.contains("already exists (remote driver)"),
+        "{stderr}"
+    );
+
+    // A daemon that refuses our certificate: named, and nothing recorded.
+    let stranger = format!("kit-stranger-{}", bed.run_id);
+    let (code, _, stderr) = stores.kit(&[
+        "builder",
+        "create",
+        "--name",
+        &stranger,
+        "--driver",
+        "remote",
+        "--driver-opt",
+        &opts(&strangers),
+        &endpoint,
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("the builder `{stranger}` does not answer"))
+            && stderr.contains(&format!("127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(
+        !stores
+            .buildx_dir()
+            .join("instances")
+            .join(&stranger)
+            .exists(),
+        "no entry for a builder that does not answer"
+    );
+    for name in [&ours, &theirs] {
+        let (code, _, stderr) = stores.kit(&["builder", "rm", name]);
+        assert_eq!(code, 0, "{stderr}");
+    }
+}

@@ -201,6 +201,40 @@ pub struct RemoteTls {
     pub server_name: Option<String>,
 }
 
+impl RemoteBuilder {
+    /// buildx's store entry, as `docker buildx create --driver remote ENDPOINT
+    /// --driver-opt cacert=...,cert=...,key=...,servername=...` writes it.
+    pub(crate) fn to_node_group(&self) -> NodeGroup {
+        let mut opts = BTreeMap::new();
+        if let Some(tls) = &self.tls {
+            let path = |p: &PathBuf| p.display().to_string();
+            if let Some(ca) = &tls.ca {
+                opts.insert("cacert".to_string(), path(ca));
+            }
+            if let Some((cert, key)) = &tls.identity {
+                opts.insert("cert".to_string(), path(cert));
+                opts.insert("key".to_string(), path(key));
+            }
+            if let Some(name) = &tls.server_name {
+                opts.insert("servername".to_string(), name.clone());
+            }
+        }
+        NodeGroup {
+            name: self.name.clone(),
+            driver: "remote".into(),
+            nodes: vec![buildx_store::Node {
+                name: format!("{}0", self.name),
+                endpoint: self.endpoint.clone(),
+                platforms: None,
+                driver_opts: (!opts.is_empty()).then_some(opts),
+                flags: None,
+                files: None,
+            }],
+            dynamic: false,
+        }
+    }
+}
+
 /// The TLS driver options of a remote node, when any is set.
 fn remote_tls(node: &crate::buildkit::buildx_store::Node) -> Option<RemoteTls> {
     let path = |key: &str| node.driver_opt(key).map(PathBuf::from);
@@ -886,9 +920,14 @@ mod tests {
             r#"{"Name":"r","Driver":"remote","Nodes":[{"Name":"r0","Endpoint":"tcp://10.0.0.9:1234","Platforms":null,"DriverOpts":{"cacert":"/c/ca.pem","cert":"/c/cert.pem","key":"/c/key.pem","servername":"buildkit.internal"},"Flags":null,"Files":null}],"Dynamic":false}"#,
         )
         .unwrap();
-        let Builder::Remote(remote) = Builder::from_node_group(group) else {
+        let Builder::Remote(remote) = Builder::from_node_group(group.clone()) else {
             panic!("a remote builder");
         };
+        assert_eq!(
+            remote.to_node_group(),
+            group,
+            "written back as buildx wrote it"
+        );
         assert_eq!(
             remote.tls,
             Some(RemoteTls {
@@ -901,9 +940,10 @@ mod tests {
             r#"{"Name":"p","Driver":"remote","Nodes":[{"Name":"p0","Endpoint":"tcp://10.0.0.9:1234","Platforms":null,"DriverOpts":null,"Flags":null,"Files":null}],"Dynamic":false}"#,
         )
         .unwrap();
-        let Builder::Remote(plain) = Builder::from_node_group(plain) else {
+        let Builder::Remote(remote) = Builder::from_node_group(plain.clone()) else {
             panic!("a remote builder");
         };
-        assert_eq!(plain.tls, None);
+        assert_eq!(remote.tls, None);
+        assert_eq!(remote.to_node_group(), plain);
     }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::buildkit::BuildError;
-use crate::buildkit::builder::RemoteBuilder;
+use crate::buildkit::builder::{Builder, Builders, Created, RemoteBuilder};
 use crate::buildkit::control::{self, DaemonInfo};
 use crate::buildkit::dial::Dialer;
 use crate::error::{Error, Result};
@@ -84,6 +84,29 @@ pub(crate) fn dialer(remote: &RemoteBuilder) -> Result<Dialer> {
             )),
         },
     }
+}
+
+/// Registers a BuildKit daemon as a buildx remote builder, or finds it there: the daemon
+/// must answer first, so an address that does not leaves no entry.
+///
+/// # Errors
+/// [`BuildError::BuilderConflict`] when the name is taken by another builder,
+/// [`BuildError::BuilderUnusable`] or [`BuildError::BuilderDown`] as [`describe`] says.
+pub async fn create(builders: &Builders, wanted: RemoteBuilder) -> Result<Created> {
+    crate::buildkit::buildx_store::check_name(&wanted.name)?;
+    match builders.find(&wanted.name)? {
+        Some(Builder::Remote(existing)) if existing == wanted => return Ok(Created::Existing),
+        Some(other) => {
+            return Err(Error::Build(BuildError::BuilderConflict {
+                name: wanted.name.clone(),
+                driver: other.driver_name(),
+            }));
+        }
+        None => {}
+    }
+    describe(&wanted).await?;
+    builders.store().put(&wanted.to_node_group())?;
+    Ok(Created::New)
 }
 
 /// What the daemon says of itself.

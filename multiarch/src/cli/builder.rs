@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use multiarch::buildkit::BuildError;
 use multiarch::buildkit::builder::{
-    self, Builder, Builders, Created, DEFAULT_NAME, Removal, Status,
+    self, Builder, Builders, Created, DEFAULT_NAME, RemoteBuilder, RemoteTls, Removal, Status,
 };
 use multiarch::buildkit::container;
 use multiarch::buildkit::nodes::{self, Node};
@@ -18,14 +18,17 @@ use super::OutputArgs;
 
 pub type Args = super::Actions<Action>;
 
-/// The drivers `create` makes; `docker buildx create` makes the others (`remote`,
-/// `kubernetes`), and the kit lists them.
+/// The drivers `create` makes; `docker buildx create` makes the others (`kubernetes`,
+/// `cloud`), and the kit lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DriverArg {
     /// The engine's own BuildKit
     Docker,
     /// A BuildKit container, as `docker buildx create --driver docker-container` makes it
     DockerContainer,
+    /// A BuildKit daemon at its own address (ENDPOINT), registered as `docker buildx
+    /// create --driver remote` registers one
+    Remote,
 }
 
 impl std::fmt::Display for DriverArg {
@@ -33,6 +36,7 @@ impl std::fmt::Display for DriverArg {
         f.write_str(match self {
             Self::Docker => "docker",
             Self::DockerContainer => "docker-container",
+            Self::Remote => "remote",
         })
     }
 }
@@ -45,9 +49,18 @@ pub enum Action {
         #[arg(long, default_value = DEFAULT_NAME)]
         name: String,
         /// `docker`: the engine's BuildKit; `docker-container`: a BuildKit container, a
-        /// buildx builder (`docker buildx ls` lists it)
+        /// buildx builder (`docker buildx ls` lists it); `remote`: a BuildKit daemon at
+        /// ENDPOINT, a buildx builder too
         #[arg(long, value_enum, default_value_t = DriverArg::Docker)]
         driver: DriverArg,
+        /// For `--driver remote`: the daemon's address, `tcp://HOST:PORT` or
+        /// `unix:///PATH`
+        #[arg(value_name = "ENDPOINT")]
+        endpoint: Option<String>,
+        /// For `--driver remote`, as buildx takes them: `cacert=FILE`, `cert=FILE`,
+        /// `key=FILE`, `servername=NAME` (comma-separated or repeated)
+        #[arg(long = "driver-opt", value_name = "KEY=VALUE")]
+        driver_opts: Vec<String>,
         /// BuildKit's configuration [default: ./buildkitd.toml, else built in]
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -60,7 +73,8 @@ pub enum Action {
         image: Option<String>,
         /// A build node: `NAME=ENDPOINT[,certs=DIR][,platforms=P,...]`, where ENDPOINT is
         /// `unix:///var/run/docker.sock`, `tcp://HOST:2376` (with `certs=DIR` holding
-        /// ca.pem, cert.pem and key.pem) or a Docker context's name; repeatable. Each node
+        /// ca.pem, cert.pem and key.pem), `ssh://USER@HOST[:PORT]` (through the OpenSSH
+        /// client, host keys checked strictly) or a Docker context's name; repeatable. Each node
         /// builds with its engine's own BuildKit the platforms it fits best
         #[arg(long = "node", value_name = "NODE", conflicts_with = "image")]
         nodes: Vec<Node>,
@@ -111,10 +125,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             append,
             ..
         } if !nodes.is_empty() => {
-            if driver == DriverArg::DockerContainer {
-                return Err(Error::Build(BuildError::BadNodes(
-                    "nodes build with their engines' own BuildKit: leave out `--driver docker-container`".into(),
-                ))
+            if driver != DriverArg::Docker {
+                return Err(Error::Build(BuildError::BadNodes(format!(
+                    "nodes build with their engines' own BuildKit: leave out `--driver {driver}`"
+                )))
                 .into());
             }
             let config = multiarch::buildkit::buildkit_config::config_path(config)
@@ -140,15 +154,43 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             registry,
             image,
             use_it,
+            endpoint,
+            driver_opts,
             ..
         } => {
-            if use_it && driver != DriverArg::DockerContainer {
+            if use_it && driver == DriverArg::Docker {
                 return Err(super::problem(
                     "`--use` makes a buildx builder current, and an engine builder is not one",
                     "`docker buildx use default` chooses the engine's own BuildKit; or create with `--driver docker-container --use`",
                 ));
             }
-            create(&builders, &name, driver, config, registry, image).await?;
+            let wanted = match driver {
+                DriverArg::Remote => {
+                    let remote = remote_builder(&name, endpoint, &driver_opts, config, image)?;
+                    create_remote(&builders, remote).await?;
+                    None
+                }
+                _ if endpoint.is_some() || !driver_opts.is_empty() => {
+                    return Err(super::problem(
+                        format!(
+                            "an ENDPOINT and `--driver-opt` are for `--driver remote`, not {driver}"
+                        ),
+                        "the engine's and a BuildKit container's settings are `--config` and `--image`",
+                    ));
+                }
+                DriverArg::Docker => Some(Wanted::Engine {
+                    name: name.clone(),
+                    config,
+                }),
+                DriverArg::DockerContainer => Some(Wanted::Container {
+                    name: name.clone(),
+                    image,
+                    config,
+                }),
+            };
+            if let Some(wanted) = wanted {
+                create(&builders, wanted, &registry).await?;
+            }
             if use_it {
                 builders
                     .store()
@@ -195,27 +237,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// `create` for the engine and for a BuildKit container.
-async fn create(
-    builders: &Builders,
-    name: &str,
-    driver: DriverArg,
-    config: Option<PathBuf>,
-    registry: String,
-    image: Option<String>,
-) -> anyhow::Result<()> {
+async fn create(builders: &Builders, wanted: Wanted, registry: &str) -> anyhow::Result<()> {
     let docker = multiarch::engine::connect().await?;
-    let wanted = match driver {
-        DriverArg::Docker => Wanted::Engine {
-            name: name.to_string(),
-            config,
-        },
-        DriverArg::DockerContainer => Wanted::Container {
-            name: name.to_string(),
-            image,
-            config,
-        },
-    };
-    let (builder, created) = setup::create(&docker, builders, wanted, &registry).await?;
+    let (builder, created) = setup::create(&docker, builders, wanted, registry).await?;
+    let (name, driver) = (builder.name(), builder.driver_name());
     let detail = match &builder {
         Builder::Container(c) => format!(
             ", image {}, container {}; `docker buildx ls` lists it",
@@ -230,6 +255,47 @@ async fn create(
     }
     println!("{name}");
     Ok(())
+}
+
+/// `create --driver remote`: the daemon must answer before buildx's store holds it.
+async fn create_remote(builders: &Builders, remote: RemoteBuilder) -> anyhow::Result<()> {
+    let name = remote.name.clone();
+    match multiarch::buildkit::remote::create(builders, remote).await? {
+        Created::New => {
+            eprintln!("created builder `{name}` (remote driver); `docker buildx ls` lists it")
+        }
+        Created::Existing => eprintln!("builder `{name}` already exists (remote driver)"),
+    }
+    println!("{name}");
+    Ok(())
+}
+
+/// The remote builder `create --driver remote` asks for, from its ENDPOINT and
+/// `--driver-opt`s.
+fn remote_builder(
+    name: &str,
+    endpoint: Option<String>,
+    driver_opts: &[String],
+    config: Option<PathBuf>,
+    image: Option<String>,
+) -> anyhow::Result<RemoteBuilder> {
+    if config.is_some() || image.is_some() {
+        return Err(super::problem(
+            "a remote builder runs with its daemon's own configuration and image",
+            "leave out `--config` and `--image`: configure the daemon where it runs (buildx refuses a config for the remote driver too)",
+        ));
+    }
+    let Some(endpoint) = endpoint else {
+        return Err(super::problem(
+            "`--driver remote` needs the daemon's address",
+            "name it: `multiarch builder create --driver remote --name NAME tcp://HOST:1234 --driver-opt cacert=ca.pem,cert=cert.pem,key=key.pem`",
+        ));
+    };
+    Ok(RemoteBuilder {
+        name: name.to_string(),
+        endpoint,
+        tls: remote_tls(driver_opts)?,
+    })
 }
 
 fn show_list(rows: &[Row], json: bool) -> anyhow::Result<()> {
@@ -522,4 +588,55 @@ async fn describe(docker: Option<&bollard::Docker>, b: &Builder) -> Row {
             )
         }
     }
+}
+
+/// `--driver-opt`s of a remote builder as buildx reads them: TLS files (made absolute, as
+/// buildx's store keeps them) and the name to check the daemon's certificate against.
+fn remote_tls(options: &[String]) -> anyhow::Result<Option<RemoteTls>> {
+    let mut tls = RemoteTls {
+        ca: None,
+        identity: None,
+        server_name: None,
+    };
+    let (mut cert, mut key) = (None, None);
+    for option in options.iter().flat_map(|o| o.split(',')) {
+        let Some((name, value)) = option.split_once('=') else {
+            return Err(super::problem(
+                format!("`{option}` is not KEY=VALUE"),
+                "write driver options as buildx does: `--driver-opt cacert=ca.pem,cert=cert.pem,key=key.pem`",
+            ));
+        };
+        let file = || {
+            std::fs::canonicalize(value).map_err(|e| {
+                super::problem(
+                    format!("`{name}={value}`: cannot read {value}: {e}"),
+                    "name a file that exists; it is kept by its absolute path, as buildx keeps it",
+                )
+            })
+        };
+        match name {
+            "cacert" => tls.ca = Some(file()?),
+            "cert" => cert = Some(file()?),
+            "key" => key = Some(file()?),
+            "servername" => tls.server_name = Some(value.to_string()),
+            other => {
+                return Err(super::problem(
+                    format!("`{other}` is not a driver option of the remote driver"),
+                    "the remote driver takes `cacert`, `cert`, `key` and `servername`",
+                ));
+            }
+        }
+    }
+    tls.identity = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => {
+            return Err(super::problem(
+                "a client certificate needs its key, and a key its certificate",
+                "give both: `--driver-opt cert=cert.pem,key=key.pem`",
+            ));
+        }
+    };
+    let any = tls.ca.is_some() || tls.identity.is_some() || tls.server_name.is_some();
+    Ok(any.then_some(tls))
 }
