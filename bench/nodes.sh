@@ -8,7 +8,11 @@
 # - a CPU-bound step (a busybox shell loop) in each platform, the arm64 one under QEMU:
 #   what spreading gains when the work is the build itself.
 # Both nodes share this machine's cores, so two nodes cannot beat one here by more than
-# the machine lets them; BENCHMARKS.md says what changes with real machines.
+# the machine lets them; BENCHMARKS.md says what changes with real machines. Then
+# (PIN=1, the default, with two cores or more) the CPU-bound build again with each engine
+# confined to a core of its own (taskset on dockerd and its containerd, whose children,
+# the build's containers and QEMU among them, inherit it): one engine on one core against
+# two engines on a core each, the gain a second machine brings, measured.
 #
 #   bench/nodes.sh     (needs the test bed and root: sudo scripts/testbed.sh up)
 set -euo pipefail
@@ -17,6 +21,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 RUNS=${RUNS:-3}
 LOOP=${LOOP:-300000}
+PIN=${PIN:-1}
 
 cargo build --release -q -p multiarch
 scripts/build-dist.sh amd64 arm64 2>/dev/null
@@ -27,7 +32,19 @@ export MULTIARCH_STATE_DIR=$state
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 registry_was_up=false
 $m registry status >/dev/null 2>&1 && registry_was_up=true
+all_cores=0-$(($(nproc) - 1))
+pinned=()
+pin() { # CORES PID...: every thread of each process
+  local cores=$1 pid
+  shift
+  for pid in "$@"; do
+    taskset -a -p -c "$cores" "$pid" >/dev/null
+    pinned+=("$pid")
+  done
+}
 cleanup() {
+  local pid
+  for pid in "${pinned[@]}"; do taskset -a -p -c "$all_cores" "$pid" >/dev/null 2>&1 || true; done
   scripts/build-node.sh down bench-far >/dev/null 2>&1 || true
   $registry_was_up || $m registry down --volumes >/dev/null 2>&1 || true
   docker rmi -f localhost:5000/bench-nodes/busybox:1 >/dev/null 2>&1 || true
@@ -74,6 +91,23 @@ for i in $(seq 1 "$RUNS"); do
   cpu_two+="$(seconds cpu_build two two "two-$i-$$") "
 done
 
+# Each engine on a core of its own: the first engine's dockerd and containerd on core 0,
+# the second's on core 1.
+cpu_one_pinned="" cpu_two_pinned=""
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+  node_dir=${MULTIARCH_NODES_DIR:-/var/lib/multiarch-testbed/nodes}/bench-far
+  # shellcheck disable=SC2046 # one argument per process
+  pin 0 $(pgrep -x dockerd | grep -vx "$(cat "$node_dir/docker.pid")") $(pgrep -f 'containerd --config /var/run/docker/containerd')
+  # shellcheck disable=SC2046 # one argument per process
+  pin 1 "$(cat "$node_dir/docker.pid")" $(pgrep -f -- "$node_dir/exec" | grep -v '^$' || true)
+  for i in $(seq 1 "$RUNS"); do
+    cpu_one_pinned+="$(seconds cpu_build one one "pinned-one-$i-$$") "
+    cpu_two_pinned+="$(seconds cpu_build two two "pinned-two-$i-$$") "
+  done
+  for pid in "${pinned[@]}"; do taskset -a -p -c "$all_cores" "$pid" >/dev/null; done
+  pinned=()
+fi
+
 overhead=$(printf '%.2f' "$(echo "$(echo "${copy_two% }" | median) - $(echo "${copy_one% }" | median)" | bc)")
 row() { printf '| %s | %s | %s s |\n' "$1" "$2" "$(echo "$2" | median)"; }
 out=$(mktemp)
@@ -91,6 +125,11 @@ out=$(mktemp)
   row "the same, two nodes" "${copy_two% }"
   row "a CPU-bound step per platform (arm64 under QEMU), one node" "${cpu_one% }"
   row "the same, two nodes" "${cpu_two% }"
+  if [ -n "$cpu_one_pinned" ]; then
+    row "the CPU-bound step, one node confined to one core" "${cpu_one_pinned% }"
+    row "the same, two nodes on a core each" "${cpu_two_pinned% }"
+    gain=$(echo "scale=2; $(echo "${cpu_one_pinned% }" | median) / $(echo "${cpu_two_pinned% }" | median)" | bc)
+  fi
   echo
   echo "Both engines run on the same $(nproc) cores, and one engine already builds its two platforms side by side, so a second node on this machine adds its overhead and no CPU; what the figures show is that overhead (second row against the first) and that the work itself is not slowed by being spread."
   echo
@@ -100,7 +139,10 @@ out=$(mktemp)
   echo "- Serial, once per build: packing the context (milliseconds here) and assembling and pushing the index (one small PUT). Everything else runs per node, at once."
   echo "- Per node: the context upload (its size over the link to that node; the client sends it once per node, so k nodes cost k uploads on the client's uplink), the build, and the result read back and pushed by digest (the engine API pushes tags only, so a remote node's result crosses the network twice: node to client, client to registry)."
   echo "- The build is where nodes pay: a platform built under QEMU costs about 39× its native time for rustc (the demo's benchmark), so P platforms on one x86 machine take about t + 39·t·(P−1)/cores, and on one native node per platform about t plus the per-node overhead measured above ($overhead s here: second row against the first)."
-  echo "- On one machine (this benchmark) nodes share the cores: no gain, only that overhead."
+  echo "- On one machine sharing its cores (the first four rows), nodes gain nothing, and cost that overhead."
+  if [ -n "$cpu_one_pinned" ]; then
+    echo "- Confined to a core each (the last two rows), as two one-core machines would be, two nodes build the CPU-bound image **${gain}×** as fast as one: the model predicts T(1) / T(2) ≈ (a + b) / max(a, b) for the two platforms' build times a and b, below 2 because the QEMU half is the longer, and for N nodes, one platform each, T ≈ the slowest platform's build plus the overhead; measured here for two only."
+  fi
   echo "<!-- nodes:end -->"
 } >"$out"
 write_section nodes "$out"
