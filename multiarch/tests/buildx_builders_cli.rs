@@ -731,21 +731,45 @@ fn start_tls_buildkit(bed: &common::TestBed, name: &str, port: u16, certs: &Path
     panic!("the TLS BuildKit did not listen on {port}");
 }
 
+/// A BuildKit daemon behind TLS with client certificates (the test bed's BuildKit
+/// image), its CA's files in `certs`, and another CA's client files in `strangers`.
+struct TlsDaemon {
+    _scratch: tempfile::TempDir,
+    certs: PathBuf,
+    strangers: PathBuf,
+    port: u16,
+    /// `tcp://127.0.0.1:PORT`.
+    endpoint: String,
+}
+
+impl TlsDaemon {
+    fn start(bed: &common::TestBed) -> Self {
+        let scratch = tempfile::tempdir().unwrap();
+        let (certs, strangers) = (scratch.path().join("certs"), scratch.path().join("other"));
+        for dir in [&certs, &strangers] {
+            bed.run("scripts/build-node.sh", &["certs", dir.to_str().unwrap()]);
+        }
+        let port = common::free_port();
+        let daemon = format!("multiarch-tls-buildkit-{}", bed.run_id);
+        start_tls_buildkit(bed, &daemon, port, &certs);
+        Self {
+            _scratch: scratch,
+            certs,
+            strangers,
+            port,
+            endpoint: format!("tcp://127.0.0.1:{port}"),
+        }
+    }
+}
+
 #[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_builder_behind_tls_is_built_on_with_its_certificate_and_refused_without() {
     let mut bed = common::testbed().await;
     let registry = bed.start_registry().await;
     let stores = Stores::new();
-    let scratch = tempfile::tempdir().unwrap();
-    let (certs, strangers) = (scratch.path().join("certs"), scratch.path().join("other"));
-    for dir in [&certs, &strangers] {
-        bed.run("scripts/build-node.sh", &["certs", dir.to_str().unwrap()]);
-    }
-    let port = common::free_port();
-    let daemon = format!("multiarch-tls-buildkit-{}", bed.run_id);
-    start_tls_buildkit(&bed, &daemon, port, &certs);
-    let endpoint = format!("tcp://127.0.0.1:{port}");
+    let tls = TlsDaemon::start(&bed);
+    let (certs, strangers, port, endpoint) = (&tls.certs, &tls.strangers, tls.port, &tls.endpoint);
     // Registered as buildx registers a daemon behind TLS: the CA, and a client identity.
     let register = |name: &str, identity: &Path| {
         let opts = format!(
@@ -762,12 +786,12 @@ async fn a_remote_builder_behind_tls_is_built_on_with_its_certificate_and_refuse
             "remote",
             "--driver-opt",
             &opts,
-            &endpoint,
+            endpoint,
         ]);
         assert_eq!(code, 0, "{stderr}");
     };
     let trusted = format!("tls-{}", bed.run_id);
-    register(&trusted, &certs);
+    register(&trusted, certs);
 
     let (code, listed, stderr) = stores.kit(&["builder", "ls"]);
     assert_eq!(code, 0, "{stderr}");
@@ -784,7 +808,7 @@ async fn a_remote_builder_behind_tls_is_built_on_with_its_certificate_and_refuse
     // A client certificate of another CA: the daemon refuses the handshake, the build
     // names the builder, and no tag is pushed.
     let stranger = format!("tls-stranger-{}", bed.run_id);
-    register(&stranger, &strangers);
+    register(&stranger, strangers);
     let refused = format!("{registry}/refused:{}", bed.run_id);
     let (code, stdout, stderr) = stores.kit(&[
         "build",
@@ -816,15 +840,8 @@ async fn a_remote_builder_the_kit_registers_is_written_as_buildx_writes_it_and_b
     let mut bed = common::testbed().await;
     let registry = bed.start_registry().await;
     let stores = Stores::new();
-    let scratch = tempfile::tempdir().unwrap();
-    let (certs, strangers) = (scratch.path().join("certs"), scratch.path().join("other"));
-    for dir in [&certs, &strangers] {
-        bed.run("scripts/build-node.sh", &["certs", dir.to_str().unwrap()]);
-    }
-    let port = common::free_port();
-    let daemon = format!("multiarch-tls-buildkit-{}", bed.run_id);
-    start_tls_buildkit(&bed, &daemon, port, &certs);
-    let endpoint = format!("tcp://127.0.0.1:{port}");
+    let tls = TlsDaemon::start(&bed);
+    let (certs, strangers, port, endpoint) = (&tls.certs, &tls.strangers, tls.port, &tls.endpoint);
     let opts = |identity: &Path| {
         format!(
             "cacert={},cert={},key={}",
@@ -844,8 +861,8 @@ async fn a_remote_builder_the_kit_registers_is_written_as_buildx_writes_it_and_b
         "--driver",
         "remote",
         "--driver-opt",
-        &opts(&certs),
-        &endpoint,
+        &opts(certs),
+        endpoint,
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("`docker buildx ls` lists it"), "{stderr}");
@@ -857,8 +874,8 @@ async fn a_remote_builder_the_kit_registers_is_written_as_buildx_writes_it_and_b
         "--driver",
         "remote",
         "--driver-opt",
-        &opts(&certs),
-        &endpoint,
+        &opts(certs),
+        endpoint,
     ]);
     assert_eq!(code, 0, "{stderr}");
     let entry = |name: &str| {
@@ -892,8 +909,8 @@ async fn a_remote_builder_the_kit_registers_is_written_as_buildx_writes_it_and_b
         "--driver",
         "remote",
         "--driver-opt",
-        &opts(&certs),
-        &endpoint,
+        &opts(certs),
+        endpoint,
     ]);
     assert!(
         stderr.contains("already exists (remote driver)"),
@@ -910,8 +927,8 @@ async fn a_remote_builder_the_kit_registers_is_written_as_buildx_writes_it_and_b
         "--driver",
         "remote",
         "--driver-opt",
-        &opts(&strangers),
-        &endpoint,
+        &opts(strangers),
+        endpoint,
     ]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
