@@ -760,6 +760,16 @@ impl TlsDaemon {
             endpoint: format!("tcp://127.0.0.1:{port}"),
         }
     }
+
+    /// buildx's `--driver-opt` for this daemon's CA and the client identity in `identity`.
+    fn driver_opts(&self, identity: &Path) -> String {
+        format!(
+            "cacert={},cert={},key={}",
+            self.certs.join("ca.pem").display(),
+            identity.join("cert.pem").display(),
+            identity.join("key.pem").display()
+        )
+    }
 }
 
 #[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
@@ -772,12 +782,7 @@ async fn a_remote_builder_behind_tls_is_built_on_with_its_certificate_and_refuse
     let (certs, strangers, port, endpoint) = (&tls.certs, &tls.strangers, tls.port, &tls.endpoint);
     // Registered as buildx registers a daemon behind TLS: the CA, and a client identity.
     let register = |name: &str, identity: &Path| {
-        let opts = format!(
-            "cacert={},cert={},key={}",
-            certs.join("ca.pem").display(),
-            identity.join("cert.pem").display(),
-            identity.join("key.pem").display()
-        );
+        let opts = tls.driver_opts(identity);
         let (code, _, stderr) = stores.buildx(&[
             "create",
             "--name",
@@ -842,28 +847,25 @@ async fn a_remote_builder_the_kit_registers_is_written_as_buildx_writes_it_and_b
     let stores = Stores::new();
     let tls = TlsDaemon::start(&bed);
     let (certs, strangers, port, endpoint) = (&tls.certs, &tls.strangers, tls.port, &tls.endpoint);
-    let opts = |identity: &Path| {
-        format!(
-            "cacert={},cert={},key={}",
-            certs.join("ca.pem").display(),
-            identity.join("cert.pem").display(),
-            identity.join("key.pem").display()
-        )
+    let opts = |identity: &Path| tls.driver_opts(identity);
+    // `multiarch builder create --driver remote` with the CA and a client identity.
+    let register = |name: &str, identity: &Path| {
+        stores.kit(&[
+            "builder",
+            "create",
+            "--name",
+            name,
+            "--driver",
+            "remote",
+            "--driver-opt",
+            &opts(identity),
+            endpoint,
+        ])
     };
 
     // The kit's entry and buildx's own for the same daemon differ only by their names.
     let ours = format!("kit-remote-{}", bed.run_id);
-    let (code, _, stderr) = stores.kit(&[
-        "builder",
-        "create",
-        "--name",
-        &ours,
-        "--driver",
-        "remote",
-        "--driver-opt",
-        &opts(certs),
-        endpoint,
-    ]);
+    let (code, _, stderr) = register(&ours, certs);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("`docker buildx ls` lists it"), "{stderr}");
     let theirs = format!("buildx-remote-{}", bed.run_id);
@@ -901,17 +903,7 @@ async fn a_remote_builder_the_kit_registers_is_written_as_buildx_writes_it_and_b
     let tag = format!("{registry}/kit-remote:{}", bed.run_id);
     let stdout = kit_build(&stores, &ours, &tag, context.path(), &[]);
     assert_eq!(attestation_rows(&stdout), 2, "{stdout}");
-    let (_, _, stderr) = stores.kit(&[
-        "builder",
-        "create",
-        "--name",
-        &ours,
-        "--driver",
-        "remote",
-        "--driver-opt",
-        &opts(certs),
-        endpoint,
-    ]);
+    let (_, _, stderr) = register(&ours, certs);
     assert!(
         stderr.contains("already exists (remote driver)"),
         "{stderr}"
@@ -919,17 +911,7 @@ async fn a_remote_builder_the_kit_registers_is_written_as_buildx_writes_it_and_b
 
     // A daemon that refuses our certificate: named, and nothing recorded.
     let stranger = format!("kit-stranger-{}", bed.run_id);
-    let (code, _, stderr) = stores.kit(&[
-        "builder",
-        "create",
-        "--name",
-        &stranger,
-        "--driver",
-        "remote",
-        "--driver-opt",
-        &opts(strangers),
-        endpoint,
-    ]);
+    let (code, _, stderr) = register(&stranger, strangers);
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains(&format!("the builder `{stranger}` does not answer"))
