@@ -561,6 +561,64 @@ COPY --from=tools /etc/os-release /
         );
     }
 
+    /// What BuildKit's parser tests exercise (its `dockerfile/parser/testfiles` and
+    /// the heredoc tests), written again here: the escape directive with a backtick,
+    /// continuations with comments between their lines, `<<-` heredocs with tab-indented
+    /// lines, `COPY` heredocs, and a `FROM --platform` on the target platform.
+    #[test]
+    fn the_parser_reads_what_buildkits_own_parser_tests_read() {
+        let dockerfile = "\
+# syntax=docker/dockerfile:1
+# escape=`
+ARG BASE=debian
+FROM --platform=$TARGETPLATFORM ${BASE}:bookworm-slim AS base
+RUN apt-get update && `
+# a comment between the lines of one instruction
+    apt-get install -y curl
+RUN <<-EOT bash
+\tFROM heredoc-is-no-base
+\techo done
+\tEOT
+COPY <<EOF /etc/motd
+FROM neither-is-this
+EOF
+FROM base AS final
+COPY --from=alpine:3.21 `
+     /etc/alpine-release /
+";
+        assert_eq!(
+            bases(dockerfile, None, &[], &[]),
+            [
+                pair("alpine:3.21", "linux/amd64"),
+                pair("alpine:3.21", "linux/arm/v7"),
+                pair("debian:bookworm-slim", "linux/amd64"),
+                pair("debian:bookworm-slim", "linux/arm/v7"),
+            ],
+            "a backtick continues a line, heredocs are no bases, $TARGETPLATFORM is each platform"
+        );
+    }
+
+    /// Every Dockerfile this repository holds reads, each with the bases it names.
+    #[test]
+    fn every_dockerfile_of_the_repository_reads() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let emulated = std::fs::read_to_string(root.join("bench/emulated/Dockerfile")).unwrap();
+        assert_eq!(
+            bases(&emulated, None, &[], &[]),
+            [
+                pair(
+                    "localhost:1/multiarch-bench/rust:trixie-amd64",
+                    "linux/amd64"
+                ),
+                pair(
+                    "localhost:1/multiarch-bench/rust:trixie-arm",
+                    "linux/arm/v7"
+                ),
+            ],
+            "TARGETARCH is each platform's in a FROM line"
+        );
+    }
+
     #[test]
     fn args_expand_as_the_frontend_expands_them() {
         let vars: HashMap<String, String> = [("A", "x"), ("E", "")]
