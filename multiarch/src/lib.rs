@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod oci;
 pub mod pull;
 pub mod registry;
+pub mod stdio;
 pub mod verify;
 
 pub use multiarch_platform::{

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::process::Stdio;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use crate::stdio::StdioStream;
 
 /// How long the first question may take, connection and login included.
 const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -178,20 +178,8 @@ impl SshDestination {
     ///
     /// # Errors
     /// ssh cannot be started.
-    pub async fn dial(&self) -> std::io::Result<SshStream> {
-        let mut child = self
-            .command(&["docker", "system", "dial-stdio"])?
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdin = child.stdin.take().expect("piped");
-        let stdout = child.stdout.take().expect("piped");
-        Ok(SshStream {
-            _child: child,
-            stdin,
-            stdout,
-        })
+    pub async fn dial(&self) -> std::io::Result<StdioStream> {
+        StdioStream::spawn(self.command(&["docker", "system", "dial-stdio"])?)
     }
 }
 
@@ -242,41 +230,6 @@ fn classify(said: &str) -> (SshProblem, String) {
     (problem, last)
 }
 
-/// A connection to the engine over ssh's stdin and stdout; ssh ends when it is dropped.
-pub struct SshStream {
-    _child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    stdout: tokio::process::ChildStdout,
-}
-
-impl AsyncRead for SshStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stdout).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for SshStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stdin).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stdin).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stdin).poll_shutdown(cx)
-    }
-}
-
 /// hyper's pooled client over connections that each run their own ssh, for bollard's
 /// custom transport: idle connections are kept, so a command's requests share a few.
 pub(crate) fn client<B>(
@@ -314,7 +267,7 @@ impl tower::Service<hyper::Uri> for Connector {
 }
 
 /// One ssh connection as hyper's client pools it.
-pub(crate) struct Pooled(hyper_util::rt::TokioIo<SshStream>);
+pub(crate) struct Pooled(hyper_util::rt::TokioIo<StdioStream>);
 
 impl hyper_util::client::legacy::connect::Connection for Pooled {
     fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
