@@ -8,10 +8,11 @@
 //!   `docker buildx create` does, so `docker buildx ls`, `build` and `rm` work on it, and
 //!   one made by `docker buildx create` is the kit's too ([`crate::buildkit::container`]).
 //! - [`Builder::Remote`]: a BuildKit daemon of its own, buildx's `remote` driver.
-//! - [`Builder::Nodes`]: several engines, each building with its own BuildKit the
-//!   platforms it fits best ([`crate::buildkit::nodes`]).
-//! - [`Builder::Foreign`]: a buildx builder of a driver the kit cannot reach yet
-//!   (kubernetes, cloud): listed, refused for building by name.
+//! - [`Builder::Nodes`]: several engines or buildx builders, each building with its own
+//!   BuildKit the platforms it fits best ([`crate::buildkit::nodes`]).
+//! - [`Builder::Foreign`]: a buildx builder of another driver (kubernetes, cloud) or of
+//!   several nodes, reached through `docker buildx dial-stdio`
+//!   ([`crate::buildkit::buildx_node`]).
 //! - [`Builder::Legacy`]: a docker-container builder the kit made before it wrote buildx's
 //!   store; it can be listed and removed, and is refused for building with the fix.
 //!
@@ -84,7 +85,8 @@ pub enum Builder {
         /// The engines it spreads builds over.
         nodes: Vec<Node>,
     },
-    /// A buildx builder of another driver.
+    /// A buildx builder of another driver, or of several nodes: built on through buildx
+    /// (`docker buildx dial-stdio`), as a builder of one node, itself.
     Foreign {
         /// Its name.
         name: String,

@@ -4,7 +4,8 @@
 //! in its container through the engine's exec API, its stdin and stdout carrying the
 //! gRPC connection. Only whoever may use the engine may use the builder; BuildKit listens
 //! on its unix socket inside the container and nowhere else. A remote builder (buildx's
-//! `remote` driver) is dialled at its own address.
+//! `remote` driver) is dialled at its own address. Any buildx builder (kubernetes, cloud,
+//! ...) is reached through `docker buildx dial-stdio`, which buildx runs as the user.
 //!
 //! bollard's `BuildkitDaemon` takes an address it connects to itself, so for a build the
 //! connection is handed over through a [`Bridge`]: a unix socket in a fresh 0700 folder
@@ -42,6 +43,14 @@ pub(crate) enum Dialer {
         /// The name the daemon's certificate must carry.
         server_name: rustls_pki_types::ServerName<'static>,
     },
+    /// `docker buildx dial-stdio` for a buildx builder of any driver, buildx choosing
+    /// the builder's node for `platform` ([`crate::buildkit::buildx_node`]).
+    Buildx {
+        /// The builder's name in buildx's store.
+        builder: String,
+        /// The platform that chooses the node (`linux/arm64`), or the builder's first.
+        platform: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Dialer {
@@ -59,6 +68,13 @@ impl std::fmt::Display for Dialer {
             Self::Unix(path) => write!(f, "unix://{}", path.display()),
             Self::Tcp(address) => write!(f, "tcp://{address}"),
             Self::Tls { address, .. } => write!(f, "tcp://{address} (TLS)"),
+            Self::Buildx { builder, platform } => {
+                write!(f, "`docker buildx --builder {builder} dial-stdio")?;
+                match platform {
+                    Some(platform) => write!(f, " --platform {platform}`"),
+                    None => f.write_str("`"),
+                }
+            }
         }
     }
 }
@@ -90,6 +106,9 @@ impl Dialer {
                     .await?;
                 Ok(Box::new(tls))
             }
+            Self::Buildx { builder, platform } => Ok(Box::new(crate::stdio::StdioStream::spawn(
+                crate::buildkit::buildx_node::dial_stdio(builder, platform.as_deref()),
+            )?)),
         }
     }
 
@@ -102,7 +121,8 @@ impl Dialer {
         Endpoint::from_static("http://buildkitd")
             .connect_with_connector(self.connector())
             .await
-            .map_err(std::io::Error::other)
+            // tonic says only "transport error": the dial's own words are underneath.
+            .map_err(|e| std::io::Error::other(crate::error::root_cause(&e)))
     }
 
     fn connector(

@@ -259,12 +259,18 @@ pub async fn run(
             let daemon = Daemon::buildkit(&remote.name, dialer)?;
             run_on(&docker, daemon, request, &on_event).await
         }
-        Builder::Foreign { name, driver } => Err(Error::Build(BuildError::BuilderUnusable {
-            name: name.clone(),
-            driver: driver.clone(),
-            reason: "the kit reaches docker-container and remote builders only".into(),
-            fix: format!("build on it with `docker buildx build --builder {name}`, or create a docker-container builder: `multiarch builder create --driver docker-container`"),
-        })),
+        Builder::Foreign { name, .. } => {
+            // Any other buildx builder (kubernetes, cloud, several nodes) builds as a
+            // builder of one node, itself, reached through buildx.
+            let node = crate::buildkit::nodes::Node {
+                name: name.clone(),
+                endpoint: crate::buildkit::nodes::NodeEndpoint::Buildx {
+                    buildx: name.clone(),
+                },
+                platforms: Vec::new(),
+            };
+            crate::buildkit::spread::run(name, &[node], request, on_event).await
+        }
         Builder::Legacy { name } => Err(Error::Build(BuildError::BuilderUnusable {
             name: name.clone(),
             driver: "docker-container".into(),
@@ -338,7 +344,7 @@ async fn run_on(
     );
     let named = match &daemon {
         Daemon::Engine => NamedContexts::import(docker, &request.build_contexts).await?,
-        Daemon::BuildKit { .. } => NamedContexts::push(docker, request).await?,
+        Daemon::BuildKit { .. } => NamedContexts::push(request).await?,
     };
     let on_engine = matches!(daemon, Daemon::Engine);
     let result = build(docker, daemon, request, packed, &named, on_event).await;
@@ -617,7 +623,7 @@ impl NamedContexts {
 
     /// For a BuildKit container: each folder pushed to the registry the build pushes to,
     /// which must be a local one.
-    async fn push(docker: &Docker, request: &BuildRequest) -> Result<Self> {
+    pub(crate) async fn push(request: &BuildRequest) -> Result<Self> {
         let mut named = Self::default();
         if request.build_contexts.is_empty() {
             return Ok(named);
@@ -647,7 +653,7 @@ impl NamedContexts {
                 }
                 Err(e) => {
                     named.registry = Some(registry);
-                    named.remove(docker).await;
+                    named.remove_pushed().await;
                     return Err(e);
                 }
             }
@@ -656,12 +662,19 @@ impl NamedContexts {
         Ok(named)
     }
 
-    pub(crate) async fn remove(&self, docker: &Docker) {
-        use bollard::query_parameters::RemoveImageOptionsBuilder;
+    /// Removes what [`NamedContexts::push`] pushed.
+    pub(crate) async fn remove_pushed(&self) {
         if let Some(registry) = &self.registry {
             for pushed in &self.pushed {
                 context_image::remove(registry, pushed).await;
             }
+        }
+    }
+
+    pub(crate) async fn remove(&self, docker: &Docker) {
+        use bollard::query_parameters::RemoveImageOptionsBuilder;
+        if self.registry.is_some() {
+            self.remove_pushed().await;
             return;
         }
         for (_, image) in &self.images {

@@ -11,6 +11,7 @@
 
 pub mod builder;
 pub mod buildkit_config;
+pub mod buildx_node;
 pub mod buildx_store;
 pub mod container;
 pub(crate) mod context;

@@ -1,9 +1,10 @@
 //! Build nodes: one builder spread over several engines (an amd64 server, an arm64 box, a
 //! Pi), each building the platforms it runs natively, as buildx's `create --append` does.
 //!
-//! A node is an engine endpoint ([`EngineEndpoint`]) and the platforms its owner says it
-//! serves. What it serves natively is what its engine runs on; what it can emulate is
-//! what its BuildKit reports beyond that. Each platform of a build goes to a node that the
+//! A node is an engine endpoint ([`EngineEndpoint`]) or a buildx builder of any driver
+//! ([`crate::buildkit::buildx_node`]), and the platforms its owner says it serves. What
+//! it serves natively is what its engine runs on (a builder's: its BuildKit's own
+//! platform); what it can emulate is what its BuildKit reports beyond that. Each platform of a build goes to a node that the
 //! user named for it, else one that runs it natively, else one that emulates it.
 
 use std::str::FromStr;
@@ -23,18 +24,44 @@ use crate::error::{Error, Result};
 pub struct Node {
     /// Its name, unique in its builder.
     pub name: String,
-    /// Its engine.
+    /// Its engine, or the buildx builder it is.
     #[serde(flatten)]
-    pub endpoint: EngineEndpoint,
+    pub endpoint: NodeEndpoint,
     /// The platforms its owner says it serves (`platforms=` when created).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<Platform>,
 }
 
+/// Where a node builds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NodeEndpoint {
+    /// A buildx builder (`buildx://NAME`), reached through `docker buildx dial-stdio`.
+    Buildx {
+        /// Its name in buildx's store.
+        buildx: String,
+    },
+    /// A Docker engine, building with its own BuildKit.
+    Engine(EngineEndpoint),
+}
+
+impl std::fmt::Display for NodeEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Buildx { buildx } => write!(f, "{BUILDX_SCHEME}{buildx}"),
+            Self::Engine(engine) => engine.fmt(f),
+        }
+    }
+}
+
+/// How a buildx builder is named as a node.
+const BUILDX_SCHEME: &str = "buildx://";
+
 impl FromStr for Node {
     type Err = Error;
 
-    /// `NAME=ENDPOINT[,certs=DIR][,platforms=P[,P...]]`: later words without `=` continue
+    /// `NAME=ENDPOINT[,certs=DIR][,platforms=P[,P...]]`, ENDPOINT an engine's or
+    /// `buildx://BUILDER`: later words without `=` continue
     /// the platform list, so `arm=tcp://pi:2376,platforms=linux/arm/v6,linux/arm/v7` reads
     /// as one would hope.
     fn from_str(text: &str) -> Result<Self> {
@@ -77,9 +104,31 @@ impl FromStr for Node {
                 }
             }
         }
+        let endpoint = match host.strip_prefix(BUILDX_SCHEME) {
+            Some(_) if certs.is_some() => {
+                return Err(bad(
+                    "`certs=` is for a tcp:// engine: a buildx builder carries its own",
+                ));
+            }
+            Some(builder) => {
+                // buildx's own rule for a builder's name (`store.ValidateName`).
+                let mut chars = builder.chars();
+                if !chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                    || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+                {
+                    return Err(bad(&format!(
+                        "`{builder}` is not a buildx builder's name: a letter, then letters, digits, `.`, `-` and `_`"
+                    )));
+                }
+                NodeEndpoint::Buildx {
+                    buildx: builder.to_string(),
+                }
+            }
+            None => NodeEndpoint::Engine(EngineEndpoint::new(host, certs)?),
+        };
         Ok(Self {
             name: name.to_string(),
-            endpoint: EngineEndpoint::new(host, certs)?,
+            endpoint,
             platforms,
         })
     }
@@ -190,41 +239,84 @@ pub fn list(platforms: &[Platform]) -> String {
     multiarch_platform::join_platforms(platforms)
 }
 
-/// Connects to a node's engine.
+/// A node that answered.
+pub enum Reached {
+    /// Its engine.
+    Engine(Docker),
+    /// A buildx builder, and what its BuildKit said of itself.
+    Buildx(crate::buildkit::DaemonInfo),
+}
+
+/// Reaches a node: its engine, or its builder's BuildKit through buildx.
 ///
 /// # Errors
 /// [`Error::Build(BuildError::NodeUnreachable)`] naming the node.
-pub async fn connect(node: &Node) -> Result<Docker> {
-    endpoint::connect(&node.endpoint).await.map_err(|e| {
-        // ssh's refusal stays whole: its kind chooses the fix.
-        let source: crate::error::Cause = match e {
-            EngineError::SshRefused { .. } => Box::new(e),
-            other => crate::error::root_cause(&other).into(),
-        };
+pub async fn connect(node: &Node) -> Result<Reached> {
+    let unreachable = |source: crate::error::Cause| {
         Error::Build(BuildError::NodeUnreachable {
             node: node.name.clone(),
             endpoint: node.endpoint.to_string(),
             source,
         })
-    })
+    };
+    match &node.endpoint {
+        NodeEndpoint::Buildx { buildx } => crate::buildkit::buildx_node::describe(buildx)
+            .await
+            .map(Reached::Buildx)
+            .map_err(|why| unreachable(why.into())),
+        NodeEndpoint::Engine(engine) => endpoint::connect(engine)
+            .await
+            .map(Reached::Engine)
+            .map_err(|e| {
+                // ssh's refusal stays whole: its kind chooses the fix.
+                unreachable(match e {
+                    EngineError::SshRefused { .. } => Box::new(e),
+                    other => crate::error::root_cause(&other).into(),
+                })
+            }),
+    }
 }
 
-/// What the node's BuildKit says of its workers, when it can be reached.
-async fn workers_info(node: &Node) -> Option<crate::buildkit::control::DaemonInfo> {
-    let transport = node.endpoint.transport().ok()?;
+/// What the engine's BuildKit says of its workers, when it can be reached.
+async fn workers_info(engine: &EngineEndpoint) -> Option<crate::buildkit::control::DaemonInfo> {
+    let transport = engine.transport().ok()?;
     let channel = crate::buildkit::control::engine_channel(&transport)
         .await
         .ok()?;
     crate::buildkit::control::describe(channel).await.ok()
 }
 
-/// What a node serves: its owner's list, its engine's platform, and what its BuildKit's
-/// workers report beyond that (its emulators).
-pub async fn serves(node: &Node, docker: &Docker) -> Serves {
-    let engine = crate::engine::engine_platform(docker).await;
-    let mut native: Vec<Platform> = engine.iter().cloned().collect();
+/// What a node serves: its owner's list, then for an engine its own platform and what
+/// its BuildKit's workers report beyond that (its emulators); for a buildx builder the
+/// platforms pinned on its nodes, its BuildKit's own, and the rest its workers report.
+pub async fn serves(node: &Node, reached: &Reached) -> Serves {
+    let mut declared = node.platforms.clone();
+    let (native, emulated) = match (reached, &node.endpoint) {
+        (Reached::Buildx(info), NodeEndpoint::Buildx { buildx }) => {
+            for pinned in crate::buildkit::buildx_node::pinned(buildx) {
+                if !declared.contains(&pinned) {
+                    declared.push(pinned);
+                }
+            }
+            crate::buildkit::buildx_node::split_native(info)
+        }
+        (Reached::Engine(docker), NodeEndpoint::Engine(engine)) => {
+            engine_serves(engine, docker).await
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    Serves {
+        declared,
+        native,
+        emulated,
+    }
+}
+
+async fn engine_serves(engine: &EngineEndpoint, docker: &Docker) -> (Vec<Platform>, Vec<Platform>) {
+    let engine_platform = crate::engine::engine_platform(docker).await;
+    let mut native: Vec<Platform> = engine_platform.iter().cloned().collect();
     let mut emulated = Vec::new();
-    if let Some(info) = workers_info(node).await {
+    if let Some(info) = workers_info(engine).await {
         for platform in info
             .platforms
             .iter()
@@ -232,7 +324,7 @@ pub async fn serves(node: &Node, docker: &Docker) -> Serves {
         {
             // The CPU's own levels (`amd64/v3` on an AVX2 machine) are native too, and so
             // is 386 on an x86-64 kernel: such a node is preferred to one that emulates.
-            let runs_natively = engine
+            let runs_natively = engine_platform
                 .as_ref()
                 .is_some_and(|e| crate::engine::host::runs_natively(e, &platform));
             match (native.contains(&platform), runs_natively) {
@@ -242,11 +334,7 @@ pub async fn serves(node: &Node, docker: &Docker) -> Serves {
             }
         }
     }
-    Serves {
-        declared: node.platforms.clone(),
-        native,
-        emulated,
-    }
+    (native, emulated)
 }
 
 #[cfg(test)]
@@ -263,19 +351,52 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(node.name, "pi");
-        assert_eq!(node.endpoint.host, "tcp://10.0.0.9:2376");
+        assert_eq!(node.endpoint.to_string(), "tcp://10.0.0.9:2376");
         assert_eq!(node.platforms, [p("linux/arm/v6"), p("linux/arm/v7")]);
         let local: Node = "here=unix:///var/run/docker.sock".parse().unwrap();
-        assert!(local.platforms.is_empty() && local.endpoint.certs.is_none());
+        assert!(
+            local.platforms.is_empty()
+                && matches!(&local.endpoint, NodeEndpoint::Engine(e) if e.certs.is_none())
+        );
+        let fleet: Node = "k8s=buildx://fleet,platforms=linux/arm64".parse().unwrap();
+        assert_eq!(
+            fleet.endpoint,
+            NodeEndpoint::Buildx {
+                buildx: "fleet".into()
+            }
+        );
+        assert_eq!(fleet.endpoint.to_string(), "buildx://fleet");
+        assert_eq!(fleet.platforms, [p("linux/arm64")]);
         for bad in [
             "no-endpoint",
             "=unix:///x",
             "a b=unix:///x",
             "n=unix:///x,colour=red",
             "n=unix:///x,platforms=linux/sparc",
+            "n=buildx://",
+            "n=buildx://no/slash",
+            "n=buildx://fleet,certs=/tmp",
         ] {
             assert!(bad.parse::<Node>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_buildx_node_is_remembered_beside_the_engine_nodes() {
+        let nodes: Vec<Node> = [
+            "here=unix:///var/run/docker.sock",
+            "k8s=buildx://fleet,platforms=linux/arm64",
+        ]
+        .iter()
+        .map(|text| text.parse().unwrap())
+        .collect();
+        let json = serde_json::to_string(&nodes).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"name":"here","host":"unix:///var/run/docker.sock"},{"name":"k8s","buildx":"fleet","platforms":["linux/arm64"]}]"#
+        );
+        let read: Vec<Node> = serde_json::from_str(&json).unwrap();
+        assert_eq!(read, nodes, "each comes back as what it was");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! A build spread over a builder's nodes ([`nodes`]): each node builds its platforms with
-//! its engine's own BuildKit, all at once; each node's result is pushed by digest; the
+//! its engine's own BuildKit, or a buildx builder's ([`crate::buildkit::buildx_node`]),
+//! all at once; each node's result is pushed by digest; the
 //! index goes up under the tag only when every node succeeded. A node that fails or
 //! vanishes leaves the tag where it was, and what the others pushed stays in the
 //! registry only as untagged manifests and blobs.
 //!
 //! The engine API pushes tags, not digests, so a node's result is read back from its
-//! engine as an image layout (`docker save`) and the kit pushes it by digest.
+//! engine as an image layout (`docker save`) and the kit pushes it by digest; a buildx
+//! builder's arrives as a layout from BuildKit's OCI exporter, and is pushed the same way.
 
 use bollard::Docker;
 use bollard::grpc::BuildRef;
@@ -20,7 +22,7 @@ use multiarch_platform::Platform;
 use crate::buildkit::BuildError;
 use crate::buildkit::builder::Driver;
 use crate::buildkit::image::{self, BuildEvent, BuildRequest, NamedContexts};
-use crate::buildkit::nodes::{self, Node};
+use crate::buildkit::nodes::{self, Node, NodeEndpoint};
 use crate::buildkit::{context, control};
 use crate::engine::session_id;
 use crate::error::{Error, Result};
@@ -52,9 +54,9 @@ pub async fn run(
     // Every node must answer before anything starts: a plan that leaves one out would
     // build its platforms somewhere the user did not choose.
     let connected = futures_util::future::try_join_all(nodes.iter().map(|node| async move {
-        let docker = nodes::connect(node).await?;
-        let serves = nodes::serves(node, &docker).await;
-        Ok::<_, Error>((node, docker, serves))
+        let reached = nodes::connect(node).await?;
+        let serves = nodes::serves(node, &reached).await;
+        Ok::<_, Error>((node, reached, serves))
     }))
     .await?;
     let views: Vec<(String, nodes::Serves)> = connected
@@ -73,10 +75,19 @@ pub async fn run(
     let packed = context::pack(&request.context, request.file.as_deref())?;
     let tar = bytes::Bytes::from(packed.tar);
     let registry = Registry::for_reference(&request.tag, &request.insecure);
+    // A builder's BuildKit reads named contexts from the registry the build pushes to.
+    let builds_on_buildx = connected.iter().enumerate().any(|(i, (_, reached, _))| {
+        matches!(reached, nodes::Reached::Buildx(_)) && plan.iter().any(|(_, n, _)| *n == i)
+    });
+    let pushed_contexts = if builds_on_buildx {
+        NamedContexts::push(request).await?
+    } else {
+        NamedContexts::default()
+    };
     let builds = connected
         .iter()
         .enumerate()
-        .filter_map(|(i, (node, docker, _))| {
+        .filter_map(|(i, (node, reached, _))| {
             let mine: Vec<Platform> = plan
                 .iter()
                 .filter(|(_, n, _)| *n == i)
@@ -85,7 +96,8 @@ pub async fn run(
             (!mine.is_empty()).then(|| {
                 let work = NodeBuild {
                     node,
-                    docker,
+                    reached,
+                    pushed_contexts: &pushed_contexts,
                     platforms: mine,
                     request,
                     dockerfile: &packed.dockerfile,
@@ -98,8 +110,10 @@ pub async fn run(
         });
     // Every node runs to its end (each removes what it left in its engine), then the
     // first failure is the answer.
+    let results = futures_util::future::join_all(builds).await;
+    pushed_contexts.remove_pushed().await;
     let mut descriptors = Vec::new();
-    for result in futures_util::future::join_all(builds).await {
+    for result in results {
         descriptors.extend(result?);
     }
 
@@ -118,7 +132,9 @@ pub async fn run(
 /// One node's share of a build.
 struct NodeBuild<'a> {
     node: &'a Node,
-    docker: &'a Docker,
+    reached: &'a nodes::Reached,
+    /// Named contexts in the target registry, for buildx builders.
+    pushed_contexts: &'a NamedContexts,
     platforms: Vec<Platform>,
     request: &'a BuildRequest,
     dockerfile: &'a str,
@@ -126,33 +142,82 @@ struct NodeBuild<'a> {
 }
 
 impl NodeBuild<'_> {
-    /// Builds, pushes by digest, and removes the result from the node's engine again;
-    /// returns the descriptors for the index.
+    /// Builds, pushes by digest, and removes what it left on the node; returns the
+    /// descriptors for the index.
     async fn run(
         &self,
         tar: bytes::Bytes,
         on_event: &(impl Fn(BuildEvent) + Sync),
     ) -> Result<Vec<Descriptor>> {
-        let fail = |reason: String| {
+        let result = match self.reached {
+            nodes::Reached::Engine(docker) => self.run_on_engine(docker, tar, on_event).await,
+            nodes::Reached::Buildx(_) => self.run_on_buildx(tar, on_event).await,
+        };
+        result.map_err(|reason| {
             Error::Build(BuildError::NodeFailed {
                 node: self.node.name.clone(),
                 platforms: nodes::list(&self.platforms),
                 reason,
             })
+        })
+    }
+
+    /// On a buildx builder: each platform solved on the node buildx picks for it.
+    async fn run_on_buildx(
+        &self,
+        tar: bytes::Bytes,
+        on_event: &(impl Fn(BuildEvent) + Sync),
+    ) -> std::result::Result<Vec<Descriptor>, String> {
+        let NodeEndpoint::Buildx { buildx } = &self.node.endpoint else {
+            return Err("it is not a buildx builder".into());
         };
-        let named = NamedContexts::import(self.docker, &self.request.build_contexts)
+        let prefix = format!("[{}] ", self.node.name);
+        let layouts = futures_util::future::try_join_all(self.platforms.iter().map(|platform| {
+            let options = image::frontend_options(
+                self.request,
+                std::slice::from_ref(platform),
+                self.dockerfile,
+                self.pushed_contexts,
+                false,
+            );
+            let prefix = &prefix;
+            crate::buildkit::buildx_node::build_platform(
+                buildx,
+                platform,
+                options,
+                tar.clone(),
+                move |line| on_event(BuildEvent::Progress(format!("{prefix}{line}"))),
+            )
+        }))
+        .await?;
+        on_event(BuildEvent::Progress(format!(
+            "{prefix}pushing {} by digest",
+            nodes::list(&self.platforms)
+        )));
+        let mut descriptors = Vec::new();
+        for archive in layouts {
+            descriptors.extend(push_layout(self.registry, &self.request.tag, &archive).await?);
+        }
+        Ok(descriptors)
+    }
+
+    /// On an engine: built with its own BuildKit, read back, pushed by digest, and
+    /// removed from the engine again.
+    async fn run_on_engine(
+        &self,
+        docker: &Docker,
+        tar: bytes::Bytes,
+        on_event: &(impl Fn(BuildEvent) + Sync),
+    ) -> std::result::Result<Vec<Descriptor>, String> {
+        let named = NamedContexts::import(docker, &self.request.build_contexts)
             .await
-            .map_err(|e| fail(crate::error::root_cause(&e)))?;
-        let result = self
-            .build_and_push(tar, &named, on_event)
-            .await
-            .map_err(fail);
-        named.remove(self.docker).await;
+            .map_err(|e| crate::error::root_cause(&e))?;
+        let result = self.build_and_push(docker, tar, &named, on_event).await;
+        named.remove(docker).await;
         let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
             .force(true)
             .build();
-        if let Err(e) = self
-            .docker
+        if let Err(e) = docker
             .remove_image(&self.temporary(), Some(options), None)
             .await
         {
@@ -172,6 +237,7 @@ impl NodeBuild<'_> {
 
     async fn build_and_push(
         &self,
+        docker: &Docker,
         tar: bytes::Bytes,
         named: &NamedContexts,
         on_event: &(impl Fn(BuildEvent) + Sync),
@@ -179,12 +245,15 @@ impl NodeBuild<'_> {
         let options =
             image::frontend_options(self.request, &self.platforms, self.dockerfile, named, false);
         let build_ref = BuildRef::random();
-        let channel = match self.node.endpoint.transport() {
-            Ok(transport) => control::engine_channel(&transport).await.ok(),
-            Err(_) => None,
+        let channel = match &self.node.endpoint {
+            NodeEndpoint::Engine(engine) => match engine.transport() {
+                Ok(transport) => control::engine_channel(&transport).await.ok(),
+                Err(_) => None,
+            },
+            NodeEndpoint::Buildx { .. } => None,
         };
         let temporary = self.temporary();
-        let solve = Moby::new(self.docker).docker_build(
+        let solve = Moby::new(docker).docker_build(
             &temporary,
             options,
             ImageBuildLoadInput::Upload(tar),
@@ -209,14 +278,16 @@ impl NodeBuild<'_> {
             "{prefix}pushing {} by digest",
             nodes::list(&self.platforms)
         )));
-        self.push_by_digest().await
+        self.push_by_digest(docker).await
     }
 
-    /// Reads the result out of the node's engine and pushes every blob and manifest by
-    /// digest; the tag is not touched.
-    async fn push_by_digest(&self) -> std::result::Result<Vec<Descriptor>, String> {
+    /// Reads the result out of the node's engine and pushes it by digest.
+    async fn push_by_digest(
+        &self,
+        docker: &Docker,
+    ) -> std::result::Result<Vec<Descriptor>, String> {
         let mut archive = Vec::new();
-        let mut stream = self.docker.export_image(&self.temporary());
+        let mut stream = docker.export_image(&self.temporary());
         while let Some(chunk) = stream.next().await {
             archive.extend_from_slice(&chunk.map_err(|e| {
                 format!(
@@ -225,61 +296,69 @@ impl NodeBuild<'_> {
                 )
             })?);
         }
-        let layout = Layout::read(&archive).map_err(|e| format!("its result: {e}"))?;
-        let images = layout.images().map_err(|e| format!("its result: {e}"))?;
-        let tag = &self.request.tag;
-        let mut descriptors = Vec::new();
-        for built in images {
-            for digest in &built.blobs {
-                self.registry
-                    .push_blob(tag, layout.blobs[digest].clone())
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            let digest = built.descriptor.digest().to_string();
-            self.registry
-                .push_manifest(
-                    &tag.clone_with_digest(digest),
-                    built.manifest.clone(),
-                    built.descriptor.media_type().as_ref(),
-                )
+        push_layout(self.registry, &self.request.tag, &archive).await
+    }
+}
+
+/// Pushes every blob and manifest of a node's result (an image layout) by digest; the
+/// tag is not touched. Returns the descriptors for the index.
+async fn push_layout(
+    registry: &Registry,
+    tag: &oci_client::Reference,
+    archive: &[u8],
+) -> std::result::Result<Vec<Descriptor>, String> {
+    let layout = Layout::read(archive).map_err(|e| format!("its result: {e}"))?;
+    let images = layout.images().map_err(|e| format!("its result: {e}"))?;
+    let mut descriptors = Vec::new();
+    for built in images {
+        for digest in &built.blobs {
+            registry
+                .push_blob(tag, layout.blobs[digest].clone())
                 .await
                 .map_err(|e| e.to_string())?;
-            descriptors.push(self.for_index(built.descriptor, &layout, &built.blobs[0])?);
         }
-        Ok(descriptors)
+        let digest = built.descriptor.digest().to_string();
+        registry
+            .push_manifest(
+                &tag.clone_with_digest(digest),
+                built.manifest.clone(),
+                built.descriptor.media_type().as_ref(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        descriptors.push(for_index(built.descriptor, &layout, &built.blobs[0])?);
     }
+    Ok(descriptors)
+}
 
-    /// The descriptor as the index lists it: the platform (from the config when the
-    /// layout did not say), and only the annotations that tie an attestation to its
-    /// image (not the node's temporary name).
-    fn for_index(
-        &self,
-        mut descriptor: Descriptor,
-        layout: &Layout,
-        config: &str,
-    ) -> std::result::Result<Descriptor, String> {
-        let annotations = descriptor.annotations().clone().map(|all| {
-            all.into_iter()
-                .filter(|(k, _)| k.starts_with("vnd.docker.reference."))
-                .collect::<std::collections::HashMap<_, _>>()
-        });
-        descriptor.set_annotations(annotations.filter(|a| !a.is_empty()));
-        if descriptor.platform().is_none() {
-            let config: oci_spec::image::ImageConfiguration =
-                serde_json::from_slice(&layout.blobs[config])
-                    .map_err(|e| format!("its result's config: {e}"))?;
-            let mut platform = oci_spec::image::PlatformBuilder::default()
-                .architecture(config.architecture().clone())
-                .os(config.os().clone());
-            if let Some(variant) = config.variant() {
-                platform = platform.variant(variant.clone());
-            }
-            descriptor.set_platform(platform.build().ok());
+/// The descriptor as the index lists it: the platform (from the config when the layout
+/// did not say), and only the annotations that tie an attestation to its image (not the
+/// node's temporary name).
+fn for_index(
+    mut descriptor: Descriptor,
+    layout: &Layout,
+    config: &str,
+) -> std::result::Result<Descriptor, String> {
+    let annotations = descriptor.annotations().clone().map(|all| {
+        all.into_iter()
+            .filter(|(k, _)| k.starts_with("vnd.docker.reference."))
+            .collect::<std::collections::HashMap<_, _>>()
+    });
+    descriptor.set_annotations(annotations.filter(|a| !a.is_empty()));
+    if descriptor.platform().is_none() {
+        let config: oci_spec::image::ImageConfiguration =
+            serde_json::from_slice(&layout.blobs[config])
+                .map_err(|e| format!("its result's config: {e}"))?;
+        let mut platform = oci_spec::image::PlatformBuilder::default()
+            .architecture(config.architecture().clone())
+            .os(config.os().clone());
+        if let Some(variant) = config.variant() {
+            platform = platform.variant(variant.clone());
         }
-        if descriptor.media_type() == &MediaType::ImageIndex {
-            return Err("its result nests an index in an index".into());
-        }
-        Ok(descriptor)
+        descriptor.set_platform(platform.build().ok());
     }
+    if descriptor.media_type() == &MediaType::ImageIndex {
+        return Err("its result nests an index in an index".into());
+    }
+    Ok(descriptor)
 }

@@ -74,8 +74,10 @@ pub enum Action {
         /// A build node: `NAME=ENDPOINT[,certs=DIR][,platforms=P,...]`, where ENDPOINT is
         /// `unix:///var/run/docker.sock`, `tcp://HOST:2376` (with `certs=DIR` holding
         /// ca.pem, cert.pem and key.pem), `ssh://USER@HOST[:PORT]` (through the OpenSSH
-        /// client, host keys checked strictly) or a Docker context's name; repeatable. Each node
-        /// builds with its engine's own BuildKit the platforms it fits best
+        /// client, host keys checked strictly), a Docker context's name, or
+        /// `buildx://BUILDER`: a buildx builder of any driver (docker-container, remote,
+        /// kubernetes, cloud), reached through `docker buildx dial-stdio`; repeatable. Each
+        /// node builds with its own BuildKit the platforms it fits best
         #[arg(long = "node", value_name = "NODE", conflicts_with = "image")]
         nodes: Vec<Node>,
         /// Add the `--node`s to an existing builder made of nodes
@@ -127,7 +129,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         } if !nodes.is_empty() => {
             if driver != DriverArg::Docker {
                 return Err(Error::Build(BuildError::BadNodes(format!(
-                    "nodes build with their engines' own BuildKit: leave out `--driver {driver}`"
+                    "nodes build with their own BuildKit: leave out `--driver {driver}` (a buildx builder joins as `--node NAME=buildx://BUILDER`)"
                 )))
                 .into());
             }
@@ -450,10 +452,13 @@ async fn engine_version(docker: &bollard::Docker) -> String {
 
 async fn describe_node(node: &Node) -> NodeRow {
     let (status, buildkit, serves) = match nodes::connect(node).await {
-        Ok(docker) => (
+        Ok(reached) => (
             "running".to_string(),
-            engine_version(&docker).await,
-            nodes::serves(node, &docker).await,
+            match &reached {
+                nodes::Reached::Engine(docker) => engine_version(docker).await,
+                nodes::Reached::Buildx(info) => info.version.clone(),
+            },
+            nodes::serves(node, &reached).await,
         ),
         Err(e) => (
             format!("unreachable: {}", multiarch::error::root_cause(&e)),
@@ -567,15 +572,14 @@ async fn describe(docker: Option<&bollard::Docker>, b: &Builder) -> Row {
                 row(Status::Unreachable(multiarch::error::root_cause(&e)), v, p)
             }
         },
-        Builder::Foreign { driver, .. } => {
-            let (v, p) = silent();
-            row(
-                Status::Unusable(format!(
-                    "listed only: the kit builds on docker-container and remote builders, not {driver}"
-                )),
-                v,
-                p,
-            )
+        Builder::Foreign { name, .. } => {
+            match multiarch::buildkit::buildx_node::describe(name).await {
+                Ok(info) => row(Status::Running, info.version, info.platforms),
+                Err(why) => {
+                    let (v, p) = silent();
+                    row(Status::Unreachable(why), v, p)
+                }
+            }
         }
         Builder::Legacy { name } => {
             let (v, p) = silent();

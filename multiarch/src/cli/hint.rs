@@ -162,6 +162,10 @@ fn for_build(error: &BuildError) -> Option<String> {
         {
             return source.downcast_ref::<EngineError>().and_then(for_engine);
         }
+        BuildError::NodeUnreachable { node, endpoint, .. } if endpoint.starts_with("buildx://") => format!(
+            "does buildx reach it? `docker buildx inspect --bootstrap {}` starts it and says; `multiarch builder rm BUILDER --node {node}` builds without it",
+            &endpoint["buildx://".len()..]
+        ),
         BuildError::NodeUnreachable { node, .. } => format!(
             "is its engine running and reachable? `multiarch builder ls` shows every node's status; `multiarch builder rm BUILDER --node {node}` builds without it"
         ),
