@@ -10,60 +10,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{self, TestBed};
-
-/// A test's own buildx store and kit state, and the CLI and buildx pointed at them.
-struct Stores {
-    dir: tempfile::TempDir,
-}
+use crate::common::{self, Stores, TestBed, TlsDaemon};
 
 impl Stores {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn buildx_dir(&self) -> PathBuf {
-        self.dir.path().join("buildx")
-    }
-
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            (
-                "MULTIARCH_STATE_DIR",
-                self.dir.path().join("state").display().to_string(),
-            ),
-            ("BUILDX_CONFIG", self.buildx_dir().display().to_string()),
-        ]
-    }
-
-    /// `multiarch ARGS` with this test's stores.
-    fn kit(&self, args: &[&str]) -> (i32, String, String) {
-        let env = self.env();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        common::multiarch_with(args, &env)
-    }
-
-    /// `docker buildx ARGS` with this test's store.
-    fn buildx(&self, args: &[&str]) -> (i32, String, String) {
-        let mut buildx = Command::new("docker");
-        buildx.arg("buildx");
-        self.run_buildx(buildx, args)
-    }
-
     /// Another buildx binary, run standalone (`docker-buildx ARGS`), with this test's store.
     fn buildx_binary(&self, binary: &Path, args: &[&str]) -> (i32, String, String) {
         self.run_buildx(Command::new(binary), args)
-    }
-
-    fn run_buildx(&self, mut buildx: Command, args: &[&str]) -> (i32, String, String) {
-        common::output(
-            buildx
-                .args(args)
-                .env("BUILDX_CONFIG", self.buildx_dir())
-                .current_dir(common::repo_root()),
-        )
     }
 
     /// `buildx build --push` of `context` for amd64 and arm64 on `builder`, by `binary`
@@ -689,87 +641,6 @@ async fn a_remote_builder_buildx_registered_is_listed_and_built_on() {
         "true",
         "the daemon is not the kit's to remove"
     );
-}
-
-/// Starts the test bed's BuildKit on `127.0.0.1:port` behind TLS that asks for a client
-/// certificate signed by the CA in `certs` (scripts/build-node.sh's layout).
-fn start_tls_buildkit(bed: &common::TestBed, name: &str, port: u16, certs: &Path) {
-    let mut run = vec![
-        "run".to_string(),
-        "-d".into(),
-        "--privileged".into(),
-        "--name".into(),
-        name.to_string(),
-        "--network".into(),
-        "host".into(),
-        "-v".into(),
-        format!("{}:/certs:ro", certs.display()),
-    ];
-    for (k, v) in bed.labels() {
-        run.push("--label".into());
-        run.push(format!("{k}={v}"));
-    }
-    run.extend([
-        "multiarch-testbed/buildkit:debian".into(),
-        "--addr".into(),
-        format!("tcp://127.0.0.1:{port}"),
-        "--tlscacert".into(),
-        "/certs/ca.pem".into(),
-        "--tlscert".into(),
-        "/certs/server-cert.pem".into(),
-        "--tlskey".into(),
-        "/certs/server-key.pem".into(),
-    ]);
-    let run: Vec<&str> = run.iter().map(String::as_str).collect();
-    bed.run("docker", &run);
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("the TLS BuildKit did not listen on {port}");
-}
-
-/// A BuildKit daemon behind TLS with client certificates (the test bed's BuildKit
-/// image), its CA's files in `certs`, and another CA's client files in `strangers`.
-struct TlsDaemon {
-    _scratch: tempfile::TempDir,
-    certs: PathBuf,
-    strangers: PathBuf,
-    port: u16,
-    /// `tcp://127.0.0.1:PORT`.
-    endpoint: String,
-}
-
-impl TlsDaemon {
-    fn start(bed: &common::TestBed) -> Self {
-        let scratch = tempfile::tempdir().unwrap();
-        let (certs, strangers) = (scratch.path().join("certs"), scratch.path().join("other"));
-        for dir in [&certs, &strangers] {
-            bed.run("scripts/build-node.sh", &["certs", dir.to_str().unwrap()]);
-        }
-        let port = common::free_port();
-        let daemon = format!("multiarch-tls-buildkit-{}", bed.run_id);
-        start_tls_buildkit(bed, &daemon, port, &certs);
-        Self {
-            _scratch: scratch,
-            certs,
-            strangers,
-            port,
-            endpoint: format!("tcp://127.0.0.1:{port}"),
-        }
-    }
-
-    /// buildx's `--driver-opt` for this daemon's CA and the client identity in `identity`.
-    fn driver_opts(&self, identity: &Path) -> String {
-        format!(
-            "cacert={},cert={},key={}",
-            self.certs.join("ca.pem").display(),
-            identity.join("cert.pem").display(),
-            identity.join("key.pem").display()
-        )
-    }
 }
 
 #[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]

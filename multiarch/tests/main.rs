@@ -16,6 +16,7 @@ mod credentials_cli;
 mod docker_alone_cli;
 mod errors_cli;
 mod faults_cli;
+mod fleet_cli;
 mod image_e2e;
 mod interrupt_cli;
 mod manifest_pull_cli;

@@ -5,7 +5,6 @@
 //! unchanged, nothing left in the first engine.
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use crate::common::{self, SecondNode, TestBed};
 
@@ -72,20 +71,11 @@ impl TwoEngines {
     /// A build of the host's binaries (`dist/`) for both platforms over `spread`.
     fn build_dist(&mut self, image: &str) -> (i32, String, String) {
         self.bed.track_image(image);
-        self.cli(&[
-            "build",
-            "--builder",
+        self.cli(&common::dist_build_args(
             "spread",
-            "-t",
             image,
-            "--platform",
             "linux/amd64,linux/arm64",
-            "--build-context",
-            "build=dist",
-            "--push",
-            "--plain",
-            ".",
-        ])
+        ))
     }
 }
 
@@ -212,36 +202,7 @@ async fn a_node_lost_mid_build_is_named_and_no_tag_moves_nor_anything_stays() {
     };
     let before = digest();
 
-    // A base image with a shell, and a build whose arm64 half takes two minutes.
-    let slow = tempfile::tempdir().unwrap();
-    for arch in ["amd64", "arm64"] {
-        std::fs::create_dir(slow.path().join(arch)).unwrap();
-        std::fs::copy(
-            common::busybox(arch),
-            slow.path().join(arch).join("busybox"),
-        )
-        .unwrap();
-    }
-    std::fs::write(
-        slow.path().join("Dockerfile.base"),
-        "FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n",
-    )
-    .unwrap();
-    let base = format!("{}/busybox:{}", nodes.registry, nodes.bed.run_id);
-    common::buildx_push(
-        &mut nodes.bed,
-        &base,
-        "linux/amd64,linux/arm64",
-        &["-f", &slow.path().join("Dockerfile.base").to_string_lossy()],
-        slow.path().to_str().unwrap(),
-    );
-    std::fs::write(
-        slow.path().join("Dockerfile"),
-        format!(
-            "FROM {base}\nARG TARGETARCH\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"[ \\\"$TARGETARCH\\\" != arm64 ] || /bin/busybox sleep 120\"]\n"
-        ),
-    )
-    .unwrap();
+    let slow = common::slow_on_arm64(&mut nodes.bed, &nodes.registry);
     // What the first engine holds before: the build must leave it so (the machine's own
     // images, a benchmark's toolchain image among them, are no concern of this test).
     let images = || {
@@ -259,47 +220,15 @@ async fn a_node_lost_mid_build_is_named_and_no_tag_moves_nor_anything_stays() {
     };
     let images_before = images();
     let state = nodes.state.path().to_str().unwrap();
-    let mut build = Command::new(env!("CARGO_BIN_EXE_multiarch"))
-        .args([
-            "build",
-            slow.path().to_str().unwrap(),
-            "--builder",
-            "spread",
-            "-t",
-            &image,
-            "--platform",
-            "linux/amd64,linux/arm64",
-            "--push",
-            "--plain",
-        ])
-        .envs(common::test_env(&[("MULTIARCH_STATE_DIR", state)]))
-        .env("NO_COLOR", "1")
-        .current_dir(common::repo_root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Stop the second node once its arm64 half has started its two-minute step.
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(build.stderr.take().unwrap()));
-    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in lines.map_while(Result::ok) {
-            if line.starts_with("[far]") && line.contains("sleep 120") {
-                let _ = seen_tx.send(());
-            }
-            all += &line;
-            all.push('\n');
-        }
-        all
-    });
-    seen_rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("the second node starts its slow step");
-    assert!(nodes.node.down(), "the second node stops");
-    let status = build.wait().unwrap();
-    let stderr = reader.join().unwrap();
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    let (code, stderr) = common::build_cut_off(
+        slow.path(),
+        "spread",
+        &image,
+        &[("MULTIARCH_STATE_DIR", state)],
+        "[far]",
+        || assert!(nodes.node.down(), "the second node stops"),
+    );
+    assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("error: the build node `far` failed building linux/arm64"),
         "the error names the node and the platform: {stderr}"

@@ -10,6 +10,13 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod ssh_host;
+mod stores;
+mod tls_buildkit;
+
+pub use ssh_host::SshHost;
+pub use stores::Stores;
+pub use tls_buildkit::TlsDaemon;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -363,17 +370,7 @@ pub fn push_dist(bed: &mut TestBed, image: &str, platforms: &str) -> (i32, Strin
     bed.track_image(image);
     let state = tempfile::tempdir().unwrap();
     multiarch_with(
-        &[
-            "build",
-            "-t",
-            image,
-            "--platform",
-            platforms,
-            "--build-context",
-            "build=dist",
-            "--push",
-            ".",
-        ],
+        &dist_build_args("default", image, platforms),
         &[("MULTIARCH_STATE_DIR", state.path().to_str().unwrap())],
     )
 }
@@ -653,6 +650,115 @@ pub fn busybox(arch: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// `build --builder BUILDER -t IMAGE --platform PLATFORMS` of the repository with the
+/// host's binaries (`--build-context build=dist`), pushed, progress plain.
+pub fn dist_build_args<'a>(builder: &'a str, image: &'a str, platforms: &'a str) -> [&'a str; 12] {
+    [
+        "build",
+        "--builder",
+        builder,
+        "-t",
+        image,
+        "--platform",
+        platforms,
+        "--build-context",
+        "build=dist",
+        "--push",
+        "--plain",
+        ".",
+    ]
+}
+
+/// A context whose build takes two minutes on linux/arm64 and a moment elsewhere: a
+/// busybox base (pushed to `registry` for amd64 and arm64) and a RUN step that sleeps
+/// on arm64 only. A test stops a node once `sleep 120` shows in its progress.
+pub fn slow_on_arm64(bed: &mut TestBed, registry: &str) -> tempfile::TempDir {
+    let slow = tempfile::tempdir().unwrap();
+    for arch in ["amd64", "arm64"] {
+        std::fs::create_dir(slow.path().join(arch)).unwrap();
+        std::fs::copy(busybox(arch), slow.path().join(arch).join("busybox")).unwrap();
+    }
+    std::fs::write(
+        slow.path().join("Dockerfile.base"),
+        "FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n",
+    )
+    .unwrap();
+    let base = format!("{registry}/busybox:{}", bed.run_id);
+    buildx_push(
+        bed,
+        &base,
+        "linux/amd64,linux/arm64",
+        &["-f", &slow.path().join("Dockerfile.base").to_string_lossy()],
+        slow.path().to_str().unwrap(),
+    );
+    std::fs::write(
+        slow.path().join("Dockerfile"),
+        format!(
+            "FROM {base}\nARG TARGETARCH\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"[ \\\"$TARGETARCH\\\" != arm64 ] || /bin/busybox sleep 120\"]\n"
+        ),
+    )
+    .unwrap();
+    slow
+}
+
+/// `multiarch build` of [`slow_on_arm64`]'s `context` for amd64 and arm64 on `builder`,
+/// pushed as `image`, with `cut_off` run once a line of its progress that starts with
+/// `node` (`[far]`) shows the slow step; returns its exit code and all of its stderr.
+pub fn build_cut_off(
+    context: &Path,
+    builder: &str,
+    image: &str,
+    env: &[(&str, &str)],
+    node: &str,
+    cut_off: impl FnOnce(),
+) -> (i32, String) {
+    use std::process::Stdio;
+    let mut build = Command::new(env!("CARGO_BIN_EXE_multiarch"))
+        .arg("build")
+        .arg(context)
+        .args([
+            "--builder",
+            builder,
+            "-t",
+            image,
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--push",
+            "--plain",
+        ])
+        .envs(test_env(env))
+        .env("NO_COLOR", "1")
+        .current_dir(repo_root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(build.stderr.take().unwrap()));
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let node = node.to_string();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in lines.map_while(Result::ok) {
+            if line.starts_with(&node) && line.contains("sleep 120") {
+                let _ = seen_tx.send(());
+            }
+            all += &line;
+            all.push('\n');
+        }
+        all
+    });
+    let seen = seen_rx.recv_timeout(Duration::from_secs(120)).is_ok();
+    if seen {
+        cut_off();
+    } else {
+        let _ = build.kill();
+    }
+    let status = build.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    assert!(seen, "the node never started its slow step: {stderr}");
+    (status.code().unwrap_or(-1), stderr)
 }
 
 /// A second engine (`scripts/build-node.sh`) for the length of a test; stopped (data and
