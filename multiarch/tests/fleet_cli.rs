@@ -4,8 +4,8 @@
 //! and a second engine over SSH. The buildx builders are nodes through `docker buildx
 //! dial-stdio`, as any driver's would be (kubernetes, cloud). One build spreads over all
 //! four into one verified index; a builder that cannot be reached, a key the SSH host no
-//! longer takes, and a builder lost in the middle of a build are each named, and the tag
-//! stays where it was.
+//! longer takes, a builder lost and an SSH connection cut in the middle of a build are
+//! each named, and the tag stays where it was.
 
 use crate::common::{self, SecondNode, SshHost, Stores, TestBed, TlsDaemon};
 
@@ -358,6 +358,36 @@ async fn a_buildx_builder_of_two_nodes_builds_each_platform_on_the_node_buildx_p
         row.contains("docker-container (2 nodes)") && row.contains("running"),
         "{listed}"
     );
+    let (code, _, stderr) = fleet.cli(&["builder", "rm", "fleet"]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ssh_connection_cut_mid_build_is_named_and_the_tag_stays() {
+    let mut fleet = Fleet::up().await;
+    fleet.create(&[
+        "here=unix:///var/run/docker.sock".into(),
+        format!("far={},platforms=linux/arm64", fleet.ssh.node()),
+    ]);
+    let image = format!("{}/fleet-cut:{}", fleet.registry, fleet.bed.run_id);
+    let (code, stdout, stderr) = fleet.build_dist(&image, "linux/amd64,linux/arm64");
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let before = Fleet::digest(&image);
+
+    let slow = common::slow_on_arm64(&mut fleet.bed, &fleet.registry);
+    let env = fleet.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, stderr) = common::build_cut_off(slow.path(), "fleet", &image, &env, "[far]", || {
+        fleet.ssh.cut_sessions()
+    });
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("error: the build node `far` failed building linux/arm64"),
+        "the error names the node and the platform: {stderr}"
+    );
+    assert!(stderr.contains("hint: the tag was not moved"), "{stderr}");
+    assert_eq!(before, Fleet::digest(&image), "the tag did not move");
     let (code, _, stderr) = fleet.cli(&["builder", "rm", "fleet"]);
     assert_eq!(code, 0, "{stderr}");
 }

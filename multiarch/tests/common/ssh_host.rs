@@ -117,6 +117,16 @@ impl SshHost {
         .unwrap();
     }
 
+    /// Ends every session the sshd is serving (its children), as a dropped network
+    /// link would; it goes on listening.
+    pub fn cut_sessions(&self) {
+        let status = Command::new("pkill")
+            .args(["-P", &self.sshd.id().to_string()])
+            .status()
+            .expect("pkill (procps)");
+        assert!(status.success(), "sshd had sessions to cut");
+    }
+
     pub fn node(&self) -> String {
         format!("ssh://root@127.0.0.1:{}", self.port)
     }
