@@ -144,11 +144,15 @@ async fn a_builder_that_is_down_old_or_asked_to_keep_the_image_is_named() {
         "{stderr}"
     );
 
+    // A kubernetes builder is built on through buildx, which says why it cannot reach
+    // the cluster (there is none here).
     let (code, _, stderr) = build("fleet", &["--push"]);
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("error: the builder `fleet` (kubernetes) cannot be used for building here")
-            && stderr.contains("hint: build on it with `docker buildx build --builder fleet`"),
+        stderr.contains(
+            "error: the builder `fleet` does not answer through `docker buildx --builder fleet dial-stdio`"
+        ) && stderr.contains("caused by: cannot determine Kubernetes namespace")
+            && stderr.contains("hint: `multiarch builder ls` shows its status"),
         "{stderr}"
     );
 
@@ -165,9 +169,8 @@ async fn a_builder_that_is_down_old_or_asked_to_keep_the_image_is_named() {
     assert!(listed.contains("inactive"), "{listed}");
     assert!(listed.contains("made by an earlier multiarch"), "{listed}");
     assert!(
-        listed.contains(
-            "listed only: the kit builds on docker-container and remote builders, not kubernetes"
-        ),
+        common::row(&listed, "fleet")
+            .contains("unreachable: cannot determine Kubernetes namespace"),
         "{listed}"
     );
 }

@@ -29,6 +29,8 @@ struct Fleet {
 impl Fleet {
     async fn up() -> Self {
         let (mut bed, registry) = common::testbed_with_registry().await;
+        // Each node builds its own platform from the host's binaries.
+        bed.run("scripts/build-dist.sh", &["arm/v7", "riscv64"]);
         let (node, certs, _) = SecondNode::with_new_certs(&bed, "mt-fleet");
         let ssh = SshHost::start(&common::ssh_host::node_socket("mt-fleet"));
         ssh.trust_host_key();

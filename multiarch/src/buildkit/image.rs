@@ -269,7 +269,25 @@ pub async fn run(
                 },
                 platforms: Vec::new(),
             };
-            crate::buildkit::spread::run(name, &[node], request, on_event).await
+            crate::buildkit::spread::run(name, &[node], request, on_event)
+                .await
+                .map_err(|e| match e {
+                    // Said of the builder, not of a node the user never named.
+                    Error::Build(BuildError::NodeUnreachable { source, .. }) => {
+                        Error::Build(BuildError::BuilderDown {
+                            name: name.clone(),
+                            address: format!("`docker buildx --builder {name} dial-stdio`"),
+                            source,
+                        })
+                    }
+                    Error::Build(BuildError::NodeFailed { reason, .. }) => {
+                        Error::Build(BuildError::BuildFailed {
+                            image: request.tag.whole(),
+                            reason,
+                        })
+                    }
+                    other => other,
+                })
         }
         Builder::Legacy { name } => Err(Error::Build(BuildError::BuilderUnusable {
             name: name.clone(),

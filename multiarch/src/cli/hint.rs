@@ -136,6 +136,9 @@ fn for_build(error: &BuildError) -> Option<String> {
         }
         BuildError::BuildFailed { .. } => "the step's own output is above; fix it, then build again (finished steps come from the cache)".into(),
         BuildError::NeedsPush(_) => "or build with a `--driver docker` builder, which keeps the image in the engine".into(),
+        BuildError::BuilderDown { name, address, .. } if address.starts_with("`docker buildx") => format!(
+            "`multiarch builder ls` shows its status; `docker buildx inspect --bootstrap {name}` starts it and says what stops buildx reaching it"
+        ),
         BuildError::BuilderDown { name, .. } => format!(
             "`multiarch builder ls` shows its status; a docker-container builder starts again with `docker buildx inspect --bootstrap {name}` (or `multiarch builder rm {name}` and create it again), a remote one needs its BuildKit daemon answering at that address"
         ),
