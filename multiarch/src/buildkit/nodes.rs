@@ -241,10 +241,20 @@ pub fn list(platforms: &[Platform]) -> String {
 
 /// A node that answered.
 pub enum Reached {
-    /// Its engine.
-    Engine(Docker),
-    /// A buildx builder, and what its BuildKit said of itself.
-    Buildx(crate::buildkit::DaemonInfo),
+    /// An engine.
+    Engine {
+        /// Connected.
+        docker: Docker,
+        /// Where it is.
+        engine: EngineEndpoint,
+    },
+    /// A buildx builder.
+    Buildx {
+        /// Its name in buildx's store.
+        builder: String,
+        /// What its BuildKit said of itself.
+        info: crate::buildkit::DaemonInfo,
+    },
 }
 
 /// Reaches a node: its engine, or its builder's BuildKit through buildx.
@@ -262,11 +272,17 @@ pub async fn connect(node: &Node) -> Result<Reached> {
     match &node.endpoint {
         NodeEndpoint::Buildx { buildx } => crate::buildkit::buildx_node::describe(buildx)
             .await
-            .map(Reached::Buildx)
+            .map(|info| Reached::Buildx {
+                builder: buildx.clone(),
+                info,
+            })
             .map_err(|why| unreachable(why.into())),
         NodeEndpoint::Engine(engine) => endpoint::connect(engine)
             .await
-            .map(Reached::Engine)
+            .map(|docker| Reached::Engine {
+                docker,
+                engine: engine.clone(),
+            })
             .map_err(|e| {
                 // ssh's refusal stays whole: its kind chooses the fix.
                 unreachable(match e {
@@ -291,19 +307,16 @@ async fn workers_info(engine: &EngineEndpoint) -> Option<crate::buildkit::contro
 /// platforms pinned on its nodes, its BuildKit's own, and the rest its workers report.
 pub async fn serves(node: &Node, reached: &Reached) -> Serves {
     let mut declared = node.platforms.clone();
-    let (native, emulated) = match (reached, &node.endpoint) {
-        (Reached::Buildx(info), NodeEndpoint::Buildx { buildx }) => {
-            for pinned in crate::buildkit::buildx_node::pinned(buildx) {
+    let (native, emulated) = match reached {
+        Reached::Buildx { builder, info } => {
+            for pinned in crate::buildkit::buildx_node::pinned(builder) {
                 if !declared.contains(&pinned) {
                     declared.push(pinned);
                 }
             }
             crate::buildkit::buildx_node::split_native(info)
         }
-        (Reached::Engine(docker), NodeEndpoint::Engine(engine)) => {
-            engine_serves(engine, docker).await
-        }
-        _ => (Vec::new(), Vec::new()),
+        Reached::Engine { docker, engine } => engine_serves(engine, docker).await,
     };
     Serves {
         declared,

@@ -22,8 +22,9 @@ use multiarch_platform::Platform;
 use crate::buildkit::BuildError;
 use crate::buildkit::builder::Driver;
 use crate::buildkit::image::{self, BuildEvent, BuildRequest, NamedContexts};
-use crate::buildkit::nodes::{self, Node, NodeEndpoint};
+use crate::buildkit::nodes::{self, Node};
 use crate::buildkit::{context, control};
+use crate::engine::endpoint::EngineEndpoint;
 use crate::engine::session_id;
 use crate::error::{Error, Result};
 use crate::oci::layout::Layout;
@@ -77,7 +78,7 @@ pub async fn run(
     let registry = Registry::for_reference(&request.tag, &request.insecure);
     // A builder's BuildKit reads named contexts from the registry the build pushes to.
     let builds_on_buildx = connected.iter().enumerate().any(|(i, (_, reached, _))| {
-        matches!(reached, nodes::Reached::Buildx(_)) && plan.iter().any(|(_, n, _)| *n == i)
+        matches!(reached, nodes::Reached::Buildx { .. }) && plan.iter().any(|(_, n, _)| *n == i)
     });
     let pushed_contexts = if builds_on_buildx {
         NamedContexts::push(request).await?
@@ -150,8 +151,12 @@ impl NodeBuild<'_> {
         on_event: &(impl Fn(BuildEvent) + Sync),
     ) -> Result<Vec<Descriptor>> {
         let result = match self.reached {
-            nodes::Reached::Engine(docker) => self.run_on_engine(docker, tar, on_event).await,
-            nodes::Reached::Buildx(_) => self.run_on_buildx(tar, on_event).await,
+            nodes::Reached::Engine { docker, engine } => {
+                self.run_on_engine(docker, engine, tar, on_event).await
+            }
+            nodes::Reached::Buildx { builder, .. } => {
+                self.run_on_buildx(builder, tar, on_event).await
+            }
         };
         result.map_err(|reason| {
             Error::Build(BuildError::NodeFailed {
@@ -165,12 +170,10 @@ impl NodeBuild<'_> {
     /// On a buildx builder: each platform solved on the node buildx picks for it.
     async fn run_on_buildx(
         &self,
+        builder: &str,
         tar: bytes::Bytes,
         on_event: &(impl Fn(BuildEvent) + Sync),
     ) -> std::result::Result<Vec<Descriptor>, String> {
-        let NodeEndpoint::Buildx { buildx } = &self.node.endpoint else {
-            return Err("it is not a buildx builder".into());
-        };
         let prefix = format!("[{}] ", self.node.name);
         let layouts = futures_util::future::try_join_all(self.platforms.iter().map(|platform| {
             let options = image::frontend_options(
@@ -182,7 +185,7 @@ impl NodeBuild<'_> {
             );
             let prefix = &prefix;
             crate::buildkit::buildx_node::build_platform(
-                buildx,
+                builder,
                 platform,
                 options,
                 tar.clone(),
@@ -206,13 +209,16 @@ impl NodeBuild<'_> {
     async fn run_on_engine(
         &self,
         docker: &Docker,
+        engine: &EngineEndpoint,
         tar: bytes::Bytes,
         on_event: &(impl Fn(BuildEvent) + Sync),
     ) -> std::result::Result<Vec<Descriptor>, String> {
         let named = NamedContexts::import(docker, &self.request.build_contexts)
             .await
             .map_err(|e| crate::error::root_cause(&e))?;
-        let result = self.build_and_push(docker, tar, &named, on_event).await;
+        let result = self
+            .build_and_push(docker, engine, tar, &named, on_event)
+            .await;
         named.remove(docker).await;
         let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
             .force(true)
@@ -238,6 +244,7 @@ impl NodeBuild<'_> {
     async fn build_and_push(
         &self,
         docker: &Docker,
+        engine: &EngineEndpoint,
         tar: bytes::Bytes,
         named: &NamedContexts,
         on_event: &(impl Fn(BuildEvent) + Sync),
@@ -245,12 +252,9 @@ impl NodeBuild<'_> {
         let options =
             image::frontend_options(self.request, &self.platforms, self.dockerfile, named, false);
         let build_ref = BuildRef::random();
-        let channel = match &self.node.endpoint {
-            NodeEndpoint::Engine(engine) => match engine.transport() {
-                Ok(transport) => control::engine_channel(&transport).await.ok(),
-                Err(_) => None,
-            },
-            NodeEndpoint::Buildx { .. } => None,
+        let channel = match engine.transport() {
+            Ok(transport) => control::engine_channel(&transport).await.ok(),
+            Err(_) => None,
         };
         let temporary = self.temporary();
         let solve = Moby::new(docker).docker_build(

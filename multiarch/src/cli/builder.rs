@@ -455,8 +455,8 @@ async fn describe_node(node: &Node) -> NodeRow {
         Ok(reached) => (
             "running".to_string(),
             match &reached {
-                nodes::Reached::Engine(docker) => engine_version(docker).await,
-                nodes::Reached::Buildx(info) => info.version.clone(),
+                nodes::Reached::Engine { docker, .. } => engine_version(docker).await,
+                nodes::Reached::Buildx { info, .. } => info.version.clone(),
             },
             nodes::serves(node, &reached).await,
         ),
