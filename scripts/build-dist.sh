@@ -17,6 +17,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CROSS_SYSROOT=${MULTIARCH_CROSS_SYSROOT:-/opt/multiarch-testbed/rust-sysroot}
+# Outside the clone where it can be (scripts/cache-target.sh), so a fresh clone reuses
+# the compiled dependencies; `dist/` itself stays in the checkout.
+TARGET=$(scripts/cache-target.sh)
 BUILD_STD_CACHE=${MULTIARCH_CACHE:-/var/cache/multiarch}/build-std
 STATIC='-C target-feature=+crt-static'
 archs=("$@")
@@ -48,20 +51,20 @@ build() {
   linker_var="CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER"
   echo "==> building arch-server for linux/$platform ($triple)" >&2
   if [ "$platform" = amd64 ] && [ "$(uname -m)" = x86_64 ]; then
-    RUSTFLAGS="$STATIC" CARGO_TARGET_DIR=target/dist \
+    RUSTFLAGS="$STATIC" CARGO_TARGET_DIR=$TARGET/dist \
       cargo build --release --locked -q -p arch-server --target "$triple"
-    out=target/dist/$triple/release/arch-server
+    out=$TARGET/dist/$triple/release/arch-server
   elif rustup_has "$triple"; then
-    env "$linker_var=${gcc:-${triple%%-*}-linux-gnu}-gcc" RUSTFLAGS="$STATIC" CARGO_TARGET_DIR=target/dist \
+    env "$linker_var=${gcc:-${triple%%-*}-linux-gnu}-gcc" RUSTFLAGS="$STATIC" CARGO_TARGET_DIR=$TARGET/dist \
       cargo build --release --locked -q -p arch-server --target "$triple"
-    out=target/dist/$triple/release/arch-server
+    out=$TARGET/dist/$triple/release/arch-server
   elif [ -z "$gcc" ] && [ -d "$CROSS_SYSROOT/lib/rustlib/$triple" ]; then
     # Debian's rustc gets a target dir of its own, so the two compilers never
     # rebuild each other's artifacts.
     env RUSTC=/usr/bin/rustc "$linker_var=${triple%%-*}-linux-gnu-gcc" \
-      RUSTFLAGS="--sysroot=$CROSS_SYSROOT $STATIC" CARGO_TARGET_DIR=target/dist-debian-rustc \
+      RUSTFLAGS="--sysroot=$CROSS_SYSROOT $STATIC" CARGO_TARGET_DIR=$TARGET/dist-debian-rustc \
       cargo build --release --locked -q -p arch-server --target "$triple"
-    out=target/dist-debian-rustc/$triple/release/arch-server
+    out=$TARGET/dist-debian-rustc/$triple/release/arch-server
   elif [ -n "$gcc" ] && command -v "$gcc-gcc" >/dev/null && [ -d /usr/lib/rustlib/src/rust/library/std ]; then
     local dir
     dir=$BUILD_STD_CACHE/$(/usr/bin/rustc --version | cut -d' ' -f2)/$triple

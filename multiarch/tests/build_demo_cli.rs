@@ -1,9 +1,9 @@
 //! `multiarch builder`, `build` and `demo` on the real test bed (issue #5).
 
 use crate::common;
+use crate::common::engine_test;
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn builders_build_and_the_demo_run_end_to_end() {
     let mut bed = common::testbed().await;
     let state = tempfile::tempdir().unwrap();
@@ -72,7 +72,7 @@ async fn builders_build_and_the_demo_run_end_to_end() {
     );
 
     // A registry the builder would reach over HTTPS though it answers HTTP: refused first.
-    let registry = bed.start_registry().await;
+    let registry = common::shared_registry().await;
 
     // doctor, on the test bed with that registry: nothing to fix, and it names how each
     // of the seven platforms runs here.
@@ -118,7 +118,7 @@ async fn builders_build_and_the_demo_run_end_to_end() {
         "the lines to add: {stderr}"
     );
     // The host-built binaries, for every build below (checked before anything runs).
-    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
+    common::dist(&["amd64", "arm64"]).await;
     let (code, _, stderr) = run(&[
         "build",
         "-t",
@@ -203,7 +203,10 @@ async fn builders_build_and_the_demo_run_end_to_end() {
         stderr.contains(
             "builder create (a buildx builder: a BuildKit container configured by buildkitd.toml)"
         ) && stderr.contains("(docker-container driver")
-            && stderr.contains("container buildx_buildkit_multiarch-builder0"),
+            && stderr.contains(&format!(
+                "container buildx_buildkit_{}0",
+                common::demo_builder(&bed)
+            )),
         "{stderr}"
     );
     bed.assert_no_containers("label=io.github.multiarch.purpose=demo", &stdout);

@@ -7,6 +7,7 @@
 //! Every test has a buildx store of its own (`BUILDX_CONFIG`), so the user's stays as it
 //! was, and the real buildx of the test bed reads it.
 
+use crate::common::engine_test;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -133,7 +134,7 @@ fn kit_build(stores: &Stores, builder: &str, tag: &str, context: &Path, extra: &
 /// this test's own, and a kit builder named `<prefix>-<run>` in them.
 async fn kit_builder(prefix: &str) -> (TestBed, String, Stores, String) {
     let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
+    let registry = common::shared_registry().await;
     let stores = Stores::new();
     let name = format!("{prefix}-{}", bed.run_id);
     stores.create(&mut bed, &name);
@@ -147,8 +148,7 @@ fn attestation_rows(inspected: &str) -> usize {
         .count()
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_kit_builder_is_one_buildx_lists_uses_and_removes() {
     let (bed, registry, stores, name) = kit_builder("kit").await;
 
@@ -189,11 +189,10 @@ async fn a_kit_builder_is_one_buildx_lists_uses_and_removes() {
     assert!(!listed.contains(&name), "{listed}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_builder_buildx_made_is_the_kits_too() {
     let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
+    let registry = common::shared_registry().await;
     let stores = Stores::new();
     let name = format!("bx-{}", bed.run_id);
     bed.track_builder(&name);
@@ -248,8 +247,7 @@ async fn a_builder_buildx_made_is_the_kits_too() {
     assert!(stores.entries().is_empty(), "{:?}", stores.entries());
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn buildx_recreates_a_kit_builder_from_its_entry() {
     let (bed, registry, stores, name) = kit_builder("again").await;
     let container = format!("buildx_buildkit_{name}0");
@@ -278,8 +276,7 @@ async fn buildx_recreates_a_kit_builder_from_its_entry() {
     assert_eq!(code, 0, "{stderr}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_bad_config_or_name_is_refused_before_anything_is_written() {
     let mut bed = common::testbed().await;
     let stores = Stores::new();
@@ -320,8 +317,7 @@ async fn a_bad_config_or_name_is_refused_before_anything_is_written() {
     stores.buildx_ls_works("refused creates");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn ctrl_c_mid_create_leaves_no_container_and_buildx_ls_working() {
     let mut bed = common::testbed().await;
     let stores = Stores::new();
@@ -351,11 +347,10 @@ async fn ctrl_c_mid_create_leaves_no_container_and_buildx_ls_working() {
     stores.buildx_ls_works("Ctrl-C mid-create");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn no_tcp_path_leads_to_buildkit_and_other_users_cannot_build() {
     let (bed, registry, stores, name) = kit_builder("closed").await;
-    assert_no_buildkit_listener("after create");
+    assert_no_buildkit_listener(&name, "after create");
 
     // During a build too: the bridge handed to bollard is a unix socket.
     let context = tempfile::tempdir().unwrap();
@@ -391,7 +386,7 @@ async fn no_tcp_path_leads_to_buildkit_and_other_users_cannot_build() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert_no_buildkit_listener("during a build");
+    assert_no_buildkit_listener(&name, "during a build");
     assert!(child.wait().unwrap().success());
 
     // A user who may not use the engine may not use the builder through the kit.
@@ -417,15 +412,28 @@ async fn no_tcp_path_leads_to_buildkit_and_other_users_cannot_build() {
     assert_eq!(code, 0, "{stderr}");
 }
 
-/// No listening TCP socket on this machine belongs to BuildKit (the builder's container
-/// is on the host network, so its sockets would be the host's).
-fn assert_no_buildkit_listener(when: &str) {
+/// No listening TCP socket on this machine belongs to the builder's BuildKit (its
+/// container is on the host network, so its sockets would be the host's). Other tests'
+/// daemons, a BuildKit behind TLS among them, are not this builder's.
+fn assert_no_buildkit_listener(builder: &str, when: &str) {
+    let container = format!("buildx_buildkit_{builder}0");
+    let top = Command::new("docker")
+        .args(["top", &container, "-eo", "pid"])
+        .output()
+        .unwrap();
+    assert!(top.status.success(), "docker top {container}: {top:?}");
+    let pids: Vec<String> = String::from_utf8_lossy(&top.stdout)
+        .lines()
+        .skip(1)
+        .map(|pid| format!("pid={},", pid.trim()))
+        .collect();
+    assert!(!pids.is_empty(), "the builder's container runs BuildKit");
     let output = Command::new("ss").args(["-ltnpH"]).output().unwrap();
     let listening = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success());
     let buildkit: Vec<&str> = listening
         .lines()
-        .filter(|l| l.contains("buildkitd") || l.contains("buildctl"))
+        .filter(|l| pids.iter().any(|pid| l.contains(pid.as_str())))
         .collect();
     assert!(
         buildkit.is_empty(),
@@ -433,8 +441,7 @@ fn assert_no_buildkit_listener(when: &str) {
     );
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn provenance_min_max_and_false_are_in_the_pushed_index() {
     let (bed, registry, stores, name) = kit_builder("attest").await;
     let context = small_context();
@@ -490,8 +497,7 @@ async fn provenance_min_max_and_false_are_in_the_pushed_index() {
     assert_eq!(code, 0, "{stderr}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_kit_builder_works_with_a_newer_buildx_too() {
     // Debian 14's buildx (0.29 as this is written), which `scripts/testbed.sh up` unpacks.
     let newer = std::env::var_os("MULTIARCH_BUILDX_NEW_DIR")
@@ -525,11 +531,10 @@ async fn a_kit_builder_works_with_a_newer_buildx_too() {
     assert!(stores.entries().is_empty(), "{:?}", stores.entries());
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn create_use_makes_it_the_builder_of_both_tools() {
     let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
+    let registry = common::shared_registry().await;
     let stores = Stores::new();
     let name = format!("used-{}", bed.run_id);
     let said = stores.create_with(&mut bed, &name, &["--use"]);
@@ -573,11 +578,10 @@ async fn create_use_makes_it_the_builder_of_both_tools() {
     assert_eq!(code, 0, "{stderr}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_remote_builder_buildx_registered_is_listed_and_built_on() {
-    let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
+    let bed = common::testbed().await;
+    let registry = common::shared_registry().await;
     let stores = Stores::new();
     // A BuildKit daemon of its own, its socket in a folder of this test (0700, root's),
     // registered as buildx registers an existing daemon.
@@ -643,11 +647,10 @@ async fn a_remote_builder_buildx_registered_is_listed_and_built_on() {
     );
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_remote_builder_behind_tls_is_built_on_with_its_certificate_and_refused_without() {
-    let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
+    let bed = common::testbed().await;
+    let registry = common::shared_registry().await;
     let stores = Stores::new();
     let tls = TlsDaemon::start(&bed);
     let (certs, strangers, port, endpoint) = (&tls.certs, &tls.strangers, tls.port, &tls.endpoint);
@@ -710,11 +713,10 @@ async fn a_remote_builder_behind_tls_is_built_on_with_its_certificate_and_refuse
     }
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_remote_builder_the_kit_registers_is_written_as_buildx_writes_it_and_built_on() {
-    let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
+    let bed = common::testbed().await;
+    let registry = common::shared_registry().await;
     let stores = Stores::new();
     let tls = TlsDaemon::start(&bed);
     let (certs, strangers, port, endpoint) = (&tls.certs, &tls.strangers, tls.port, &tls.endpoint);

@@ -4,6 +4,7 @@
 //! itself, to a registry only where the config lets it speak plain HTTP. How it lives
 //! beside `docker buildx` (issue #23) is `buildx_builders_cli.rs`.
 
+use crate::common::engine_test;
 use std::path::Path;
 
 use crate::common::{self, TestBed};
@@ -145,8 +146,7 @@ impl Kit {
     }
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_config_that_does_not_cover_the_registry_is_refused_before_anything_is_created() {
     let kit = Kit::new().await;
     let empty = kit.state.path().join("empty.toml");
@@ -174,8 +174,7 @@ async fn a_config_that_does_not_cover_the_registry_is_refused_before_anything_is
         .assert_no_containers(&format!("name=buildx_buildkit_{}0", kit.name), &stderr);
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_container_builder_offers_every_platform_its_qemu_runs() {
     let kit = Kit::new().await.with_builder();
     let (code, stdout, stderr) = kit.run(&["builder", "ls"]);
@@ -205,8 +204,7 @@ async fn a_container_builder_offers_every_platform_its_qemu_runs() {
     assert!(!row.contains("  -  "), "its BuildKit version: {row}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_program_that_is_no_server_is_verified_with_exec_as_a_shell_would_split_it() {
     let kit = Kit::new().await.with_builder();
     kit.push_busybox_base();
@@ -244,8 +242,7 @@ async fn a_program_that_is_no_server_is_verified_with_exec_as_a_shell_would_spli
     );
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn run_steps_run_on_each_platform_and_what_buildkit_pushed_verifies() {
     let kit = Kit::new().await.with_builder();
     let base = kit.push_busybox_base();
@@ -274,8 +271,7 @@ async fn run_steps_run_on_each_platform_and_what_buildkit_pushed_verifies() {
     assert!(stdout.contains("linux/arm64  PASS"), "{stdout}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn labels_and_a_registry_cache_work_and_load_is_refused_by_name() {
     let mut kit = Kit::new().await.with_builder();
     let base = kit.push_busybox_base();
@@ -343,8 +339,7 @@ async fn labels_and_a_registry_cache_work_and_load_is_refused_by_name() {
     );
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn ctrl_c_in_a_container_build_with_a_named_context_leaves_nothing() {
     let kit = Kit::new().await.with_builder();
     let heavy = tempfile::tempdir().unwrap();
@@ -390,8 +385,7 @@ async fn ctrl_c_in_a_container_build_with_a_named_context_leaves_nothing() {
     assert_ne!(code, 0, "an interrupted build pushed `{interrupted}`");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn rm_keep_state_keeps_the_cache_volume_and_rm_removes_it_as_buildx_rm_does() {
     let kit = Kit::new().await.with_builder();
     let volume = format!("buildx_buildkit_{}0_state", kit.name);

@@ -6,6 +6,7 @@
 //! the target tag alone. Tools we did not write read the results back, and the engine
 //! pulls each platform from the secure registry.
 
+use crate::common::engine_test;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -49,8 +50,7 @@ fn registry_container(bed: &common::TestBed, mounts: &[(&Path, &str)], env: &[&s
     format!("127.0.0.1:{}", port.trim().rsplit(':').next().unwrap())
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn copies_are_whole_or_clean_subsets_and_failures_move_no_tag() {
     let (mut bed, plain) = common::testbed_with_registry().await;
     // The source: two platforms with 48 MiB of random bytes each, and attestations.
@@ -253,8 +253,7 @@ async fn copies_are_whole_or_clean_subsets_and_failures_move_no_tag() {
 /// Issue #26: `copy --single` writes one platform's image manifest alone under the tag,
 /// as AWS Lambda and other single-manifest consumers take it; skopeo reads it back as an
 /// image, and verify proves it.
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_single_platform_copy_is_an_image_not_an_index() {
     let (mut bed, registry) = common::testbed_with_registry().await;
     let source = format!("{registry}/single:{}", bed.run_id);

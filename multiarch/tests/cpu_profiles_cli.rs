@@ -5,6 +5,7 @@
 //! only running them on the right core tells. amd64 is this host's own platform, so it is
 //! run under QEMU inside its container.
 
+use crate::common::engine_test;
 use crate::common::{self, TestBed};
 
 const AVX2_AT_START: &str = r#"#include <stdio.h>
@@ -81,11 +82,10 @@ fn verify_on(image: &str, platform: &str, cpu: &str) -> (i32, String, String) {
     ])
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn the_hosts_own_platform_is_proven_on_the_cpu_asked_for() {
     let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
+    let registry = common::shared_registry().await;
     let image = push_newer_cpu_image(&mut bed, &registry);
 
     // Without --cpu the host's own CPU runs it: it has AVX2, so nothing is proven.
@@ -157,11 +157,10 @@ async fn the_hosts_own_platform_is_proven_on_the_cpu_asked_for() {
     bed.assert_no_containers("label=io.github.multiarch.session", "after verify --cpu");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn arm64_code_for_a_newer_core_fails_on_a_pi_4_and_passes_on_graviton_2() {
     let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
+    let registry = common::shared_registry().await;
     let image = push_newer_cpu_image(&mut bed, &registry);
 
     let (code, stdout, stderr) = verify_on(&image, "linux/arm64", "linux/arm64=pi-4");

@@ -4,6 +4,7 @@
 //! trace level throughout, and neither secret may appear in anything it prints.
 
 use crate::common;
+use crate::common::engine_test;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -97,11 +98,10 @@ async fn credentials_never_appear_in_output_even_at_trace_level() {
 /// `-t app:1`, a registry named `app`). The parsed reference now carries them to the
 /// engine's push; a real registry that requires a password refuses the push without
 /// them, with a clear error, and takes it with them.
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_build_pushes_with_the_credentials_of_its_reference() {
     let mut bed = common::testbed().await;
-    bed.run("scripts/build-dist.sh", &["amd64"]);
+    common::dist(&["amd64"]).await;
     // Debian's registry with htpasswd auth: bcrypt of PASSWORD, made once for this test.
     const PASSWORD: &str = "pw-Workshop-7";
     const HTPASSWD: &str =

@@ -4,6 +4,7 @@
 //! in `tests/bad-input/corpus.toml` (bad_input.rs).
 
 use crate::common;
+use crate::common::engine_test;
 
 #[test]
 fn a_registry_that_does_not_answer_is_named() {
@@ -37,11 +38,10 @@ fn an_engine_that_does_not_answer_is_named() {
     assert!(!stderr.contains("panicked"));
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn plain_http_where_https_was_expected_says_which_setting_to_change() {
-    let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
+    let _bed = common::testbed().await;
+    let registry = common::shared_registry().await;
     let port = registry.rsplit_once(':').unwrap().1.to_string();
     // 0.0.0.0 reaches this machine but is not a name Docker treats as local.
     let remote_looking = format!("0.0.0.0:{port}");
@@ -66,8 +66,7 @@ async fn plain_http_where_https_was_expected_says_which_setting_to_change() {
     );
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_builder_that_is_down_old_or_asked_to_keep_the_image_is_named() {
     let mut bed = common::testbed().await;
     // Builders as buildx writes them: a remote BuildKit on a port where nothing listens,

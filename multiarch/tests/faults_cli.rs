@@ -2,6 +2,7 @@
 //! and the registry restarted between a push and a pull.
 
 use crate::common;
+use crate::common::engine_test;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -16,8 +17,8 @@ fn registry(file: &Path, args: &[&str]) -> (i32, String, String) {
 
 /// The host-built binaries, and a registry of this run started from its own compose file
 /// (a fixed port, so that it comes back where it was). Returns the port and the file.
-fn registry_of_this_run(bed: &common::TestBed) -> (u16, tempfile::NamedTempFile) {
-    bed.run("scripts/build-dist.sh", &["amd64", "arm64"]);
+async fn registry_of_this_run(bed: &common::TestBed) -> (u16, tempfile::NamedTempFile) {
+    common::dist(&["amd64", "arm64"]).await;
     let port = common::free_port();
     let file = common::registry_file(bed, port);
     let (code, _, stderr) = registry(file.path(), &["up"]);
@@ -25,11 +26,10 @@ fn registry_of_this_run(bed: &common::TestBed) -> (u16, tempfile::NamedTempFile)
     (port, file)
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_push_cut_by_a_dying_registry_fails_clearly_and_the_same_command_then_completes() {
     let mut bed = common::testbed().await;
-    let (port, file) = registry_of_this_run(&bed);
+    let (port, file) = registry_of_this_run(&bed).await;
     let container = format!("multiarch-registry-test-{}", bed.run_id);
     let context = tempfile::tempdir().unwrap();
     common::heavy_context(context.path(), 64);
@@ -107,11 +107,10 @@ async fn a_push_cut_by_a_dying_registry_fails_clearly_and_the_same_command_then_
     assert_eq!(code, 0, "{stdout}\n{stderr}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_registry_restarted_between_push_and_pull_still_serves_the_image() {
     let mut bed = common::testbed().await;
-    let (port, file) = registry_of_this_run(&bed);
+    let (port, file) = registry_of_this_run(&bed).await;
     let image = format!("localhost:{port}/restarted:{}", bed.run_id);
     common::build_and_push(&mut bed, "dist", &image, "linux/amd64,linux/arm64");
 

@@ -7,7 +7,8 @@
 //! longer takes, a builder lost and an SSH connection cut in the middle of a build are
 //! each named, and the tag stays where it was.
 
-use crate::common::{self, SecondNode, SshHost, Stores, TestBed, TlsDaemon};
+use crate::common::engine_test;
+use crate::common::{self, SecondNode, SshHost, Stores, TestBed, TlsDaemon, Turn};
 
 /// The four kinds of node. Fields drop in order: the sshd and the second engine go
 /// before the test bed hands the next test its turn (it also removes the BuildKit
@@ -28,9 +29,11 @@ struct Fleet {
 
 impl Fleet {
     async fn up() -> Self {
-        let (mut bed, registry) = common::testbed_with_registry().await;
+        let mut bed = common::testbed_taking(Turn::SecondEngines).await;
+        common::dist(&["amd64", "arm64"]).await;
+        let registry = common::shared_registry().await;
         // Each node builds its own platform from the host's binaries.
-        bed.run("scripts/build-dist.sh", &["arm/v7", "riscv64"]);
+        common::dist(&["arm/v7", "riscv64"]).await;
         let (node, certs, _) = SecondNode::with_new_certs(&bed, "mt-fleet");
         let ssh = SshHost::start(&common::ssh_host::node_socket("mt-fleet"));
         ssh.trust_host_key();
@@ -123,8 +126,7 @@ impl Fleet {
     }
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn one_build_spreads_over_an_engine_two_buildx_builders_and_an_ssh_engine() {
     let mut fleet = Fleet::up().await;
     fleet.create(&[
@@ -240,8 +242,7 @@ async fn one_build_spreads_over_an_engine_two_buildx_builders_and_an_ssh_engine(
     );
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_buildx_builder_lost_mid_build_is_named_and_the_tag_stays() {
     let mut fleet = Fleet::up().await;
     fleet.create(&[
@@ -271,8 +272,7 @@ async fn a_buildx_builder_lost_mid_build_is_named_and_the_tag_stays() {
     assert_eq!(code, 0, "{stderr}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_buildx_builder_of_two_nodes_builds_each_platform_on_the_node_buildx_picks() {
     let mut fleet = Fleet::up().await;
     // One buildx builder, two BuildKit containers, each pinned to a platform, as a
@@ -364,8 +364,7 @@ async fn a_buildx_builder_of_two_nodes_builds_each_platform_on_the_node_buildx_p
     assert_eq!(code, 0, "{stderr}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn an_ssh_connection_cut_mid_build_is_named_and_the_tag_stays() {
     let mut fleet = Fleet::up().await;
     fleet.create(&[

@@ -4,6 +4,7 @@
 //! per platform (arm64 under QEMU), and stopped by its own SIGTERM handler.
 
 use crate::common;
+use crate::common::engine_test;
 
 use std::time::Duration;
 
@@ -12,8 +13,7 @@ use multiarch::engine;
 use multiarch::oci::index::{EntryKind, Manifest, entries};
 use multiarch::registry::{Registry, parse_reference};
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn the_two_platform_image_runs_and_answers_its_own_architecture() {
     let (mut bed, registry) = common::testbed_with_registry().await;
 

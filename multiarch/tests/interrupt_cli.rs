@@ -2,6 +2,7 @@
 //! the kit's label is left, and the exit code says it was interrupted.
 
 use crate::common;
+use crate::common::engine_test;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -60,8 +61,7 @@ fn signal(
     (status.code(), seen)
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn ctrl_c_leaves_no_container_behind() {
     let (mut bed, registry) = common::testbed_with_registry().await;
     let image = format!("{registry}/interrupted:{}", bed.run_id);
@@ -84,7 +84,8 @@ async fn ctrl_c_leaves_no_container_behind() {
     let port = common::free_port();
     let file = common::registry_file(&bed, port);
     // The demo's builder: a BuildKit container when the test bed has the image.
-    bed.track_builder("multiarch-builder");
+    let builder = common::demo_builder(&bed);
+    bed.track_builder(&builder);
     bed.track_image(&format!("localhost:{port}/arch-server:demo"));
     let (code, stderr) = interrupt(
         &[
@@ -93,6 +94,8 @@ async fn ctrl_c_leaves_no_container_behind() {
             file.path().to_str().unwrap(),
             "--binaries",
             "dist",
+            "--builder",
+            &builder,
         ],
         &[("MULTIARCH_STATE_DIR", &state_dir)],
         "==> [6/8]",
@@ -106,8 +109,7 @@ async fn ctrl_c_leaves_no_container_behind() {
     );
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn ctrl_c_during_build_and_pull_stops_cleanly() {
     let (mut bed, registry) = common::testbed_with_registry().await;
     let context = tempfile::tempdir().unwrap();
@@ -173,9 +175,18 @@ fn build_stopped_by(
     );
     assert_eq!(code, Some(expected), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
+    // The kit labels its context images with the test's run (MULTIARCH_LABELS).
+    let own = format!("label={}={}", common::RUN_LABEL, bed.run_id);
     let left = bed.run(
         "docker",
-        &["images", "-q", "localhost:1/multiarch-context/*"],
+        &[
+            "images",
+            "-q",
+            "--filter",
+            &own,
+            "--filter",
+            "reference=localhost:1/multiarch-context/*",
+        ],
     );
     assert!(
         left.trim().is_empty(),
@@ -185,8 +196,7 @@ fn build_stopped_by(
     assert_ne!(code, 0, "an interrupted build pushed `{image}`");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_terminated_build_cleans_up_as_ctrl_c_does() {
     let (mut bed, registry) = common::testbed_with_registry().await;
     let context = tempfile::tempdir().unwrap();

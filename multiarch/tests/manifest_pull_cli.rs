@@ -2,11 +2,15 @@
 //! the flow of the Go proxy and Drone demos, against the real engine and registry.
 
 use crate::common;
+use crate::common::engine_test;
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn per_arch_tags_become_one_verified_index() {
-    let (mut bed, registry) = common::testbed_with_registry().await;
+    // A registry of its own: it lists a repository's tags, which it names as the Drone
+    // demo does, not for its run.
+    let mut bed = common::testbed().await;
+    common::dist(&["amd64", "arm64"]).await;
+    let registry = bed.start_registry().await;
 
     // One single-platform image per architecture, tagged like the Drone demo does.
     let mut sources = Vec::new();

@@ -3,11 +3,12 @@
 //! makes, holding `library/busybox`. A second engine started with the mirror as its
 //! `registry-mirrors` pulls `busybox` through it, and again once the upstream is gone.
 
+use crate::common::engine_test;
 use std::path::Path;
 use std::process::Command;
 
 use crate::common;
-use crate::common::SecondNode;
+use crate::common::{SecondNode, Turn};
 
 const USER: &str = "room";
 const PASSWORD: &str = "pull-through-secret";
@@ -93,10 +94,9 @@ fn on_node(port: u16, certs: &Path, args: &[&str]) -> (bool, String) {
     (output.status.success(), text)
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_mirror_serves_a_room_and_keeps_serving_when_the_upstream_is_gone() {
-    let mut bed = common::testbed().await;
+    let mut bed = common::testbed_taking(Turn::SecondEngines).await;
     let scratch = tempfile::tempdir().unwrap();
     let certs = scratch.path().join("certs");
     let gateway = bridge_gateway(&bed);

@@ -4,9 +4,10 @@
 //! the second node is stopped in the middle of a build: a clear error naming it, the tag
 //! unchanged, nothing left in the first engine.
 
+use crate::common::engine_test;
 use std::process::{Command, Stdio};
 
-use crate::common::{self, SecondNode, TestBed};
+use crate::common::{self, SecondNode, TestBed, Turn};
 
 /// What every test here shares: the test bed's engine and registry, a second engine
 /// behind TLS with certificates of this run, and a kit state folder of its own.
@@ -25,7 +26,9 @@ struct TwoEngines {
 
 impl TwoEngines {
     async fn up() -> Self {
-        let (bed, registry) = common::testbed_with_registry().await;
+        let bed = common::testbed_taking(Turn::SecondEngines).await;
+        common::dist(&["amd64", "arm64"]).await;
+        let registry = common::shared_registry().await;
         let (node, certs, port) = SecondNode::with_new_certs(&bed, "mt-far");
         Self {
             node,
@@ -79,8 +82,7 @@ impl TwoEngines {
     }
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_node_that_refuses_us_is_named_and_nothing_is_recorded() {
     let nodes = TwoEngines::up().await;
     // Without its client certificate, the second engine refuses the connection.
@@ -101,8 +103,7 @@ async fn a_node_that_refuses_us_is_named_and_nothing_is_recorded() {
     assert!(!listed.contains("spread"), "{listed}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_builder_of_two_nodes_lists_each_running_with_its_platforms() {
     let nodes = TwoEngines::up().await.spread();
     let (code, listed, stderr) = nodes.cli(&["builder", "ls"]);
@@ -115,8 +116,7 @@ async fn a_builder_of_two_nodes_lists_each_running_with_its_platforms() {
     );
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_node_named_by_its_docker_context_answers() {
     let nodes = TwoEngines::up().await;
     // The engine as `docker context create` records it: its host in contexts/meta, its
@@ -162,8 +162,7 @@ async fn a_node_named_by_its_docker_context_answers() {
     assert_eq!(code, 0, "{stderr}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn each_platform_builds_on_its_node_into_one_verified_index() {
     let mut nodes = TwoEngines::up().await.spread();
     let image = format!("{}/nodes:{}", nodes.registry, nodes.bed.run_id);
@@ -186,8 +185,7 @@ async fn each_platform_builds_on_its_node_into_one_verified_index() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_node_lost_mid_build_is_named_and_no_tag_moves_nor_anything_stays() {
     let mut nodes = TwoEngines::up().await.spread();
     let image = format!("{}/nodes:{}", nodes.registry, nodes.bed.run_id);
@@ -203,16 +201,33 @@ async fn a_node_lost_mid_build_is_named_and_no_tag_moves_nor_anything_stays() {
     let before = digest();
 
     let slow = common::slow_on_arm64(&mut nodes.bed, &nodes.registry);
-    // What the first engine holds before: the build must leave it so (the machine's own
-    // images, a benchmark's toolchain image among them, are no concern of this test).
+    // What the first engine holds of this test before: the build must leave it so. The
+    // build could leave its image (named for this test's run, in the shared registry) or a
+    // named context's (labelled with the test's run); other tests' images are no concern
+    // of this one.
+    let own_label = format!("label={}={}", common::RUN_LABEL, nodes.bed.run_id);
     let images = || {
-        let mut listed: Vec<String> = nodes
-            .bed
-            .run(
-                "docker",
-                &["images", "--format", "{{.Repository}}:{{.Tag}}"],
-            )
+        let all = nodes.bed.run(
+            "docker",
+            &["images", "--format", "{{.Repository}}:{{.Tag}}"],
+        );
+        let labelled = nodes.bed.run(
+            "docker",
+            &[
+                "images",
+                "--filter",
+                &own_label,
+                "--format",
+                "{{.Repository}}:{{.Tag}}",
+            ],
+        );
+        let mut listed: Vec<String> = all
             .lines()
+            .filter(|image| {
+                image.starts_with(&format!("{}/", nodes.registry))
+                    && image.contains(&nodes.bed.run_id)
+            })
+            .chain(labelled.lines())
             .map(String::from)
             .collect();
         listed.sort();

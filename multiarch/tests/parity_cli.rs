@@ -4,12 +4,12 @@
 //! `uname -m` prints) does not count.
 
 use crate::common;
+use crate::common::engine_test;
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn platforms_that_drifted_apart_are_named_and_fail() {
     let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
+    let registry = common::shared_registry().await;
     let context = tempfile::tempdir().unwrap();
     let root = context.path();
     for arch in ["amd64", "arm64"] {

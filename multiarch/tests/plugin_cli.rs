@@ -1,12 +1,12 @@
 //! Issue #24: the kit as the Docker CLI plugin `docker multiarch`, installed by
 //! `multiarch plugin install` and run by the test bed's own Docker CLI.
 
+use crate::common::engine_test;
 use std::process::Command;
 
 use crate::common;
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn docker_multiarch_is_the_kit_as_a_docker_cli_plugin() {
     let (mut bed, registry) = common::testbed_with_registry().await;
     let config = tempfile::tempdir().unwrap();

@@ -2,6 +2,7 @@
 //! table, and a base that lacks a platform or holds another CPU's programs stops the build
 //! in seconds, before anything compiles; nothing is built or pushed.
 
+use crate::common::engine_test;
 use crate::common::{self, TestBed};
 
 /// A busybox base pushed as `name`, with, for each platform, the busybox of `holds(arch)`.
@@ -34,10 +35,10 @@ fn push_base(
     image
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_base_that_lacks_a_platform_or_holds_another_cpu_stops_the_build_before_it_starts() {
     let mut bed = common::testbed().await;
+    // A registry of its own: `--history` reads every tag of a repository.
     let registry = bed.start_registry().await;
     let good = push_base(
         &mut bed,

@@ -2,11 +2,11 @@
 //! a taken port, and data that survives `down`.
 
 use crate::common;
+use crate::common::engine_test;
 
 use std::io::Write;
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn registry_lifecycle_is_idempotent_and_keeps_its_data() {
     let mut bed = common::testbed().await;
     let port = common::free_port();

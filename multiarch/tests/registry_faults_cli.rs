@@ -5,6 +5,7 @@
 //! how long it tried and what it last heard, and moves no tag.
 
 use crate::common;
+use crate::common::engine_test;
 use crate::common::fault_proxy::{Fault, FaultProxy, Mode};
 
 fn seed() -> u64 {
@@ -22,11 +23,10 @@ fn digest(image: &str) -> String {
     report["digest"].as_str().unwrap().to_string()
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn every_registry_command_completes_through_a_flaky_registry() {
     let mut bed = common::testbed().await;
-    let (registry, image) = common::eight_platform_image(&mut bed).await;
+    let (registry, image) = common::eight_platform_image().await;
     let upstream = registry.replace("localhost", "127.0.0.1");
     let seed = seed();
     let proxy = FaultProxy::start(&upstream, Mode::Flaky { seed }).await;
@@ -128,8 +128,7 @@ async fn every_registry_command_completes_through_a_flaky_registry() {
     }
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_registry_that_fails_everything_is_given_up_on_in_bounds_and_no_tag_moves() {
     let (mut bed, registry) = common::testbed_with_registry().await;
     let image = format!("{registry}/two:{}", bed.run_id);
@@ -182,11 +181,10 @@ async fn a_registry_that_fails_everything_is_given_up_on_in_bounds_and_no_tag_mo
     assert_eq!(events[1]["retry"]["attempt"], 3, "{stderr}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_layer_too_large_for_memory_is_verified_from_disk_through_the_faults() {
     let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
+    let registry = common::shared_registry().await;
     // busybox beside 24 MiB of random bytes in one layer: more than verify keeps in
     // memory, so the layer is streamed into a temporary file.
     let context = tempfile::tempdir().unwrap();

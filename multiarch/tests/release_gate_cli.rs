@@ -4,6 +4,7 @@
 //! here; each fails naming what it found, before any layer is downloaded. A layer of
 //! static files shared by two platforms is normal and passes.
 
+use crate::common::engine_test;
 use crate::common::{self, TestBed};
 
 /// A manifest as an index entry points at it: `(digest, size, media type)`.
@@ -59,7 +60,9 @@ async fn push_index(
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": manifests,
     });
-    let response = reqwest::Client::new()
+    let response = common::http::client_builder()
+        .build()
+        .unwrap()
         .put(format!("http://{registry}/v2/{repository}/manifests/{tag}"))
         .header("Content-Type", "application/vnd.oci.image.index.v1+json")
         .body(index.to_string())
@@ -126,8 +129,7 @@ fn image_sharing_a_static_layer(bed: &mut TestBed, registry: &str) -> String {
     image
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn verify_fails_a_release_whose_index_breaks_its_promises() {
     let (mut bed, registry) = common::testbed_with_registry().await;
     let honest = image_sharing_a_static_layer(&mut bed, &registry);

@@ -3,12 +3,12 @@
 //! pushed as one index, inspected, pulled, run (under the CPU each slot promises) and
 //! verified; and the liars verify must catch, each named by its platform.
 
+use crate::common::engine_test;
 use std::path::Path;
 
 use crate::common::{self, EIGHT_PLATFORMS};
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn eight_platforms_are_one_index_and_each_one_pulls() {
     let (_bed, image) = eight_platform_image().await;
     let (code, stdout, stderr) = common::multiarch(&["inspect", &image]);
@@ -27,8 +27,7 @@ async fn eight_platforms_are_one_index_and_each_one_pulls() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn every_platform_runs_and_says_its_machine_on_the_cpu_its_slot_promises() {
     let (_bed, image) = eight_platform_image().await;
     // Verified: each binary is for its slot's CPU, and each runs and says its machine,
@@ -59,8 +58,7 @@ async fn every_platform_runs_and_says_its_machine_on_the_cpu_its_slot_promises()
     );
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn every_platform_passes_on_the_oldest_cpu_its_name_promises_and_the_eight_agree() {
     let (_bed, image) = eight_platform_image().await;
     // Issue #25: every platform on the oldest CPU its name promises, the host's own
@@ -103,8 +101,7 @@ async fn every_platform_passes_on_the_oldest_cpu_its_name_promises_and_the_eight
     assert_eq!(v6["running"]["result"], "pass", "{v6}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn the_page_says_the_programs_platform_and_the_kernels_and_whether_it_is_emulated() {
     let (bed, image) = eight_platform_image().await;
     // Issue #24: the 386 image says both facts, the program's platform and the
@@ -122,14 +119,10 @@ async fn the_page_says_the_programs_platform_and_the_kernels_and_whether_it_is_e
     }
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn the_demo_runs_386_and_arm_v6_as_verify_does() {
     let mut bed = common::testbed().await;
-    bed.run(
-        "scripts/build-dist.sh",
-        &["amd64", "arm64", "386", "arm/v6"],
-    );
+    common::dist(&["amd64", "arm64", "386", "arm/v6"]).await;
     // The demo runs them as verify does (regression: it said a 386 image answering
     // `x86_64` had the wrong binary, and ran arm/v6 on QEMU's default ARMv7 core).
     let (code, stdout, stderr) = common::run_demo(&mut bed, Some("linux/386,linux/arm/v6"));
@@ -142,14 +135,11 @@ async fn the_demo_runs_386_and_arm_v6_as_verify_does() {
     }
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn slots_that_hold_another_platforms_binary_are_each_named() {
-    let (mut bed, registry) = common::testbed_with_registry().await;
-    bed.run(
-        "scripts/build-dist.sh",
-        &["amd64", "arm64", "386", "arm/v7"],
-    );
+    let mut bed = common::testbed().await;
+    let registry = common::shared_registry().await;
+    common::dist(&["amd64", "arm64", "386", "arm/v7"]).await;
     // Liars: each slot holds another platform's binary. Built from our own binaries, as
     // a careless COPY would; verify fails and names the platform.
     let liars = tempfile::tempdir().unwrap();
@@ -202,9 +192,9 @@ async fn slots_that_hold_another_platforms_binary_are_each_named() {
     );
 }
 
-/// The test bed and the eight-platform image.
+/// The test bed and the eight-platform image, shared by every test that only reads it.
 async fn eight_platform_image() -> (common::TestBed, String) {
-    let mut bed = common::testbed().await;
-    let (_, image) = common::eight_platform_image(&mut bed).await;
+    let bed = common::testbed().await;
+    let (_, image) = common::eight_platform_image().await;
     (bed, image)
 }

@@ -5,6 +5,7 @@
 //! a platform subset keeps the platform's signature and says that the index's cannot
 //! follow its new digest.
 
+use crate::common::engine_test;
 use std::path::Path;
 use std::process::Command;
 
@@ -74,8 +75,7 @@ fn repository(image: &str) -> &str {
     image.rsplit_once(':').unwrap().0
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_copied_index_keeps_its_signatures_and_a_subset_says_what_it_cannot_keep() {
     let (mut bed, registry): (TestBed, String) = common::testbed_with_registry().await;
     let image = format!("{registry}/signed:{}", bed.run_id);
@@ -96,7 +96,7 @@ async fn a_copied_index_keeps_its_signatures_and_a_subset_says_what_it_cannot_ke
     );
     sign(keys.path(), &format!("{}@{amd64}", repository(&image)));
 
-    let other = bed.start_registry().await;
+    let other = common::shared_registry().await;
     let whole = format!("{other}/signed:{}", bed.run_id);
     let (code, _, stderr) = common::multiarch(&["copy", &image, &whole]);
     assert_eq!(code, 0, "{stderr}");

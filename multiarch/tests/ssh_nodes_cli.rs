@@ -4,7 +4,8 @@
 //! `docker system dial-stdio` to the second engine. The kit's ssh gets its keys and
 //! known_hosts from a config of the test's own (`MULTIARCH_SSH_COMMAND=ssh -F FILE`).
 
-use crate::common::{self, SecondNode, SshHost, TestBed};
+use crate::common::engine_test;
+use crate::common::{self, SecondNode, SshHost, TestBed, Turn};
 
 /// The test bed, a second engine, and an sshd in front of it. Fields drop in order: sshd
 /// and the engine go before the test bed hands the next test its turn.
@@ -19,7 +20,9 @@ struct Fixture {
 
 impl Fixture {
     async fn up() -> Self {
-        let (bed, registry) = common::testbed_with_registry().await;
+        let bed = common::testbed_taking(Turn::SecondEngines).await;
+        common::dist(&["amd64", "arm64"]).await;
+        let registry = common::shared_registry().await;
         let (node, certs, _) = SecondNode::with_new_certs(&bed, "mt-ssh");
         let ssh = SshHost::start(&common::ssh_host::node_socket("mt-ssh"));
         Self {
@@ -55,8 +58,7 @@ impl Fixture {
     }
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn an_unknown_host_key_is_refused_with_the_fix_and_nothing_is_recorded() {
     let fixture = Fixture::up().await;
     let (code, _, stderr) = fixture.create_far(false);
@@ -80,8 +82,7 @@ async fn an_unknown_host_key_is_refused_with_the_fix_and_nothing_is_recorded() {
     assert!(!listed.contains("over-ssh"), "{listed}");
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn a_key_the_host_does_not_take_is_refused_with_the_fix() {
     let fixture = Fixture::up().await;
     fixture.ssh.trust_host_key();
@@ -98,8 +99,7 @@ async fn a_key_the_host_does_not_take_is_refused_with_the_fix() {
     );
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn an_ssh_node_builds_its_platform_beside_the_engine_node() {
     let mut fixture = Fixture::up().await;
     fixture.ssh.trust_host_key();

@@ -3,6 +3,7 @@
 //! the file; `--entrypoint-only` is the fast path that reads the entrypoint alone; and an
 //! `amd64/v2` slot holding code that needs x86-64-v4 fails on its level.
 
+use crate::common::engine_test;
 use std::path::Path;
 
 use crate::common;
@@ -13,11 +14,10 @@ fn place(root: &Path, path: &str, from: &Path) {
     std::fs::copy(from, to).unwrap();
 }
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn verify_judges_every_program_and_the_x86_level() {
     let mut bed = common::testbed().await;
-    let registry = bed.start_registry().await;
+    let registry = common::shared_registry().await;
     let context = tempfile::tempdir().unwrap();
     let root = context.path();
 

@@ -3,9 +3,9 @@
 //! when run; a platform the index lacks is a clear error.
 
 use crate::common;
+use crate::common::engine_test;
 
-#[ignore = "needs Docker: `scripts/test.sh` brings the engine up and runs it"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[engine_test]
 async fn verify_passes_a_true_index_and_catches_a_mislabelled_one() {
     let (mut bed, registry) = common::testbed_with_registry().await;
 

@@ -13,7 +13,6 @@
 //! Labels mark what the kit created, but nothing relies on them: a container buildx
 //! recreated has none.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -73,7 +72,8 @@ pub(crate) fn container_body(builder: &ContainerBuilder) -> ContainerCreateBody 
         cmd.extend(["--config".to_string(), CONFIG_IN_CONTAINER.to_string()]);
     }
     cmd.extend(builder.flags.iter().cloned());
-    let labels = HashMap::from([
+    let mut labels = crate::engine::extra_labels();
+    labels.extend([
         (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
         (BUILDER_LABEL.to_string(), builder.name.clone()),
         (
@@ -176,10 +176,15 @@ async fn run_new(docker: &Docker, builder: &ContainerBuilder) -> Result<()> {
     {
         let volume = bollard::models::VolumeCreateRequest {
             name: Some(builder.state_volume()),
-            labels: Some(HashMap::from([
-                (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
-                (BUILDER_LABEL.to_string(), builder.name.clone()),
-            ])),
+            labels: Some(
+                crate::engine::extra_labels()
+                    .into_iter()
+                    .chain([
+                        (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
+                        (BUILDER_LABEL.to_string(), builder.name.clone()),
+                    ])
+                    .collect(),
+            ),
             ..Default::default()
         };
         docker

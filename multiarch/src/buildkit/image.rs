@@ -608,7 +608,15 @@ impl NamedContexts {
                 .repo(&repository)
                 .tag(&tag)
                 .platform(&platform)
-                .changes(vec![format!("LABEL {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")])
+                .changes(
+                    std::iter::once(format!("LABEL {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"))
+                        .chain(
+                            crate::engine::extra_labels()
+                                .into_iter()
+                                .map(|(k, v)| format!("LABEL {k}={v:?}")),
+                        )
+                        .collect(),
+                )
                 .build();
             let imported = crate::engine::creating({
                 let docker = docker.clone();

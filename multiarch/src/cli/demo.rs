@@ -42,6 +42,10 @@ pub struct Args {
     /// The compose file with the registry's settings [default: ./registry.yml, else built in]
     #[arg(long, value_name = "FILE")]
     registry_file: Option<PathBuf>,
+    /// The builder to build with, made when it is missing (a workshop's machines shared by
+    /// several people each take a name of their own)
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_NAME)]
+    builder: String,
 }
 
 const STEPS: usize = 8;
@@ -102,7 +106,7 @@ async fn story(
     let t = story.heading(
         "builder create (a buildx builder: a BuildKit container configured by buildkitd.toml)",
     );
-    let chosen = demo_builder(docker, &registry).await?;
+    let chosen = demo_builder(docker, &args.builder, &registry).await?;
     story.done(t);
 
     let image = format!("{registry}/{}", args.image);
@@ -310,6 +314,7 @@ async fn prove(
         probe: Probe::default(),
         labels,
         scope: verify::Scope::Userland,
+        page_size: None,
     };
     let reports = verifier.verify(&targets, |_| {}).await?;
     print!("{}", verify_table(&reports));
@@ -326,9 +331,13 @@ async fn prove(
 /// so `docker buildx ls` shows it as the FastAPI demo's README does. A running builder of
 /// that name is used as it is (the user's choice); where no BuildKit image can be had,
 /// the engine's own BuildKit, said plainly.
-async fn demo_builder(docker: &bollard::Docker, registry: &str) -> anyhow::Result<Builder> {
+async fn demo_builder(
+    docker: &bollard::Docker,
+    name: &str,
+    registry: &str,
+) -> anyhow::Result<Builder> {
     let builders = Builders::from_env();
-    if let Some(existing) = builders.find(DEFAULT_NAME)? {
+    if let Some(existing) = builders.find(name)? {
         let running = match &existing {
             Builder::Container(c) => container::status(docker, c).await == Status::Running,
             Builder::Engine { .. } => multiarch::engine::containerd_store(docker).await,
@@ -336,7 +345,7 @@ async fn demo_builder(docker: &bollard::Docker, registry: &str) -> anyhow::Resul
         };
         if running {
             eprintln!(
-                "    builder `{DEFAULT_NAME}` ({} driver) is running: used as it is",
+                "    builder `{name}` ({} driver) is running: used as it is",
                 existing.driver_name()
             );
             return Ok(existing);
@@ -345,7 +354,7 @@ async fn demo_builder(docker: &bollard::Docker, registry: &str) -> anyhow::Resul
     let image = builder::default_image(docker).await;
     let wanted = if docker.inspect_image(&image).await.is_ok() {
         Wanted::Container {
-            name: DEFAULT_NAME.into(),
+            name: name.into(),
             image: Some(image),
             config: None,
         }
@@ -356,21 +365,18 @@ async fn demo_builder(docker: &bollard::Docker, registry: &str) -> anyhow::Resul
             builder::STAND_IN_BUILDKIT_IMAGE
         );
         Wanted::Engine {
-            name: DEFAULT_NAME.into(),
+            name: name.into(),
             config: None,
         }
     };
     let (chosen, _) = setup::create(docker, &builders, wanted, registry).await?;
     match &chosen {
         Builder::Container(c) => eprintln!(
-            "    builder `{DEFAULT_NAME}` (docker-container driver, {}, container {}): running; `docker buildx ls` lists it",
+            "    builder `{name}` (docker-container driver, {}, container {}): running; `docker buildx ls` lists it",
             c.image(),
             c.container_name()
         ),
-        other => eprintln!(
-            "    builder `{DEFAULT_NAME}` ({} driver)",
-            other.driver_name()
-        ),
+        other => eprintln!("    builder `{name}` ({} driver)", other.driver_name()),
     }
     Ok(chosen)
 }

@@ -467,12 +467,29 @@ pub fn session_id() -> &'static str {
     })
 }
 
-/// The labels of a container this invocation starts: the kit's and the session's.
+/// The labels of a container this invocation starts: the kit's, the session's, and the
+/// user's own ([`set_extra_labels`]).
 pub fn session_labels() -> std::collections::HashMap<String, String> {
-    std::collections::HashMap::from([
+    let mut labels = extra_labels();
+    labels.extend([
         (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
         (SESSION_LABEL.to_string(), session_id().to_string()),
-    ])
+    ]);
+    labels
+}
+
+static EXTRA_LABELS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+
+/// Labels the user wants on everything the kit creates in the engine (containers, volumes,
+/// images of named contexts), so that a CI job can find and remove what it left: set once
+/// by the command line, before anything is created. A second call is ignored.
+pub fn set_extra_labels(labels: Vec<(String, String)>) {
+    let _ = EXTRA_LABELS.set(labels);
+}
+
+/// The labels of [`set_extra_labels`], none when it was not called.
+pub fn extra_labels() -> std::collections::HashMap<String, String> {
+    EXTRA_LABELS.get().into_iter().flatten().cloned().collect()
 }
 
 /// The platform the engine runs natively (from its reported architecture).

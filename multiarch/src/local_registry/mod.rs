@@ -112,7 +112,8 @@ pub fn daemon_json_line(address: &str) -> String {
 }
 
 fn labels(spec: &RegistrySpec) -> HashMap<String, String> {
-    let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+    let mut labels = crate::engine::extra_labels();
+    labels.extend(spec.labels.clone());
     labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
     if let Some(mirror) = &spec.mirror {
         labels.insert(MIRROR_LABEL.into(), mirror.remote.clone());

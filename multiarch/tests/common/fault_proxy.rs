@@ -4,7 +4,8 @@
 //! Which request meets which fault is decided by a seed, the request's method and path and
 //! how often it was asked before, never by timing, so a failing run replays with its seed.
 //! Each request meets at most [`FAULTS_PER_REQUEST`] faults, so that a client that
-//! retries gets through. [`Mode::FailEverything`] answers 503 to everything.
+//! retries gets through. [`Mode::FailEverything`] answers 503 to everything;
+//! [`Mode::Counting`] passes everything and counts what a client asks for.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -18,7 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 pub const FAULTS_PER_REQUEST: u32 = 2;
 
 /// What the proxy does.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Mode {
     /// Faults for a share of requests, chosen by the seed.
     Flaky {
@@ -27,6 +28,15 @@ pub enum Mode {
     },
     /// 503 for every request.
     FailEverything,
+    /// No fault: every request passes and is counted (how often a client asks for each
+    /// blob), and manifest answers say `ratelimit-remaining: N;w=21600`, as Docker Hub's do.
+    Counting {
+        /// The pulls the registry says are left.
+        rate_limit: u64,
+    },
+    /// No fault, but a manifest `PUT` whose path holds this text answers 403 `DENIED`, as a
+    /// registry answers a write to an immutable tag: a release that fails half-way.
+    RefusePut(String),
 }
 
 /// A fault a request met.
@@ -40,6 +50,8 @@ pub enum Fault {
     Cut,
     /// Answered after 300 ms.
     Delayed,
+    /// Answered 403 `DENIED`, and never let through ([`Mode::RefusePut`]).
+    Refused,
 }
 
 /// A running proxy.
@@ -59,6 +71,8 @@ struct Seen {
     /// Faults by kind.
     faults: HashMap<Fault, u32>,
     requests: u32,
+    /// Bytes of the answers' bodies.
+    bytes: u64,
 }
 
 impl FaultProxy {
@@ -72,11 +86,16 @@ impl FaultProxy {
             address: address.clone(),
             mode,
             seen: seen.clone(),
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            client: {
+                // Self-contained (the fault-proxy example includes this file alone): the
+                // build's one crypto provider for rustls, named for the process.
+                let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::builder()
+            }
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
         });
         let app = axum::Router::new().fallback(move |method, uri, headers, body| {
             let state = state.clone();
@@ -96,6 +115,40 @@ impl FaultProxy {
     pub fn faults(&self) -> (HashMap<Fault, u32>, u32) {
         let seen = self.seen.lock().unwrap();
         (seen.faults.clone(), seen.requests)
+    }
+
+    /// Bytes of every answer's body so far.
+    pub fn bytes(&self) -> u64 {
+        self.seen.lock().unwrap().bytes
+    }
+
+    /// How often the most asked of the paths of `method` that contain `part` was asked.
+    pub fn most_asked(&self, method: &str, part: &str) -> u32 {
+        let seen = self.seen.lock().unwrap();
+        seen.asked
+            .iter()
+            .filter(|(identity, _)| {
+                identity
+                    .split_once(' ')
+                    .is_some_and(|(m, path)| m == method && path.contains(part))
+            })
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// How many requests of `method` for paths that contain `part` were made.
+    pub fn asked(&self, method: &str, part: &str) -> u32 {
+        let seen = self.seen.lock().unwrap();
+        seen.asked
+            .iter()
+            .filter(|(identity, _)| {
+                identity
+                    .split_once(' ')
+                    .is_some_and(|(m, path)| m == method && path.contains(part))
+            })
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
@@ -124,9 +177,14 @@ impl Proxy {
             *asked += 1;
             *asked
         };
-        let fault = match self.mode {
+        let fault = match &self.mode {
             Mode::FailEverything => Some(Fault::Unavailable),
-            Mode::Flaky { seed } => {
+            Mode::Counting { .. } => None,
+            Mode::RefusePut(part) => (*method == Method::PUT
+                && path.contains("/manifests/")
+                && path.contains(part.as_str()))
+            .then_some(Fault::Refused),
+            &Mode::Flaky { seed } => {
                 let faulted = seen.faulted.get(&identity).copied().unwrap_or(0);
                 if faulted >= FAULTS_PER_REQUEST {
                     return None;
@@ -160,6 +218,7 @@ impl Proxy {
         let fault = self.choose(&method, uri.path());
         match fault {
             Some(Fault::Unavailable) => return status(StatusCode::SERVICE_UNAVAILABLE, None),
+            Some(Fault::Refused) => return status(StatusCode::FORBIDDEN, None),
             Some(Fault::TooMany) => return status(StatusCode::TOO_MANY_REQUESTS, Some("1")),
             Some(Fault::Delayed) => tokio::time::sleep(Duration::from_millis(300)).await,
             Some(Fault::Cut) | None => {}
@@ -189,6 +248,7 @@ impl Proxy {
             response_headers.insert("location", HeaderValue::from_str(&rewritten).unwrap());
         }
         let bytes = answer.bytes().await.unwrap_or_default();
+        self.seen.lock().unwrap().bytes += bytes.len() as u64;
         let body = if fault == Some(Fault::Cut) && bytes.len() > 1 {
             // The length promised, half the bytes sent, then the connection dies.
             let half = bytes.slice(..bytes.len() / 2);
@@ -199,6 +259,12 @@ impl Proxy {
         } else {
             Body::from(bytes)
         };
+        if let (Mode::Counting { rate_limit }, true) = (&self.mode, path.contains("/manifests/")) {
+            response_headers.insert(
+                "ratelimit-remaining",
+                HeaderValue::from_str(&format!("{rate_limit};w=21600")).unwrap(),
+            );
+        }
         let mut response = Response::new(body);
         *response.status_mut() = code;
         response_headers.remove("transfer-encoding");
@@ -210,10 +276,10 @@ impl Proxy {
 /// An answer as a busy registry gives it, with the distribution API's error envelope
 /// (Docker Hub's rate limit says `TOOMANYREQUESTS`).
 fn status(code: StatusCode, retry_after: Option<&str>) -> Response<Body> {
-    let name = if code == StatusCode::TOO_MANY_REQUESTS {
-        "TOOMANYREQUESTS"
-    } else {
-        "UNAVAILABLE"
+    let name = match code {
+        StatusCode::TOO_MANY_REQUESTS => "TOOMANYREQUESTS",
+        StatusCode::FORBIDDEN => "DENIED",
+        _ => "UNAVAILABLE",
     };
     let mut response = Response::new(Body::from(format!(
         "{{\"errors\":[{{\"code\":\"{name}\",\"message\":\"the fault proxy says no\"}}]}}"
