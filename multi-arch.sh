@@ -6,7 +6,9 @@
 #   PLATFORMS=linux/amd64,linux/arm64,linux/arm/v7 ./multi-arch.sh
 #
 # Needs Docker alone. The multiarch CLI is the installed one, else one cargo builds,
-# else the CLI image (MULTIARCH_IMAGE) run with the engine's socket; it says which.
+# else the CLI image run with the engine's socket: MULTIARCH_IMAGE when given, else the
+# published one when it can be had, else one built here from this checkout's Dockerfile
+# (a few minutes the first time); it says which.
 # Without a cross toolchain on the host, the Dockerfile's compile stage compiles.
 # Also read: REGISTRY_FILE (the registry's compose file, default ./registry.yml),
 # BUILD_IMAGE (the compile stage's base, default debian:trixie-slim), and
@@ -18,7 +20,8 @@ cd "$(dirname "$0")"
 REGISTRY=${REGISTRY:-localhost:5000}
 IMAGE=${IMAGE:-$REGISTRY/arch-server:latest}
 PLATFORMS=${PLATFORMS:-linux/amd64,linux/arm64}
-MULTIARCH_IMAGE=${MULTIARCH_IMAGE:-ghcr.io/multiarch-kit/multiarch:0.1.0}
+PUBLISHED_IMAGE=ghcr.io/multiarch-kit/multiarch:0.1.0
+cli_image=${MULTIARCH_IMAGE:-}
 REGISTRY_FILE=${REGISTRY_FILE:-registry.yml}
 
 bold='' plain=''
@@ -53,7 +56,84 @@ cli_in_a_container() {
   multiarch=(docker run --rm --network host --user "$(id -u):$(id -g)"
     --group-add "$(stat -c %g "$socket")" --volume "$socket:/var/run/docker.sock"
     --env HOME="$HOME" --env MULTIARCH_STATE_DIR="$state" --env BUILDX_CONFIG="$buildx"
-    --env NO_COLOR="${NO_COLOR:-}" "${mounts[@]}" --workdir "$PWD" "$MULTIARCH_IMAGE")
+    --env NO_COLOR="${NO_COLOR:-}" "${mounts[@]}" --workdir "$PWD" "$cli_image")
+}
+
+# The CLI image when there is neither multiarch nor cargo: the published one when it is here
+# or can be pulled, else one built from this checkout's Dockerfile (`--target cli`, for this
+# engine's own platform), tagged by what it was built from so a second run finds it. A pull
+# refused for another reason than "no such image" (a login, a rate limit) is said as such.
+cli_sources() { printf '%s\n' Dockerfile Cargo.toml Cargo.lock build.rs buildkitd.toml registry.yml multiarch/Cargo.toml; find crates src multiarch/src -type f; }
+checksum() { if command -v sha256sum >/dev/null; then sha256sum; else shasum -a 256; fi; }
+cli_source_key() {
+  local file
+  cli_sources | LC_ALL=C sort | while IFS= read -r file; do printf '%s\n' "$file"; cat "$file"; done |
+    checksum | cut -c1-12
+}
+
+# Why a pull failed, from the engine's words: "missing" (no such image, or no such host:
+# build it), else what it was. ghcr.io answers `unauthorized` to an anonymous pull of an
+# image it does not show, and `denied` to stale credentials.
+pull_refusal() {
+  case "$1" in
+    *toomanyrequests* | *"rate limit"* | *"Too Many Requests"*) echo "the registry's rate limit (toomanyrequests)" ;;
+    *denied*) echo "access denied: stale or wrong credentials for ghcr.io (docker logout ghcr.io, or docker login ghcr.io)" ;;
+    *unauthorized* | *"authentication required"*) echo "unauthorized: the image is not public yet, or needs a login (docker login ghcr.io)" ;;
+    *"manifest unknown"* | *"not found"* | *"name unknown"* | *"no such host"* | *"does not exist"* | *"no route to host"* | *"network is unreachable"* | *"dial tcp"*) echo missing ;;
+    *) echo "$(printf '%s\n' "$1" | tail -n 1)" ;;
+  esac
+}
+
+build_cli_image() {
+  local tag=$1 platform log args=()
+  platform=$(docker version -f '{{.Server.Os}}/{{.Server.Arch}}')
+  echo "multiarch: building the CLI image $tag from this checkout's Dockerfile (--target cli, $platform):" >&2
+  echo "  a few minutes the first time (it compiles every crate; see BENCHMARKS.md, demo-alone), seconds after" >&2
+  [ -z "${BUILD_IMAGE:-}" ] || args+=(--build-arg "BUILD_IMAGE=$BUILD_IMAGE")
+  [ -z "${EXTRA_CERTIFICATES:-}" ] || args+=(--build-context "extra-certificates=$EXTRA_CERTIFICATES")
+  log=$(mktemp)
+  printf '\n%s$ %s%s\n' "$bold" "docker buildx build --target cli --build-arg PACKAGE=multiarch ${args[*]} --load -t $tag ." "$plain" >&2
+  # Each step's first line shows progress; the whole log is kept for a failure.
+  if docker buildx build --target cli --build-arg PACKAGE=multiarch "${args[@]}" \
+    --label io.github.multiarch.managed-by=multiarch --label "io.github.multiarch.cli-source=$tag" \
+    --progress plain --load -t "$tag" . 2>&1 | tee "$log" | awk '/^#[0-9]+ \[/ && !seen[$0]++ {print "  " $0; fflush()}' >&2; then
+    rm -f "$log"
+    return 0
+  fi
+  echo "error: the CLI image did not build; the build's last lines:" >&2
+  tail -n 25 "$log" | sed 's/^/  /' >&2
+  rm -f "$log"
+  echo "hint: install multiarch (cargo install --path multiarch), or fix what the lines above name and run this again" >&2
+  exit 1
+}
+
+ensure_cli_image() {
+  local out why local_tag
+  if [ -n "${MULTIARCH_IMAGE:-}" ]; then
+    cli_image=$MULTIARCH_IMAGE
+    docker image inspect "$cli_image" >/dev/null 2>&1 && return 0
+    run docker pull "$cli_image" && return 0
+    echo "error: the CLI image $cli_image (MULTIARCH_IMAGE) is neither here nor pullable" >&2
+    exit 1
+  fi
+  local_tag=multiarch-local/multiarch:$(cli_source_key)
+  for cli_image in "$local_tag" "$PUBLISHED_IMAGE"; do
+    docker image inspect "$cli_image" >/dev/null 2>&1 && return 0
+  done
+  printf '\n%s$ %s%s\n' "$bold" "docker pull $PUBLISHED_IMAGE" "$plain" >&2
+  if out=$(docker pull "$PUBLISHED_IMAGE" 2>&1); then
+    cli_image=$PUBLISHED_IMAGE
+    return 0
+  fi
+  printf '%s\n' "$out" | sed 's/^/  /' >&2
+  why=$(pull_refusal "$out")
+  if [ "$why" = missing ]; then
+    echo "multiarch: $PUBLISHED_IMAGE is not published where this machine can reach it" >&2
+  else
+    echo "warning: the pull of $PUBLISHED_IMAGE failed: $why; building it from this checkout instead" >&2
+  fi
+  cli_image=$local_tag
+  build_cli_image "$cli_image"
 }
 
 if command -v multiarch >/dev/null; then
@@ -64,12 +144,9 @@ elif command -v cargo >/dev/null; then
   run cargo build --release --quiet -p multiarch
   multiarch=(target/release/multiarch)
 else
-  echo "multiarch: neither installed nor cargo here, so the CLI image $MULTIARCH_IMAGE" >&2
-  docker image inspect "$MULTIARCH_IMAGE" >/dev/null 2>&1 || run docker pull "$MULTIARCH_IMAGE" || {
-    echo "error: the CLI image $MULTIARCH_IMAGE is neither here nor pullable" >&2
-    echo "hint: install multiarch, or build the image: docker buildx build --target cli --build-arg PACKAGE=multiarch --load -t $MULTIARCH_IMAGE ." >&2
-    exit 1
-  }
+  echo "multiarch: neither installed nor cargo here, so the CLI image" >&2
+  ensure_cli_image
+  echo "multiarch: the CLI image $cli_image (run with the engine's socket)" >&2
   cli_in_a_container
 fi
 
