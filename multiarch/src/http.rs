@@ -6,9 +6,18 @@ use std::time::Duration;
 
 use crate::registry::RegistryError;
 
+/// Names rustls's crypto for the process, once: ring, the one bollard's TLS uses (the
+/// build carries no other, as aws-lc would cost a C library's compile on every target).
+/// Every TLS client of the kit (registries through reqwest and oci-client, engines behind
+/// TLS through bollard) asks rustls for the process's provider, so this comes first.
+pub(crate) fn install_crypto_provider() {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A client for plain HTTP with a per-request `timeout`. It never uses a proxy (these
 /// servers are on loopback) and loads no TLS roots, which costs milliseconds per start.
 pub(crate) fn plain_client(timeout: Duration) -> reqwest::Client {
+    install_crypto_provider();
     reqwest::Client::builder()
         .tls_certs_only(Vec::<reqwest::Certificate>::new())
         .no_proxy()

@@ -192,9 +192,8 @@ pub async fn connect(endpoint: &EngineEndpoint) -> Result<Docker> {
             address,
             certs: Some(dir),
         } => {
-            // bollard's TLS asks rustls for the process's provider; with both ring and
-            // aws-lc-rs in the build, rustls will not guess, so one is named, once.
-            let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+            // bollard's TLS asks rustls for the process's provider.
+            crate::http::install_crypto_provider();
             Docker::connect_with_ssl(
                 &format!("https://{address}"),
                 &dir.join("key.pem"),
