@@ -23,7 +23,8 @@ pub struct Layer {
 
 #[derive(Debug, Clone)]
 enum Content {
-    Bytes(Vec<u8>),
+    /// Shared: a layer cache hands the same layer to many images.
+    Bytes(std::sync::Arc<[u8]>),
     /// A temporary file, removed when the last clone of the layer goes.
     File(std::sync::Arc<tempfile::NamedTempFile>),
 }
@@ -33,7 +34,7 @@ impl Layer {
     pub fn in_memory(media_type: impl Into<String>, bytes: Vec<u8>) -> Self {
         Self {
             media_type: media_type.into(),
-            content: Content::Bytes(bytes),
+            content: Content::Bytes(bytes.into()),
         }
     }
 
@@ -48,7 +49,7 @@ impl Layer {
     /// The blob from its first byte.
     fn blob(&self) -> Result<Box<dyn Read + '_>, LayerError> {
         Ok(match &self.content {
-            Content::Bytes(bytes) => Box::new(bytes.as_slice()),
+            Content::Bytes(bytes) => Box::new(&bytes[..]),
             Content::File(file) => {
                 Box::new(std::io::BufReader::new(file.reopen().map_err(|e| {
                     LayerError::Corrupt(format!("cannot read the layer back: {e}"))

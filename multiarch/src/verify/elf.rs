@@ -117,6 +117,49 @@ pub(crate) fn interpreter(file: &[u8]) -> Result<Option<String>, ElfError> {
     Ok(elf.interpreter.map(String::from))
 }
 
+/// The page sizes Linux kernels run with: 4 KiB everywhere, 16 KiB on some arm64 machines
+/// (Raspberry Pi 5's default kernel, Apple silicon under Asahi) and LoongArch, 64 KiB on
+/// others (NVIDIA Grace, some Ampere and Kunpeng systems, ppc64le distributions).
+pub const PAGE_SIZES: [u64; 3] = [4 << 10, 16 << 10, 64 << 10];
+
+/// The largest of [`PAGE_SIZES`] a program can be loaded with: the kernel maps each
+/// loadable segment (`PT_LOAD`) at a page boundary, so a segment's file offset and address
+/// must agree modulo the page size (`p_align` is the linker's promise of that). A program
+/// linked for 4 KiB pages alone fails to start on a 16 KiB kernel ("cannot execute binary
+/// file" or a crash in the loader). `None` for a file with no loadable segment.
+///
+/// # Errors
+/// [`ElfError::NotElf`] when goblin cannot parse the whole file.
+pub(crate) fn largest_page_size(file: &[u8]) -> Result<Option<u64>, ElfError> {
+    let elf = goblin::elf::Elf::parse(file).map_err(|e| ElfError::NotElf(e.to_string()))?;
+    let loads: Vec<_> = elf
+        .program_headers
+        .iter()
+        .filter(|h| h.p_type == goblin::elf::program_header::PT_LOAD)
+        .collect();
+    if loads.is_empty() {
+        return Ok(None);
+    }
+    let fits = |page: u64| {
+        loads
+            .iter()
+            .all(|h| h.p_align >= page && h.p_offset % page == h.p_vaddr % page)
+    };
+    Ok(Some(
+        PAGE_SIZES
+            .iter()
+            .rev()
+            .copied()
+            .find(|page| fits(*page))
+            .unwrap_or(PAGE_SIZES[0]),
+    ))
+}
+
+/// `4 KiB`, `16 KiB`, `64 KiB`.
+pub fn page_size_name(bytes: u64) -> String {
+    format!("{} KiB", bytes >> 10)
+}
+
 fn machine_name(machine: u16) -> &'static str {
     match machine {
         header::EM_X86_64 => "x86-64",
@@ -161,6 +204,40 @@ mod tests {
         bytes[18..20].copy_from_slice(&e_machine);
         bytes[20..24].copy_from_slice(&e_version);
         bytes
+    }
+
+    /// An aarch64 ELF64 whose loadable segments are (offset, address, alignment).
+    fn with_loads(loads: &[(u64, u64, u64)]) -> Vec<u8> {
+        let mut bytes = header_bytes(64, true, header::EM_AARCH64);
+        bytes[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        bytes[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+        bytes[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        bytes[56..58].copy_from_slice(&(loads.len() as u16).to_le_bytes()); // e_phnum
+        for (offset, address, align) in loads {
+            let mut ph = vec![0u8; 56];
+            ph[0..4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+            ph[4..8].copy_from_slice(&5u32.to_le_bytes()); // R+X
+            ph[8..16].copy_from_slice(&offset.to_le_bytes());
+            ph[16..24].copy_from_slice(&address.to_le_bytes());
+            ph[24..32].copy_from_slice(&address.to_le_bytes());
+            ph[48..56].copy_from_slice(&align.to_le_bytes());
+            bytes.extend(ph);
+        }
+        bytes
+    }
+
+    #[rstest]
+    #[case::linked_for_64k(&[(0, 0, 0x10000), (0x12345, 0x22345, 0x10000)], Some(64 << 10))]
+    #[case::linked_for_16k(&[(0, 0, 0x4000), (0x5000, 0x9000, 0x4000)], Some(16 << 10))]
+    #[case::linked_for_4k(&[(0, 0, 0x1000), (0x1f00, 0x2f00, 0x1000)], Some(4 << 10))]
+    // Aligned for 64 KiB, but the second segment's offset and address disagree there.
+    #[case::offsets_that_disagree(&[(0, 0, 0x10000), (0x5000, 0x9000, 0x10000)], Some(16 << 10))]
+    #[case::nothing_to_load(&[], None)]
+    fn the_largest_page_size_is_read_from_the_loadable_segments(
+        #[case] loads: &[(u64, u64, u64)],
+        #[case] expected: Option<u64>,
+    ) {
+        assert_eq!(largest_page_size(&with_loads(loads)).unwrap(), expected);
     }
 
     #[rstest]

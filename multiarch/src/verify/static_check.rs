@@ -6,6 +6,7 @@ use oci_client::Reference;
 
 use multiarch_platform::Platform;
 
+use super::userland::PageSize;
 use super::{Check, Scope, StaticCheck, binary, userland};
 use crate::error::{Error, Result};
 use crate::oci::layers::{self, Layer};
@@ -25,25 +26,35 @@ pub(crate) async fn check_static(
     scope: Scope,
 ) -> Result<StaticCheck> {
     let image = registry.fetch_image(reference, digest).await?;
-    let (config, check) = match crate::oci::index::config_platform(&image.config) {
+    let (config, (check, page_size)) = match crate::oci::index::config_platform(&image.config) {
         Ok(configured) if &configured == platform => {
-            let check =
+            let judged =
                 check_binaries(registry, reference, platform, digest, &image, scope).await?;
-            (Some(configured), check)
+            (Some(configured), judged)
         }
         Ok(configured) => {
             let check = Check::Fail(format!(
                 "the image config says {configured}, the index says {platform}"
             ));
-            (Some(configured), check)
+            (Some(configured), (check, None))
         }
         Err(e) => (
             None,
-            Check::Fail(format!("the image config names no valid platform: {e}")),
+            (
+                Check::Fail(format!("the image config names no valid platform: {e}")),
+                None,
+            ),
         ),
     };
-    Ok(StaticCheck { config, check })
+    Ok(StaticCheck {
+        config,
+        check,
+        page_size,
+    })
 }
+
+/// A verdict, and the largest page size the programs read start on.
+type Judged = (Check, Option<PageSize>);
 
 /// The entrypoint and (in [`Scope::Userland`]) every program, read out of the layers.
 async fn check_binaries(
@@ -53,7 +64,7 @@ async fn check_binaries(
     digest: &str,
     image: &crate::registry::PlatformImage,
     scope: Scope,
-) -> Result<Check> {
+) -> Result<Judged> {
     let config = &image.config;
 
     let runtime = config.config().as_ref();
@@ -64,8 +75,9 @@ async fn check_binaries(
         &strings(runtime.and_then(|c| c.env().as_ref())),
     );
     if candidates.is_empty() {
-        return Ok(Check::Fail(
-            "the image has neither an entrypoint nor a command".into(),
+        return Ok((
+            Check::Fail("the image has neither an entrypoint nor a command".into()),
+            None,
         ));
     }
 
@@ -80,18 +92,23 @@ async fn check_binaries(
     for _ in 0..2 {
         let found = candidates_found(reference, &downloaded, &program, &candidates)?;
         let Some((path, head)) = found else {
-            return Ok(Check::Fail(format!(
-                "`{program}` (the entrypoint) is not in the image's layers"
-            )));
+            return Ok((
+                Check::Fail(format!(
+                    "`{program}` (the entrypoint) is not in the image's layers"
+                )),
+                None,
+            ));
         };
         match ElfIdent::parse(&head) {
             Ok(_) => {
-                let entrypoint = judge_entrypoint(reference, &downloaded, &path, platform)?;
+                let (entrypoint, page) = judge_entrypoint(reference, &downloaded, &path, platform)?;
                 return match (entrypoint, scope) {
                     (Check::Pass(detail), Scope::Userland) => {
-                        judge_userland(reference, &downloaded, platform, detail)
+                        let (check, userland) =
+                            judge_userland(reference, &downloaded, platform, detail)?;
+                        Ok((check, PageSize::smaller(page, userland)))
                     }
-                    (entrypoint, _) => Ok(entrypoint),
+                    (entrypoint, _) => Ok((entrypoint, page)),
                 };
             }
             Err(ElfError::Script(interpreter)) => {
@@ -101,12 +118,13 @@ async fn check_binaries(
                     .unwrap_or_default()
                     .to_string();
             }
-            Err(e) => return Ok(Check::Fail(format!("`{path}` is {e}"))),
+            Err(e) => return Ok((Check::Fail(format!("`{path}` is {e}")), None)),
         }
     }
-    Ok(Check::Fail(format!(
-        "`{program}` is a script run by another script"
-    )))
+    Ok((
+        Check::Fail(format!("`{program}` is a script run by another script")),
+        None,
+    ))
 }
 
 fn candidates_found(
@@ -137,26 +155,33 @@ fn judge_entrypoint(
     layers: &[Layer],
     path: &str,
     platform: &Platform,
-) -> Result<Check> {
+) -> Result<Judged> {
     let whole = layers::read_file(layers, path, userland::MAX_BINARY)
         .map_err(layers_error(reference, path))?
         .map(|(_, bytes)| bytes)
         .unwrap_or_default();
+    let page = crate::verify::elf::largest_page_size(&whole)
+        .ok()
+        .flatten()
+        .map(|bytes| PageSize {
+            bytes,
+            limited_by: path.to_string(),
+        });
     let mut detail = match binary::judge(path, &whole, platform) {
         Check::Pass(detail) => detail,
-        other => return Ok(other),
+        other => return Ok((other, page)),
     };
     let loader = match crate::verify::elf::interpreter(&whole) {
         Ok(loader) => loader,
-        Err(e) => return Ok(Check::Fail(format!("`{path}` is {e}"))),
+        Err(e) => return Ok((Check::Fail(format!("`{path}` is {e}")), page)),
     };
     if let Some(loader) = loader {
         if let Some(missing) = judge_loader(reference, layers, &loader, path, platform)? {
-            return Ok(missing);
+            return Ok((missing, page));
         }
         detail += &format!(", dynamically linked ({loader} is there)");
     }
-    Ok(Check::Pass(detail))
+    Ok((Check::Pass(detail), page))
 }
 
 /// Every ELF file in the usual binary folders, and the loaders they name.
@@ -165,17 +190,21 @@ fn judge_userland(
     layers: &[Layer],
     platform: &Platform,
     entrypoint: String,
-) -> Result<Check> {
+) -> Result<Judged> {
     let userland = userland::scan(layers, platform).map_err(layers_error(reference, "/"))?;
+    let page = userland.page_size.clone();
     if let Some(failure) = userland.failure(platform) {
-        return Ok(Check::Fail(format!("{entrypoint} fits, but {failure}")));
+        return Ok((
+            Check::Fail(format!("{entrypoint} fits, but {failure}")),
+            page,
+        ));
     }
     for (loader, user) in &userland.loaders {
         if let Some(missing) = judge_loader(reference, layers, loader, user, platform)? {
-            return Ok(missing);
+            return Ok((missing, page));
         }
     }
-    Ok(Check::Pass(entrypoint + &userland.summary()))
+    Ok((Check::Pass(entrypoint + &userland.summary()), page))
 }
 
 /// `Some(failure)` when the `loader` that `user` names is missing or for another CPU.

@@ -34,12 +34,35 @@ pub struct Userland {
     pub misfits: Vec<String>,
     /// Each loader (`PT_INTERP`) the dynamically linked ones name, with one file naming it.
     pub loaders: BTreeMap<String, String>,
+    /// The smallest of the files' largest page sizes ([`super::elf::largest_page_size`]),
+    /// and the file that sets it: the page size the folders' programs all start on.
+    pub page_size: Option<PageSize>,
+}
+
+/// The largest kernel page size a set of programs all start on, and the one that limits it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PageSize {
+    /// In bytes: 4096, 16384 or 65536.
+    pub bytes: u64,
+    /// The program that allows no larger one.
+    pub limited_by: String,
+}
+
+impl PageSize {
+    /// The smaller of two limits (either may be missing).
+    pub(crate) fn smaller(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if b.bytes < a.bytes { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 #[derive(Clone)]
 struct Judged {
     check: Check,
     loader: Option<String>,
+    page: Option<u64>,
 }
 
 /// Judges every ELF file directly in [`FOLDERS`] against `platform`.
@@ -55,6 +78,7 @@ pub(crate) fn scan(layers: &[Layer], platform: &Platform) -> Result<Userland, La
         bytes.starts_with(b"\x7fELF").then(|| Judged {
             check: super::binary::judge(path, bytes, platform),
             loader: super::elf::interpreter(bytes).ok().flatten(),
+            page: super::elf::largest_page_size(bytes).ok().flatten(),
         })
     })?;
     let mut userland = Userland {
@@ -62,6 +86,13 @@ pub(crate) fn scan(layers: &[Layer], platform: &Platform) -> Result<Userland, La
         ..Userland::default()
     };
     for (path, judged) in judged {
+        if let Some(bytes) = judged.page {
+            let here = PageSize {
+                bytes,
+                limited_by: path.clone(),
+            };
+            userland.page_size = PageSize::smaller(userland.page_size.take(), Some(here));
+        }
         match judged.check {
             Check::Fail(why) => userland.misfits.push(why),
             _ => {
