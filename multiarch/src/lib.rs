@@ -14,6 +14,7 @@
 //! - [`inspect`], [`pull`], [`copy`], [`manifest`] and [`doctor`]: use cases built from
 //!   those.
 
+pub mod audit;
 pub mod buildkit;
 pub mod copy;
 pub mod doctor;

@@ -27,6 +27,8 @@ pub struct Base {
     pub stage: String,
     /// Whether a `COPY --from=` names it, not a `FROM`.
     pub copied_from: bool,
+    /// The Dockerfile's line that names it, from 1.
+    pub line: usize,
 }
 
 /// Why the Dockerfile could not be planned.
@@ -201,6 +203,7 @@ pub fn plan(planned: &Planned<'_>) -> Result<Vec<Base>, PreflightError> {
                 None => target_platform.clone(),
             };
             let image = expand(&stage.from.image.value, &vars);
+            let line = line_of(planned.dockerfile, stage.from.image.span.start);
             match index_of(&image) {
                 _ if image == "scratch" || is_context(&image) => {}
                 Some(parent) if parent < i => todo.push(parent),
@@ -209,6 +212,7 @@ pub fn plan(planned: &Planned<'_>) -> Result<Vec<Base>, PreflightError> {
                     platform: platform.clone(),
                     stage: stage_name.clone(),
                     copied_from: false,
+                    line,
                 }),
             }
             for instruction in stage.instructions {
@@ -218,6 +222,7 @@ pub fn plan(planned: &Planned<'_>) -> Result<Vec<Base>, PreflightError> {
                 let Some(from) = copy.options.iter().find(|f| f.name.value == "from") else {
                     continue;
                 };
+                let line = line_of(planned.dockerfile, from.name.span.start);
                 let from = expand(from.value.as_ref().map_or("", |v| &v.value), &vars);
                 match index_of(&from) {
                     _ if is_context(&from) => {}
@@ -227,6 +232,7 @@ pub fn plan(planned: &Planned<'_>) -> Result<Vec<Base>, PreflightError> {
                         platform: target_platform.clone(),
                         stage: stage_name.clone(),
                         copied_from: true,
+                        line,
                     }),
                 }
             }
@@ -235,6 +241,12 @@ pub fn plan(planned: &Planned<'_>) -> Result<Vec<Base>, PreflightError> {
     bases.sort();
     bases.dedup_by(|a, b| a.image == b.image && a.platform == b.platform);
     Ok(bases)
+}
+
+/// The line (from 1) of byte `offset` of `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |before| before.matches('\n').count() + 1)
 }
 
 /// How one base stands for one platform.

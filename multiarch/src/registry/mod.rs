@@ -15,6 +15,7 @@ mod certs;
 mod classify;
 mod credentials;
 mod error;
+mod head;
 pub mod probe;
 mod read;
 pub mod retry;
@@ -24,6 +25,7 @@ use certs::certs_d_roots;
 pub(crate) use credentials::engine_credentials;
 pub use credentials::stored_login;
 pub use error::RegistryError;
+pub use head::{Head, RateLimit};
 pub use read::{Fetched, PlatformImage};
 pub use write::{BlobCopied, BlobMove};
 
@@ -85,6 +87,100 @@ pub struct Registry {
     /// Whether a registry has answered this client at all: only then is a refused
     /// connection a restart worth waiting for, not a registry that is not running.
     answered: Arc<std::sync::atomic::AtomicBool>,
+    /// Layers this client downloaded, by digest, when it keeps them ([`Registry::keeping_layers`]).
+    layers: Option<Arc<LayerCache>>,
+    /// The requests this client (and its clones) sent.
+    sent: Arc<Sent>,
+}
+
+/// Requests a client sent, each try counted.
+#[derive(Debug, Default)]
+pub(crate) struct Sent {
+    heads: std::sync::atomic::AtomicUsize,
+    manifests: std::sync::atomic::AtomicUsize,
+    blobs: std::sync::atomic::AtomicUsize,
+}
+
+/// What a client asked its registries, each try counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Requests {
+    /// Manifest `HEAD`s (free of Docker Hub's pull quota).
+    pub manifest_heads: usize,
+    /// Manifest `GET`s (counted by Docker Hub).
+    pub manifest_gets: usize,
+    /// Blob `GET`s: configs and layers.
+    pub blob_gets: usize,
+}
+
+impl Sent {
+    pub(crate) fn head(&self) {
+        self.heads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub(crate) fn manifest(&self) {
+        self.manifests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub(crate) fn blob(&self) {
+        self.blobs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// What a client keeps by digest, for the rest of its life: layers, configs and manifests
+/// asked by digest, each downloaded once however many images of one run share it (a
+/// fleet's images share their bases and their platforms' images), the first request for it
+/// the one the others wait for. Content named by its digest never changes.
+#[derive(Debug, Default)]
+pub(crate) struct LayerCache(
+    std::sync::Mutex<
+        std::collections::HashMap<String, Arc<tokio::sync::OnceCell<crate::oci::layers::Layer>>>,
+    >,
+    pub(crate) Kept<Vec<u8>>,
+    pub(crate) Kept<read::Fetched>,
+);
+
+/// Values kept by digest.
+#[derive(Debug)]
+pub(crate) struct Kept<T>(
+    std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<T>>>>,
+);
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Self(Default::default())
+    }
+}
+
+impl<T> Kept<T> {
+    pub(crate) fn cell(&self, digest: &str) -> Arc<tokio::sync::OnceCell<T>> {
+        self.0
+            .lock()
+            .expect("a kept value's lock is never poisoned")
+            .entry(digest.to_string())
+            .or_default()
+            .clone()
+    }
+}
+
+impl LayerCache {
+    fn downloaded(&self) -> usize {
+        self.0
+            .lock()
+            .expect("the layer cache's lock is never poisoned")
+            .values()
+            .filter(|cell| cell.initialized())
+            .count()
+    }
+
+    fn cell(&self, digest: &str) -> Arc<tokio::sync::OnceCell<crate::oci::layers::Layer>> {
+        self.0
+            .lock()
+            .expect("the layer cache's lock is never poisoned")
+            .entry(digest.to_string())
+            .or_default()
+            .clone()
+    }
 }
 
 impl Registry {
@@ -105,7 +201,32 @@ impl Registry {
             retry: retry::RetryPolicy::from_env(),
             on_retry: None,
             answered: Arc::default(),
+            layers: None,
+            sent: Arc::default(),
         }
+    }
+
+    /// What this client and its clones asked their registries so far.
+    pub fn requests(&self) -> Requests {
+        use std::sync::atomic::Ordering::Relaxed;
+        Requests {
+            manifest_heads: self.sent.heads.load(Relaxed),
+            manifest_gets: self.sent.manifests.load(Relaxed),
+            blob_gets: self.sent.blobs.load(Relaxed),
+        }
+    }
+
+    /// How many layers a client that keeps them has downloaded (each once).
+    pub fn layers_downloaded(&self) -> usize {
+        self.layers.as_ref().map_or(0, |kept| kept.downloaded())
+    }
+
+    /// The same client, keeping every layer it downloads for the rest of its life (and its
+    /// clones'), so that a layer many images share is downloaded once.
+    #[must_use]
+    pub fn keeping_layers(mut self) -> Self {
+        self.layers = Some(Arc::default());
+        self
     }
 
     /// The same client, trying each request as `policy` says.
@@ -190,6 +311,7 @@ impl Registry {
         let http = self.settle().await.to_vec();
         self.oci
             .get_or_init(|| async {
+                crate::http::install_crypto_provider();
                 Client::new(ClientConfig {
                     protocol: ClientProtocol::HttpsExcept(http),
                     // One PUT per blob instead of a PATCH per chunk: the blobs of an

@@ -126,15 +126,22 @@ impl Registry {
     /// The registry cannot be reached, refuses, has no such tag, or sends bytes that
     /// are not a manifest or do not match their digest.
     pub async fn fetch(&self, reference: &Reference) -> Result<Fetched> {
-        self.retrying(
-            || format!("GET the manifest `{}`", reference.whole()),
-            || self.fetch_once(reference),
-        )
-        .await
+        let get = || {
+            self.retrying(
+                || format!("GET the manifest `{}`", reference.whole()),
+                || self.fetch_once(reference),
+            )
+        };
+        // By digest, a manifest never changes: a client that keeps what it read asks once.
+        match (&self.layers, reference.digest()) {
+            (Some(kept), Some(digest)) => kept.2.cell(digest).get_or_try_init(get).await.cloned(),
+            _ => get().await,
+        }
     }
 
     async fn fetch_once(&self, reference: &Reference) -> Result<Fetched> {
         self.settle().await;
+        self.sent.manifest();
         let accepted: Vec<&str> = INDEX_MEDIA_TYPES
             .iter()
             .chain(IMAGE_MEDIA_TYPES)
@@ -255,17 +262,27 @@ impl Registry {
         reference: &Reference,
         descriptor: &Descriptor,
     ) -> Result<Vec<u8>> {
-        self.retrying(
-            || {
-                format!(
-                    "GET the blob {} of `{}`",
-                    descriptor.digest(),
-                    reference.whole()
-                )
-            },
-            || self.fetch_blob_once(reference, descriptor),
-        )
-        .await
+        let get = || {
+            self.retrying(
+                || {
+                    format!(
+                        "GET the blob {} of `{}`",
+                        descriptor.digest(),
+                        reference.whole()
+                    )
+                },
+                || self.fetch_blob_once(reference, descriptor),
+            )
+        };
+        match &self.layers {
+            Some(kept) => kept
+                .1
+                .cell(descriptor.digest().as_ref())
+                .get_or_try_init(get)
+                .await
+                .cloned(),
+            None => get().await,
+        }
     }
 
     async fn fetch_blob_once(
@@ -274,6 +291,7 @@ impl Registry {
         descriptor: &Descriptor,
     ) -> Result<Vec<u8>> {
         self.settle().await;
+        self.sent.blob();
         let wanted = oci_descriptor(descriptor);
         if self.uses_http(reference.resolve_registry()) {
             let path = format!("blobs/{}", descriptor.digest());
@@ -339,11 +357,27 @@ impl Registry {
         reference: &Reference,
         descriptor: &Descriptor,
     ) -> Result<crate::oci::layers::Layer> {
+        match &self.layers {
+            Some(kept) => kept
+                .cell(descriptor.digest().as_ref())
+                .get_or_try_init(|| self.download_layer(reference, descriptor))
+                .await
+                .cloned(),
+            None => self.download_layer(reference, descriptor).await,
+        }
+    }
+
+    async fn download_layer(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+    ) -> Result<crate::oci::layers::Layer> {
         use crate::oci::layers::Layer;
-        /// Layers up to this size are read into memory.
+        /// Layers up to this size are read into memory, unless the client keeps them: a
+        /// fleet's thousands of layers, kept for a whole run, belong on disk.
         const IN_MEMORY: u64 = 16 << 20;
         let media_type = descriptor.media_type().to_string();
-        if descriptor.size() <= IN_MEMORY {
+        if descriptor.size() <= IN_MEMORY && self.layers.is_none() {
             let bytes = self.fetch_blob(reference, descriptor).await?;
             return Ok(Layer::in_memory(media_type, bytes));
         }
@@ -370,6 +404,7 @@ impl Registry {
         use futures_util::StreamExt;
         use std::io::Write;
         self.settle().await;
+        self.sent.blob();
         let wanted = oci_descriptor(descriptor);
         let mut pulled = self
             .oci()
@@ -410,6 +445,41 @@ impl Registry {
             RegistryError::Unreachable {
                 registry: reference.resolve_registry().to_string(),
                 source: error.into(),
+            }
+        }
+    }
+
+    /// Every repository of the registry `reference` names, `page` at a time (the
+    /// distribution API's catalog, which registries may refuse; Docker Hub does).
+    ///
+    /// # Errors
+    /// As [`Registry::fetch`].
+    pub async fn catalog(&self, reference: &Reference, page: usize) -> Result<Vec<String>> {
+        let oci = self.oci().await;
+        let auth = auth_for(reference);
+        let mut all: Vec<String> = Vec::new();
+        loop {
+            let last = all.last().map(String::as_str);
+            let answer = self
+                .retrying(
+                    || format!("GET the catalog of `{}`", reference.resolve_registry()),
+                    || async {
+                        oci.catalog(reference, &auth, Some(page), last)
+                            .await
+                            .map_err(|e| self.classify(reference, e))
+                    },
+                )
+                .await?;
+            let got = answer.repositories.len();
+            let new: Vec<String> = answer
+                .repositories
+                .into_iter()
+                .filter(|r| !all.contains(r))
+                .collect();
+            let progressed = !new.is_empty();
+            all.extend(new);
+            if got < page || !progressed {
+                return Ok(all);
             }
         }
     }
