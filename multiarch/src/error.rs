@@ -59,6 +59,10 @@ pub enum Error {
         #[source]
         source: Box<crate::oci::assemble::AssembleError>,
     },
+    /// The digests of a release are not one per platform of its repository (boxed: the
+    /// platform and two digests it names would make every result of the crate larger).
+    #[error(transparent)]
+    Merge(Box<crate::manifest::merge::MergeError>),
     /// Two sources offer an image of one platform, and an index holds one per platform.
     #[error("`{first}` and `{second}` are both {platform}; an index holds one image per platform")]
     PlatformTwice {
@@ -134,6 +138,12 @@ impl crate::registry::retry::GiveUp for Error {
     }
 }
 
+impl From<crate::manifest::merge::MergeError> for Error {
+    fn from(error: crate::manifest::merge::MergeError) -> Self {
+        Self::Merge(Box::new(error))
+    }
+}
+
 /// Shorthand for results of this library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -145,4 +155,16 @@ pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+/// An error in one line: what failed, then its innermost cause (the words of the system
+/// call or the server), for a report that keeps one sentence per finding.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let outer = error.to_string();
+    let root = root_cause(error);
+    if outer.contains(&root) {
+        outer
+    } else {
+        format!("{outer}: {root}")
+    }
 }

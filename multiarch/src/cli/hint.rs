@@ -55,6 +55,20 @@ pub fn for_error(error: &Error) -> Option<String> {
         },
         Error::Assemble { .. } => "`multiarch inspect` each source: an index lists images (or indexes) by digest, one per platform".into(),
         Error::PlatformTwice { .. } => "name one of them, or add the other under another tag".into(),
+        Error::Merge(error) => return for_merge(error),
+    })
+}
+
+/// The fix to suggest when a release's digests are not one per platform.
+fn for_merge(error: &multiarch::manifest::merge::MergeError) -> Option<String> {
+    use multiarch::manifest::merge::MergeError;
+    Some(match error {
+        MergeError::NotInRepository { .. } => "the digests folder holds another image's digest: upload each platform job's digests to a folder named for its image alone (`digests-IMAGE-PLATFORM`) and download with that pattern".into(),
+        MergeError::Twice { .. } => "two jobs built that platform: keep one digest per platform in the folder".into(),
+        MergeError::Missing { .. } => "that platform's job did not push or did not upload its digest: look at it, and do not publish a release without it".into(),
+        MergeError::Unexpected { .. } => "name it in `--expect`, or leave its digest out".into(),
+        MergeError::SeveralPlatforms { .. } => "give each platform's own digest (the platform jobs' `push-by-digest` output), not an index's".into(),
+        MergeError::Empty { .. } | MergeError::NotADigest { .. } | MergeError::Unreadable { .. } => "a platform job writes its digest with `touch \"$DIR/${DIGEST#sha256:}\"` (Docker's documented pattern), or one `sha256:...` a line in a file".into(),
     })
 }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod audit;
 mod build;
 mod builder;
 mod copy;
@@ -28,12 +29,26 @@ pub struct Cli {
     /// More logs on stderr (-v debug, -vv trace)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// A label (KEY=VALUE) for every container, volume and context image the kit creates
+    /// in the engine, so a CI job can find and remove what it left; repeatable
+    #[arg(
+        long = "container-label",
+        value_name = "KEY=VALUE",
+        env = "MULTIARCH_LABELS",
+        value_delimiter = ',',
+        value_parser = parse_label,
+        global = true
+    )]
+    container_labels: Vec<(String, String)>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Is a fleet ready for a set of platforms: every image its manifests name, checked
+    /// down to the programs in its layers
+    Audit(audit::Args),
     /// Create, remove, list or inspect builders (buildkitd.toml)
     Builder(builder::Args),
     /// Build (and push) a multi-platform image through a builder
@@ -166,6 +181,14 @@ pub fn parse_platforms(text: &str) -> Result<PlatformList, String> {
         .map_err(|e| e.to_string())
 }
 
+/// `KEY=VALUE`, as `docker run --label` takes it (the value may be empty).
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
+
 /// Output flags shared by subcommands that print data.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
@@ -180,12 +203,14 @@ pub struct OutputArgs {
 /// Whatever the subcommand reports; printed once by [`report`].
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_tracing(cli.verbose);
+    multiarch::engine::set_extra_labels(cli.container_labels);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let command = async {
             match cli.command {
+                Command::Audit(args) => audit::run(args).await,
                 Command::Builder(args) => builder::run(args).await,
                 Command::Build(args) => build::run(args).await,
                 Command::Copy(args) => copy::run(args).await,

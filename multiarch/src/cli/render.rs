@@ -111,6 +111,52 @@ pub fn verify_table(reports: &[PlatformReport]) -> String {
     out
 }
 
+/// The evidence table: one row per platform, one column per kind asked for, each detail
+/// numbered under it; BUILT ON is the platform the provenance says the builder ran on.
+pub fn evidence_table(evidence: &[multiarch::verify::evidence::PlatformEvidence]) -> String {
+    use multiarch::verify::evidence::Found;
+    let Some(first) = evidence.first() else {
+        return String::new();
+    };
+    let mut header = vec!["PLATFORM".to_string()];
+    for (kind, _) in &first.found {
+        let name = serde_json::to_value(kind).unwrap_or_default();
+        header.push(name.as_str().unwrap_or_default().to_uppercase());
+    }
+    header.push("BUILT ON".into());
+    let mut details = Vec::new();
+    let rows: Vec<Vec<String>> = evidence
+        .iter()
+        .map(|e| {
+            let mut row = vec![e.platform.to_string()];
+            for (_, found) in &e.found {
+                let (word, detail) = match found {
+                    Found::Verified { at } => ("verified", at.clone()),
+                    Found::Present { at } => ("found", at.clone()),
+                    Found::Missing { looked } => ("MISSING", format!("looked in {looked}")),
+                    Found::Invalid { why } => ("INVALID", why.clone()),
+                };
+                details.push(format!("[{}] {}: {detail}", details.len() + 1, e.platform));
+                row.push(format!("{word} [{}]", details.len()));
+            }
+            row.push(match &e.built_on {
+                Some(on) if on == &e.platform => format!("{on} (itself)"),
+                Some(on) => format!("{on} (cross or emulated)"),
+                None => "-".into(),
+            });
+            row
+        })
+        .collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut out = table(&header, &rows);
+    out.push('\n');
+    for detail in details {
+        out += &detail;
+        out.push('\n');
+    }
+    out
+}
+
 /// The pre-flight table: one row per base and platform, what the registry has.
 pub fn preflight_table(checks: &[multiarch::buildkit::preflight::BaseCheck]) -> String {
     use multiarch::buildkit::preflight::BaseStatus;
@@ -231,6 +277,7 @@ mod tests {
             digest: "sha256:0".into(),
             running,
             printed: None,
+            page_size: None,
         }
     }
 

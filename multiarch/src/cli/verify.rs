@@ -63,6 +63,27 @@ pub struct Args {
     /// The last release: a platform it has and this image lacks fails
     #[arg(long, value_name = "IMAGE")]
     against: Option<String>,
+    /// The evidence every platform must carry, found the ways consumers look for it
+    /// (`signature`: cosign's, for the platform's own digest; `provenance`, `sbom`:
+    /// BuildKit's attestations or referrers); any missing one fails, named per platform
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    evidence: Vec<verify::evidence::Kind>,
+    /// A cosign public key: each signature `--evidence signature` finds must verify
+    /// against it (without it, signatures are found, not checked)
+    #[arg(long, value_name = "FILE", requires = "evidence")]
+    key: Option<std::path::PathBuf>,
+    /// The release's other tags (`latest`, or whole references): each must name the same
+    /// index, else the tag is named with its digest and the platforms it lacks or adds
+    #[arg(long, value_name = "TAG", value_delimiter = ',')]
+    tags: Vec<String>,
+    /// With `--tags`: an index of the same platforms is enough, not the very same index
+    #[arg(long, requires = "tags")]
+    tags_same_platforms: bool,
+    /// The page size the fleet's kernels run with (`16k`: Raspberry Pi 5, Asahi; `64k`:
+    /// NVIDIA Grace, some Ampere and Kunpeng systems): an arm64, ppc64le or loong64
+    /// program aligned for less fails. Without it, such a program is named, not failed
+    #[arg(long, value_name = "4k|16k|64k")]
+    page_size: Option<verify::page_size::PageSizeNeed>,
     #[command(flatten)]
     platforms: PlatformArgs,
     #[command(flatten)]
@@ -104,6 +125,52 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     )
     .await
     .with_context(|| format!("cannot verify `{}`", args.target.image))?;
+    let mut findings = findings;
+    if !args.tags.is_empty() {
+        let tags = args
+            .tags
+            .iter()
+            .map(|tag| {
+                if tag.contains('/') || tag.contains('@') {
+                    multiarch::registry::parse_reference(tag)
+                } else {
+                    multiarch::registry::parse_reference(&format!(
+                        "{}/{}:{tag}",
+                        reference.registry(),
+                        reference.repository()
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        findings.extend(
+            verify::contract::tags_agree(
+                &registry,
+                &fetched.digest,
+                &multiarch::oci::index::platforms(&listed),
+                &tags,
+                args.tags_same_platforms,
+            )
+            .await
+            .with_context(|| format!("cannot read the tags of `{}`", args.target.image))?,
+        );
+    }
+    let key = args
+        .key
+        .as_ref()
+        .map(|path| {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read `{}`", path.display()))?;
+            verify::evidence::CosignKey::from_pem(&pem)
+                .map_err(|why| anyhow::anyhow!("`{}` is {why}", path.display()))
+        })
+        .transpose()?;
+    let evidence = if args.evidence.is_empty() {
+        Vec::new()
+    } else {
+        verify::evidence::gather(&registry, &reference, &listed, &args.evidence, key.as_ref())
+            .await
+            .with_context(|| format!("cannot read the evidence of `{}`", args.target.image))?
+    };
     let as_json = |reports: &[verify::PlatformReport]| {
         serde_json::to_string_pretty(&serde_json::json!({
             "image": reference.whole(),
@@ -111,6 +178,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "passed": findings.is_empty() && reports.iter().all(verify::PlatformReport::passed),
             "index": findings,
             "platforms": reports,
+            "evidence": evidence,
         }))
     };
     if !findings.is_empty() {
@@ -158,6 +226,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         labels: engine::session_labels(),
         cpu,
+        page_size: args.page_size,
         scope: if args.entrypoint_only {
             Scope::Entrypoint
         } else {
@@ -180,6 +249,24 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Vec::new()
     };
     let failed = reports.iter().filter(|r| !r.passed()).count();
+    let unproven: Vec<String> = evidence
+        .iter()
+        .flat_map(|e| {
+            e.found
+                .iter()
+                .filter(|(_, found)| found.failed())
+                .map(move |(kind, _)| {
+                    format!(
+                        "{} {}",
+                        e.platform,
+                        serde_json::to_value(kind)
+                            .unwrap_or_default()
+                            .as_str()
+                            .unwrap_or_default()
+                    )
+                })
+        })
+        .collect();
     if args.output.json {
         let mut json = as_json(&reports)?;
         if args.parity {
@@ -191,6 +278,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{json}");
     } else {
         print!("{}", verify_table(&reports));
+        if !evidence.is_empty() {
+            println!();
+            print!("{}", super::render::evidence_table(&evidence));
+        }
         if !drift.is_empty() {
             println!();
             for found in &drift {
@@ -200,6 +291,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.parity && drift.is_empty() {
         eprintln!("the {} platform(s) agree with each other", reports.len());
+    }
+    if args.page_size.is_none() {
+        for report in &reports {
+            let judged =
+                verify::page_size::judge(&report.platform, report.page_size.as_ref(), None);
+            if let Some((_, sentence)) = judged.filter(|(_, s)| !s.contains("any size")) {
+                eprintln!(
+                    "note: {}: {sentence}; `--page-size 16k` makes that fail",
+                    report.platform
+                );
+            }
+        }
     }
     if !drift.is_empty() {
         eprintln!(
@@ -215,7 +318,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.target.image
         );
     }
-    if failed > 0 || !drift.is_empty() {
+    if !unproven.is_empty() {
+        eprintln!(
+            "error: evidence is missing or does not verify: {}",
+            unproven.join(", ")
+        );
+    }
+    if failed > 0 || !drift.is_empty() || !unproven.is_empty() {
         return Ok(ExitCode::FAILURE);
     }
     eprintln!(

@@ -10,7 +10,7 @@
 //! image manifest goes up alone under the tag, no index (for AWS Lambda and other
 //! consumers that take one manifest); its digest is that platform's in the source.
 
-mod signatures;
+pub(crate) mod signatures;
 
 pub use signatures::Companions;
 

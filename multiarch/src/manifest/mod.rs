@@ -2,6 +2,14 @@
 //! images already pushed, `add` and `rm` of platforms, `annotate`. Every image keeps its
 //! attestation manifests; what an index lists is copied into its repository before the
 //! index is pushed, so no index is ever sparse.
+//!
+//! A release's last step has rooms of its own: [`merge`] takes the per-platform digests a
+//! release's jobs pushed and refuses a set that is not one digest per platform of the
+//! release's own repository; [`tags`] writes every tag of the release from one index, and
+//! puts back what it moved when a write fails.
+
+pub mod merge;
+pub mod tags;
 
 use oci_client::Reference;
 use oci_spec::image::Descriptor;
@@ -151,6 +159,20 @@ pub async fn create(
     sources: &[Reference],
     target: &Reference,
 ) -> Result<(String, Vec<Platform>)> {
+    let picked = pick_all(registry, sources).await?;
+    let (bytes, media_type) = index_of(&picked, target)?;
+    for offer in &picked {
+        bring(registry, offer, target).await?;
+    }
+    let digest = registry.push_manifest(target, bytes, &media_type).await?;
+    Ok((digest, picked.into_iter().map(|p| p.platform).collect()))
+}
+
+/// Every image `sources` offer, one per platform.
+///
+/// # Errors
+/// Two sources with one platform, or what [`pick`] returns.
+pub async fn pick_all(registry: &Registry, sources: &[Reference]) -> Result<Vec<Picked>> {
     let mut picked: Vec<Picked> = Vec::new();
     for source in sources {
         for offer in pick(registry, source).await? {
@@ -164,35 +186,34 @@ pub async fn create(
             picked.push(offer);
         }
     }
-    // Images first, then attestations, as BuildKit lists them.
+    Ok(picked)
+}
+
+/// The index listing `picked`'s images, then their attestations (as BuildKit lists them):
+/// its bytes and media type, refused as a whole before anything is copied.
+///
+/// # Errors
+/// [`Error::Assemble`], or a descriptor that cannot be listed.
+pub fn index_of(picked: &[Picked], target: &Reference) -> Result<(Vec<u8>, String)> {
     let mut descriptors = Vec::new();
     for (offer, value) in picked.iter().map(|p| (p, &p.image)).chain(
         picked
             .iter()
             .flat_map(|p| p.attestations.iter().map(move |a| (p, a))),
     ) {
-        {
-            descriptors.push(
-                serde_json::from_value::<Descriptor>(value.clone()).map_err(|e| {
-                    Error::Registry(RegistryError::BadAnswer {
-                        reference: offer.source.whole(),
-                        reason: format!("a descriptor that cannot be listed: {e}"),
-                    })
-                })?,
-            );
-        }
+        descriptors.push(
+            serde_json::from_value::<Descriptor>(value.clone()).map_err(|e| {
+                Error::Registry(RegistryError::BadAnswer {
+                    reference: offer.source.whole(),
+                    reason: format!("a descriptor that cannot be listed: {e}"),
+                })
+            })?,
+        );
     }
-    // Refuse a bad index before anything is copied.
-    let (bytes, media_type) =
-        crate::oci::assemble::index_of(descriptors).map_err(|source| Error::Assemble {
-            reference: target.whole(),
-            source: Box::new(source),
-        })?;
-    for offer in &picked {
-        bring(registry, offer, target).await?;
-    }
-    let digest = registry.push_manifest(target, bytes, &media_type).await?;
-    Ok((digest, picked.into_iter().map(|p| p.platform).collect()))
+    crate::oci::assemble::index_of(descriptors).map_err(|source| Error::Assemble {
+        reference: target.whole(),
+        source: Box::new(source),
+    })
 }
 
 /// The index under `target` to edit, and its digest (an image alone becomes an index

@@ -64,6 +64,17 @@ pub enum Finding {
         /// The platform.
         platform: Platform,
     },
+    /// Another tag of the release names something else (`--tags`).
+    TagDisagrees {
+        /// The tag, as a whole reference.
+        tag: String,
+        /// What it names (`None`: nothing).
+        digest: Option<String>,
+        /// Platforms the release has and it lacks.
+        lacks: Vec<Platform>,
+        /// Platforms it has and the release lacks.
+        adds: Vec<Platform>,
+    },
 }
 
 impl std::fmt::Display for Finding {
@@ -105,6 +116,35 @@ impl std::fmt::Display for Finding {
             } => write!(f, "{platform} is missing ({wanted_by} has it)"),
             Self::Unexpected { platform } => {
                 write!(f, "{platform} is in the index but not in `--expect`")
+            }
+            Self::TagDisagrees {
+                tag, digest: None, ..
+            } => write!(f, "`{tag}` names nothing"),
+            Self::TagDisagrees {
+                tag,
+                digest: Some(digest),
+                lacks,
+                adds,
+            } => {
+                write!(f, "`{tag}` names {}, another index", short(digest))?;
+                let mut said = Vec::new();
+                if !lacks.is_empty() {
+                    said.push(format!(
+                        "it lacks {}",
+                        multiarch_platform::join_platforms(lacks)
+                    ));
+                }
+                if !adds.is_empty() {
+                    said.push(format!(
+                        "it adds {}",
+                        multiarch_platform::join_platforms(adds)
+                    ));
+                }
+                if said.is_empty() {
+                    Ok(())
+                } else {
+                    write!(f, " ({})", said.join("; "))
+                }
             }
         }
     }
@@ -166,6 +206,60 @@ pub async fn check(
         None => None,
     };
     Ok(judge(entries, &images, &Contract { expect, previous }))
+}
+
+/// The release's other tags against it (`verify --tags`): each must name the same index
+/// (`digest`), or with `same_platforms`, an index of the same platforms.
+///
+/// # Errors
+/// A tag's registry cannot be read (a tag it does not hold is a finding).
+pub async fn tags_agree(
+    registry: &Registry,
+    digest: &str,
+    platforms: &[Platform],
+    tags: &[Reference],
+    same_platforms: bool,
+) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    for tag in tags {
+        let (fetched, listed) = match registry.fetch_entries(tag).await {
+            Ok(found) => found,
+            Err(crate::registry::RegistryError::NotFound { .. }) => {
+                findings.push(Finding::TagDisagrees {
+                    tag: tag.whole(),
+                    digest: None,
+                    lacks: platforms.to_vec(),
+                    adds: Vec::new(),
+                });
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if fetched.digest == digest {
+            continue;
+        }
+        let theirs = crate::oci::index::platforms(&listed);
+        let lacks: Vec<Platform> = platforms
+            .iter()
+            .filter(|p| !theirs.contains(p))
+            .cloned()
+            .collect();
+        let adds: Vec<Platform> = theirs
+            .iter()
+            .filter(|p| !platforms.contains(p))
+            .cloned()
+            .collect();
+        if same_platforms && lacks.is_empty() && adds.is_empty() {
+            continue;
+        }
+        findings.push(Finding::TagDisagrees {
+            tag: tag.whole(),
+            digest: Some(fetched.digest),
+            lacks,
+            adds,
+        });
+    }
+    Ok(findings)
 }
 
 /// What the contract reads of one image: its layers' digests and its config's platform.

@@ -15,7 +15,9 @@ pub mod contract;
 pub mod cpu;
 pub mod elf;
 mod emulation;
+pub mod evidence;
 mod native_qemu;
+pub mod page_size;
 pub mod parity;
 mod running;
 mod static_check;
@@ -42,7 +44,7 @@ use crate::registry::Registry;
 use crate::registry::RegistryError;
 
 /// The outcome of one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "result", content = "detail", rename_all = "lowercase")]
 pub enum Check {
     /// It holds; what was seen.
@@ -79,6 +81,8 @@ pub struct PlatformReport {
     /// What `--exec`'s command printed, when it exited 0.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub printed: Option<String>,
+    /// The largest kernel page size its programs start on (`None`: none was read).
+    pub page_size: Option<userland::PageSize>,
 }
 
 /// What the static check found: the config's claim, and the verdict.
@@ -88,6 +92,8 @@ pub struct StaticCheck {
     pub config: Option<Platform>,
     /// Config, entrypoint and the other programs judged against the index's platform.
     pub check: Check,
+    /// The largest kernel page size the programs read all start on (`None`: none was read).
+    pub page_size: Option<userland::PageSize>,
 }
 
 impl PlatformReport {
@@ -122,6 +128,9 @@ pub struct Verifier<'a> {
     /// The CPUs the running check proves each platform on (`--cpu`; empty: QEMU's
     /// default, the ARMv6 core for `arm/v6`, and the host's own CPU for its platform).
     pub cpu: cpu::CpuPlan,
+    /// The page size the platforms' programs must start on (`--page-size`); `None` names
+    /// a small one without failing.
+    pub page_size: Option<page_size::PageSizeNeed>,
 }
 
 /// Which binaries the static check judges.
@@ -178,8 +187,14 @@ impl Verifier<'_> {
         let mut reports = Vec::new();
         for (platform, digest) in targets {
             on_event(VerifyEvent::Checking(platform.clone()));
-            let found =
+            let mut found =
                 check_static(self.registry, self.reference, platform, digest, self.scope).await?;
+            if let (Some((true, sentence)), Check::Pass(_)) = (
+                page_size::judge(platform, found.page_size.as_ref(), self.page_size),
+                &found.check,
+            ) {
+                found.check = Check::Fail(format!("--page-size asks for more: {sentence}"));
+            }
             let (emulation, (running, printed)) = match self.docker {
                 None => (None, (Check::Skipped("--static-only".into()), None)),
                 Some(docker) => {
@@ -207,6 +222,7 @@ impl Verifier<'_> {
                 emulation,
                 running,
                 printed,
+                page_size: found.page_size,
             });
         }
         Ok(reports)
