@@ -80,15 +80,17 @@ COPY multiarch multiarch
 # The target folder outlives checkouts, and cargo judges the workspace's own sources by
 # their times: a checkout older than the last build would link what that build left, so
 # they are touched (the dependencies stay compiled).
+# The CLI builds with the `cli` profile (release without LTO, Cargo.toml says why).
 RUN --mount=type=cache,target=/cargo,id=multiarch-cargo-home \
     --mount=type=cache,target=/src/target,id=multiarch-target-${TARGETARCH}${TARGETVARIANT} \
     find Cargo.toml build.rs crates src multiarch -type f -exec touch {} + \
  && read -r triple cc < /etc/rust-target \
  && var=$(echo "${triple}" | tr 'a-z-' 'A-Z_') \
+ && profile=release && if [ "${PACKAGE}" = multiarch ]; then profile=cli; fi \
  && env "CARGO_TARGET_${var}_LINKER=${cc}" "CC_${triple}=${cc}" RUSTFLAGS='-C target-feature=+crt-static' \
-      cargo build --release --locked -p "${PACKAGE}" --target "${triple}" \
+      cargo build --profile "${profile}" --locked -p "${PACKAGE}" --target "${triple}" \
  && mkdir -p "/${TARGETARCH}${TARGETVARIANT}" \
- && cp "target/${triple}/release/${PACKAGE}" "/${TARGETARCH}${TARGETVARIANT}/"
+ && cp "target/${triple}/${profile}/${PACKAGE}" "/${TARGETARCH}${TARGETVARIANT}/"
 
 # The multiarch CLI as an image: its static binary and the CA certificates, nothing else.
 #   docker buildx build --target cli --build-arg PACKAGE=multiarch ...
