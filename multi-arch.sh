@@ -80,7 +80,7 @@ pull_refusal() {
     *denied*) echo "access denied: stale or wrong credentials for ghcr.io (docker logout ghcr.io, or docker login ghcr.io)" ;;
     *unauthorized* | *"authentication required"*) echo "unauthorized: the image is not public yet, or needs a login (docker login ghcr.io)" ;;
     *"manifest unknown"* | *"not found"* | *"name unknown"* | *"no such host"* | *"does not exist"* | *"no route to host"* | *"network is unreachable"* | *"dial tcp"*) echo missing ;;
-    *) echo "$(printf '%s\n' "$1" | tail -n 1)" ;;
+    *) printf '%s\n' "$1" | tail -n 1 ;;
   esac
 }
 

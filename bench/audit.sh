@@ -39,7 +39,12 @@ say "the fleet: $IMAGES images in $registry, $REFERENCES references"
 mkdir -p "$work/context/amd64/bin" "$work/context/arm64/bin" "$work/layers"
 cp /var/cache/multiarch/busybox/amd64/busybox "$work/context/amd64/bin/"
 cp /var/cache/multiarch/busybox/arm64/busybox "$work/context/arm64/bin/"
-printf 'FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/ /\nENTRYPOINT ["/bin/busybox"]\n' >"$work/context/Dockerfile"
+cat >"$work/context/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+ARG TARGETARCH
+COPY ${TARGETARCH}/ /
+ENTRYPOINT ["/bin/busybox"]
+DOCKERFILE
 base=$registry/base/busybox:1
 docker buildx build --builder default --quiet --provenance=false --platform linux/amd64,linux/arm64 \
   -t "$base" --push "$work/context" >/dev/null
@@ -109,6 +114,7 @@ PY
 # The audit, through the counting proxy (so its requests and bytes are counted).
 start_proxy() {
   coproc PROXY { "$proxy_bin" "${registry/localhost/127.0.0.1}" count; }
+  # shellcheck disable=SC2153 # coproc PROXY sets PROXY_PID
   proxy_pid=$PROXY_PID
   read -r proxied <&"${PROXY[0]}"
 }
@@ -187,7 +193,7 @@ cat >"$out" <<MD
 <!-- audit:start -->
 ## A fleet's audit against the loops people write
 
-- command: \`bench/audit.sh\` ($IMAGES images in a local registry, busybox bases shared, $REFERENCES references in $(ls "$work/fleet" | wc -l) manifest files; planted: every 20th image lacks arm64, every 33rd holds amd64 programs in its arm64 entry, every 97th reference pins the arm64 child)
+- command: \`bench/audit.sh\` ($IMAGES images in a local registry, busybox bases shared, $REFERENCES references in $(find "$work/fleet" -type f | wc -l) manifest files; planted: every 20th image lacks arm64, every 33rd holds amd64 programs in its arm64 entry, every 97th reference pins the arm64 child)
 - date: $(date -u +%Y-%m-%d), machine: $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB, $(uname -m); the registry and the tools on the same machine; requests and bytes counted by the tests' proxy in front of the registry
 
 | run | wall | peak memory | requests | KiB received | planted defects found |

@@ -51,18 +51,18 @@ build() {
   linker_var="CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER"
   echo "==> building arch-server for linux/$platform ($triple)" >&2
   if [ "$platform" = amd64 ] && [ "$(uname -m)" = x86_64 ]; then
-    RUSTFLAGS="$STATIC" CARGO_TARGET_DIR=$TARGET/dist \
+    RUSTFLAGS="$STATIC" CARGO_TARGET_DIR="$TARGET/dist" \
       cargo build --release --locked -q -p arch-server --target "$triple"
     out=$TARGET/dist/$triple/release/arch-server
   elif rustup_has "$triple"; then
-    env "$linker_var=${gcc:-${triple%%-*}-linux-gnu}-gcc" RUSTFLAGS="$STATIC" CARGO_TARGET_DIR=$TARGET/dist \
+    env "$linker_var=${gcc:-${triple%%-*}-linux-gnu}-gcc" RUSTFLAGS="$STATIC" CARGO_TARGET_DIR="$TARGET/dist" \
       cargo build --release --locked -q -p arch-server --target "$triple"
     out=$TARGET/dist/$triple/release/arch-server
   elif [ -z "$gcc" ] && [ -d "$CROSS_SYSROOT/lib/rustlib/$triple" ]; then
     # Debian's rustc gets a target dir of its own, so the two compilers never
     # rebuild each other's artifacts.
     env RUSTC=/usr/bin/rustc "$linker_var=${triple%%-*}-linux-gnu-gcc" \
-      RUSTFLAGS="--sysroot=$CROSS_SYSROOT $STATIC" CARGO_TARGET_DIR=$TARGET/dist-debian-rustc \
+      RUSTFLAGS="--sysroot=$CROSS_SYSROOT $STATIC" CARGO_TARGET_DIR="$TARGET/dist-debian-rustc" \
       cargo build --release --locked -q -p arch-server --target "$triple"
     out=$TARGET/dist-debian-rustc/$triple/release/arch-server
   elif [ -n "$gcc" ] && command -v "$gcc-gcc" >/dev/null && [ -d /usr/lib/rustlib/src/rust/library/std ]; then
