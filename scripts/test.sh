@@ -59,8 +59,18 @@ grep -E '^ +(Finished|Executable)' "$build_log" | sed 's/^ */    /' >&2
 # as passed); here the engine is up, so they run too, and fail if it is not.
 say "cargo test ($RUST_TEST_THREADS tests at a time)"
 tests_started=$(date -u +%Y-%m-%dT%H:%M:%S)
+# Each engine test appends its own time here (tests/common/bed.rs), listed at the end.
+MULTIARCH_TEST_TIMES=$(mktemp)
+export MULTIARCH_TEST_TIMES
+trap 'rm -f "$build_log" "$MULTIARCH_TEST_TIMES"' EXIT
+tests_t0=$SECONDS
 status=0
 cargo test --workspace --locked "${cargo_args[@]}" -- --include-ignored "${test_args[@]}" || status=$?
+
+if [ -s "$MULTIARCH_TEST_TIMES" ]; then
+  say "the costliest engine tests ($(wc -l <"$MULTIARCH_TEST_TIMES") timed, $((SECONDS - tests_t0)) s for every test, $RUST_TEST_THREADS at a time)"
+  sort -rn "$MULTIARCH_TEST_TIMES" | head -n 20 | awk -F'\t' '{printf "    %7.1f s  %s\n", $1, $2}' >&2
+fi
 
 # Each test removes what it made, and the test binary what its tests shared; anything
 # still labelled by a test is a leak, which fails the run (and is removed, so that the

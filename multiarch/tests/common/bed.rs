@@ -46,6 +46,8 @@ pub struct TestBed {
     containers: Vec<String>,
     // Held until this bed's clean-up has run (fields drop after `Drop::drop`).
     turns: Vec<tokio::sync::OwnedMutexGuard<()>>,
+    // From the moment the test holds its turns; see `record_time`.
+    started: std::time::Instant,
 }
 
 thread_local! {
@@ -91,6 +93,7 @@ pub async fn testbed() -> TestBed {
         builders: Vec::new(),
         containers: Vec::new(),
         turns: Vec::new(),
+        started: std::time::Instant::now(),
     }
 }
 
@@ -100,6 +103,23 @@ pub async fn testbed_taking(turn: Turn) -> TestBed {
     let mut bed = testbed().await;
     bed.turns.push(guard);
     bed
+}
+
+/// Appends this test's own time (from its turns held to its clean-up done, a shared
+/// fixture it made first included) to the file `MULTIARCH_TEST_TIMES` names, one
+/// `SECONDS<TAB>TEST` line: `scripts/test.sh` lists the costliest at the end of a run.
+/// libtest names each test's thread for the test.
+fn record_time(started: std::time::Instant) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("MULTIARCH_TEST_TIMES") else {
+        return;
+    };
+    let name = std::thread::current().name().unwrap_or("?").to_string();
+    let line = format!("{:.1}\t{name}\n", started.elapsed().as_secs_f64());
+    // One short write with O_APPEND: lines of tests side by side do not interleave.
+    if let Ok(mut file) = std::fs::OpenOptions::new().append(true).create(true).open(path) {
+        let _ = file.write_all(line.as_bytes());
+    }
 }
 
 /// The opening most engine tests share: the test bed, arch-server cross-compiled into
@@ -265,6 +285,7 @@ impl Drop for TestBed {
             args.extend(self.images.iter().map(String::as_str));
             docker_quietly(&args);
         }
+        record_time(self.started);
     }
 }
 
