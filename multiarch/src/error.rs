@@ -13,9 +13,7 @@ use crate::oci::layers::LayerError;
 use crate::oci::reference::ReferenceError;
 use crate::registry::RegistryError;
 
-/// A cause from below this crate (a transport, the file system, a parser), kept whole so
-/// the command line can print its chain as "caused by:" lines.
-pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use crate::cause::{Cause, root_cause};
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +60,7 @@ pub enum Error {
     /// The digests of a release are not one per platform of its repository (boxed: the
     /// platform and two digests it names would make every result of the crate larger).
     #[error(transparent)]
-    Merge(Box<crate::manifest::merge::MergeError>),
+    Merge(Box<crate::manifest::error::MergeError>),
     /// Two sources offer an image of one platform, and an index holds one per platform.
     #[error("`{first}` and `{second}` are both {platform}; an index holds one image per platform")]
     PlatformTwice {
@@ -127,7 +125,7 @@ impl From<crate::buildkit::buildkit_config::BuildkitConfigError> for Error {
     }
 }
 
-impl crate::registry::retry::GiveUp for Error {
+impl crate::retry::GiveUp for Error {
     fn give_up(self, what: String, tries: u32, seconds: f64) -> Self {
         match self {
             Error::Registry(last) => Error::Registry(last.give_up(what, tries, seconds)),
@@ -138,24 +136,14 @@ impl crate::registry::retry::GiveUp for Error {
     }
 }
 
-impl From<crate::manifest::merge::MergeError> for Error {
-    fn from(error: crate::manifest::merge::MergeError) -> Self {
+impl From<crate::manifest::error::MergeError> for Error {
+    fn from(error: crate::manifest::error::MergeError) -> Self {
         Self::Merge(Box::new(error))
     }
 }
 
 /// Shorthand for results of this library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The innermost cause of an error: the words of the system call or the server, without
-/// the layers of context each library wraps around them.
-pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
-}
 
 /// An error in one line: what failed, then its innermost cause (the words of the system
 /// call or the server), for a report that keeps one sentence per finding.

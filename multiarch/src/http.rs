@@ -1,10 +1,8 @@
 //! Plain HTTP to this machine's own servers (local registries, containers' published
 //! ports): the one client set-up every module uses, and the one wait-until-ready loop.
-//! HTTPS registries go through `oci-client` in [`crate::registry`] instead.
+//! HTTPS registries go through `oci-client` in the registry module instead.
 
 use std::time::Duration;
-
-use crate::registry::RegistryError;
 
 /// Names rustls's crypto for the process, once: ring, the one bollard's TLS uses (the
 /// build carries no other, as aws-lc would cost a C library's compile on every target).
@@ -24,21 +22,6 @@ pub(crate) fn plain_client(timeout: Duration) -> reqwest::Client {
         .timeout(timeout)
         .build()
         .expect("a plain HTTP client with no certificates always builds")
-}
-
-/// Sends a request to the registry at `registry` (host:port); a transport failure is
-/// [`RegistryError::Unreachable`] naming it.
-pub(crate) async fn send_to_registry(
-    request: reqwest::RequestBuilder,
-    registry: &str,
-) -> Result<reqwest::Response, RegistryError> {
-    request
-        .send()
-        .await
-        .map_err(|e| RegistryError::Unreachable {
-            registry: registry.to_string(),
-            source: e.into(),
-        })
 }
 
 /// Runs `attempt` every `interval` until it succeeds, at most `timeout`; the last
@@ -73,7 +56,7 @@ pub(crate) async fn wait_until<T>(
     poll(timeout, interval, async || {
         match client.get(url).send().await {
             Ok(response) => accept(response).await,
-            Err(e) => Err(crate::error::root_cause(&e)),
+            Err(e) => Err(crate::cause::root_cause(&e)),
         }
     })
     .await

@@ -16,17 +16,20 @@
 
 pub mod audit;
 pub mod buildkit;
+mod cause;
 pub mod copy;
 pub mod doctor;
 pub mod engine;
 pub mod error;
 mod http;
+pub mod input;
 pub mod inspect;
 pub mod local_registry;
 pub mod manifest;
 pub mod oci;
 pub mod pull;
 pub mod registry;
+pub mod retry;
 pub mod stdio;
 pub mod verify;
 

@@ -82,7 +82,7 @@ pub async fn pull_platform(
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         (*on_progress)(progress);
     };
-    let on_retry = |retrying: &crate::registry::retry::Retrying| {
+    let on_retry = |retrying: &crate::retry::Retrying| {
         report(Progress {
             layer: None,
             status: format!(
@@ -96,8 +96,8 @@ pub async fn pull_platform(
             total: None,
         });
     };
-    crate::registry::retry::retrying(
-        &crate::registry::retry::RetryPolicy::from_env(),
+    crate::retry::retrying(
+        &crate::retry::RetryPolicy::from_env(),
         Some(&on_retry),
         |error| engine_pull_transient(error).map(|reason| (reason, None)),
         || format!("the pull of `{image}` for `{platform}`"),
@@ -169,7 +169,7 @@ fn engine_pull_transient(error: &Error) -> Option<String> {
     let Error::Engine(EngineError::Refused { source, .. }) = error else {
         return None;
     };
-    let message = crate::error::root_cause(source.as_ref());
+    let message = crate::cause::root_cause(source.as_ref());
     const TRANSIENT: &[&str] = &[
         "408 Request Timeout",
         "429 Too Many Requests",

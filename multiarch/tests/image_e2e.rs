@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use multiarch::Platform;
 use multiarch::engine;
+use multiarch::input::parse_reference;
 use multiarch::oci::index::{EntryKind, Manifest, entries};
-use multiarch::registry::{Registry, parse_reference};
+use multiarch::registry::Registry;
 
 #[engine_test]
 async fn the_two_platform_image_runs_and_answers_its_own_architecture() {

@@ -67,7 +67,7 @@ pub(crate) fn dial_stdio(builder: &str, platform: Option<&str>) -> tokio::proces
 /// # Errors
 /// No such builder in buildx's store, or the kit's own way to it fails.
 pub(crate) async fn dialer(builder: &str, platform: Option<&Platform>) -> Result<Dialer, String> {
-    let why = |e: crate::error::Error| crate::error::root_cause(&e);
+    let why = |e: crate::error::Error| crate::cause::root_cause(&e);
     let group = Store::from_env()
         .get(builder)
         .map_err(|e| e.to_string())?
@@ -104,7 +104,7 @@ pub async fn describe(builder: &str) -> Result<DaemonInfo, String> {
             let channel = dialer.channel().await.map_err(|e| e.to_string())?;
             crate::buildkit::control::describe(channel)
                 .await
-                .map_err(|e| crate::error::root_cause(&e))
+                .map_err(|e| crate::cause::root_cause(&e))
         };
         match described.await {
             Ok(info) => Ok(info),

@@ -264,7 +264,7 @@ async fn wait_until_answering(docker: &Docker, builder: &ContainerBuilder) -> Re
 /// # Errors
 /// [`Error::Build(BuildError::BuilderDown)`] when it does not answer.
 pub async fn describe(docker: &Docker, builder: &ContainerBuilder) -> Result<DaemonInfo> {
-    let down = |source: crate::error::Cause| {
+    let down = |source: crate::cause::Cause| {
         Error::Build(BuildError::BuilderDown {
             name: builder.name.clone(),
             address: dialer(docker, builder).to_string(),

@@ -58,7 +58,7 @@ pub(crate) async fn push(
     platforms: &[Platform],
     session: &str,
 ) -> Result<PushedContext> {
-    let reference = crate::registry::parse_reference(&format!(
+    let reference = crate::input::parse_reference(&format!(
         "{registry_host}/{REPOSITORY}/{}:{session}",
         name.to_lowercase()
     ))?;

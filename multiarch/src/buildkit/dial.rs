@@ -122,7 +122,7 @@ impl Dialer {
             .connect_with_connector(self.connector())
             .await
             // tonic says only "transport error": the dial's own words are underneath.
-            .map_err(|e| std::io::Error::other(crate::error::root_cause(&e)))
+            .map_err(|e| std::io::Error::other(crate::cause::root_cause(&e)))
     }
 
     fn connector(

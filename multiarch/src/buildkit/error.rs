@@ -1,9 +1,9 @@
 //! What can go wrong building: the build layer's own failures (builders, their records,
 //! the context, BuildKit's answers, the nodes of a spread build). A build also meets the
 //! engine's and the registry's failures, which keep their own types; the crate's
-//! [`Error`](crate::error::Error) wraps all three whole.
+//! `Error` (`error.rs`) wraps all three whole.
 
-use crate::error::Cause;
+use crate::cause::Cause;
 
 /// A build failure.
 #[derive(Debug, thiserror::Error)]

@@ -262,7 +262,7 @@ pub enum Reached {
 /// # Errors
 /// [`Error::Build(BuildError::NodeUnreachable)`] naming the node.
 pub async fn connect(node: &Node) -> Result<Reached> {
-    let unreachable = |source: crate::error::Cause| {
+    let unreachable = |source: crate::cause::Cause| {
         Error::Build(BuildError::NodeUnreachable {
             node: node.name.clone(),
             endpoint: node.endpoint.to_string(),
@@ -287,7 +287,7 @@ pub async fn connect(node: &Node) -> Result<Reached> {
                 // ssh's refusal stays whole: its kind chooses the fix.
                 unreachable(match e {
                     EngineError::SshRefused { .. } => Box::new(e),
-                    other => crate::error::root_cause(&other).into(),
+                    other => crate::cause::root_cause(&other).into(),
                 })
             }),
     }

@@ -315,7 +315,7 @@ pub async fn check(registry: &crate::registry::Registry, bases: &[Base]) -> Vec<
     > = HashMap::new();
     for base in bases {
         if !listed.contains_key(&base.image) {
-            let answer = match crate::registry::parse_reference(&base.image) {
+            let answer = match crate::input::parse_reference(&base.image) {
                 Err(e) => Err(BaseStatus::Unchecked {
                     reason: e.to_string(),
                 }),
@@ -325,7 +325,7 @@ pub async fn check(registry: &crate::registry::Registry, bases: &[Base]) -> Vec<
                         available: Vec::new(),
                     }),
                     Err(e) => Err(BaseStatus::Unchecked {
-                        reason: crate::error::root_cause(&e),
+                        reason: crate::cause::root_cause(&e),
                     }),
                 },
             };
@@ -388,7 +388,7 @@ async fn static_status(
             Check::Fail(detail) => BaseStatus::Wrong { detail },
         },
         Err(e) => BaseStatus::Unchecked {
-            reason: crate::error::root_cause(&e),
+            reason: crate::cause::root_cause(&e),
         },
     }
 }
@@ -452,7 +452,7 @@ pub async fn still_has(
     image: &str,
     platform: &Platform,
 ) -> crate::error::Result<Option<String>> {
-    let reference = crate::registry::parse_reference(image)?;
+    let reference = crate::input::parse_reference(image)?;
     let tag = reference.tag().unwrap_or("latest").to_string();
     let tags = registry.tags(&reference, 1000).await?;
     for candidate in same_line(&tag, &tags).into_iter().take(HISTORY_LOOKS) {

@@ -115,7 +115,7 @@ pub async fn create(builders: &Builders, wanted: RemoteBuilder) -> Result<Create
 /// [`Error::Build(BuildError::BuilderUnusable)`], or [`Error::Build(BuildError::BuilderDown)`] when it does not answer.
 pub async fn describe(remote: &RemoteBuilder) -> Result<DaemonInfo> {
     let dialer = dialer(remote)?;
-    let down = |source: crate::error::Cause| {
+    let down = |source: crate::cause::Cause| {
         Error::Build(BuildError::BuilderDown {
             name: remote.name.clone(),
             address: dialer.to_string(),

@@ -215,7 +215,7 @@ impl NodeBuild<'_> {
     ) -> std::result::Result<Vec<Descriptor>, String> {
         let named = NamedContexts::import(docker, &self.request.build_contexts)
             .await
-            .map_err(|e| crate::error::root_cause(&e))?;
+            .map_err(|e| crate::cause::root_cause(&e))?;
         let result = self
             .build_and_push(docker, engine, tar, &named, on_event)
             .await;
@@ -296,7 +296,7 @@ impl NodeBuild<'_> {
             archive.extend_from_slice(&chunk.map_err(|e| {
                 format!(
                     "its engine did not hand over the result: {}",
-                    crate::error::root_cause(&e)
+                    crate::cause::root_cause(&e)
                 )
             })?);
         }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use multiarch::buildkit::builder::{Builder, Builders};
 use multiarch::buildkit::flags::{Attest, BuildFlags, CacheSpec};
 use multiarch::buildkit::image::{self, BuildRequest, KeyValue, NamedDir};
-use multiarch::registry::parse_reference;
+use multiarch::input::parse_reference;
 
 use super::problem;
 use super::render::{BuildPrinter, inspect_table};
@@ -129,7 +129,7 @@ fn check_inputs(args: &Args) -> anyhow::Result<()> {
 /// many bases could not be asked.
 async fn preflight(args: &Args) -> anyhow::Result<usize> {
     use multiarch::buildkit::preflight::{self, Planned};
-    use multiarch::registry::retry::RetryPolicy;
+    use multiarch::retry::RetryPolicy;
     let file = args
         .file
         .clone()

@@ -8,7 +8,8 @@ use anyhow::Context;
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use multiarch::copy::{self, CopyEvent};
-use multiarch::registry::{BlobMove, parse_reference};
+use multiarch::input::parse_reference;
+use multiarch::registry::BlobMove;
 
 use super::{OutputArgs, PlatformArgs, RegistryArgs};
 

@@ -16,9 +16,10 @@ use multiarch::buildkit::image::{self, BuildRequest};
 use multiarch::buildkit::setup::{self, Wanted};
 use multiarch::doctor::{self, Level};
 use multiarch::engine::{self, RunSpec, SESSION_LABEL};
+use multiarch::input::parse_reference;
 use multiarch::local_registry;
 use multiarch::local_registry::compose;
-use multiarch::registry::{Registry, parse_reference};
+use multiarch::registry::Registry;
 use multiarch::verify::{self, Probe, Verifier};
 
 use super::PlatformList;

@@ -60,8 +60,8 @@ pub fn for_error(error: &Error) -> Option<String> {
 }
 
 /// The fix to suggest when a release's digests are not one per platform.
-fn for_merge(error: &multiarch::manifest::merge::MergeError) -> Option<String> {
-    use multiarch::manifest::merge::MergeError;
+fn for_merge(error: &multiarch::manifest::error::MergeError) -> Option<String> {
+    use multiarch::manifest::error::MergeError;
     Some(match error {
         MergeError::NotInRepository { .. } => "the digests folder holds another image's digest: upload each platform job's digests to a folder named for its image alone (`digests-IMAGE-PLATFORM`) and download with that pattern".into(),
         MergeError::Twice { .. } => "two jobs built that platform: keep one digest per platform in the folder".into(),
@@ -75,8 +75,14 @@ fn for_merge(error: &multiarch::manifest::merge::MergeError) -> Option<String> {
 /// The fix to suggest for a registry's failure, if there is one to suggest.
 fn for_registry(error: &RegistryError) -> Option<String> {
     Some(match error {
-        RegistryError::Unreachable { registry, .. } => format!(
+        RegistryError::UnknownHost { registry, .. } => format!(
+            "check the name: `{registry}` must resolve on this machine (its spelling, DNS, /etc/hosts, or a network at all); for the local registry use `localhost:5000`"
+        ),
+        RegistryError::Unreachable { registry, .. } if multiarch::oci::reference::is_local(registry) => format!(
             "is the registry running? for the local one: `multiarch registry up` (then it answers at http://{registry}/v2/)"
+        ),
+        RegistryError::Unreachable { registry, .. } => format!(
+            "`{registry}` resolves but does not answer: check the network, a firewall or HTTPS_PROXY between this machine and it"
         ),
         RegistryError::HttpOnly { registry } => format!(
             "pass `--insecure {registry}` (or set MULTIARCH_INSECURE_REGISTRIES); for builds add `[registry.\"{registry}\"] http = true` to buildkitd.toml"

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use multiarch::input::parse_reference;
 use multiarch::manifest::{self, Edited};
 use multiarch::oci::edit::parse_annotation;
-use multiarch::registry::{Registry, parse_reference};
+use multiarch::registry::Registry;
 
 use super::{PlatformList, RegistryArgs};
 
@@ -196,7 +197,7 @@ async fn create(
                 let have: Vec<_> = picked.iter().map(|p| p.platform.clone()).collect();
                 if let Some(missing) = expected.0.iter().find(|p| !have.contains(p)) {
                     return Err(anyhow::Error::from(multiarch::error::Error::from(
-                        manifest::merge::MergeError::Missing {
+                        manifest::error::MergeError::Missing {
                             platform: missing.clone(),
                             found: multiarch::join_platforms(&have),
                         },

@@ -104,7 +104,7 @@ impl RegistryArgs {
         references: &[oci_client::Reference],
         json: bool,
     ) -> multiarch::registry::Registry {
-        use multiarch::registry::retry::{RetryPolicy, Retrying};
+        use multiarch::retry::{RetryPolicy, Retrying};
         let policy = RetryPolicy {
             tries: self.retries,
             max_time: self.retry_max_time,
@@ -150,7 +150,7 @@ impl ImageArgs {
         &self,
         json: bool,
     ) -> multiarch::error::Result<(oci_client::Reference, multiarch::registry::Registry)> {
-        let reference = multiarch::registry::parse_reference(&self.image)?;
+        let reference = multiarch::input::parse_reference(&self.image)?;
         let registry = self.registry.client(std::slice::from_ref(&reference), json);
         Ok((reference, registry))
     }

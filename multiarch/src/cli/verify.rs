@@ -114,7 +114,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let against = args
         .against
         .as_deref()
-        .map(multiarch::registry::parse_reference)
+        .map(multiarch::input::parse_reference)
         .transpose()?;
     let findings = verify::contract::check(
         &registry,
@@ -132,9 +132,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|tag| {
                 if tag.contains('/') || tag.contains('@') {
-                    multiarch::registry::parse_reference(tag)
+                    multiarch::input::parse_reference(tag)
                 } else {
-                    multiarch::registry::parse_reference(&format!(
+                    multiarch::input::parse_reference(&format!(
                         "{}/{}:{tag}",
                         reference.registry(),
                         reference.repository()

@@ -115,7 +115,7 @@ pub fn select(
     let Some(wanted) = wanted else {
         return Ok(listed.to_vec());
     };
-    crate::registry::require_platforms(reference, listed, wanted)?;
+    crate::input::require_platforms(reference, listed, wanted)?;
     let kept: HashSet<&str> = listed
         .iter()
         .filter(|e| e.platform().is_some_and(|p| wanted.contains(p)))

@@ -1,8 +1,8 @@
 //! What can go wrong with a Docker engine and the containers the kit runs on it: the
-//! engine layer's own failures. The crate's [`Error`](crate::error::Error) wraps them
+//! engine layer's own failures. The crate's `Error` (`error.rs`) wraps them
 //! whole.
 
-use crate::error::Cause;
+use crate::cause::Cause;
 
 /// An engine failure.
 #[derive(Debug, thiserror::Error)]
@@ -75,14 +75,12 @@ pub enum EngineError {
     /// An engine call that kept failing transiently (the engine's pull of a busy
     /// registry) until its tries or time ran out.
     #[error(transparent)]
-    GaveUp(crate::registry::retry::GaveUp<EngineError>),
+    GaveUp(crate::retry::GaveUp<EngineError>),
 }
 
-impl crate::registry::retry::GiveUp for EngineError {
+impl crate::retry::GiveUp for EngineError {
     fn give_up(self, what: String, tries: u32, seconds: f64) -> Self {
-        EngineError::GaveUp(crate::registry::retry::GaveUp::new(
-            what, tries, seconds, self,
-        ))
+        EngineError::GaveUp(crate::retry::GaveUp::new(what, tries, seconds, self))
     }
 }
 

@@ -235,7 +235,7 @@ pub async fn remove(docker: &Docker, id: &str) {
 pub(crate) fn engine_message(error: &bollard::errors::Error) -> String {
     match error {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
-        other => crate::error::root_cause(other),
+        other => crate::cause::root_cause(other),
     }
 }
 

@@ -503,7 +503,11 @@ pub(crate) async fn catalog(address: &str) -> Result<Vec<String>> {
     }
     let url = format!("http://{address}/v2/_catalog");
     let client = crate::http::plain_client(Duration::from_secs(5));
-    let response = crate::http::send_to_registry(client.get(&url), address).await?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| RegistryError::unreachable(address, e.into()))?;
     let catalog: Catalog = response.json().await.map_err(|e| {
         Error::Registry(RegistryError::BadAnswer {
             reference: url.clone(),

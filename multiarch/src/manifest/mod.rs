@@ -8,6 +8,7 @@
 //! release's own repository; [`tags`] writes every tag of the release from one index, and
 //! puts back what it moved when a write fails.
 
+pub mod error;
 pub mod merge;
 pub mod tags;
 

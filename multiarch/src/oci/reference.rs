@@ -213,7 +213,7 @@ fn check_digest(digest: &str) -> Result<&str, ReferenceError> {
 }
 
 /// Whether a registry is on this machine, and so spoken to over plain HTTP.
-pub(crate) fn is_local(registry: &str) -> bool {
+pub fn is_local(registry: &str) -> bool {
     let host = match registry.rsplit_once(':') {
         Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
         _ => registry,

@@ -99,10 +99,9 @@ impl Registry {
                     registry,
                 }
             }
-            OciDistributionError::RequestError(e) => RegistryError::Unreachable {
-                registry,
-                source: e.into(),
-            },
+            OciDistributionError::RequestError(e) => {
+                RegistryError::unreachable(&registry, e.into())
+            }
             OciDistributionError::ServerError { code, .. }
                 if super::retry::is_transient_status(code) =>
             {

@@ -94,10 +94,7 @@ impl Registry {
             }
             request
         };
-        let unreachable = |e: reqwest::Error| RegistryError::Unreachable {
-            registry: registry.to_string(),
-            source: e.into(),
-        };
+        let unreachable = |e: reqwest::Error| RegistryError::unreachable(registry, e.into());
         let mut response = request(None).send().await.map_err(unreachable)?;
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
             // oci-client answers the registry's challenge (a token for `pull`, or Basic).

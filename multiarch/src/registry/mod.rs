@@ -34,8 +34,6 @@ use std::sync::Arc;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::{Client, Reference};
 
-use crate::error::{Error, Result};
-use crate::oci::index::Entry;
 use crate::oci::reference::is_local;
 
 /// The largest manifest read: the distribution registry refuses to store larger ones
@@ -44,17 +42,6 @@ pub(crate) const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 
 /// Environment variable holding extra insecure registries, comma-separated.
 pub(crate) const INSECURE_ENV: &str = "MULTIARCH_INSECURE_REGISTRIES";
-
-/// Parses an image reference the way Docker does (`alpine` is `docker.io/library/alpine:latest`).
-///
-/// # Errors
-/// [`Error::BadReference`] naming the reference.
-pub fn parse_reference(text: &str) -> Result<Reference> {
-    crate::oci::reference::parse(text.trim()).map_err(|source| Error::BadReference {
-        reference: text.into(),
-        source,
-    })
-}
 
 /// A registry client for one or more registries.
 ///
@@ -81,9 +68,9 @@ pub struct Registry {
     /// The registries spoken to over plain HTTP, once the local ones were asked.
     http: Arc<tokio::sync::OnceCell<Vec<String>>>,
     /// How hard each request is tried.
-    retry: retry::RetryPolicy,
+    retry: crate::retry::RetryPolicy,
     /// Who hears of each retry.
-    on_retry: Option<retry::OnRetry>,
+    on_retry: Option<crate::retry::OnRetry>,
     /// Whether a registry has answered this client at all: only then is a refused
     /// connection a restart worth waiting for, not a registry that is not running.
     answered: Arc<std::sync::atomic::AtomicBool>,
@@ -198,7 +185,7 @@ impl Registry {
             local,
             registries,
             http: Arc::new(tokio::sync::OnceCell::new()),
-            retry: retry::RetryPolicy::from_env(),
+            retry: crate::retry::RetryPolicy::from_env(),
             on_retry: None,
             answered: Arc::default(),
             layers: None,
@@ -231,14 +218,14 @@ impl Registry {
 
     /// The same client, trying each request as `policy` says.
     #[must_use]
-    pub fn with_retry(mut self, policy: retry::RetryPolicy) -> Self {
+    pub fn with_retry(mut self, policy: crate::retry::RetryPolicy) -> Self {
         self.retry = policy;
         self
     }
 
     /// The same client, telling `on_retry` of each retry before its wait.
     #[must_use]
-    pub fn on_retry(mut self, on_retry: retry::OnRetry) -> Self {
+    pub fn on_retry(mut self, on_retry: crate::retry::OnRetry) -> Self {
         self.on_retry = Some(on_retry);
         self
     }
@@ -261,11 +248,11 @@ impl Registry {
             }
             retry::transient(error)
         };
-        retry::retrying(
+        crate::retry::retrying(
             &self.retry,
             self.on_retry
                 .as_deref()
-                .map(|f| f as &dyn Fn(&retry::Retrying)),
+                .map(|f| f as &dyn Fn(&crate::retry::Retrying)),
             worth_retrying,
             what,
             || {
@@ -369,30 +356,6 @@ impl Registry {
     }
 }
 
-/// Checks that each of `wanted` is among the platforms `listed` for `reference`.
-///
-/// # Errors
-/// [`Error::PlatformMissing`] naming the first one missing and what there is.
-pub(crate) fn require_platforms(
-    reference: &Reference,
-    listed: &[Entry],
-    wanted: &[multiarch_platform::Platform],
-) -> Result<()> {
-    let available = crate::oci::index::platforms(listed);
-    match wanted.iter().find(|p| !available.contains(p)) {
-        None => Ok(()),
-        Some(missing) => Err(Error::PlatformMissing {
-            reference: reference.whole(),
-            platform: missing.clone(),
-            available: available
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-        }),
-    }
-}
-
 /// `sha256:<hex>` of some bytes.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     use sha2::Digest as _;
@@ -419,47 +382,6 @@ mod tests {
         assert_eq!(is_local(registry), local);
     }
 
-    #[rstest]
-    #[case(
-        "localhost:5000/arch-server:latest",
-        "localhost:5000",
-        "arch-server",
-        Some("latest")
-    )]
-    #[case("alpine", "docker.io", "library/alpine", Some("latest"))]
-    #[case(
-        "ghcr.io/org/app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
-        "ghcr.io",
-        "org/app",
-        None
-    )]
-    fn references_parse_as_docker_does(
-        #[case] text: &str,
-        #[case] registry: &str,
-        #[case] repository: &str,
-        #[case] tag: Option<&str>,
-    ) {
-        let reference = parse_reference(text).unwrap();
-        assert_eq!(reference.registry(), registry);
-        assert_eq!(reference.repository(), repository);
-        assert_eq!(reference.tag(), tag);
-    }
-
-    #[rstest]
-    #[case("", "it is empty")]
-    #[case("UPPER/case", "`UPPER` is not a valid repository path component")]
-    #[case("localhost:5000/x:bad tag", "`bad tag` is not a valid tag")]
-    #[case("x@sha256:short", "`sha256:short` is not a valid digest")]
-    fn bad_references_are_named_with_their_cause(#[case] text: &str, #[case] cause: &str) {
-        let error = parse_reference(text).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            format!("`{text}` is not a valid image reference")
-        );
-        let source = std::error::Error::source(&error).expect("the parser's reason");
-        assert!(source.to_string().starts_with(cause), "{source}");
-    }
-
     /// Issue #13: `build -t app:1 --push` looked up credentials for a registry named
     /// `app`; a short name is Docker Hub's, filed under its index URL.
     #[rstest]
@@ -472,7 +394,7 @@ mod tests {
         #[case] image: &str,
         #[case] server: &str,
     ) {
-        let reference = parse_reference(image).unwrap();
+        let reference = crate::oci::reference::parse(image).unwrap();
         assert_eq!(credential_server(reference.resolve_registry()), server);
     }
 }

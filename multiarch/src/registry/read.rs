@@ -59,10 +59,7 @@ impl Registry {
                         reason: format!("`{url}` redirects in a loop (more than 10 redirects)"),
                     }
                 } else {
-                    RegistryError::Unreachable {
-                        registry: registry.to_string(),
-                        source: e.into(),
-                    }
+                    RegistryError::unreachable(registry, e.into())
                 }
             })?;
         match response.status().as_u16() {
@@ -86,14 +83,10 @@ impl Registry {
                 // Read in chunks, so that a registry lying about the length is cut off too.
                 let mut response = response;
                 let mut bytes = Vec::new();
-                while let Some(chunk) =
-                    response
-                        .chunk()
-                        .await
-                        .map_err(|e| RegistryError::Unreachable {
-                            registry: registry.to_string(),
-                            source: e.into(),
-                        })?
+                while let Some(chunk) = response
+                    .chunk()
+                    .await
+                    .map_err(|e| RegistryError::unreachable(registry, e.into()))?
                 {
                     bytes.extend_from_slice(&chunk);
                     if limited && bytes.len() as u64 > MAX_MANIFEST_BYTES {
@@ -442,10 +435,7 @@ impl Registry {
                 expected: descriptor.digest().to_string(),
             }
         } else {
-            RegistryError::Unreachable {
-                registry: reference.resolve_registry().to_string(),
-                source: error.into(),
-            }
+            RegistryError::unreachable(reference.resolve_registry(), error.into())
         }
     }
 

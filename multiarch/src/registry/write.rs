@@ -218,8 +218,12 @@ impl Registry {
         self.retrying(
             || format!("DELETE {url}"),
             || async {
-                let response =
-                    crate::http::send_to_registry(self.plain.delete(&url), registry).await?;
+                let response = self
+                    .plain
+                    .delete(&url)
+                    .send()
+                    .await
+                    .map_err(|e| RegistryError::unreachable(registry, e.into()))?;
                 match response.status().as_u16() {
                     202 | 404 => Ok(()),
                     status => {

@@ -154,7 +154,7 @@ pub fn targets(
     listed: &[Entry],
     wanted: Option<&[Platform]>,
 ) -> Result<Vec<(Platform, String)>> {
-    crate::registry::require_platforms(reference, listed, wanted.unwrap_or_default())?;
+    crate::input::require_platforms(reference, listed, wanted.unwrap_or_default())?;
     if platforms(listed).is_empty() {
         return Err(Error::Registry(RegistryError::BadAnswer {
             reference: reference.whole(),

@@ -162,7 +162,7 @@ async fn run_and_judge(
                 Err(EngineError::Refused { source, .. }) => {
                     let check = Check::Fail(format!(
                         "{emulation}: the engine could not start it: {}",
-                        crate::error::root_cause(source.as_ref())
+                        crate::cause::root_cause(source.as_ref())
                     ));
                     return Ok((check, None));
                 }

@@ -117,7 +117,11 @@ fn record_time(started: std::time::Instant) {
     let name = std::thread::current().name().unwrap_or("?").to_string();
     let line = format!("{:.1}\t{name}\n", started.elapsed().as_secs_f64());
     // One short write with O_APPEND: lines of tests side by side do not interleave.
-    if let Ok(mut file) = std::fs::OpenOptions::new().append(true).create(true).open(path) {
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+    {
         let _ = file.write_all(line.as_bytes());
     }
 }
