@@ -33,6 +33,7 @@ mod registry_faults_cli;
 mod release_cli;
 mod release_gate_cli;
 mod seven_platforms_cli;
+mod shell_cli;
 mod signatures_cli;
 mod ssh_nodes_cli;
 mod userland_cli;

@@ -9,11 +9,13 @@ use tracing_subscriber::EnvFilter;
 mod audit;
 mod build;
 mod builder;
+mod completion;
 mod copy;
 mod demo;
 mod doctor;
 mod hint;
 mod inspect;
+mod man;
 mod manifest;
 pub mod plugin;
 mod pull;
@@ -53,6 +55,8 @@ enum Command {
     Builder(builder::Args),
     /// Build (and push) a multi-platform image through a builder
     Build(build::Args),
+    /// Print a shell's completion script: bash, zsh, fish, powershell, elvish
+    Completion(completion::Args),
     /// Copy an image to another repository or registry, whole or some platforms of it
     Copy(copy::Args),
     /// The whole story: registry, builder, build and push, inspect, run each platform, verify
@@ -63,6 +67,8 @@ enum Command {
     Registry(registry::Args),
     /// Show an image's index: one row per platform, attestations named
     Inspect(inspect::Args),
+    /// Write a man page per command into a folder
+    Man(man::Args),
     /// Make or change an index in the registry: create, add, rm, annotate
     Manifest(manifest::Args),
     /// Install as the Docker CLI plugin `docker multiarch`
@@ -213,12 +219,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Audit(args) => audit::run(args).await,
                 Command::Builder(args) => builder::run(args).await,
                 Command::Build(args) => build::run(args).await,
+                Command::Completion(args) => completion::run(args).await,
                 Command::Copy(args) => copy::run(args).await,
                 Command::Tags(args) => tags::run(args).await,
                 Command::Demo(args) => demo::run(args).await,
                 Command::Doctor(args) => doctor::run(args).await,
                 Command::Registry(args) => registry::run(args).await,
                 Command::Inspect(args) => inspect::run(args).await,
+                Command::Man(args) => man::run(args).await,
                 Command::Manifest(args) => manifest::run(args).await,
                 Command::Plugin(args) => plugin::run(args).await,
                 Command::Pull(args) => pull::run(args).await,
