@@ -25,6 +25,26 @@ STATIC='-C target-feature=+crt-static'
 archs=("$@")
 [ ${#archs[@]} -gt 0 ] || archs=(amd64 arm64)
 
+# Cargo keys what it compiled of a workspace by the workspace's path, so a fresh clone
+# elsewhere (every CI run) would compile the server, and with -Zbuild-std the std, again
+# for every target: minutes each. The tracked files are copied to one place outside the
+# clone instead, a file only when its content differs (an unchanged file keeps its time,
+# which is what cargo compares), and built there; one build at a time, as the copy is shared.
+SOURCE_COPY=${MULTIARCH_CACHE:-/var/cache/multiarch}/dist-source
+checkout=$PWD
+if [ -z "${MULTIARCH_DIST_IN_PLACE:-}" ] && git rev-parse --is-inside-work-tree >/dev/null 2>&1 &&
+  mkdir -p "$SOURCE_COPY" 2>/dev/null; then
+  exec 9>"$SOURCE_COPY.lock"
+  flock 9
+  git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' file; do
+    [ -f "$file" ] || continue
+    cmp -s "$file" "$SOURCE_COPY/$file" 2>/dev/null && continue
+    mkdir -p "$SOURCE_COPY/$(dirname "$file")"
+    cp -p "$file" "$SOURCE_COPY/$file"
+  done
+  cd "$SOURCE_COPY"
+fi
+
 rustup_has() { command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$1"; }
 
 build() {
@@ -78,9 +98,9 @@ build() {
     echo "hint: run \`sudo scripts/testbed.sh up\`, or \`rustup target add $triple\` with its cross linker" >&2
     exit 1
   fi
-  mkdir -p "dist/$folder"
-  cp "$out" "dist/$folder/arch-server"
-  echo "    dist/$folder/arch-server: $(stat -c %s "dist/$folder/arch-server") bytes, $((SECONDS - started)) s" >&2
+  mkdir -p "$checkout/dist/$folder"
+  cp "$out" "$checkout/dist/$folder/arch-server"
+  echo "    dist/$folder/arch-server: $(stat -c %s "$checkout/dist/$folder/arch-server") bytes, $((SECONDS - started)) s" >&2
 }
 
 for arch in "${archs[@]}"; do build "$arch"; done
