@@ -423,3 +423,105 @@ async fn every_platform_must_carry_its_signature_and_provenance_and_says_where_i
         "both platforms signed with the key:\n{stdout}\n{stderr}"
     );
 }
+
+/// The platforms and digests an index lists, attestations left out.
+fn platform_digests(reference: &str) -> Vec<(String, String)> {
+    let (code, json, stderr) = common::multiarch(&["inspect", reference, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let mut listed: Vec<(String, String)> = value["manifests"]
+        .as_array()
+        .unwrap_or_else(|| panic!("an index: {value}"))
+        .iter()
+        .filter_map(|m| {
+            Some((
+                m["platform"].as_str()?.to_string(),
+                m["digest"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    listed.sort();
+    listed
+}
+
+#[engine_test]
+async fn attestations_moved_to_referrers_keep_every_platform_and_its_provenance() {
+    let mut bed = common::testbed().await;
+    let jobs = Jobs::new(&mut bed);
+    let registry = common::shared_registry().await;
+    let repository = format!("{registry}/rel-{}/app", bed.run_id);
+    let amd64 = jobs.push_by_digest(&repository, "linux/amd64", "1");
+    let arm64 = jobs.push_by_digest(&repository, "linux/arm64", "1");
+    let target = format!("{repository}:4.0.0");
+    let (code, _, stderr) = merge(&target, digests_folder(&[&amd64, &arm64]).path(), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, inspected, _) = common::multiarch(&["inspect", &target]);
+    assert!(
+        inspected.contains("attestation for linux/arm64"),
+        "{inspected}"
+    );
+    let platforms = platform_digests(&target);
+
+    let (code, stdout, stderr) = common::multiarch(&["manifest", "referrers", &target, "--json"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let referred: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let moved = referred["moved"].as_array().unwrap();
+    assert_eq!(moved.len(), 2, "one attestation per platform: {referred}");
+    for m in moved {
+        // registry:2 (distribution 2.8) has no referrers API: the tag schema it is.
+        assert_eq!(m["found_through"], "tag-schema", "{m}");
+        assert_ne!(m["before"], m["after"], "a subject changes the bytes: {m}");
+    }
+
+    // The index holds the platforms alone now, each with the digest it had.
+    let (_, inspected, _) = common::multiarch(&["inspect", &target]);
+    assert!(!inspected.contains("attestation"), "{inspected}");
+    assert_eq!(platform_digests(&target), platforms);
+
+    // Each platform's provenance is still found, now as a referrer, with where it was built.
+    let (code, stdout, stderr) = common::multiarch(&[
+        "verify",
+        "--static-only",
+        &target,
+        "--evidence",
+        "provenance",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let row = evidence_row(&stdout, platform);
+        assert!(row.contains("found ["), "{platform}: {stdout}");
+        assert!(
+            stdout.contains(&format!("{platform}: the referrer ")),
+            "{stdout}"
+        );
+    }
+    assert!(
+        evidence_row(&stdout, "linux/arm64").contains("linux/amd64 (cross or emulated)"),
+        "{stdout}"
+    );
+
+    // oras, the referrers tool, sees each one through the tag schema too.
+    let arm64_image = platforms
+        .iter()
+        .find(|(p, _)| p == "linux/arm64")
+        .map(|(_, d)| format!("{repository}@{d}"))
+        .unwrap();
+    let (code, discovered, stderr) = common::output(
+        std::process::Command::new("oras")
+            .args(["discover", "--plain-http", "--format", "json"])
+            .args(["--distribution-spec", "v1.1-referrers-tag"])
+            .arg(&arm64_image),
+    );
+    assert_eq!(code, 0, "oras discover: {stderr}");
+    assert!(
+        discovered.contains("application/vnd.docker.attestation.manifest.v1+json"),
+        "{discovered}"
+    );
+
+    // Nothing left to move: said, and the tag stays.
+    let before = digest_of(&target);
+    let (code, _, stderr) = common::multiarch(&["manifest", "referrers", &target]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing moved"), "{stderr}");
+    assert_eq!(digest_of(&target), before);
+}

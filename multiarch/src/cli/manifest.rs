@@ -10,7 +10,7 @@ use multiarch::manifest::{self, Edited};
 use multiarch::oci::edit::parse_annotation;
 use multiarch::registry::Registry;
 
-use super::{PlatformList, RegistryArgs};
+use super::{OutputArgs, PlatformList, RegistryArgs, render};
 
 pub type Args = super::Actions<Action>;
 
@@ -63,6 +63,18 @@ pub enum Action {
         /// Comma-separated platforms to remove
         #[arg(long, required = true, value_parser = super::parse_platforms)]
         platform: PlatformList,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Move the index's attestation manifests (provenance, SBOM) out of the index, each
+    /// to the referrers of the image it is about (the referrers API, else the tag
+    /// schema), so `oras discover` and referrer-minded tools find them; every platform
+    /// keeps its digest
+    Referrers {
+        /// The index to change
+        target: String,
+        #[command(flatten)]
+        output: OutputArgs,
         #[command(flatten)]
         registry: RegistryArgs,
     },
@@ -129,6 +141,33 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("cannot remove platforms from `{target}`"))?;
             report(&target, &edited);
+        }
+        Action::Referrers {
+            target,
+            output,
+            registry,
+        } => {
+            let (client, target_ref, _) = open(&target, &[], &registry)?;
+            let referred = manifest::referrers::move_to_referrers(&client, &target_ref)
+                .await
+                .with_context(|| {
+                    format!("cannot move the attestations of `{target}` to referrers")
+                })?;
+            if output.json {
+                println!("{}", serde_json::to_string_pretty(&referred)?);
+            } else {
+                print!("{}", render::referrers_table(&referred));
+            }
+            if referred.moved.is_empty() {
+                eprintln!("{target}: no attestation manifest in the index; nothing moved");
+            } else {
+                eprintln!(
+                    "{target}: {} -> {} ({} attestation(s) moved; every platform keeps its digest)",
+                    referred.before,
+                    referred.after,
+                    referred.moved.len()
+                );
+            }
         }
         Action::Annotate {
             target,

@@ -157,6 +157,39 @@ pub fn evidence_table(evidence: &[multiarch::verify::evidence::PlatformEvidence]
     out
 }
 
+/// `manifest referrers`: one row per attestation moved, its digest before and as a
+/// referrer, and how a reader finds it.
+pub fn referrers_table(referred: &multiarch::manifest::referrers::Referred) -> String {
+    let rows: Vec<Vec<String>> = referred
+        .moved
+        .iter()
+        .map(|m| {
+            vec![
+                m.platform
+                    .as_ref()
+                    .map_or_else(|| "-".to_string(), ToString::to_string),
+                multiarch::oci::index::short(&m.subject),
+                multiarch::oci::index::short(&m.before),
+                multiarch::oci::index::short(&m.after),
+                m.found_through.to_string(),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    table(
+        &[
+            "PLATFORM",
+            "SUBJECT",
+            "IN THE INDEX",
+            "AS A REFERRER",
+            "FOUND THROUGH",
+        ],
+        &rows,
+    )
+}
+
 /// The pre-flight table: one row per base and platform, what the registry has.
 pub fn preflight_table(checks: &[multiarch::buildkit::preflight::BaseCheck]) -> String {
     use multiarch::buildkit::preflight::BaseStatus;

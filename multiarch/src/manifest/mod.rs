@@ -6,10 +6,12 @@
 //! A release's last step has rooms of its own: [`merge`] takes the per-platform digests a
 //! release's jobs pushed and refuses a set that is not one digest per platform of the
 //! release's own repository; [`tags`] writes every tag of the release from one index, and
-//! puts back what it moved when a write fails.
+//! puts back what it moved when a write fails. [`referrers`] moves an index's attestation
+//! manifests out to referrers of the images they are about.
 
 pub mod error;
 pub mod merge;
+pub mod referrers;
 pub mod tags;
 
 use oci_client::Reference;

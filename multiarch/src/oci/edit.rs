@@ -164,6 +164,20 @@ impl IndexEdit {
         multiarch_platform::join_platforms(&crate::oci::index::platforms(&self.entries()))
     }
 
+    /// Removes the entries of `digests` (any kind), leaving the rest in their order.
+    pub fn remove_digests(&mut self, digests: &[String]) {
+        self.manifests().retain(|m| {
+            m.get("digest")
+                .and_then(|d| d.as_str())
+                .is_none_or(|d| !digests.iter().any(|gone| gone == d))
+        });
+    }
+
+    /// Appends a descriptor as it is.
+    pub fn push_descriptor(&mut self, descriptor: serde_json::Value) {
+        self.manifests().push(descriptor);
+    }
+
     /// Removes `platform`'s image and its attestations.
     ///
     /// # Errors
