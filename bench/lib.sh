@@ -37,6 +37,9 @@ seconds() {
   rm -f "$log"
 }
 
+# A step's heading on stderr, as the scripts/ print theirs.
+say() { printf '==> %s\n' "$*" >&2; }
+
 # The median of numbers given on stdin, separated by spaces or lines.
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
