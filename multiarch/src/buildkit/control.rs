@@ -15,6 +15,7 @@ use bollard_buildkit_proto::moby::buildkit::v1::{
 use futures_util::Stream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use super::error::BuildError;
 use crate::engine::EngineError;
 use crate::engine::endpoint::Transport;
 use crate::error::{Error, Result};
@@ -95,7 +96,7 @@ pub async fn status(
         })
         .await
         .map_err(|e| {
-            Error::Engine(EngineError::Refused {
+            Error::Build(BuildError::BuildkitRefused {
                 action: "follow the build's progress".into(),
                 source: e.message().into(),
             })
@@ -120,8 +121,8 @@ pub async fn describe(channel: Channel) -> Result<DaemonInfo> {
     let mut client = ControlClient::new(channel);
     let refused = |what: &'static str| {
         move |e: tonic::Status| {
-            Error::Engine(EngineError::Refused {
-                action: format!("ask BuildKit for {what}"),
+            Error::Build(BuildError::BuildkitRefused {
+                action: format!("tell {what}"),
                 source: e.message().into(),
             })
         }

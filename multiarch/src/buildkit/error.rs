@@ -135,7 +135,26 @@ pub enum BuildError {
         /// What went wrong.
         reason: String,
     },
+    /// A build node written in a way that does not read as one (`NAME=ENDPOINT[,certs=DIR]
+    /// [,platforms=P...]`): the words, not the engine they name, are at fault.
+    #[error("`{spec}` is not a build node: {reason}")]
+    BadNodeSpec {
+        /// As given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A builder made of nodes cannot be changed that way.
     #[error("{0}")]
     BadNodes(String),
+    /// BuildKit itself (the engine's, a builder container's or a remote daemon's) refused
+    /// a request of its control API: not the engine's refusal, whichever carried it.
+    #[error("BuildKit refused to {action}")]
+    BuildkitRefused {
+        /// What was asked: `follow the build's progress`.
+        action: String,
+        /// BuildKit's answer.
+        #[source]
+        source: Cause,
+    },
 }

@@ -66,8 +66,8 @@ impl FromStr for Node {
     /// as one would hope.
     fn from_str(text: &str) -> Result<Self> {
         let bad = |reason: &str| {
-            Error::Engine(EngineError::BadEndpoint {
-                endpoint: text.to_string(),
+            Error::Build(BuildError::BadNodeSpec {
+                spec: text.to_string(),
                 reason: reason.to_string(),
             })
         };
@@ -137,8 +137,8 @@ impl FromStr for Node {
 fn platform(node: &str, text: &str) -> Result<Platform> {
     text.parse()
         .map_err(|e: multiarch_platform::PlatformError| {
-            Error::Engine(EngineError::BadEndpoint {
-                endpoint: node.to_string(),
+            Error::Build(BuildError::BadNodeSpec {
+                spec: node.to_string(),
                 reason: e.to_string(),
             })
         })

@@ -122,7 +122,7 @@ fn for_engine(error: &EngineError) -> Option<String> {
             "pull it (`docker pull {image}`); where nothing can be pulled, `sudo scripts/testbed.sh up` builds registry:2 from Debian's packages"
         ),
         EngineError::ContainerExited { image, .. } => format!("see what it printed: `docker run --rm {image}`; a program that is not a server is checked with `multiarch verify --exec 'CMD'`"),
-        EngineError::BadEndpoint { .. } => "write a node as `NAME=unix:///var/run/docker.sock`, `NAME=tcp://HOST:2376,certs=DIR`, `NAME=ssh://USER@HOST[:PORT]` or `NAME=CONTEXT`".into(),
+        EngineError::BadEndpoint { .. } => "an engine is `unix:///var/run/docker.sock`, `tcp://HOST:2376` (with its certificates), `ssh://USER@HOST[:PORT]` or a Docker context's name".into(),
         EngineError::SshRefused {
             destination,
             problem,
@@ -194,6 +194,9 @@ fn for_build(error: &BuildError) -> Option<String> {
         ),
         BuildError::NodeFailed { .. } => "the tag was not moved: what the other nodes pushed stays in the registry only as untagged manifests; run the build again once the node is back (`multiarch builder ls`)".into(),
         BuildError::BadNodes(_) => "`multiarch builder inspect NAME` shows its nodes".into(),
+        BuildError::BadNodeSpec { .. } => "write a node as `NAME=unix:///var/run/docker.sock`, `NAME=tcp://HOST:2376,certs=DIR`, `NAME=ssh://USER@HOST[:PORT]`, `NAME=CONTEXT` or `NAME=buildx://BUILDER`, with `,platforms=P,P` to choose what it builds".into(),
+        // BuildKit's own words, as the cause, say what it refused and why.
+        BuildError::BuildkitRefused { .. } => return None,
     })
 }
 
