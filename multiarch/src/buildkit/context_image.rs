@@ -15,9 +15,9 @@ use oci_spec::image::{
 
 use multiarch_platform::Platform;
 
+use super::error::BuildError;
 use crate::error::{Error, Result};
 use crate::oci::assemble::{Member, assemble};
-use crate::registry::RegistryError;
 use crate::registry::{Registry, sha256_digest};
 
 /// Where named contexts are pushed, below the target registry.
@@ -168,9 +168,11 @@ fn parse_digest(reference: &Reference, digest: &str) -> Result<oci_spec::image::
     digest.parse().map_err(|e| bad(reference, e))
 }
 
+/// The kit's own failure to describe the context as an image (a descriptor, a config or
+/// a manifest that does not build or serialise): the build context's, not the registry's.
 fn bad(reference: &Reference, error: impl std::fmt::Display) -> Error {
-    Error::Registry(RegistryError::BadAnswer {
-        reference: reference.whole(),
-        reason: format!("cannot describe the named context as an image: {error}"),
+    Error::Build(BuildError::Context {
+        path: reference.whole(),
+        source: format!("cannot describe the named context as an image: {error}").into(),
     })
 }
