@@ -171,8 +171,8 @@ fn parse_digest(reference: &Reference, digest: &str) -> Result<oci_spec::image::
 /// The kit's own failure to describe the context as an image (a descriptor, a config or
 /// a manifest that does not build or serialise): the build context's, not the registry's.
 fn bad(reference: &Reference, error: impl std::fmt::Display) -> Error {
-    Error::Build(BuildError::Context {
-        path: reference.whole(),
-        source: format!("cannot describe the named context as an image: {error}").into(),
+    Error::Build(BuildError::ContextImage {
+        reference: reference.whole(),
+        reason: error.to_string(),
     })
 }

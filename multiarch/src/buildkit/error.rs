@@ -94,6 +94,15 @@ pub enum BuildError {
         #[source]
         source: Cause,
     },
+    /// The kit could not describe a named context as an image (a descriptor, config or
+    /// manifest that does not build or serialise): its own fault, nobody's input.
+    #[error("cannot describe the named context `{reference}` as an image: {reason}")]
+    ContextImage {
+        /// The image it was to be pushed as.
+        reference: String,
+        /// What failed.
+        reason: String,
+    },
     /// A build flag the chosen builder cannot honour; refused before anything is built.
     #[error("`{flag}` cannot be honoured by the `{driver}` builder: {reason}")]
     Unsupported {

@@ -163,6 +163,7 @@ fn for_build(error: &BuildError) -> Option<String> {
             "`multiarch builder ls` shows its status; a docker-container builder starts again with `docker buildx inspect --bootstrap {name}` (or `multiarch builder rm {name}` and create it again), a remote one needs its BuildKit daemon answering at that address"
         ),
         BuildError::Context { .. } => "check the folder and its .dockerignore".into(),
+        BuildError::ContextImage { .. } => "this is the kit's own fault, not your context's: report it as a bug, with what `-v` prints".into(),
         BuildError::Unsupported { hint, .. } => hint.clone(),
         BuildError::BuilderUnusable { fix, .. } => fix.clone(),
         BuildError::BuildkitConfig(_) => {
