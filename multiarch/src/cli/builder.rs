@@ -318,7 +318,7 @@ fn show_list(rows: &[Row], json: bool) -> anyhow::Result<()> {
             lines.push(vec![
                 format!("  \\_ {}", node.name),
                 node.endpoint.clone(),
-                node.status.clone(),
+                node.status.to_string(),
                 node.buildkit.clone(),
                 node.platforms(),
             ]);
@@ -405,7 +405,7 @@ struct Row {
 struct NodeRow {
     name: String,
     endpoint: String,
-    status: String,
+    status: Status,
     buildkit: String,
     serves: nodes::Serves,
 }
@@ -453,7 +453,7 @@ async fn engine_version(docker: &bollard::Docker) -> String {
 async fn describe_node(node: &Node) -> NodeRow {
     let (status, buildkit, serves) = match nodes::connect(node).await {
         Ok(reached) => (
-            "running".to_string(),
+            Status::Running,
             match &reached {
                 nodes::Reached::Engine { docker, .. } => engine_version(docker).await,
                 nodes::Reached::Buildx { info, .. } => info.version.clone(),
@@ -461,7 +461,7 @@ async fn describe_node(node: &Node) -> NodeRow {
             nodes::serves(node, &reached).await,
         ),
         Err(e) => (
-            format!("unreachable: {}", multiarch::error::root_cause(&e)),
+            Status::Unreachable(multiarch::error::root_cause(&e)),
             "-".into(),
             nodes::Serves {
                 declared: node.platforms.clone(),
@@ -496,7 +496,10 @@ async fn describe(docker: Option<&bollard::Docker>, b: &Builder) -> Row {
         Builder::Nodes { nodes, .. } => {
             let count = nodes.len();
             let nodes = futures_util::future::join_all(nodes.iter().map(describe_node)).await;
-            let down = nodes.iter().filter(|n| n.status != "running").count();
+            let down = nodes
+                .iter()
+                .filter(|n| !matches!(n.status, Status::Running))
+                .count();
             let mut platforms: Vec<String> = Vec::new();
             for node in &nodes {
                 let serves = &node.serves;
