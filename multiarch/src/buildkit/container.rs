@@ -42,10 +42,9 @@ pub(crate) const CONFIG_IN_CONTAINER: &str = "/etc/buildkit/buildkitd.toml";
 /// The engine a new builder runs on, as buildx records it: `$DOCKER_HOST`, else the
 /// local socket.
 pub fn local_endpoint() -> String {
-    std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".into())
+    crate::engine::endpoint::docker_host()
+        .unwrap_or(crate::engine::endpoint::LOCAL_SOCKET)
+        .to_string()
 }
 
 /// The engine the builder's container runs on.

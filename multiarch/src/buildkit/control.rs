@@ -23,12 +23,10 @@ use crate::error::{Error, Result};
 /// How the local engine is reached, from `DOCKER_HOST` or the usual socket; `None` when
 /// it is reached another way (then there is no live progress, only the result).
 pub(crate) fn local_engine() -> Option<Transport> {
-    match std::env::var("DOCKER_HOST") {
-        Ok(host) if !host.is_empty() => host
-            .strip_prefix("unix://")
-            .map(|path| Transport::Unix(PathBuf::from(path))),
-        _ => Some(Transport::Unix(PathBuf::from("/var/run/docker.sock"))),
-    }
+    crate::engine::endpoint::docker_host()
+        .unwrap_or(crate::engine::endpoint::LOCAL_SOCKET)
+        .strip_prefix("unix://")
+        .map(|path| Transport::Unix(PathBuf::from(path)))
 }
 
 /// A channel to the engine's BuildKit, through `/grpc` on the engine's own connection

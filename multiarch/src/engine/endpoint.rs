@@ -141,6 +141,17 @@ pub fn docker_config_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".docker"))
 }
 
+/// The socket a local engine listens on when nothing names another.
+pub const LOCAL_SOCKET: &str = "unix:///var/run/docker.sock";
+
+/// The engine the environment names, `DOCKER_HOST` (read once per process, so every path
+/// that needs "the engine" agrees on it), or `None` for the local socket.
+pub fn docker_host() -> Option<&'static str> {
+    static HOST: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+        .as_deref()
+}
+
 /// The engine endpoint of Docker context `name`: `contexts/meta/<sha256(name)>/meta.json`
 /// names the host, `contexts/tls/<sha256(name)>/docker/` holds its TLS files.
 fn context_endpoint(config_dir: &Path, name: &str) -> Result<EngineEndpoint> {
@@ -151,7 +162,7 @@ fn context_endpoint(config_dir: &Path, name: &str) -> Result<EngineEndpoint> {
     };
     if name == "default" {
         return Ok(EngineEndpoint {
-            host: "unix:///var/run/docker.sock".into(),
+            host: LOCAL_SOCKET.into(),
             certs: None,
         });
     }

@@ -38,7 +38,7 @@ pub fn emulators(binfmt_dir: &Path) -> Vec<(&'static str, bool)> {
 /// Whether the engine [`crate::engine::connect`] reaches runs on this machine (no
 /// `DOCKER_HOST`, or a unix socket), so that this machine's binfmt_misc is its own.
 pub(crate) fn engine_on_this_machine() -> bool {
-    std::env::var("DOCKER_HOST").map_or(true, |host| host.is_empty() || host.starts_with("unix://"))
+    super::endpoint::docker_host().is_none_or(|host| host.starts_with("unix://"))
 }
 
 /// An enabled binfmt_misc handler's interpreter and flags, from its file's text.
