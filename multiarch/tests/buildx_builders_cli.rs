@@ -251,7 +251,7 @@ async fn a_builder_buildx_made_is_the_kits_too() {
 async fn buildx_recreates_a_kit_builder_from_its_entry() {
     let (bed, registry, stores, name) = kit_builder("again").await;
     let container = format!("buildx_buildkit_{name}0");
-    bed.run("docker", &["rm", "-f", &container]);
+    bed.run("docker", &["rm", "-f", "-v", &container]);
     let listed = stores.buildx_ls_works("the container was removed by hand");
     assert!(listed.contains("inactive"), "{listed}");
 
@@ -270,7 +270,7 @@ async fn buildx_recreates_a_kit_builder_from_its_entry() {
     kit_build(&stores, &name, &tag, context.path(), &[]);
 
     // And the kit boots one that is gone, as buildx does before a build.
-    bed.run("docker", &["rm", "-f", &container]);
+    bed.run("docker", &["rm", "-f", "-v", &container]);
     kit_build(&stores, &name, &tag, context.path(), &[]);
     let (code, _, stderr) = stores.kit(&["builder", "rm", &name]);
     assert_eq!(code, 0, "{stderr}");

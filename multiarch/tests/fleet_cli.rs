@@ -259,7 +259,7 @@ async fn a_buildx_builder_lost_mid_build_is_named_and_the_tag_stays() {
     let env = fleet.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (code, stderr) = common::build_cut_off(slow.path(), "fleet", &image, &env, "[ctr]", || {
-        fleet.bed.run("docker", &["rm", "-f", &container]);
+        fleet.bed.run("docker", &["rm", "-f", "-v", &container]);
     });
     assert_eq!(code, 1, "{stderr}");
     assert!(

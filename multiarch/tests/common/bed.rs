@@ -78,7 +78,7 @@ pub async fn testbed() -> TestBed {
     super::fixtures::sweep_earlier_runs();
     let run_id = format!(
         "{}-{}",
-        std::process::id(),
+        super::fixtures::process_tag(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -253,7 +253,7 @@ impl Drop for TestBed {
             }
         }
         for container in &self.containers {
-            docker_quietly(&["rm", "-f", container]);
+            docker_quietly(&["rm", "-f", "-v", container]);
         }
         super::fixtures::remove_labelled(&format!("{RUN_LABEL}={}", self.run_id));
         // Every image pulled from this test's registries, or named for this test (a

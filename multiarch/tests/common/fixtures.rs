@@ -25,8 +25,7 @@ pub async fn shared_registry() -> String {
     static REGISTRY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     REGISTRY
         .get_or_init(|| async {
-            let pid = std::process::id().to_string();
-            let suite = format!("{SUITE_LABEL}={pid}");
+            let suite = format!("{SUITE_LABEL}={}", process_tag());
             let id = output_of(&[
                 "run",
                 "-d",
@@ -148,6 +147,37 @@ pub fn remove_labelled(label: &str) {
     docker_quietly(&["volume", "prune", "-a", "-f", "--filter", &filter]);
 }
 
+/// This process as the labels name it, `PID-START` (its start in clock ticks after boot,
+/// `/proc/PID/stat`'s 22nd field), so that a later process given the same id is not
+/// taken for it when what a killed run left is swept.
+pub fn process_tag() -> String {
+    let pid = std::process::id();
+    format!("{pid}-{}", start_time(pid).unwrap_or(0))
+}
+
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command's name may hold spaces and parentheses: fields count from the last `)`.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
+/// Whether the process a label's value (`PID-START[-...]`) names is still running.
+fn alive(value: &str) -> bool {
+    let mut parts = value.split('-');
+    let (Some(pid), Some(start)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    match (pid.parse::<u32>(), start.parse::<u64>()) {
+        (Ok(pid), Ok(start)) => start_time(pid) == Some(start),
+        _ => false,
+    }
+}
+
 /// Once per process, before the first test: what runs of this binary that are gone left
 /// behind (killed before their exit hook, or before a test's drop), found by the pid in
 /// their labels.
@@ -164,13 +194,7 @@ pub fn sweep_earlier_runs() {
                 "--format",
                 &format,
             ]);
-            let gone: BTreeSet<&str> = listed
-                .lines()
-                .filter(|value| {
-                    let pid = value.split('-').next().unwrap_or_default();
-                    !std::path::Path::new("/proc").join(pid).exists()
-                })
-                .collect();
+            let gone: BTreeSet<&str> = listed.lines().filter(|value| !alive(value)).collect();
             for value in gone {
                 remove_labelled(&format!("{key}={value}"));
             }
@@ -202,7 +226,7 @@ fn remove_shared_fixtures() {
         args.extend(images);
         docker_quietly(&args);
     }
-    remove_labelled(&format!("{SUITE_LABEL}={}", std::process::id()));
+    remove_labelled(&format!("{SUITE_LABEL}={}", process_tag()));
 }
 
 /// `docker ARGS`'s standard output, or nothing when it fails (clean-up, which runs in
