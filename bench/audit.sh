@@ -113,7 +113,8 @@ PY
 
 # The audit, through the counting proxy (so its requests and bytes are counted).
 start_proxy() {
-  coproc PROXY { "$proxy_bin" "${registry/localhost/127.0.0.1}" count; }
+  # exec: the coprocess is the proxy itself, so the kill below reaches it.
+  coproc PROXY { exec "$proxy_bin" "${registry/localhost/127.0.0.1}" count; }
   # shellcheck disable=SC2153 # coproc PROXY sets PROXY_PID
   proxy_pid=$PROXY_PID
   read -r proxied <&"${PROXY[0]}"
