@@ -30,10 +30,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-docker run -d --name "$name" --label io.github.multiarch.managed-by=multiarch \
-  -p 127.0.0.1::5000 registry:2 >/dev/null
-registry=localhost:$(docker port "$name" 5000/tcp | sed -n '1s/.*://p')
-for _ in $(seq 1 50); do curl -fs "http://$registry/v2/" >/dev/null && break; sleep 0.1; done
+registry=$(start_registry "$name")
 
 say "the fleet: $IMAGES images in $registry, $REFERENCES references"
 mkdir -p "$work/context/amd64/bin" "$work/context/arm64/bin" "$work/layers"

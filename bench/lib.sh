@@ -40,6 +40,18 @@ seconds() {
 # A step's heading on stderr, as the scripts/ print theirs.
 say() { printf '==> %s\n' "$*" >&2; }
 
+# A throw-away registry:2 named NAME on a free loopback port, labelled as the kit's, once
+# it answers /v2/; prints `localhost:PORT`. The caller removes it (docker rm -f -v NAME).
+#   registry=$(start_registry NAME)
+start_registry() {
+  local name=$1 address
+  docker run -d --name "$name" --label io.github.multiarch.managed-by=multiarch \
+    -p 127.0.0.1::5000 registry:2 >/dev/null
+  address=localhost:$(docker port "$name" 5000/tcp | sed -n '1s/.*://p')
+  for _ in $(seq 1 50); do curl -fs "http://$address/v2/" >/dev/null && break; sleep 0.1; done
+  echo "$address"
+}
+
 # The median of numbers given on stdin, separated by spaces or lines.
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 

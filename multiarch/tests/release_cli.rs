@@ -77,6 +77,31 @@ impl Jobs {
     }
 }
 
+/// The two platform jobs of a release, run: each pushed its platform by digest to a
+/// repository of the test's own in the shared registry.
+struct Pushed {
+    jobs: Jobs,
+    registry: String,
+    repository: String,
+    amd64: String,
+    arm64: String,
+}
+
+async fn platform_jobs(bed: &mut common::TestBed) -> Pushed {
+    let jobs = Jobs::new(bed);
+    let registry = common::shared_registry().await;
+    let repository = format!("{registry}/rel-{}/app", bed.run_id);
+    let amd64 = jobs.push_by_digest(&repository, "linux/amd64", "1");
+    let arm64 = jobs.push_by_digest(&repository, "linux/arm64", "1");
+    Pushed {
+        jobs,
+        registry,
+        repository,
+        amd64,
+        arm64,
+    }
+}
+
 /// A folder of digests as the platform jobs upload them: a file named by each digest's hex.
 fn digests_folder(digests: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -114,11 +139,13 @@ fn merge(target: &str, folder: &Path, extra: &[&str]) -> (i32, String, String) {
 #[engine_test]
 async fn a_release_is_merged_from_its_digests_and_every_tag_names_it() {
     let mut bed = common::testbed().await;
-    let jobs = Jobs::new(&mut bed);
-    let registry = common::shared_registry().await;
-    let repository = format!("{registry}/rel-{}/app", bed.run_id);
-    let amd64 = jobs.push_by_digest(&repository, "linux/amd64", "1");
-    let arm64 = jobs.push_by_digest(&repository, "linux/arm64", "1");
+    let Pushed {
+        jobs: _jobs,
+        registry: _,
+        repository,
+        amd64,
+        arm64,
+    } = platform_jobs(&mut bed).await;
     let folder = digests_folder(&[&amd64, &arm64]);
     let (target, latest) = (
         format!("{repository}:1.2.0"),
@@ -152,12 +179,14 @@ async fn a_release_is_merged_from_its_digests_and_every_tag_names_it() {
 #[engine_test]
 async fn a_sibling_image_a_missing_platform_and_a_twice_built_one_are_refused_and_no_tag_moves() {
     let mut bed = common::testbed().await;
-    let jobs = Jobs::new(&mut bed);
-    let registry = common::shared_registry().await;
-    let repository = format!("{registry}/rel-{}/app", bed.run_id);
+    let Pushed {
+        jobs,
+        registry,
+        repository,
+        amd64,
+        arm64,
+    } = platform_jobs(&mut bed).await;
     let sibling = format!("{registry}/rel-{}/app-api", bed.run_id);
-    let amd64 = jobs.push_by_digest(&repository, "linux/amd64", "1");
-    let arm64 = jobs.push_by_digest(&repository, "linux/arm64", "1");
     let target = format!("{repository}:1.0.0");
     let (code, _, stderr) = merge(&target, digests_folder(&[&amd64, &arm64]).path(), &[]);
     assert_eq!(code, 0, "the release before: {stderr}");
@@ -204,12 +233,14 @@ async fn a_sibling_image_a_missing_platform_and_a_twice_built_one_are_refused_an
 #[engine_test]
 async fn a_tag_write_refused_half_way_puts_back_every_tag_already_moved() {
     let mut bed = common::testbed().await;
-    let jobs = Jobs::new(&mut bed);
-    let registry = common::shared_registry().await;
+    let Pushed {
+        jobs,
+        registry,
+        repository,
+        amd64,
+        arm64,
+    } = platform_jobs(&mut bed).await;
     let name = format!("rel-{}/app", bed.run_id);
-    let repository = format!("{registry}/{name}");
-    let amd64 = jobs.push_by_digest(&repository, "linux/amd64", "1");
-    let arm64 = jobs.push_by_digest(&repository, "linux/arm64", "1");
     let folder = digests_folder(&[&amd64, &arm64]);
     // Release 1.0 first, so that `stable` names something to put back.
     let old = format!("{repository}:1.0.0");
@@ -322,11 +353,13 @@ fn sign(keys: &Path, image: &str) {
 #[engine_test]
 async fn every_platform_must_carry_its_signature_and_provenance_and_says_where_it_was_built() {
     let mut bed = common::testbed().await;
-    let jobs = Jobs::new(&mut bed);
-    let registry = common::shared_registry().await;
-    let repository = format!("{registry}/rel-{}/app", bed.run_id);
-    let amd64 = jobs.push_by_digest(&repository, "linux/amd64", "1");
-    let arm64 = jobs.push_by_digest(&repository, "linux/arm64", "1");
+    let Pushed {
+        jobs: _jobs,
+        registry: _,
+        repository,
+        amd64,
+        arm64,
+    } = platform_jobs(&mut bed).await;
     let target = format!("{repository}:3.0.0");
     let (code, _, stderr) = merge(&target, digests_folder(&[&amd64, &arm64]).path(), &[]);
     assert_eq!(code, 0, "{stderr}");
@@ -447,11 +480,13 @@ fn platform_digests(reference: &str) -> Vec<(String, String)> {
 #[engine_test]
 async fn attestations_moved_to_referrers_keep_every_platform_and_its_provenance() {
     let mut bed = common::testbed().await;
-    let jobs = Jobs::new(&mut bed);
-    let registry = common::shared_registry().await;
-    let repository = format!("{registry}/rel-{}/app", bed.run_id);
-    let amd64 = jobs.push_by_digest(&repository, "linux/amd64", "1");
-    let arm64 = jobs.push_by_digest(&repository, "linux/arm64", "1");
+    let Pushed {
+        jobs: _jobs,
+        registry: _,
+        repository,
+        amd64,
+        arm64,
+    } = platform_jobs(&mut bed).await;
     let target = format!("{repository}:4.0.0");
     let (code, _, stderr) = merge(&target, digests_folder(&[&amd64, &arm64]).path(), &[]);
     assert_eq!(code, 0, "{stderr}");
