@@ -11,8 +11,9 @@
 //! - [`registry`] (the distribution API) and [`engine`] (the Docker engine, and what the
 //!   host can do): the two things that talk to the outside world;
 //! - [`local_registry`], [`buildkit`], [`verify`]: what the kit does with them;
-//! - [`inspect`], [`pull`], [`copy`], [`manifest`] and [`doctor`]: use cases built from
-//!   those.
+//! - [`inspect`], [`pull`], [`copy`], [`manifest`], [`preflight`] (a Dockerfile's base
+//!   images checked for every platform before a build), [`audit`] and [`doctor`]: use
+//!   cases built from those.
 
 pub mod audit;
 pub mod buildkit;
@@ -27,6 +28,7 @@ pub mod inspect;
 pub mod local_registry;
 pub mod manifest;
 pub mod oci;
+pub mod preflight;
 pub mod pull;
 pub mod registry;
 pub mod retry;

@@ -426,3 +426,114 @@ pub(crate) fn volume_exists(name: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+#[engine_test]
+async fn the_build_profile_says_which_steps_ran_emulated_and_how_to_stop() {
+    let kit = Kit::new().await.with_builder();
+    let base = kit.push_busybox_base();
+    // A stage on the build platform (cross for arm64), then a busy step that says `make`
+    // on each platform: native on amd64, under QEMU on arm64 (busybox has no make, so
+    // it fails softly; the hint is read from the Dockerfile and the times).
+    let context = tempfile::tempdir().unwrap();
+    let busy = |n: u32, then: &str| {
+        format!(
+            "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"i=0; while [ $i -lt {n} ]; do i=$((i+1)); done; {then}\"]"
+        )
+    };
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!(
+            "FROM --platform=$BUILDPLATFORM {base} AS tools\n\
+             ARG TARGETARCH\n\
+             {}\n\
+             FROM {base}\n\
+             COPY --from=tools /tools /tools\n\
+             {}\n",
+            busy(20000, "echo $TARGETARCH > /tools"),
+            busy(300000, "make all || true"),
+        ),
+    )
+    .unwrap();
+    let app = format!("{}/profiled:{}", kit.remote, kit.bed.run_id);
+    let report_file = context.path().join("report.json");
+    let report_arg = report_file.to_str().unwrap();
+    let (code, stdout, stderr) = kit.build_push(
+        &app,
+        context.path(),
+        &["--no-cache", "--report", report_arg],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("where the time went:"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
+    assert_eq!(report["builder"], kit.name.as_str(), "{report:#}");
+    let platform = |name: &str| {
+        report["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["platform"] == name)
+            .unwrap_or_else(|| panic!("{name} in {report:#}"))
+            .clone()
+    };
+    let step = |platform: &serde_json::Value, says: &str| {
+        platform["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["instruction"].as_str().unwrap().contains(says))
+            .unwrap_or_else(|| panic!("a step with `{says}` in {platform:#}"))
+            .clone()
+    };
+    let arm = platform("linux/arm64");
+    let emulated = step(&arm, "make all");
+    assert_eq!(emulated["how"], "emulated", "{arm:#}");
+    assert_eq!(emulated["emulator"], "qemu-aarch64");
+    assert_eq!(emulated["line"], 6);
+    assert_eq!(emulated["cached"], false);
+    let seconds = emulated["duration_seconds"].as_f64().unwrap();
+    assert!(
+        seconds > arm["wall_seconds"].as_f64().unwrap() / 2.0,
+        "the emulated step is most of arm64's time: {arm:#}"
+    );
+    // BuildKit names the step with its arguments expanded.
+    let cross = step(&arm, "echo arm64");
+    assert_eq!(
+        (&cross["how"], &cross["line"]),
+        (&"cross".into(), &3.into()),
+        "{arm:#}"
+    );
+    assert_eq!(cross["runs_on"], "linux/amd64");
+    let amd = platform("linux/amd64");
+    assert_eq!(step(&amd, "make all")["how"], "native", "{amd:#}");
+    let hints = report["hints"].as_array().unwrap();
+    assert!(
+        hints.iter().any(|h| h["platform"] == "linux/arm64"
+            && h["line"] == 6
+            && h["advice"].as_str().unwrap().contains("cross C toolchain")),
+        "{hints:#?}"
+    );
+    assert!(
+        stderr.contains("hint: Dockerfile:6 `RUN") && stderr.contains("emulated for linux/arm64"),
+        "{stderr}"
+    );
+
+    // Built again: every step comes from the cache, nothing ran emulated, no hint; and
+    // `--quiet` prints no profile.
+    let (code, stdout, stderr) =
+        kit.build_push(&app, context.path(), &["--report", report_arg, "--quiet"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(!stderr.contains("where the time went"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
+    let arm = report["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["platform"] == "linux/arm64")
+        .unwrap()
+        .clone();
+    assert!(arm["cached_steps"].as_u64().unwrap() >= 2, "{arm:#}");
+    assert_eq!(arm["emulated_seconds"], 0.0, "{arm:#}");
+    assert!(report["hints"].as_array().unwrap().is_empty(), "{report:#}");
+}

@@ -155,10 +155,30 @@ async fn a_builder_that_is_down_old_or_asked_to_keep_the_image_is_named() {
         "{stderr}"
     );
 
+    // Its BuildKit takes an SBOM request, so the build goes as far as buildx, which
+    // cannot reach it; it is not refused as if it were the engine's own BuildKit.
+    let (code, _, stderr) = build("fleet", &["--push", "--sbom=true"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("error: the builder `fleet` does not answer through")
+            && !stderr.contains("cannot be honoured"),
+        "{stderr}"
+    );
+    // Without `--push`, each is named with its own driver.
+    let (code, _, stderr) = build("fleet", &[]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(
+            "error: the builder `fleet` (kubernetes) keeps what it builds to itself: add `--push`"
+        ),
+        "{stderr}"
+    );
     let (code, _, stderr) = build("remote", &[]);
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("keeps what it builds to itself: add `--push`"),
+        stderr.contains(
+            "error: the builder `remote` (remote) keeps what it builds to itself: add `--push`"
+        ),
         "{stderr}"
     );
     // `builder ls` lists all three, each with what it is.

@@ -210,7 +210,7 @@ fn read_list(name: &str, text: &str) -> Sources {
 /// with the platforms it is pulled for.
 fn read_dockerfile(name: &str, text: &str, needed: &[Platform]) -> Sources {
     let build_platform: Platform = BUILD_PLATFORM.parse().expect("a platform");
-    let planned = crate::buildkit::preflight::Planned {
+    let planned = crate::preflight::Planned {
         dockerfile: text,
         target: None,
         build_args: &[],
@@ -218,7 +218,7 @@ fn read_dockerfile(name: &str, text: &str, needed: &[Platform]) -> Sources {
         platforms: needed,
         build_platform: &build_platform,
     };
-    let bases = match crate::buildkit::preflight::plan(&planned) {
+    let bases = match crate::preflight::plan(&planned) {
         Ok(bases) => bases,
         Err(e) => {
             return Sources {
@@ -278,7 +278,7 @@ fn read_yaml(name: &str, text: &str) -> Sources {
                 if let Some(services) = value.get("services").and_then(Value::as_mapping) {
                     for service in services.values() {
                         if let Some(image) = service.get("image").and_then(Value::as_str) {
-                            let expanded = crate::buildkit::preflight::expand(image, &environment);
+                            let expanded = crate::preflight::expand(image, &environment);
                             images.push((image.to_string(), expanded));
                         }
                     }

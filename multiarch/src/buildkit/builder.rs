@@ -6,24 +6,25 @@
 //! - [`Builder::Container`]: a BuildKit container, a buildx `docker-container` builder in
 //!   buildx's own store ([`crate::buildkit::buildx_store`]): the kit writes and runs it as
 //!   `docker buildx create` does, so `docker buildx ls`, `build` and `rm` work on it, and
-//!   one made by `docker buildx create` is the kit's too ([`crate::buildkit::container`]).
+//!   one made by `docker buildx create` is the kit's too.
 //! - [`Builder::Remote`]: a BuildKit daemon of its own, buildx's `remote` driver.
 //! - [`Builder::Nodes`]: several engines or buildx builders, each building with its own
 //!   BuildKit the platforms it fits best ([`crate::buildkit::nodes`]).
 //! - [`Builder::Foreign`]: a buildx builder of another driver (kubernetes, cloud) or of
-//!   several nodes, reached through `docker buildx dial-stdio`
-//!   ([`crate::buildkit::buildx_node`]).
+//!   several nodes, reached through `docker buildx dial-stdio`.
 //! - [`Builder::Legacy`]: a docker-container builder the kit made before it wrote buildx's
 //!   store; it can be listed and removed, and is refused for building with the fix.
 //!
 //! buildx cannot hold an engine builder (its `docker` driver is a Docker context) or a set
 //! of engine nodes, so those two are kept in the kit's own record, a small JSON file in the
 //! user's state directory, which still reads the records of earlier versions.
+//!
+//! What each kind does (boot, reach, describe, create, remove) is its driver's, in the
+//! `driver` folder; this file only says what a builder is and where it is kept.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use bollard::Docker;
 use serde::{Deserialize, Serialize};
 
 use crate::buildkit::BuildError;
@@ -38,29 +39,6 @@ pub const DEFAULT_BUILDKIT_IMAGE: &str = "moby/buildkit:v0.25.1";
 /// The stand-in `scripts/buildkit-image.sh` builds from Debian's sources where nothing
 /// can be pulled; used when the engine has no [`DEFAULT_BUILDKIT_IMAGE`].
 pub const STAND_IN_BUILDKIT_IMAGE: &str = "multiarch-testbed/buildkit:debian";
-
-/// How a builder runs BuildKit, as far as build flags care: the engine's BuildKit, or a
-/// BuildKit daemon that pushes what it builds itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Driver {
-    /// The engine's own BuildKit.
-    Docker,
-    /// A BuildKit container.
-    DockerContainer,
-    /// A BuildKit daemon reached at its own address.
-    Remote,
-}
-
-impl std::fmt::Display for Driver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Docker => "docker",
-            Self::DockerContainer => "docker-container",
-            Self::Remote => "remote",
-        })
-    }
-}
 
 /// A builder, by kind; each kind holds only what it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,14 +252,19 @@ impl Builder {
         }
     }
 
-    /// Which flags it honours.
-    pub fn driver(&self) -> Driver {
+    /// As a build announces it: `docker-container driver`, or `3 nodes`.
+    pub fn described(&self) -> String {
         match self {
-            Self::Engine { .. } | Self::Nodes { .. } => Driver::Docker,
-            Self::Remote(_) => Driver::Remote,
-            Self::Container(_) | Self::Foreign { .. } | Self::Legacy { .. } => {
-                Driver::DockerContainer
-            }
+            Self::Nodes { nodes, .. } => format!("{} nodes", nodes.len()),
+            other => format!("{} driver", other.driver_name()),
+        }
+    }
+
+    /// Its container, for a BuildKit container builder.
+    pub fn container(&self) -> Option<&ContainerBuilder> {
+        match self {
+            Self::Container(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -387,11 +370,21 @@ impl Serialize for Status {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Record {
     name: String,
-    driver: Driver,
+    driver: RecordedDriver,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     config: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     nodes: Vec<Node>,
+}
+
+/// The driver a record names: `docker` for engine builders and nodes; the others only
+/// in records of earlier versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum RecordedDriver {
+    Docker,
+    DockerContainer,
+    Remote,
 }
 
 impl Record {
@@ -402,11 +395,13 @@ impl Record {
                 config: self.config,
                 nodes: self.nodes,
             },
-            Driver::Docker => Builder::Engine {
+            RecordedDriver::Docker => Builder::Engine {
                 name: self.name,
                 config: self.config,
             },
-            Driver::DockerContainer | Driver::Remote => Builder::Legacy { name: self.name },
+            RecordedDriver::DockerContainer | RecordedDriver::Remote => {
+                Builder::Legacy { name: self.name }
+            }
         }
     }
 
@@ -414,7 +409,7 @@ impl Record {
         match builder {
             Builder::Engine { name, config } => Some(Self {
                 name: name.clone(),
-                driver: Driver::Docker,
+                driver: RecordedDriver::Docker,
                 config: config.clone(),
                 nodes: Vec::new(),
             }),
@@ -424,7 +419,7 @@ impl Record {
                 nodes,
             } => Some(Self {
                 name: name.clone(),
-                driver: Driver::Docker,
+                driver: RecordedDriver::Docker,
                 config: config.clone(),
                 nodes: nodes.clone(),
             }),
@@ -521,20 +516,19 @@ impl Builders {
         Ok(self.store.get(name)?.map(Builder::from_node_group))
     }
 
-    /// The builder a build uses, and why: `--builder`, else `$BUILDX_BUILDER`, else the
-    /// one `docker buildx use` chose for this engine, else the kit's `multiarch-builder`,
-    /// else the engine's own BuildKit (buildx's `default`).
+    /// The builder a build uses, and why: `--builder` (`given`), else `$BUILDX_BUILDER`
+    /// (`env`, as the caller read it), else the one `docker buildx use` chose for this
+    /// engine, else the kit's `multiarch-builder`, else the engine's own BuildKit
+    /// (buildx's `default`).
     ///
     /// # Errors
     /// [`Error::Build(BuildError::NoSuchBuilder)`] for a named builder that does not exist,
     /// [`Error::Build(BuildError::BuildxStore)`] when the store cannot be read.
-    pub fn choose(&self, given: Option<&str>) -> Result<(Builder, Chosen)> {
-        let env = std::env::var("BUILDX_BUILDER")
-            .ok()
-            .filter(|n| !n.is_empty());
+    pub fn choose(&self, given: Option<&str>, env: Option<&str>) -> Result<(Builder, Chosen)> {
+        let env = env.filter(|n| !n.is_empty()).map(String::from);
         let current = self
             .store
-            .current(&crate::buildkit::container::local_endpoint());
+            .current(&crate::engine::endpoint::local_endpoint());
         let named = match (given, env, current) {
             (Some(name), _, _) => Some((name.to_string(), Chosen::Flag)),
             (None, Some(name), _) => Some((name, Chosen::Environment)),
@@ -618,207 +612,10 @@ pub enum Created {
     Existing,
 }
 
-/// Creates an engine builder, or finds it already there.
-///
-/// # Errors
-/// [`Error::Build(BuildError::BuilderConflict)`] when the name is taken by another kind,
-/// [`Error::Build(BuildError::NoMultiPlatform)`] when the engine cannot build multi-platform images.
-pub(crate) async fn create_engine(
-    docker: &Docker,
-    builders: &Builders,
-    name: &str,
-    config: Option<PathBuf>,
-) -> Result<Created> {
-    match builders.find(name)? {
-        Some(Builder::Engine { .. }) => return Ok(Created::Existing),
-        Some(other) => {
-            return Err(Error::Build(BuildError::BuilderConflict {
-                name: name.to_string(),
-                driver: other.driver_name(),
-            }));
-        }
-        None => {}
-    }
-    if !crate::engine::containerd_store(docker).await {
-        return Err(Error::Build(BuildError::NoMultiPlatform));
-    }
-    builders.remember(&Builder::Engine {
-        name: name.to_string(),
-        config,
-    })?;
-    Ok(Created::New)
-}
-
-/// Creates a builder made of `nodes`, or with `append` adds them to one. Every new node
-/// must answer; names stay unique; the record is written only when all is well.
-///
-/// # Errors
-/// [`Error::Build(BuildError::NodeUnreachable)`], [`Error::Build(BuildError::BadNodes)`] for a name clash or a builder that is
-/// not made of nodes, [`Error::Build(BuildError::NoSuchBuilder)`] when appending to nothing.
-pub async fn create_with_nodes(
-    builders: &Builders,
-    name: &str,
-    nodes: Vec<Node>,
-    append: bool,
-    config: Option<PathBuf>,
-) -> Result<Created> {
-    let (mut all_nodes, config) = match (builders.find(name)?, append) {
-        (Some(Builder::Nodes { nodes, config, .. }), true) => (nodes, config),
-        (Some(existing), true) => {
-            return Err(Error::Build(BuildError::BadNodes(format!(
-                "the builder `{name}` is not made of nodes ({} driver): nodes are appended to a builder created with `--node`",
-                existing.driver_name()
-            ))));
-        }
-        (None, true) => return Err(Error::Build(BuildError::NoSuchBuilder(name.to_string()))),
-        (
-            Some(Builder::Nodes {
-                nodes: existing, ..
-            }),
-            false,
-        ) if existing == nodes => {
-            return Ok(Created::Existing);
-        }
-        (Some(_), false) => {
-            return Err(Error::Build(BuildError::BadNodes(format!(
-                "a builder named `{name}` already exists: `--append` adds nodes to it, `multiarch builder rm {name}` removes it"
-            ))));
-        }
-        (None, false) => (Vec::new(), config),
-    };
-    for node in nodes {
-        if all_nodes.iter().any(|n| n.name == node.name) {
-            return Err(Error::Build(BuildError::BadNodes(format!(
-                "the builder `{name}` already has a node named `{}`",
-                node.name
-            ))));
-        }
-        crate::buildkit::nodes::connect(&node).await?;
-        all_nodes.push(node);
-    }
-    builders.remember(&Builder::Nodes {
-        name: name.to_string(),
-        config,
-        nodes: all_nodes,
-    })?;
-    Ok(Created::New)
-}
-
-/// Removes one node from a builder made of nodes; its last node is removed with the
-/// builder (`builder rm NAME`), not alone.
-///
-/// # Errors
-/// [`Error::Build(BuildError::NoSuchBuilder)`], or [`Error::Build(BuildError::BadNodes)`] for an unknown or last node.
-pub fn remove_node(builders: &Builders, name: &str, node: &str) -> Result<()> {
-    let Some(Builder::Nodes {
-        name: _,
-        config,
-        mut nodes,
-    }) = builders.find(name)?
-    else {
-        return Err(Error::Build(BuildError::NoSuchBuilder(name.to_string())));
-    };
-    let Some(position) = nodes.iter().position(|n| n.name == node) else {
-        return Err(Error::Build(BuildError::BadNodes(format!(
-            "the builder `{name}` has no node named `{node}` (it has: {})",
-            nodes
-                .iter()
-                .map(|n| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))));
-    };
-    if nodes.len() == 1 {
-        return Err(Error::Build(BuildError::BadNodes(format!(
-            "`{node}` is the last node of `{name}`: remove the builder instead (`multiarch builder rm {name}`)"
-        ))));
-    }
-    nodes.remove(position);
-    builders.remember(&Builder::Nodes {
-        name: name.to_string(),
-        config,
-        nodes,
-    })
-}
-
-/// What `remove_builder` leaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Removal {
-    /// Keep a container builder's state volume (its cache), as `buildx rm --keep-state`.
-    pub keep_state: bool,
-}
-
-/// Removes a builder as `docker buildx rm` does: a container builder's container and (unless
-/// kept) its state volume, then its entry; a remote builder's entry only. Returns whether it
-/// existed.
-///
-/// # Errors
-/// The record or the store cannot be written, or the engine refuses to remove the volume.
-pub async fn remove_builder(
-    docker: Option<&Docker>,
-    builders: &Builders,
-    name: &str,
-    removal: Removal,
-) -> Result<bool> {
-    let Some(builder) = builders.find(name)? else {
-        return Ok(false);
-    };
-    match &builder {
-        Builder::Container(container) => {
-            crate::buildkit::container::remove(container, removal.keep_state).await?;
-        }
-        Builder::Legacy { name } => {
-            if let Some(docker) = docker {
-                let container = format!("multiarch-buildkit-{name}");
-                crate::engine::remove(docker, &container).await;
-                if !removal.keep_state {
-                    crate::engine::remove_volume(docker, &format!("{container}-state")).await?;
-                }
-            }
-        }
-        _ => {}
-    }
-    if builder.in_buildx_store() {
-        builders.store.remove(name)?;
-    } else {
-        builders.forget(name)?;
-    }
-    Ok(true)
-}
-
-/// The image a new docker-container builder runs: the pinned upstream tag when the
-/// engine has it, else the Debian stand-in when the engine has that, else the upstream
-/// tag (to be pulled).
-pub async fn default_image(docker: &Docker) -> String {
-    for image in [DEFAULT_BUILDKIT_IMAGE, STAND_IN_BUILDKIT_IMAGE] {
-        if docker.inspect_image(image).await.is_ok() {
-            return image.to_string();
-        }
-    }
-    DEFAULT_BUILDKIT_IMAGE.to_string()
-}
-
-/// The platforms a builder on this engine can build: the engine's own and those its
-/// kernel runs beside it (386 on x86-64), plus every platform QEMU is registered for.
-pub async fn platforms(docker: &Docker) -> Vec<String> {
-    let engine = crate::engine::engine_platform(docker).await;
-    let mut list: Vec<String> = engine.iter().map(ToString::to_string).collect();
-    if let Some(engine) = &engine {
-        let beside = crate::engine::host::runs_natively_beside(engine.architecture());
-        list.extend(beside.iter().map(ToString::to_string));
-    }
-    for (platform, usable) in crate::engine::host::emulators(Path::new("/proc/sys/fs/binfmt_misc"))
-    {
-        if usable && !list.iter().any(|p| p == platform) {
-            list.push(platform.to_string());
-        }
-    }
-    list
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn builders(dir: &Path) -> Builders {
         Builders::at(
@@ -896,7 +693,7 @@ mod tests {
             r#"{"Key":"unix:///var/run/docker.sock","Name":"","Global":true}"#,
         )
         .unwrap();
-        let (chosen, why) = b.choose(None).unwrap();
+        let (chosen, why) = b.choose(None, None).unwrap();
         assert_eq!(chosen, Builder::default_engine());
         assert_eq!(why, Chosen::Engine);
     }

@@ -44,7 +44,7 @@ pub(crate) enum Dialer {
         server_name: rustls_pki_types::ServerName<'static>,
     },
     /// `docker buildx dial-stdio` for a buildx builder of any driver, buildx choosing
-    /// the builder's node for `platform` ([`crate::buildkit::buildx_node`]).
+    /// the builder's node for `platform` ([`dial_stdio`]).
     Buildx {
         /// The builder's name in buildx's store.
         builder: String,
@@ -107,7 +107,7 @@ impl Dialer {
                 Ok(Box::new(tls))
             }
             Self::Buildx { builder, platform } => Ok(Box::new(crate::stdio::StdioStream::spawn(
-                crate::buildkit::buildx_node::dial_stdio(builder, platform.as_deref()),
+                dial_stdio(builder, platform.as_deref()),
             )?)),
         }
     }
@@ -305,6 +305,23 @@ impl Drop for Bridge {
     fn drop(&mut self) {
         self.forwarding.abort();
     }
+}
+
+/// `docker buildx --builder BUILDER dial-stdio [--platform P]`.
+pub(crate) fn dial_stdio(builder: &str, platform: Option<&str>) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("docker");
+    command.args([
+        "buildx",
+        "--builder",
+        builder,
+        "dial-stdio",
+        "--progress",
+        "quiet",
+    ]);
+    if let Some(platform) = platform {
+        command.args(["--platform", platform]);
+    }
+    command
 }
 
 #[cfg(test)]

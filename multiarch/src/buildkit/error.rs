@@ -56,9 +56,14 @@ pub enum BuildError {
         /// What to do instead.
         fix: String,
     },
-    /// A docker-container builder was asked to build without pushing.
-    #[error("the builder `{0}` (docker-container) keeps what it builds to itself: add `--push`")]
-    NeedsPush(String),
+    /// A builder whose BuildKit pushes what it builds was asked to build without pushing.
+    #[error("the builder `{name}` ({driver}) keeps what it builds to itself: add `--push`")]
+    NeedsPush {
+        /// The builder.
+        name: String,
+        /// Its driver.
+        driver: String,
+    },
     /// A builder's BuildKit does not answer.
     #[error("the builder `{name}` does not answer through {address}")]
     BuilderDown {

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use crate::buildkit::BuildError;
-use crate::buildkit::builder::Driver;
 use crate::error::{Error, Result};
 
 /// A `--cache-from` / `--cache-to` value: `type=registry,ref=HOST/REPO:TAG,mode=max`.
@@ -177,18 +176,26 @@ impl BuildFlags {
     }
 }
 
-/// Checks that `driver` can honour every flag, before anything is built.
-///
-/// What each can do here, through bollard: the engine's BuildKit (`docker`) builds into
-/// the engine's store (so `--load` holds), reads a registry cache, exports none, and adds
-/// a provenance attestation but no SBOM of its own accord; a BuildKit daemon
-/// (`docker-container`, `remote`) pushes itself, reads and writes registry caches, and takes
-/// `--provenance` and `--sbom` as buildx does. Neither can send a local cache folder
-/// through bollard's session.
+/// What a BuildKit can do with build flags here, through bollard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Features {
+    /// The engine's own BuildKit (buildx's `docker` driver): it builds into the engine's
+    /// store (so `--load` holds), reads a registry cache, exports none, and adds a
+    /// provenance attestation but no SBOM of its own accord.
+    Engine,
+    /// A BuildKit daemon (`docker-container`, `remote`, `kubernetes`, ...): it pushes
+    /// itself, reads and writes registry caches, and takes `--provenance` and `--sbom` as
+    /// buildx does.
+    Daemon,
+}
+
+/// Checks that a BuildKit with `features`, of a builder of `driver` (named in the
+/// refusal), can honour every flag, before anything is built. Neither kind can send a
+/// local cache folder through bollard's session.
 ///
 /// # Errors
 /// [`Error::Build(BuildError::Unsupported)`] naming the first flag that cannot be honoured.
-pub fn check(driver: Driver, flags: &BuildFlags) -> Result<()> {
+pub fn check(features: Features, driver: &str, flags: &BuildFlags) -> Result<()> {
     let refuse = |flag: String, reason: &str, hint: &str| {
         Err(Error::Build(BuildError::Unsupported {
             flag,
@@ -213,7 +220,7 @@ pub fn check(driver: Driver, flags: &BuildFlags) -> Result<()> {
                         "use a registry cache: `type=registry,ref=HOST/REPOSITORY:cache,mode=max`",
                     );
                 }
-                "registry" if driver == Driver::Docker && name == "--cache-to" => {
+                "registry" if features == Features::Engine && name == "--cache-to" => {
                     return refuse(
                         flag,
                         "the engine's BuildKit exports no cache",
@@ -231,7 +238,7 @@ pub fn check(driver: Driver, flags: &BuildFlags) -> Result<()> {
             }
         }
     }
-    if flags.load && driver != Driver::Docker {
+    if flags.load && features != Features::Engine {
         return refuse(
             "--load".into(),
             "this builder pushes what it builds; it cannot hand the image to the engine",
@@ -240,7 +247,7 @@ pub fn check(driver: Driver, flags: &BuildFlags) -> Result<()> {
     }
     // The engine's BuildKit, through bollard, adds a provenance attestation of its own
     // accord and takes no other request; a BuildKit daemon takes them all.
-    if driver == Driver::Docker {
+    if features == Features::Engine {
         let refused = |flag: String, reason: &str| {
             refuse(
                 flag,
@@ -342,29 +349,29 @@ mod tests {
     }
 
     #[rstest]
-    #[case::registry_cache_both_ways(Driver::DockerContainer, BuildFlags { cache_from: cache("r/c:1"), cache_to: cache("type=registry,ref=r/c:1,mode=max"), ..Default::default() }, None)]
-    #[case::engine_reads_a_registry_cache(Driver::Docker, BuildFlags { cache_from: cache("r/c:1"), ..Default::default() }, None)]
-    #[case::engine_exports_none(Driver::Docker, BuildFlags { cache_to: cache("r/c:1"), ..Default::default() }, Some("--cache-to"))]
-    #[case::no_local_folders(Driver::DockerContainer, BuildFlags { cache_to: cache("type=local,dest=d"), ..Default::default() }, Some("--cache-to type=local"))]
-    #[case::load_into_the_engine(Driver::Docker, BuildFlags { load: true, ..Default::default() }, None)]
-    #[case::container_cannot_load(Driver::DockerContainer, BuildFlags { load: true, ..Default::default() }, Some("--load"))]
-    #[case::engine_provenance_is_on(Driver::Docker, BuildFlags { provenance: Some(on("mode=min")), sbom: Some(Attest::Off), ..Default::default() }, None)]
-    #[case::engine_provenance_cannot_go(Driver::Docker, BuildFlags { provenance: Some(Attest::Off), ..Default::default() }, Some("--provenance=false"))]
-    #[case::engine_takes_no_max(Driver::Docker, BuildFlags { provenance: Some(on("mode=max")), ..Default::default() }, Some("--provenance=mode=max"))]
-    #[case::engine_makes_no_sbom(Driver::Docker, BuildFlags { sbom: Some(on("")), ..Default::default() }, Some("--sbom=true"))]
-    #[case::container_takes_every_request(Driver::DockerContainer, BuildFlags { provenance: Some(on("mode=max")), sbom: Some(on("generator=r/scanner:1")), ..Default::default() }, None)]
-    #[case::container_can_add_none(Driver::DockerContainer, BuildFlags { provenance: Some(Attest::Off), sbom: Some(Attest::Off), ..Default::default() }, None)]
+    #[case::registry_cache_both_ways(Features::Daemon, BuildFlags { cache_from: cache("r/c:1"), cache_to: cache("type=registry,ref=r/c:1,mode=max"), ..Default::default() }, None)]
+    #[case::engine_reads_a_registry_cache(Features::Engine, BuildFlags { cache_from: cache("r/c:1"), ..Default::default() }, None)]
+    #[case::engine_exports_none(Features::Engine, BuildFlags { cache_to: cache("r/c:1"), ..Default::default() }, Some("--cache-to"))]
+    #[case::no_local_folders(Features::Daemon, BuildFlags { cache_to: cache("type=local,dest=d"), ..Default::default() }, Some("--cache-to type=local"))]
+    #[case::load_into_the_engine(Features::Engine, BuildFlags { load: true, ..Default::default() }, None)]
+    #[case::container_cannot_load(Features::Daemon, BuildFlags { load: true, ..Default::default() }, Some("--load"))]
+    #[case::engine_provenance_is_on(Features::Engine, BuildFlags { provenance: Some(on("mode=min")), sbom: Some(Attest::Off), ..Default::default() }, None)]
+    #[case::engine_provenance_cannot_go(Features::Engine, BuildFlags { provenance: Some(Attest::Off), ..Default::default() }, Some("--provenance=false"))]
+    #[case::engine_takes_no_max(Features::Engine, BuildFlags { provenance: Some(on("mode=max")), ..Default::default() }, Some("--provenance=mode=max"))]
+    #[case::engine_makes_no_sbom(Features::Engine, BuildFlags { sbom: Some(on("")), ..Default::default() }, Some("--sbom=true"))]
+    #[case::container_takes_every_request(Features::Daemon, BuildFlags { provenance: Some(on("mode=max")), sbom: Some(on("generator=r/scanner:1")), ..Default::default() }, None)]
+    #[case::container_can_add_none(Features::Daemon, BuildFlags { provenance: Some(Attest::Off), sbom: Some(Attest::Off), ..Default::default() }, None)]
     fn each_flag_is_honoured_or_refused_by_name(
-        #[case] driver: Driver,
+        #[case] features: Features,
         #[case] flags: BuildFlags,
         #[case] refused: Option<&str>,
     ) {
-        match (check(driver, &flags), refused) {
+        match (check(features, "any", &flags), refused) {
             (Ok(()), None) => {}
             (Err(Error::Build(BuildError::Unsupported { flag, .. })), Some(name)) => {
                 assert!(flag.starts_with(name), "{flag}");
             }
-            (other, _) => panic!("{other:?} for {flags:?} on {driver}"),
+            (other, _) => panic!("{other:?} for {flags:?} on {features:?}"),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Building and pushing a multi-platform image through a builder, with bollard.
 //!
-//! With the `docker` driver the engine's own BuildKit builds (bollard's Moby driver,
-//! over the engine's `/session` and `/grpc` endpoints) into the engine's containerd
-//! store, and the engine pushes the multi-platform image. With `docker-container` a
+//! A builder is booted by its driver ([`crate::buildkit::driver`]); one of several nodes
+//! spreads the build ([`crate::buildkit::spread`]). With the `docker` driver the engine's
+//! own BuildKit builds (bollard's Moby driver, over the engine's `/session` and `/grpc`
+//! endpoints) into the engine's containerd store, and the engine pushes the
+//! multi-platform image. With `docker-container` a
 //! buildkitd in a container builds and pushes itself (bollard's `BuildkitDaemon`).
 //! Either way the context goes up as a tar that honours `.dockerignore`, a named context
 //! (`--build-context build=dist`) becomes a local image BuildKit reads with
@@ -11,120 +13,32 @@
 //! Before anything runs, the registry is checked to be one the builder will speak plain
 //! HTTP to when it must.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-
-use std::time::Duration;
-
 use bollard::Docker;
 use bollard::grpc::BuildRef;
-use bollard::grpc::build::{
-    ImageBuildFrontendOptions, ImageBuildLoadInput, ImageBuildPlatform, NamedContext,
-};
+use bollard::grpc::build::ImageBuildLoadInput;
 use bollard::grpc::driver::buildkitd::BuildkitDaemon;
 use bollard::grpc::driver::moby::Moby;
 use bollard::grpc::driver::{Build, Image};
 use bollard::grpc::registry::ImageRegistryOutput;
-use bollard_buildkit_proto::moby::buildkit::v1::CacheOptionsEntry;
 use futures_util::StreamExt;
 use oci_client::Reference;
 
-use multiarch_platform::Platform;
-
 use crate::buildkit::BuildError;
-use crate::buildkit::builder::{Builder, Driver};
+use crate::buildkit::builder::Builder;
 use crate::buildkit::buildkit_config::BuildkitConfig;
-use crate::buildkit::control;
+use crate::buildkit::buildx_store::Store;
 use crate::buildkit::dial::{Bridge, Dialer};
-use crate::buildkit::flags::{BuildFlags, CacheSpec};
-use crate::buildkit::progress::Progress;
-use crate::buildkit::{context, context_image};
+use crate::buildkit::driver::{self, Booted};
+use crate::buildkit::flags::Features;
+use crate::buildkit::named_contexts::NamedContexts;
+use crate::buildkit::solve::{failure_reason, frontend_options, solve_following};
+use crate::buildkit::{context, control, profile};
 use crate::engine::EngineError;
-use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, session_id};
 use crate::error::{Error, Result};
 use crate::oci::reference::is_local;
-use crate::registry::Registry;
 
-/// A `KEY=VALUE` pair (a build argument, a label), split once where it is read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyValue {
-    /// Before the first `=`, never empty.
-    pub key: String,
-    /// After it (may be empty).
-    pub value: String,
-}
-
-impl std::str::FromStr for KeyValue {
-    type Err = String;
-
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        let (key, value) = split_pair(text, false)
-            .ok_or("expected KEY=VALUE, e.g. `--build-arg VERSION=1.2.3`")?;
-        Ok(Self {
-            key: key.into(),
-            value: value.into(),
-        })
-    }
-}
-
-/// `NAME=VALUE` split at the first `=`, the name never empty (the value only if
-/// `value_required`).
-fn split_pair(text: &str, value_required: bool) -> Option<(&str, &str)> {
-    text.split_once('=')
-        .filter(|(name, value)| !name.is_empty() && (!value_required || !value.is_empty()))
-}
-
-/// A named context: `--build-context NAME=DIR`, a folder BuildKit reads as stage `NAME`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamedDir {
-    /// The stage name it stands for.
-    pub name: String,
-    /// The folder.
-    pub dir: PathBuf,
-}
-
-impl std::str::FromStr for NamedDir {
-    type Err = String;
-
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        let (name, dir) =
-            split_pair(text, true).ok_or("expected NAME=DIR, e.g. `--build-context build=dist`")?;
-        Ok(Self {
-            name: name.into(),
-            dir: dir.into(),
-        })
-    }
-}
-
-/// What to build.
-#[derive(Debug, Clone)]
-pub struct BuildRequest {
-    /// The context directory.
-    pub context: PathBuf,
-    /// The Dockerfile, if not `<context>/Dockerfile`.
-    pub file: Option<PathBuf>,
-    /// The tag to build, `localhost:5000/arch-server:latest`, parsed once at the edge.
-    pub tag: Reference,
-    /// The platforms.
-    pub platforms: Vec<Platform>,
-    /// Build arguments (`--build-arg KEY=VALUE`).
-    pub build_args: Vec<KeyValue>,
-    /// Named contexts (`--build-context NAME=DIR`).
-    pub build_contexts: Vec<NamedDir>,
-    /// The stage to stop at (`--target`).
-    pub target: Option<String>,
-    /// Build every step again (`--no-cache`).
-    pub no_cache: bool,
-    /// Labels for the image (`--label KEY=VALUE`).
-    pub labels: Vec<KeyValue>,
-    /// The flags that depend on what the builder can do (checked by
-    /// [`crate::buildkit::flags::check`] before anything is built).
-    pub flags: BuildFlags,
-    /// Push the index when built.
-    pub push: bool,
-    /// Registries to speak plain HTTP to (a `docker-container` builder pushes itself).
-    pub insecure: Vec<String>,
-}
+pub use crate::buildkit::request::{BuildRequest, KeyValue, NamedDir};
+pub use crate::buildkit::solve::BuildEvent;
 
 /// Checks that a builder will reach `registry` the way it answers (plain HTTP for local
 /// and insecure registries): a BuildKit daemon by its buildkitd.toml, the engine by its own
@@ -142,7 +56,7 @@ pub async fn check_registry(
     if !answers_http {
         return Ok(());
     }
-    if builder.driver() != Driver::Docker {
+    if driver::features(builder) != Some(Features::Engine) {
         // BuildKit speaks plain HTTP to loopback registries whatever its config says
         // (containerd's resolver); any other name needs `http = true` in its config.
         if is_local(registry) || buildkit.allows_http(registry) {
@@ -174,127 +88,53 @@ pub async fn check_registry(
     }))
 }
 
-/// The buildkitd.toml a builder runs with: a container builder's own copy, else the file
-/// it was created with, else the built-in one.
-///
-/// # Errors
-/// The file cannot be read or parsed.
-pub(crate) fn builder_config(builder: &Builder) -> Result<BuildkitConfig> {
-    let parsed = match builder {
-        Builder::Container(c) => match &c.config {
-            Some(bytes) => BuildkitConfig::parse(
-                &String::from_utf8_lossy(bytes),
-                &format!("buildkitd.toml of builder `{}`", c.name),
-            ),
-            None => Ok(BuildkitConfig::default()),
-        },
-        Builder::Engine { config, .. } | Builder::Nodes { config, .. } => {
-            BuildkitConfig::load(config.as_deref())
-        }
-        _ => Ok(BuildkitConfig::default()),
-    };
-    Ok(parsed?)
-}
-
 pub(crate) use crate::registry::probe::answers_plain_http;
-
-/// What a build reports while it runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BuildEvent {
-    /// A line of BuildKit's progress, as `buildx --progress plain` prints it.
-    Progress(String),
-    /// The engine starts pushing the built image to its registry.
-    Pushing(String),
-}
 
 /// Builds `request` with `builder`, reporting BuildKit's progress through `on_event`;
 /// with `push`, the index ends up in the registry, or an error says it did not. Before
-/// anything is built: the flags are checked against what the builder honours, the engine
-/// against multi-platform images, the registry against the way the builder will speak to
-/// it; a builder made of nodes spreads the build ([`crate::buildkit::spread`]).
+/// anything is built: the flags are checked against what the builder honours, the
+/// registry against the way the builder will speak to it, and the builder is booted by its
+/// driver ([`driver::boot`]); a builder made of nodes, or any other buildx builder,
+/// spreads the build over its nodes ([`crate::buildkit::spread`]).
 ///
 /// # Errors
 /// [`Error::Build(BuildError::Context)`] for a context that cannot be packed, [`Error::Build(BuildError::BuildFailed)`] with
 /// BuildKit's message for the failing step, [`Error::Build(BuildError::PushFailed)`], [`EngineError::Refused`],
 /// [`Error::Build(BuildError::BuilderUnusable)`] for a builder the kit lists but cannot reach.
 pub async fn run(
+    store: &Store,
     builder: &Builder,
     request: &BuildRequest,
     on_event: impl Fn(BuildEvent) + Sync,
 ) -> Result<()> {
-    crate::buildkit::flags::check(builder.driver(), &request.flags)?;
-    if builder.driver() != Driver::Docker && !request.push {
-        return Err(Error::Build(BuildError::NeedsPush(
-            builder.name().to_string(),
-        )));
-    }
-    match builder {
-        Builder::Nodes { name, nodes, .. } => {
-            crate::buildkit::spread::run(name, nodes, request, on_event).await
+    let features = driver::features(builder);
+    if let Some(features) = features {
+        crate::buildkit::flags::check(features, &builder.driver_name(), &request.flags)?;
+        if features == Features::Daemon && !request.push {
+            return Err(Error::Build(BuildError::NeedsPush {
+                name: builder.name().to_string(),
+                driver: builder.driver_name(),
+            }));
         }
-        Builder::Engine { .. } => {
-            let docker = crate::engine::connect().await?;
-            if request.platforms.len() > 1 && !crate::engine::containerd_store(&docker).await {
-                return Err(Error::Build(BuildError::NoMultiPlatform));
-            }
+        if features == Features::Daemon {
+            check_push_target(None, builder, request).await?;
+        }
+    }
+    match driver::boot(builder, request.platforms.len()).await? {
+        Booted::Engine(docker) => {
             check_push_target(Some(&docker), builder, request).await?;
             run_on(&docker, Daemon::Engine, request, &on_event).await
         }
-        Builder::Container(container) => {
-            let docker = crate::buildkit::container::engine(container).await?;
-            check_push_target(Some(&docker), builder, request).await?;
-            // As buildx boots a node before a build: a stopped container is started, a
-            // missing one made from the entry.
-            crate::buildkit::container::bootstrap(&docker, container).await?;
-            let dialer = crate::buildkit::container::dialer(&docker, container);
-            let daemon = Daemon::buildkit(&container.name, dialer)?;
+        Booted::Daemon { docker, dialer } => {
+            let daemon = Daemon::buildkit(builder.name(), dialer)?;
             run_on(&docker, daemon, request, &on_event).await
         }
-        Builder::Remote(remote) => {
-            let dialer = crate::buildkit::remote::dialer(remote)?;
-            // A daemon that does not answer is named before anything is packed.
-            crate::buildkit::remote::describe(remote).await?;
-            let docker = crate::engine::connect().await?;
-            check_push_target(None, builder, request).await?;
-            let daemon = Daemon::buildkit(&remote.name, dialer)?;
-            run_on(&docker, daemon, request, &on_event).await
+        Booted::Buildx => {
+            crate::buildkit::spread::run_on_buildx(store, builder.name(), request, on_event).await
         }
-        Builder::Foreign { name, .. } => {
-            // Any other buildx builder (kubernetes, cloud, several nodes) builds as a
-            // builder of one node, itself, reached through buildx.
-            let node = crate::buildkit::nodes::Node {
-                name: name.clone(),
-                endpoint: crate::buildkit::nodes::NodeEndpoint::Buildx {
-                    buildx: name.clone(),
-                },
-                platforms: Vec::new(),
-            };
-            crate::buildkit::spread::run(name, &[node], request, on_event)
-                .await
-                .map_err(|e| match e {
-                    // Said of the builder, not of a node the user never named.
-                    Error::Build(BuildError::NodeUnreachable { source, .. }) => {
-                        Error::Build(BuildError::BuilderDown {
-                            name: name.clone(),
-                            address: format!("`docker buildx --builder {name} dial-stdio`"),
-                            source,
-                        })
-                    }
-                    Error::Build(BuildError::NodeFailed { reason, .. }) => {
-                        Error::Build(BuildError::BuildFailed {
-                            image: request.tag.whole(),
-                            reason,
-                        })
-                    }
-                    other => other,
-                })
+        Booted::Nodes(nodes) => {
+            crate::buildkit::spread::run(store, builder.name(), &nodes, request, on_event).await
         }
-        Builder::Legacy { name } => Err(Error::Build(BuildError::BuilderUnusable {
-            name: name.clone(),
-            driver: "docker-container".into(),
-            reason: "it was made by an earlier multiarch, with a BuildKit port open on loopback, and buildx does not know it".into(),
-            fix: format!("make it again as a buildx builder: `multiarch builder rm {name} && multiarch builder create --name {name} --driver docker-container`"),
-        })),
     }
 }
 
@@ -310,7 +150,7 @@ async fn check_push_target(
     let registry = request.tag.resolve_registry().to_string();
     let http =
         answers_plain_http(&registry).await || request.insecure.iter().any(|r| r == &registry);
-    check_registry(docker, builder, &builder_config(builder)?, &registry, http).await
+    check_registry(docker, builder, &driver::config(builder)?, &registry, http).await
 }
 
 /// The BuildKit a build runs on.
@@ -451,308 +291,36 @@ async fn build(
             image: request.tag.whole(),
             reason: failure_reason(&progress, &e),
         }),
-    })
-}
-
-/// BuildKit's words for a failed solve: the failing step's, else the solve's own.
-pub(crate) fn failure_reason(
-    progress: &Progress,
-    error: &bollard::grpc::error::GrpcError,
-) -> String {
-    progress
-        .failure()
-        .map_or_else(|| grpc_message(error), String::from)
-}
-
-/// The frontend's options for `platforms` of `request`: the Dockerfile, build arguments,
-/// target, labels, caches and named contexts.
-pub(crate) fn frontend_options(
-    request: &BuildRequest,
-    platforms: &[Platform],
-    dockerfile: &str,
-    named: &NamedContexts,
-    on_daemon: bool,
-) -> ImageBuildFrontendOptions {
-    let mut options = ImageBuildFrontendOptions::builder().dockerfile(Path::new(dockerfile));
-    for platform in platforms {
-        options = options.platforms(&ImageBuildPlatform {
-            os: platform.os().to_string(),
-            architecture: platform.architecture().to_string(),
-            variant: platform.variant().map(String::from),
-        });
-    }
-    for arg in &request.build_args {
-        options = options.buildarg(&arg.key, &arg.value);
-    }
-    if on_daemon {
-        for (key, value) in request.flags.attestation_args() {
-            options = options.buildarg(&key, &value);
-        }
-    }
-    if let Some(target) = &request.target {
-        options = options.target(target);
-    }
-    options = options.nocache(request.no_cache);
-    for label in &request.labels {
-        options = options.label(&label.key, &label.value);
-    }
-    for spec in &request.flags.cache_from {
-        options = options.cachefrom(&cache_entry(spec));
-    }
-    for spec in &request.flags.cache_to {
-        options = options.cacheto(&cache_entry(spec));
-    }
-    for (name, image) in &named.images {
-        options = options.named_context(
-            name,
-            NamedContext {
-                path: format!("docker-image://{image}"),
-            },
-        );
-    }
-    options.build()
-}
-
-/// Runs `solve` while following build `build_ref`'s status on `channel` (none: no live
-/// progress), handing each progress line to `on_line`; returns the solve's result and
-/// what the progress saw (the failing step, if any).
-pub(crate) async fn solve_following<T>(
-    channel: Option<tonic::transport::Channel>,
-    build_ref: &str,
-    solve: impl Future<Output = T>,
-    on_line: impl Fn(String),
-) -> (T, Progress) {
-    let progress = Mutex::new(Progress::default());
-    let follow = async {
-        let Some(channel) = channel else { return };
-        let Ok(stream) = control::status(channel, build_ref).await else {
-            return;
-        };
-        futures_util::pin_mut!(stream);
-        while let Some(Ok(status)) = stream.next().await {
-            let lines = progress.lock().expect("not poisoned").lines(&status);
-            for line in lines {
-                on_line(line);
-            }
-        }
-    };
-    // The status stream ends with the build; should it not, it gets two seconds more.
-    let done = tokio::sync::Notify::new();
-    let solved = async {
-        let result = solve.await;
-        done.notify_one();
-        result
-    };
-    let followed = async {
-        futures_util::pin_mut!(follow);
-        tokio::select! {
-            () = &mut follow => {}
-            () = done.notified() => {
-                let _ = tokio::time::timeout(Duration::from_secs(2), follow).await;
-            }
-        }
-    };
-    let (solved, ()) = tokio::join!(solved, followed);
-    (solved, progress.into_inner().expect("not poisoned"))
-}
-
-fn cache_entry(spec: &CacheSpec) -> CacheOptionsEntry {
-    CacheOptionsEntry {
-        r#type: spec.kind.clone(),
-        attrs: spec
-            .attrs
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    }
-}
-
-/// BuildKit's own words from a failed solve, without the gRPC wrapping.
-pub(crate) fn grpc_message(error: &bollard::grpc::error::GrpcError) -> String {
-    use bollard::grpc::error::GrpcError;
-    match error {
-        GrpcError::TonicStatus { err } => err.message().to_string(),
-        other => other.to_string(),
-    }
-}
-
-/// `--build-context NAME=DIR` folders, as images BuildKit reads with `docker-image://`
-/// (bollard's session uploads only the main context): imported into the engine for its
-/// own BuildKit, labelled; pushed to the local target registry for a BuildKit container
-/// ([`context_image`]). Either way they are removed after the build.
-#[derive(Default)]
-pub(crate) struct NamedContexts {
-    images: Vec<(String, String)>,
-    pushed: Vec<context_image::PushedContext>,
-    registry: Option<Registry>,
-}
-
-/// Where named contexts are imported. Port 1 is closed: such a name can only ever be
-/// found in the engine itself, never fetched.
-const CONTEXT_REPOSITORY: &str = "localhost:1/multiarch-context/";
-
-impl NamedContexts {
-    pub(crate) async fn import(docker: &Docker, contexts: &[NamedDir]) -> Result<Self> {
-        use bollard::query_parameters::CreateImageOptionsBuilder;
-        let platform = crate::engine::engine_platform(docker)
+    })?;
+    let own = match &daemon {
+        Daemon::Engine => crate::engine::engine_platform(docker).await,
+        // BuildKit lists its own platform first.
+        Daemon::BuildKit { bridge, .. } => control::describe(bridge.lazy_channel())
             .await
-            .map(|p| p.to_string())
-            .unwrap_or_default();
-        let mut named = Self::default();
-        for NamedDir { name, dir } in contexts {
-            let tar = context::pack_folder(dir)?;
-            let repository = format!("{CONTEXT_REPOSITORY}{}", name.to_lowercase());
-            let tag = session_id().to_string();
-            let options = CreateImageOptionsBuilder::new()
-                .from_src("-")
-                .repo(&repository)
-                .tag(&tag)
-                .platform(&platform)
-                .changes(
-                    std::iter::once(format!("LABEL {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"))
-                        .chain(
-                            crate::engine::extra_labels()
-                                .into_iter()
-                                .map(|(k, v)| format!("LABEL {k}={v:?}")),
-                        )
-                        .collect(),
-                )
-                .build();
-            let imported = crate::engine::creating({
-                let docker = docker.clone();
-                async move {
-                    let mut stream = docker.create_image(
-                        Some(options),
-                        Some(bollard::body_full(tar.into())),
-                        None,
-                    );
-                    while let Some(event) = stream.next().await {
-                        event?;
-                    }
-                    Ok::<_, bollard::errors::Error>(())
-                }
-            })
-            .await;
-            if let Err(e) = imported {
-                named.remove(docker).await;
-                return Err(Error::Engine(EngineError::Refused {
-                    action: format!("take the named context `{name}` from `{}`", dir.display()),
-                    source: e.into(),
-                }));
-            }
-            named
-                .images
-                .push((name.to_string(), format!("{repository}:{tag}")));
-        }
-        Ok(named)
-    }
-
-    /// For a BuildKit container: each folder pushed to the registry the build pushes to,
-    /// which must be a local one.
-    pub(crate) async fn push(request: &BuildRequest) -> Result<Self> {
-        let mut named = Self::default();
-        if request.build_contexts.is_empty() {
-            return Ok(named);
-        }
-        let host = request.tag.resolve_registry();
-        if !is_local(host) {
-            return Err(Error::Build(BuildError::Unsupported {
-                flag: "--build-context".into(),
-                driver: "docker-container".into(),
-                reason: format!(
-                    "a BuildKit container reads named contexts from the registry it pushes to, and `{host}` is not a local one"
-                ),
-                hint: "push to a local registry (`multiarch registry up`), or build with the `docker` builder".into(),
-            }));
-        }
-        let registry = Registry::for_reference(&request.tag, &request.insecure);
-        for NamedDir { name, dir } in &request.build_contexts {
-            let tar = context::pack_folder(dir)?;
-            match context_image::push(&registry, host, name, tar, &request.platforms, session_id())
-                .await
-            {
-                Ok(pushed) => {
-                    named
-                        .images
-                        .push((name.to_string(), pushed.reference.whole()));
-                    named.pushed.push(pushed);
-                }
-                Err(e) => {
-                    named.registry = Some(registry);
-                    named.remove_pushed().await;
-                    return Err(e);
-                }
-            }
-        }
-        named.registry = Some(registry);
-        Ok(named)
-    }
-
-    /// Removes what [`NamedContexts::push`] pushed.
-    pub(crate) async fn remove_pushed(&self) {
-        if let Some(registry) = &self.registry {
-            for pushed in &self.pushed {
-                context_image::remove(registry, pushed).await;
-            }
-        }
-    }
-
-    pub(crate) async fn remove(&self, docker: &Docker) {
-        use bollard::query_parameters::RemoveImageOptionsBuilder;
-        if self.registry.is_some() {
-            self.remove_pushed().await;
-            return;
-        }
-        for (_, image) in &self.images {
-            let options = RemoveImageOptionsBuilder::new().force(true).build();
-            if let Err(e) = docker.remove_image(image, Some(options), None).await {
-                tracing::debug!(%image, error = %e, "named context image already gone");
-            }
-        }
-    }
+            .ok()
+            .and_then(|info| info.platforms.first().and_then(|p| p.parse().ok())),
+    };
+    let dockerfile = read_dockerfile(request);
+    on_event(BuildEvent::Profile(profile::profile(
+        &dockerfile,
+        &[profile::Solve {
+            node: None,
+            own: own.as_ref(),
+            platforms: &request.platforms,
+            steps: progress.times(),
+        }],
+    )));
+    Ok(())
 }
 
-/// Removes the named contexts this invocation imported into the engine or pushed to a
-/// registry, when its build was cut short (Ctrl-C drops the build before it can clean
-/// up). Returns how many.
-pub async fn remove_leftover_contexts(docker: &Docker) -> usize {
-    context_image::remove_leftovers().await + remove_leftover_context_images(docker).await
-}
-
-async fn remove_leftover_context_images(docker: &Docker) -> usize {
-    use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
-    let filters = std::collections::HashMap::from([(
-        "label".to_string(),
-        vec![format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")],
-    )]);
-    let ours = format!(":{}", session_id());
-    let mut removed = std::collections::HashSet::new();
-    // A build cut short may still hold its named context for a moment, and a removal
-    // then fails: the list is read again until none is left, for at most two seconds.
-    for _ in 0..10 {
-        let images = docker
-            .list_images(Some(
-                ListImagesOptionsBuilder::new().filters(&filters).build(),
-            ))
-            .await
-            .unwrap_or_default();
-        let left: Vec<&String> = images
-            .iter()
-            .flat_map(|i| &i.repo_tags)
-            .filter(|tag| tag.starts_with(CONTEXT_REPOSITORY) && tag.ends_with(&ours))
-            .collect();
-        if left.is_empty() {
-            break;
-        }
-        for tag in left {
-            let options = RemoveImageOptionsBuilder::new().force(true).build();
-            if docker.remove_image(tag, Some(options), None).await.is_ok() {
-                removed.insert(tag.clone());
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    removed.len()
+/// The Dockerfile's text, for the profile's line numbers (empty when it cannot be read:
+/// the profile then names no line).
+pub(crate) fn read_dockerfile(request: &BuildRequest) -> String {
+    let path = request
+        .file
+        .clone()
+        .unwrap_or_else(|| request.context.join("Dockerfile"));
+    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// Pushes the multi-platform image the engine built, through the engine, with the
@@ -814,22 +382,6 @@ fn readable_push_error(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pairs_are_split_once_where_they_are_read() {
-        let arg: KeyValue = "VERSION=1.2=3".parse().unwrap();
-        assert_eq!((arg.key.as_str(), arg.value.as_str()), ("VERSION", "1.2=3"));
-        let empty: KeyValue = "EMPTY=".parse().unwrap();
-        assert_eq!(empty.value, "");
-        assert!("=x".parse::<KeyValue>().is_err());
-        assert!("novalue".parse::<KeyValue>().is_err());
-        let named: NamedDir = "build=dist".parse().unwrap();
-        assert_eq!(
-            (named.name.as_str(), named.dir.as_path()),
-            ("build", Path::new("dist"))
-        );
-        assert!("build=".parse::<NamedDir>().is_err());
-    }
 
     #[test]
     fn push_errors_lose_the_prefix_and_the_upload_state() {

@@ -1,22 +1,21 @@
 //! Build nodes: one builder spread over several engines (an amd64 server, an arm64 box, a
 //! Pi), each building the platforms it runs natively, as buildx's `create --append` does.
 //!
-//! A node is an engine endpoint ([`EngineEndpoint`]) or a buildx builder of any driver
-//! ([`crate::buildkit::buildx_node`]), and the platforms its owner says it serves. What
+//! A node is an engine endpoint ([`EngineEndpoint`]) or a buildx builder of any driver,
+//! and the platforms its owner says it serves; reaching it is its driver's
+//! (the `driver` folder's `nodes`). What
 //! it serves natively is what its engine runs on (a builder's: its BuildKit's own
 //! platform); what it can emulate is what its BuildKit reports beyond that. Each platform of a build goes to a node that the
 //! user named for it, else one that runs it natively, else one that emulates it.
 
 use std::str::FromStr;
 
-use bollard::Docker;
 use serde::{Deserialize, Serialize};
 
 use multiarch_platform::Platform;
 
 use crate::buildkit::BuildError;
-use crate::engine::EngineError;
-use crate::engine::endpoint::{self, EngineEndpoint};
+use crate::engine::endpoint::EngineEndpoint;
 use crate::error::{Error, Result};
 
 /// One node of a builder, as remembered.
@@ -238,118 +237,6 @@ pub fn list(platforms: &[Platform]) -> String {
     }
     multiarch_platform::join_platforms(platforms)
 }
-
-/// A node that answered.
-pub enum Reached {
-    /// An engine.
-    Engine {
-        /// Connected.
-        docker: Docker,
-        /// Where it is.
-        engine: EngineEndpoint,
-    },
-    /// A buildx builder.
-    Buildx {
-        /// Its name in buildx's store.
-        builder: String,
-        /// What its BuildKit said of itself.
-        info: crate::buildkit::DaemonInfo,
-    },
-}
-
-/// Reaches a node: its engine, or its builder's BuildKit through buildx.
-///
-/// # Errors
-/// [`Error::Build(BuildError::NodeUnreachable)`] naming the node.
-pub async fn connect(node: &Node) -> Result<Reached> {
-    let unreachable = |source: crate::cause::Cause| {
-        Error::Build(BuildError::NodeUnreachable {
-            node: node.name.clone(),
-            endpoint: node.endpoint.to_string(),
-            source,
-        })
-    };
-    match &node.endpoint {
-        NodeEndpoint::Buildx { buildx } => crate::buildkit::buildx_node::describe(buildx)
-            .await
-            .map(|info| Reached::Buildx {
-                builder: buildx.clone(),
-                info,
-            })
-            .map_err(|why| unreachable(why.into())),
-        NodeEndpoint::Engine(engine) => endpoint::connect(engine)
-            .await
-            .map(|docker| Reached::Engine {
-                docker,
-                engine: engine.clone(),
-            })
-            .map_err(|e| {
-                // ssh's refusal stays whole: its kind chooses the fix.
-                unreachable(match e {
-                    EngineError::SshRefused { .. } => Box::new(e),
-                    other => crate::cause::root_cause(&other).into(),
-                })
-            }),
-    }
-}
-
-/// What the engine's BuildKit says of its workers, when it can be reached.
-async fn workers_info(engine: &EngineEndpoint) -> Option<crate::buildkit::control::DaemonInfo> {
-    let transport = engine.transport().ok()?;
-    let channel = crate::buildkit::control::engine_channel(&transport)
-        .await
-        .ok()?;
-    crate::buildkit::control::describe(channel).await.ok()
-}
-
-/// What a node serves: its owner's list, then for an engine its own platform and what
-/// its BuildKit's workers report beyond that (its emulators); for a buildx builder the
-/// platforms pinned on its nodes, its BuildKit's own, and the rest its workers report.
-pub async fn serves(node: &Node, reached: &Reached) -> Serves {
-    let mut declared = node.platforms.clone();
-    let (native, emulated) = match reached {
-        Reached::Buildx { builder, info } => {
-            for pinned in crate::buildkit::buildx_node::pinned(builder) {
-                if !declared.contains(&pinned) {
-                    declared.push(pinned);
-                }
-            }
-            crate::buildkit::buildx_node::split_native(info)
-        }
-        Reached::Engine { docker, engine } => engine_serves(engine, docker).await,
-    };
-    Serves {
-        declared,
-        native,
-        emulated,
-    }
-}
-
-async fn engine_serves(engine: &EngineEndpoint, docker: &Docker) -> (Vec<Platform>, Vec<Platform>) {
-    let engine_platform = crate::engine::engine_platform(docker).await;
-    let mut native: Vec<Platform> = engine_platform.iter().cloned().collect();
-    let mut emulated = Vec::new();
-    if let Some(info) = workers_info(engine).await {
-        for platform in info
-            .platforms
-            .iter()
-            .filter_map(|p| p.parse::<Platform>().ok())
-        {
-            // The CPU's own levels (`amd64/v3` on an AVX2 machine) are native too, and so
-            // is 386 on an x86-64 kernel: such a node is preferred to one that emulates.
-            let runs_natively = engine_platform
-                .as_ref()
-                .is_some_and(|e| crate::engine::host::runs_natively(e, &platform));
-            match (native.contains(&platform), runs_natively) {
-                (true, _) => {}
-                (false, true) => native.push(platform),
-                (false, false) => emulated.push(platform),
-            }
-        }
-    }
-    (native, emulated)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,8 @@ use std::collections::{HashMap, HashSet};
 use bollard_buildkit_proto::google::protobuf::Timestamp;
 use bollard_buildkit_proto::moby::buildkit::v1::{StatusResponse, Vertex};
 
+use crate::buildkit::profile::StepTime;
+
 /// What has been said about the build so far.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -21,6 +23,7 @@ pub struct Progress {
     finished: HashSet<String>,
     statuses_done: HashSet<String>,
     failure: Option<String>,
+    times: Vec<StepTime>,
 }
 
 impl Progress {
@@ -82,6 +85,12 @@ impl Progress {
         } else if vertex.cached {
             self.finished.insert(vertex.digest.clone());
             lines.push(format!("#{number} CACHED"));
+            self.times.push(StepTime {
+                name: vertex.name.clone(),
+                start: vertex.started.as_ref().map_or(0.0, epoch_seconds),
+                seconds: 0.0,
+                cached: true,
+            });
         } else if let Some(completed) = &vertex.completed {
             self.finished.insert(vertex.digest.clone());
             let seconds = vertex
@@ -89,6 +98,12 @@ impl Progress {
                 .as_ref()
                 .map_or(0.0, |started| seconds_between(started, completed));
             lines.push(format!("#{number} DONE {seconds:.1}s"));
+            self.times.push(StepTime {
+                name: vertex.name.clone(),
+                start: vertex.started.as_ref().map_or(0.0, epoch_seconds),
+                seconds,
+                cached: false,
+            });
         }
     }
 
@@ -97,11 +112,20 @@ impl Progress {
         self.failure.as_deref()
     }
 
+    /// The steps that finished, with their times, in the order they finished.
+    pub fn times(&self) -> &[StepTime] {
+        &self.times
+    }
+
     /// How many steps BuildKit reported.
     #[cfg(test)]
     pub fn steps(&self) -> usize {
         self.numbers.len()
     }
+}
+
+fn epoch_seconds(at: &Timestamp) -> f64 {
+    at.seconds as f64 + f64::from(at.nanos) / 1e9
 }
 
 fn seconds_between(start: &Timestamp, end: &Timestamp) -> f64 {

@@ -1,5 +1,5 @@
 //! A build spread over a builder's nodes ([`nodes`]): each node builds its platforms with
-//! its engine's own BuildKit, or a buildx builder's ([`crate::buildkit::buildx_node`]),
+//! its engine's own BuildKit, or a buildx builder's ([`buildx`]),
 //! all at once; each node's result is pushed by digest; the
 //! index goes up under the tag only when every node succeeded. A node that fails or
 //! vanishes leaves the tag where it was, and what the others pushed stays in the
@@ -20,9 +20,14 @@ use oci_spec::image::{Descriptor, MediaType};
 use multiarch_platform::Platform;
 
 use crate::buildkit::BuildError;
-use crate::buildkit::builder::Driver;
-use crate::buildkit::image::{self, BuildEvent, BuildRequest, NamedContexts};
-use crate::buildkit::nodes::{self, Node};
+use crate::buildkit::buildx_store::Store;
+use crate::buildkit::driver::buildx;
+use crate::buildkit::driver::nodes::{Reached, connect, serves};
+use crate::buildkit::flags::Features;
+use crate::buildkit::named_contexts::NamedContexts;
+use crate::buildkit::nodes::{self, Node, NodeEndpoint};
+use crate::buildkit::request::BuildRequest;
+use crate::buildkit::solve::{self, BuildEvent};
 use crate::buildkit::{context, control};
 use crate::engine::endpoint::EngineEndpoint;
 use crate::engine::session_id;
@@ -40,6 +45,7 @@ const NODE_REPOSITORY: &str = "localhost:1/multiarch-node/";
 /// [`Error::Build(BuildError::NodeUnreachable)`] before anything is built, [`Error::Build(BuildError::NodeFailed)`] naming the
 /// node and its platforms, [`Error::Build(BuildError::BadNodes)`] when no node can build a platform.
 pub async fn run(
+    store: &Store,
     name: &str,
     nodes: &[Node],
     request: &BuildRequest,
@@ -50,13 +56,21 @@ pub async fn run(
             "the builder `{name}` is made of nodes: their results meet in a registry, so add `--push`"
         ))));
     }
-    crate::buildkit::flags::check(Driver::Docker, &request.flags)?;
+    // Each node's BuildKit is checked for what it honours: an engine's own, or a buildx
+    // builder's daemon.
+    for node in nodes {
+        let (features, driver) = match &node.endpoint {
+            NodeEndpoint::Engine(_) => (Features::Engine, "docker".to_string()),
+            NodeEndpoint::Buildx { buildx } => (Features::Daemon, format!("buildx://{buildx}")),
+        };
+        crate::buildkit::flags::check(features, &driver, &request.flags)?;
+    }
 
     // Every node must answer before anything starts: a plan that leaves one out would
     // build its platforms somewhere the user did not choose.
     let connected = futures_util::future::try_join_all(nodes.iter().map(|node| async move {
-        let reached = nodes::connect(node).await?;
-        let serves = nodes::serves(node, &reached).await;
+        let reached = connect(store, node).await?;
+        let serves = serves(store, node, &reached).await;
         Ok::<_, Error>((node, reached, serves))
     }))
     .await?;
@@ -78,7 +92,7 @@ pub async fn run(
     let registry = Registry::for_reference(&request.tag, &request.insecure);
     // A builder's BuildKit reads named contexts from the registry the build pushes to.
     let builds_on_buildx = connected.iter().enumerate().any(|(i, (_, reached, _))| {
-        matches!(reached, nodes::Reached::Buildx { .. }) && plan.iter().any(|(_, n, _)| *n == i)
+        matches!(reached, Reached::Buildx { .. }) && plan.iter().any(|(_, n, _)| *n == i)
     });
     let pushed_contexts = if builds_on_buildx {
         NamedContexts::push(request).await?
@@ -96,6 +110,7 @@ pub async fn run(
                 .collect();
             (!mine.is_empty()).then(|| {
                 let work = NodeBuild {
+                    store,
                     node,
                     reached,
                     pushed_contexts: &pushed_contexts,
@@ -130,10 +145,57 @@ pub async fn run(
     Ok(())
 }
 
+/// Builds `request` on a buildx builder of another driver (kubernetes, cloud) or of
+/// several nodes, through buildx: a builder of one node, itself, whose node for each
+/// platform buildx picks. What fails is said of the builder.
+///
+/// # Errors
+/// [`Error::Build(BuildError::BuilderDown)`] when buildx cannot reach it,
+/// [`Error::Build(BuildError::BuildFailed)`] with BuildKit's words.
+pub async fn run_on_buildx(
+    store: &Store,
+    name: &str,
+    request: &BuildRequest,
+    on_event: impl Fn(BuildEvent) + Sync,
+) -> Result<()> {
+    let itself = Node {
+        name: name.to_string(),
+        endpoint: NodeEndpoint::Buildx {
+            buildx: name.to_string(),
+        },
+        platforms: Vec::new(),
+    };
+    run(
+        store,
+        name,
+        std::slice::from_ref(&itself),
+        request,
+        on_event,
+    )
+    .await
+    .map_err(|e| match e {
+        Error::Build(BuildError::NodeUnreachable { source, .. }) => {
+            Error::Build(BuildError::BuilderDown {
+                name: name.to_string(),
+                address: format!("`docker buildx --builder {name} dial-stdio`"),
+                source,
+            })
+        }
+        Error::Build(BuildError::NodeFailed { reason, .. }) => {
+            Error::Build(BuildError::BuildFailed {
+                image: request.tag.whole(),
+                reason,
+            })
+        }
+        other => other,
+    })
+}
+
 /// One node's share of a build.
 struct NodeBuild<'a> {
+    store: &'a Store,
     node: &'a Node,
-    reached: &'a nodes::Reached,
+    reached: &'a Reached,
     /// Named contexts in the target registry, for buildx builders.
     pushed_contexts: &'a NamedContexts,
     platforms: Vec<Platform>,
@@ -151,12 +213,10 @@ impl NodeBuild<'_> {
         on_event: &(impl Fn(BuildEvent) + Sync),
     ) -> Result<Vec<Descriptor>> {
         let result = match self.reached {
-            nodes::Reached::Engine { docker, engine } => {
+            Reached::Engine { docker, engine } => {
                 self.run_on_engine(docker, engine, tar, on_event).await
             }
-            nodes::Reached::Buildx { builder, .. } => {
-                self.run_on_buildx(builder, tar, on_event).await
-            }
+            Reached::Buildx { builder, .. } => self.run_on_buildx(builder, tar, on_event).await,
         };
         result.map_err(|reason| {
             Error::Build(BuildError::NodeFailed {
@@ -176,7 +236,7 @@ impl NodeBuild<'_> {
     ) -> std::result::Result<Vec<Descriptor>, String> {
         let prefix = format!("[{}] ", self.node.name);
         let layouts = futures_util::future::try_join_all(self.platforms.iter().map(|platform| {
-            let options = image::frontend_options(
+            let options = solve::frontend_options(
                 self.request,
                 std::slice::from_ref(platform),
                 self.dockerfile,
@@ -184,7 +244,8 @@ impl NodeBuild<'_> {
                 false,
             );
             let prefix = &prefix;
-            crate::buildkit::buildx_node::build_platform(
+            buildx::build_platform(
+                self.store,
                 builder,
                 platform,
                 options,
@@ -250,7 +311,7 @@ impl NodeBuild<'_> {
         on_event: &(impl Fn(BuildEvent) + Sync),
     ) -> std::result::Result<Vec<Descriptor>, String> {
         let options =
-            image::frontend_options(self.request, &self.platforms, self.dockerfile, named, false);
+            solve::frontend_options(self.request, &self.platforms, self.dockerfile, named, false);
         let build_ref = BuildRef::random();
         let channel = match engine.transport() {
             Ok(transport) => control::engine_channel(&transport).await.ok(),
@@ -266,7 +327,7 @@ impl NodeBuild<'_> {
         );
         let prefix = format!("[{}] ", self.node.name);
         let (solved, progress) =
-            image::solve_following(channel, build_ref.as_ref(), solve, |line| {
+            solve::solve_following(channel, build_ref.as_ref(), solve, |line| {
                 on_event(BuildEvent::Progress(format!("{prefix}{line}")));
             })
             .await;
@@ -275,7 +336,7 @@ impl NodeBuild<'_> {
             // No step failed: the connection itself went (the engine stopped or vanished).
             None => format!(
                 "the connection to its engine was lost in the middle of the build ({})",
-                image::grpc_message(&e)
+                solve::grpc_message(&e)
             ),
         })?;
         on_event(BuildEvent::Progress(format!(

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use multiarch::buildkit::builder::{Builder, Builders};
+use multiarch::buildkit::builder::Builders;
 use multiarch::buildkit::flags::{Attest, BuildFlags, CacheSpec};
 use multiarch::buildkit::image::{self, BuildRequest, KeyValue, NamedDir};
 use multiarch::input::parse_reference;
@@ -71,6 +71,14 @@ pub struct Args {
     /// Plain progress output, even on a terminal
     #[arg(long)]
     plain: bool,
+    /// Print no profile after the build (where the time went, per platform and step)
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Write the build's profile as JSON to FILE: per platform its node and steps, each
+    /// with its Dockerfile line, start, duration, whether cached, and native, cross or
+    /// emulated
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// Only check that every base image exists for every platform (and holds that CPU's
     /// programs), print the table, and build nothing
     #[arg(long, conflicts_with = "no_preflight")]
@@ -128,7 +136,7 @@ fn check_inputs(args: &Args) -> anyhow::Result<()> {
 /// A Dockerfile that cannot be read or planned, or a base that stops the build; else how
 /// many bases could not be asked.
 async fn preflight(args: &Args) -> anyhow::Result<usize> {
-    use multiarch::buildkit::preflight::{self, Planned};
+    use multiarch::preflight::{self, Planned};
     use multiarch::retry::RetryPolicy;
     let file = args
         .file
@@ -234,7 +242,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let (chosen, why) = Builders::from_env().choose(args.builder.as_deref())?;
+    let from_env = std::env::var("BUILDX_BUILDER").ok();
+    let builders = Builders::from_env();
+    let (chosen, why) = builders.choose(args.builder.as_deref(), from_env.as_deref())?;
     let flags = BuildFlags {
         cache_from: args.cache_from,
         cache_to: args.cache_to,
@@ -262,16 +272,30 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.tag,
         multiarch::join_platforms(&args.platform.0),
         chosen.name(),
-        match &chosen {
-            Builder::Nodes { nodes, .. } => format!("{} nodes", nodes.len()),
-            other => format!("{} driver", other.driver_name()),
-        }
+        chosen.described()
     );
-    {
+    let profile = {
         let printer = BuildPrinter::new(args.plain);
-        image::run(&chosen, &request, |e| printer.show(e)).await?;
-    }
+        image::run(builders.store(), &chosen, &request, |e| printer.show(e)).await?;
+        printer.take_profile()
+    };
     eprintln!("built in {:.1} s", started.elapsed().as_secs_f64());
+    if let Some(profile) = &profile {
+        if !args.quiet {
+            eprint!("{}", super::render::profile_lines(profile));
+        }
+        if let Some(path) = &args.report {
+            let report = serde_json::json!({
+                "builder": chosen.name(),
+                "driver": chosen.driver_name(),
+                "platforms": profile.platforms,
+                "hints": profile.hints,
+            });
+            std::fs::write(path, serde_json::to_vec_pretty(&report)?).with_context(|| {
+                format!("cannot write the build's report to `{}`", path.display())
+            })?;
+        }
+    }
     if args.push {
         // The same table as `inspect`, read back from the registry.
         let registry = args

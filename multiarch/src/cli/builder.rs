@@ -6,12 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use multiarch::buildkit::BuildError;
-use multiarch::buildkit::builder::{
-    self, Builder, Builders, Created, DEFAULT_NAME, RemoteBuilder, RemoteTls, Removal, Status,
-};
-use multiarch::buildkit::container;
+use multiarch::buildkit::builder::{Builders, Created, DEFAULT_NAME, RemoteBuilder, RemoteTls};
+use multiarch::buildkit::create::{self, Wanted};
+use multiarch::buildkit::driver::{self, Info, NodeInfo, Removal};
 use multiarch::buildkit::nodes::{self, Node};
-use multiarch::buildkit::setup::{self, Wanted};
 use multiarch::error::Error;
 
 use super::OutputArgs;
@@ -138,7 +136,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map(std::fs::canonicalize)
                 .transpose()?;
             let added: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
-            match builder::create_with_nodes(&builders, &name, nodes, append, config).await? {
+            match driver::nodes::create(&builders, &name, nodes, append, config).await? {
                 Created::New if append => {
                     eprintln!("added node(s) {} to builder `{name}`", added.join(", "));
                 }
@@ -196,7 +194,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             if use_it {
                 builders
                     .store()
-                    .set_current(&container::local_endpoint(), &name)?;
+                    .set_current(&multiarch::engine::endpoint::local_endpoint(), &name)?;
                 eprintln!("`{name}` is now the builder used when none is named");
             }
         }
@@ -205,7 +203,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             node: Some(node),
             ..
         } => {
-            builder::remove_node(&builders, &name, &node)?;
+            driver::nodes::remove_node(&builders, &name, &node)?;
             eprintln!("removed node `{node}` from builder `{name}`");
         }
         Action::Rm {
@@ -213,7 +211,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => {
             let local = multiarch::engine::connect().await.ok();
             let removal = Removal { keep_state };
-            if !builder::remove_builder(local.as_ref(), &builders, &name, removal).await? {
+            if !driver::rm(local.as_ref(), &builders, &name, removal).await? {
                 return Err(Error::Build(BuildError::NoSuchBuilder(name)).into());
             }
             eprintln!("removed builder `{name}`");
@@ -222,7 +220,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let local = multiarch::engine::connect().await.ok();
             let mut rows = Vec::new();
             for b in builders.list()? {
-                rows.push(describe(local.as_ref(), &b).await);
+                rows.push(driver::info(local.as_ref(), &builders, &b).await);
             }
             show_list(&rows, output.json)?;
         }
@@ -231,8 +229,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let b = builders
                 .find(&name)?
                 .ok_or_else(|| Error::Build(BuildError::NoSuchBuilder(name.clone())))?;
-            let row = describe(local.as_ref(), &b).await;
-            show_one(&b, &row, output.json)?;
+            show_one(
+                &driver::info(local.as_ref(), &builders, &b).await,
+                output.json,
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -241,16 +241,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// `create` for the engine and for a BuildKit container.
 async fn create(builders: &Builders, wanted: Wanted, registry: &str) -> anyhow::Result<()> {
     let docker = multiarch::engine::connect().await?;
-    let (builder, created) = setup::create(&docker, builders, wanted, registry).await?;
+    let (builder, created) = create::create(&docker, builders, wanted, registry).await?;
     let (name, driver) = (builder.name(), builder.driver_name());
-    let detail = match &builder {
-        Builder::Container(c) => format!(
+    let detail = builder.container().map_or_else(String::new, |c| {
+        format!(
             ", image {}, container {}; `docker buildx ls` lists it",
             c.image(),
             c.container_name()
-        ),
-        _ => String::new(),
-    };
+        )
+    });
     match created {
         Created::New => eprintln!("created builder `{name}` ({driver} driver{detail})"),
         Created::Existing => eprintln!("builder `{name}` already exists ({driver} driver)"),
@@ -262,7 +261,7 @@ async fn create(builders: &Builders, wanted: Wanted, registry: &str) -> anyhow::
 /// `create --driver remote`: the daemon must answer before buildx's store holds it.
 async fn create_remote(builders: &Builders, remote: RemoteBuilder) -> anyhow::Result<()> {
     let name = remote.name.clone();
-    match multiarch::buildkit::remote::create(builders, remote).await? {
+    match driver::remote::create(builders, remote).await? {
         Created::New => {
             eprintln!("created builder `{name}` (remote driver); `docker buildx ls` lists it")
         }
@@ -300,7 +299,7 @@ fn remote_builder(
     })
 }
 
-fn show_list(rows: &[Row], json: bool) -> anyhow::Result<()> {
+fn show_list(rows: &[Info], json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
@@ -320,7 +319,7 @@ fn show_list(rows: &[Row], json: bool) -> anyhow::Result<()> {
                 node.endpoint.clone(),
                 node.status.to_string(),
                 node.buildkit.clone(),
-                node.platforms(),
+                node_platforms(node),
             ]);
         }
     }
@@ -337,7 +336,7 @@ fn show_list(rows: &[Row], json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show_one(b: &Builder, row: &Row, json: bool) -> anyhow::Result<()> {
+fn show_one(row: &Info, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(row)?);
         return Ok(());
@@ -346,32 +345,8 @@ fn show_one(b: &Builder, row: &Row, json: bool) -> anyhow::Result<()> {
     println!("driver:    {}", row.driver);
     println!("status:    {}", row.status);
     println!("buildkit:  {}", row.buildkit);
-    match b {
-        Builder::Engine { config, .. } | Builder::Nodes { config, .. } => println!(
-            "config:    {}",
-            config
-                .as_ref()
-                .map_or("built-in buildkitd.toml".into(), |c| c
-                    .display()
-                    .to_string())
-        ),
-        Builder::Container(c) => {
-            println!("endpoint:  {}", c.endpoint);
-            println!("container: {}", c.container_name());
-            println!("image:     {}", c.image());
-            println!("cache:     volume {}", c.state_volume());
-            println!("flags:     {}", c.flags.join(" "));
-            println!(
-                "config:    {}",
-                if c.config.is_some() {
-                    "/etc/buildkit/buildkitd.toml (kept in the buildx entry)"
-                } else {
-                    "none"
-                }
-            );
-        }
-        Builder::Remote(r) => println!("endpoint:  {}", r.endpoint),
-        Builder::Foreign { .. } | Builder::Legacy { .. } => {}
+    for (label, value) in &row.details {
+        println!("{:<11}{value}", format!("{label}:"));
     }
     println!("platforms: {}", row.platforms.join(", "));
     for node in &row.nodes {
@@ -387,214 +362,28 @@ fn show_one(b: &Builder, row: &Row, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One builder as `ls` and `inspect` show it.
-#[derive(Debug, serde::Serialize)]
-struct Row {
-    name: String,
-    driver: String,
-    status: Status,
-    /// BuildKit's version, or `-` when it does not answer.
-    buildkit: String,
-    platforms: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    nodes: Vec<NodeRow>,
-}
-
-/// One node of a builder, as `ls` and `inspect` show it.
-#[derive(Debug, serde::Serialize)]
-struct NodeRow {
-    name: String,
-    endpoint: String,
-    status: Status,
-    buildkit: String,
-    serves: nodes::Serves,
-}
-
-impl NodeRow {
-    /// As buildx marks them: named platforms with `*`, then native, then emulated.
-    fn platforms(&self) -> String {
-        let mut shown: Vec<String> = self
-            .serves
-            .declared
+/// A node's platforms as buildx marks them: named platforms with `*`, then native, then
+/// emulated.
+fn node_platforms(node: &NodeInfo) -> String {
+    let serves = &node.serves;
+    let mut shown: Vec<String> = serves.declared.iter().map(|p| format!("{p}*")).collect();
+    shown.extend(
+        serves
+            .native
             .iter()
-            .map(|p| format!("{p}*"))
-            .collect();
-        shown.extend(
-            self.serves
-                .native
-                .iter()
-                .filter(|p| !self.serves.declared.contains(p))
-                .map(ToString::to_string),
-        );
-        let emulated: Vec<String> = self
-            .serves
-            .emulated
-            .iter()
-            .filter(|p| !self.serves.declared.contains(p))
-            .map(ToString::to_string)
-            .collect();
-        if !emulated.is_empty() {
-            shown.push(format!("emulated: {}", emulated.join(", ")));
-        }
-        shown.join(", ")
+            .filter(|p| !serves.declared.contains(p))
+            .map(ToString::to_string),
+    );
+    let emulated: Vec<String> = serves
+        .emulated
+        .iter()
+        .filter(|p| !serves.declared.contains(p))
+        .map(ToString::to_string)
+        .collect();
+    if !emulated.is_empty() {
+        shown.push(format!("emulated: {}", emulated.join(", ")));
     }
-}
-
-/// `engine 28.5.2`, or `-` when the engine does not say.
-async fn engine_version(docker: &bollard::Docker) -> String {
-    docker
-        .version()
-        .await
-        .ok()
-        .and_then(|v| v.version)
-        .map_or("-".into(), |v| format!("engine {v}"))
-}
-
-async fn describe_node(node: &Node) -> NodeRow {
-    let (status, buildkit, serves) = match nodes::connect(node).await {
-        Ok(reached) => (
-            Status::Running,
-            match &reached {
-                nodes::Reached::Engine { docker, .. } => engine_version(docker).await,
-                nodes::Reached::Buildx { info, .. } => info.version.clone(),
-            },
-            nodes::serves(node, &reached).await,
-        ),
-        Err(e) => (
-            Status::Unreachable(multiarch::error::root_cause(&e)),
-            "-".into(),
-            nodes::Serves {
-                declared: node.platforms.clone(),
-                ..nodes::Serves::default()
-            },
-        ),
-    };
-    NodeRow {
-        name: node.name.clone(),
-        endpoint: node.endpoint.to_string(),
-        status,
-        buildkit,
-        serves,
-    }
-}
-
-/// A builder's status, and what its BuildKit reports of itself: a BuildKit container or
-/// daemon is asked directly (its workers' platforms); the engine's own BuildKit is
-/// described by the engine's platform and its emulators; a builder made of nodes by each
-/// node's. One that does not answer shows as such, and the others are still listed.
-async fn describe(docker: Option<&bollard::Docker>, b: &Builder) -> Row {
-    let row = |status: Status, buildkit: String, platforms: Vec<String>| Row {
-        name: b.name().to_string(),
-        driver: b.driver_name(),
-        status,
-        buildkit,
-        platforms,
-        nodes: Vec::new(),
-    };
-    let silent = || ("-".to_string(), Vec::new());
-    match b {
-        Builder::Nodes { nodes, .. } => {
-            let count = nodes.len();
-            let nodes = futures_util::future::join_all(nodes.iter().map(describe_node)).await;
-            let down = nodes
-                .iter()
-                .filter(|n| !matches!(n.status, Status::Running))
-                .count();
-            let mut platforms: Vec<String> = Vec::new();
-            for node in &nodes {
-                let serves = &node.serves;
-                for p in serves
-                    .declared
-                    .iter()
-                    .chain(&serves.native)
-                    .chain(&serves.emulated)
-                {
-                    if !platforms.contains(&p.to_string()) {
-                        platforms.push(p.to_string());
-                    }
-                }
-            }
-            let status = if down == 0 {
-                Status::Running
-            } else {
-                Status::NodesDown {
-                    down,
-                    of: nodes.len(),
-                }
-            };
-            Row {
-                nodes,
-                ..row(status, format!("{count} nodes"), platforms)
-            }
-        }
-        Builder::Engine { .. } => match docker {
-            None => {
-                let (v, p) = silent();
-                row(
-                    Status::Unreachable("the engine does not answer".into()),
-                    v,
-                    p,
-                )
-            }
-            Some(docker) => {
-                let status = if multiarch::engine::containerd_store(docker).await {
-                    Status::Running
-                } else {
-                    Status::SinglePlatformOnly
-                };
-                row(
-                    status,
-                    engine_version(docker).await,
-                    builder::platforms(docker).await,
-                )
-            }
-        },
-        Builder::Container(c) => match container::engine(c).await {
-            Err(e) => {
-                let (v, p) = silent();
-                row(Status::Unreachable(multiarch::error::root_cause(&e)), v, p)
-            }
-            Ok(docker) => match container::status(&docker, c).await {
-                Status::Running => match container::describe(&docker, c).await {
-                    Ok(info) => row(Status::Running, info.version, info.platforms),
-                    Err(e) => {
-                        let (v, p) = silent();
-                        row(Status::Unreachable(multiarch::error::root_cause(&e)), v, p)
-                    }
-                },
-                other => {
-                    let (v, p) = silent();
-                    row(other, v, p)
-                }
-            },
-        },
-        Builder::Remote(r) => match multiarch::buildkit::remote::describe(r).await {
-            Ok(info) => row(Status::Running, info.version, info.platforms),
-            Err(e) => {
-                let (v, p) = silent();
-                row(Status::Unreachable(multiarch::error::root_cause(&e)), v, p)
-            }
-        },
-        Builder::Foreign { name, .. } => {
-            match multiarch::buildkit::buildx_node::describe(name).await {
-                Ok(info) => row(Status::Running, info.version, info.platforms),
-                Err(why) => {
-                    let (v, p) = silent();
-                    row(Status::Unreachable(why), v, p)
-                }
-            }
-        }
-        Builder::Legacy { name } => {
-            let (v, p) = silent();
-            row(
-                Status::Unusable(format!(
-                    "made by an earlier multiarch: `multiarch builder rm {name}`, then create it again"
-                )),
-                v,
-                p,
-            )
-        }
-    }
+    shown.join(", ")
 }
 
 /// `--driver-opt`s of a remote builder as buildx reads them: TLS files (made absolute, as

@@ -10,10 +10,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use multiarch::buildkit::builder::{self, Builder, Builders, DEFAULT_NAME, Status};
-use multiarch::buildkit::container;
+use multiarch::buildkit::builder::{self, Builder, Builders, DEFAULT_NAME};
+use multiarch::buildkit::create::{self, Wanted};
+use multiarch::buildkit::driver;
 use multiarch::buildkit::image::{self, BuildRequest};
-use multiarch::buildkit::setup::{self, Wanted};
 use multiarch::doctor::{self, Level};
 use multiarch::engine::{self, RunSpec, SESSION_LABEL};
 use multiarch::input::parse_reference;
@@ -232,7 +232,11 @@ async fn build_and_push(
         insecure: Vec::new(),
     };
     let printer = BuildPrinter::new(true);
-    image::run(chosen, &request, |event| printer.show(event)).await?;
+    let builders = Builders::from_env();
+    image::run(builders.store(), chosen, &request, |event| {
+        printer.show(event);
+    })
+    .await?;
     Ok(reference)
 }
 
@@ -339,12 +343,7 @@ async fn demo_builder(
 ) -> anyhow::Result<Builder> {
     let builders = Builders::from_env();
     if let Some(existing) = builders.find(name)? {
-        let running = match &existing {
-            Builder::Container(c) => container::status(docker, c).await == Status::Running,
-            Builder::Engine { .. } => multiarch::engine::containerd_store(docker).await,
-            _ => false,
-        };
-        if running {
+        if driver::ready(docker, &existing).await {
             eprintln!(
                 "    builder `{name}` ({} driver) is running: used as it is",
                 existing.driver_name()
@@ -352,7 +351,7 @@ async fn demo_builder(
             return Ok(existing);
         }
     }
-    let image = builder::default_image(docker).await;
+    let image = driver::container::default_image(docker).await;
     let wanted = if docker.inspect_image(&image).await.is_ok() {
         Wanted::Container {
             name: name.into(),
@@ -370,14 +369,14 @@ async fn demo_builder(
             config: None,
         }
     };
-    let (chosen, _) = setup::create(docker, &builders, wanted, registry).await?;
-    match &chosen {
-        Builder::Container(c) => eprintln!(
+    let (chosen, _) = create::create(docker, &builders, wanted, registry).await?;
+    match chosen.container() {
+        Some(c) => eprintln!(
             "    builder `{name}` (docker-container driver, {}, container {}): running; `docker buildx ls` lists it",
             c.image(),
             c.container_name()
         ),
-        other => eprintln!("    builder `{name}` ({} driver)", other.driver_name()),
+        None => eprintln!("    builder `{name}` ({} driver)", chosen.driver_name()),
     }
     Ok(chosen)
 }

@@ -155,7 +155,7 @@ fn for_build(error: &BuildError) -> Option<String> {
             "a base image cannot be pulled from here: compile on the host with `scripts/build-dist.sh`, then hand the binaries to the Dockerfile instead of its compile stage: `--build-context build=dist`".into()
         }
         BuildError::BuildFailed { .. } => "the step's own output is above; fix it, then build again (finished steps come from the cache)".into(),
-        BuildError::NeedsPush(_) => "or build with a `--driver docker` builder, which keeps the image in the engine".into(),
+        BuildError::NeedsPush { .. } => "or build with a `--driver docker` builder, which keeps the image in the engine".into(),
         BuildError::BuilderDown { name, address, .. } if address.starts_with("`docker buildx") => format!(
             "`multiarch builder ls` shows its status; `docker buildx inspect --bootstrap {name}` starts it and says what stops buildx reaching it"
         ),

@@ -264,12 +264,12 @@ async fn interrupted(code: u8) -> ExitCode {
     multiarch::engine::creations_settled(std::time::Duration::from_secs(10)).await;
     let removed = match multiarch::engine::connect().await {
         Ok(docker) => {
-            multiarch::buildkit::image::remove_leftover_contexts(&docker).await;
+            multiarch::buildkit::remove_leftover_contexts(&docker).await;
             // A builder container this run was creating or booting: the entry (if any)
             // stays, and the next build or `docker buildx` makes it again.
             multiarch::engine::remove_labelled(
                 &docker,
-                multiarch::buildkit::container::CREATED_BY_LABEL,
+                multiarch::buildkit::driver::container::CREATED_BY_LABEL,
                 multiarch::engine::session_id(),
             )
             .await

@@ -7,6 +7,7 @@ use std::time::Duration;
 use indicatif::HumanBytes;
 
 use multiarch::buildkit::image::BuildEvent;
+use multiarch::buildkit::profile::Profile;
 use multiarch::inspect::Report;
 use multiarch::verify::{Check, Emulation, PlatformReport};
 
@@ -191,8 +192,8 @@ pub fn referrers_table(referred: &multiarch::manifest::referrers::Referred) -> S
 }
 
 /// The pre-flight table: one row per base and platform, what the registry has.
-pub fn preflight_table(checks: &[multiarch::buildkit::preflight::BaseCheck]) -> String {
-    use multiarch::buildkit::preflight::BaseStatus;
+pub fn preflight_table(checks: &[multiarch::preflight::BaseCheck]) -> String {
+    use multiarch::preflight::BaseStatus;
     let rows: Vec<Vec<String>> = checks
         .iter()
         .map(|c| {
@@ -257,6 +258,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// otherwise (and always with `--progress plain`).
 pub struct BuildPrinter {
     spinner: Option<indicatif::ProgressBar>,
+    profile: std::sync::Mutex<Option<Profile>>,
 }
 
 impl BuildPrinter {
@@ -267,13 +269,20 @@ impl BuildPrinter {
             spinner.enable_steady_tick(Duration::from_millis(120));
             spinner
         });
-        Self { spinner }
+        Self {
+            spinner,
+            profile: std::sync::Mutex::default(),
+        }
     }
 
     pub fn show(&self, event: BuildEvent) {
         let line = match event {
             BuildEvent::Progress(line) => line,
             BuildEvent::Pushing(image) => format!("pushing {image}"),
+            BuildEvent::Profile(profile) => {
+                *self.profile.lock().expect("not poisoned") = Some(profile);
+                return;
+            }
         };
         match &self.spinner {
             Some(spinner) => {
@@ -283,6 +292,86 @@ impl BuildPrinter {
             None => eprintln!("{line}"),
         }
     }
+}
+
+impl BuildPrinter {
+    /// The build's profile, once it is built.
+    pub fn take_profile(&self) -> Option<Profile> {
+        self.profile.lock().expect("not poisoned").take()
+    }
+}
+
+/// How many of the costliest steps a profile names.
+const COSTLIEST: usize = 3;
+
+/// Where a build's time went, in a few lines: per platform its wall time and how its
+/// step time ran, the costliest steps, and a hint per emulated compile.
+pub fn profile_lines(profile: &Profile) -> String {
+    let seconds = |s: f64| format!("{s:.1} s");
+    let with_node = profile.platforms.iter().any(|p| p.node.is_some());
+    let mut head = vec!["PLATFORM"];
+    if with_node {
+        head.push("NODE");
+    }
+    head.extend(["WALL", "NATIVE", "CROSS", "EMULATED", "CACHED"]);
+    let rows: Vec<Vec<String>> = profile
+        .platforms
+        .iter()
+        .map(|p| {
+            let mut row = vec![p.platform.clone()];
+            if with_node {
+                row.push(p.node.clone().unwrap_or_else(|| "-".into()));
+            }
+            let emulator = p
+                .steps
+                .iter()
+                .find_map(|s| s.emulator.as_deref())
+                .map_or(String::new(), |e| format!(" ({e})"));
+            row.extend([
+                seconds(p.wall_seconds),
+                seconds(p.native_seconds),
+                seconds(p.cross_seconds),
+                format!("{}{emulator}", seconds(p.emulated_seconds)),
+                format!("{} steps", p.cached_steps),
+            ]);
+            row
+        })
+        .collect();
+    let mut out = format!("where the time went:\n{}", table(&head, &rows));
+    let mut steps: Vec<(&str, &multiarch::buildkit::profile::Step)> = profile
+        .platforms
+        .iter()
+        .flat_map(|p| p.steps.iter().map(move |s| (p.platform.as_str(), s)))
+        .filter(|(_, s)| !s.cached && s.seconds >= 0.1)
+        .collect();
+    steps.sort_by(|a, b| b.1.seconds.total_cmp(&a.1.seconds));
+    for (platform, step) in steps.into_iter().take(COSTLIEST) {
+        let line = step
+            .line
+            .map_or(String::new(), |l| format!("Dockerfile:{l}  "));
+        out.push_str(&format!(
+            "  {:>8}  {:<8}  {platform}  {line}{}\n",
+            seconds(step.seconds),
+            step.how.to_string(),
+            step.instruction
+        ));
+    }
+    for hint in &profile.hints {
+        let at = hint
+            .line
+            .map_or(String::new(), |l| format!("Dockerfile:{l} "));
+        let saving = hint.saving_seconds.map_or(String::new(), |s| {
+            format!(", about {} to save by this build's own numbers", seconds(s))
+        });
+        out.push_str(&format!(
+            "hint: {at}`{}` ran {} emulated for {}{saving}: {}\n",
+            hint.instruction,
+            seconds(hint.seconds),
+            hint.platform,
+            hint.advice
+        ));
+    }
+    out
 }
 
 impl Drop for BuildPrinter {

@@ -152,6 +152,12 @@ pub fn docker_host() -> Option<&'static str> {
         .as_deref()
 }
 
+/// The engine as buildx records it for a builder made here: `$DOCKER_HOST`, else the
+/// local socket.
+pub fn local_endpoint() -> String {
+    docker_host().unwrap_or(LOCAL_SOCKET).to_string()
+}
+
 /// The engine endpoint of Docker context `name`: `contexts/meta/<sha256(name)>/meta.json`
 /// names the host, `contexts/tls/<sha256(name)>/docker/` holds its TLS files.
 fn context_endpoint(config_dir: &Path, name: &str) -> Result<EngineEndpoint> {

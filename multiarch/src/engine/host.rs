@@ -20,6 +20,16 @@ const EMULATORS: &[(&str, &[&str])] = &[
     ("qemu-mips64el", &["linux/mips64le"]),
 ];
 
+/// The QEMU handler that runs `platform`'s code (`qemu-aarch64` for `linux/arm64`).
+pub(crate) fn emulator_for(platform: &Platform) -> Option<&'static str> {
+    let wanted = format!("{}/{}", platform.os(), platform.architecture());
+    let whole = platform.to_string();
+    EMULATORS
+        .iter()
+        .find(|(_, platforms)| platforms.iter().any(|p| *p == whole || *p == wanted))
+        .map(|(name, _)| *name)
+}
+
 /// Reads the registered emulators from a binfmt_misc directory: (platform, has the F flag),
 /// a platform for each one a handler runs.
 pub fn emulators(binfmt_dir: &Path) -> Vec<(&'static str, bool)> {

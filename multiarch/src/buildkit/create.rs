@@ -7,11 +7,12 @@ use std::path::PathBuf;
 
 use bollard::Docker;
 
-use crate::buildkit::builder::{self, Builder, Builders, ContainerBuilder, Created};
+use crate::buildkit::builder::{Builder, Builders, ContainerBuilder, Created};
 use crate::buildkit::buildkit_config::{
     BuildkitConfig, BuildkitConfigError, DEFAULT_BUILDKITD_TOML,
 };
-use crate::buildkit::{buildx_store, container, image};
+use crate::buildkit::driver::{container, engine};
+use crate::buildkit::{buildx_store, image};
 use crate::error::Result;
 
 /// The builder to create.
@@ -28,7 +29,7 @@ pub enum Wanted {
     Container {
         /// Its name.
         name: String,
-        /// The BuildKit image (`None`: [`builder::default_image`]).
+        /// The BuildKit image (`None`: [`container::default_image`]).
         image: Option<String>,
         /// Its buildkitd.toml (`None`: ./buildkitd.toml, else built in).
         config: Option<PathBuf>,
@@ -81,18 +82,18 @@ pub async fn create(
                 config: config.clone(),
             };
             image::check_registry(Some(docker), &builder, &buildkit, registry, http).await?;
-            let created = builder::create_engine(docker, builders, &name, config).await?;
+            let created = engine::create(docker, builders, &name, config).await?;
             Ok((builder, created))
         }
         Wanted::Container { name, image, .. } => {
             buildx_store::check_name(&name)?;
             let image = match image {
                 Some(image) => image,
-                None => builder::default_image(docker).await,
+                None => container::default_image(docker).await,
             };
             let wanted = ContainerBuilder::new(
                 &name,
-                &container::local_endpoint(),
+                &crate::engine::endpoint::local_endpoint(),
                 &image,
                 text.into_bytes(),
             );

@@ -15,7 +15,7 @@
 //!
 //! Each platform is solved on the node buildx picks for it, with BuildKit's OCI exporter;
 //! the result arrives as an image layout, and is pushed by digest as an engine node's is
-//! ([`crate::buildkit::spread`]).
+//! (the build spread over nodes).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -29,10 +29,11 @@ use bollard::grpc::export::ImageExporterOutput;
 use multiarch_platform::Platform;
 
 use crate::buildkit::DaemonInfo;
-use crate::buildkit::builder::Builder;
+use crate::buildkit::builder::{Builder, Status};
 use crate::buildkit::buildx_store::Store;
-use crate::buildkit::dial::{Bridge, Dialer};
-use crate::buildkit::image;
+use crate::buildkit::dial::{Bridge, Dialer, dial_stdio};
+use crate::buildkit::driver::{Answer, container, remote};
+use crate::buildkit::solve;
 
 /// How often a build's connection is pinged: grpc-go servers (BuildKit's) hang up on a
 /// client that pings more often than every five minutes.
@@ -42,23 +43,6 @@ pub(crate) const KEEPALIVE: Duration = Duration::from_secs(330);
 /// whose container is stopped is started first, as `docker buildx build` does).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// `docker buildx --builder BUILDER dial-stdio [--platform P]`.
-pub(crate) fn dial_stdio(builder: &str, platform: Option<&str>) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new("docker");
-    command.args([
-        "buildx",
-        "--builder",
-        builder,
-        "dial-stdio",
-        "--progress",
-        "quiet",
-    ]);
-    if let Some(platform) = platform {
-        command.args(["--platform", platform]);
-    }
-    command
-}
-
 /// How to reach the builder's BuildKit on its node for `platform`: a docker-container
 /// builder of one node through its engine (started first if stopped, as buildx boots a
 /// node before a build), a remote one of one node at its address; any other through
@@ -66,9 +50,13 @@ pub(crate) fn dial_stdio(builder: &str, platform: Option<&str>) -> tokio::proces
 ///
 /// # Errors
 /// No such builder in buildx's store, or the kit's own way to it fails.
-pub(crate) async fn dialer(builder: &str, platform: Option<&Platform>) -> Result<Dialer, String> {
+pub(crate) async fn dialer(
+    store: &Store,
+    builder: &str,
+    platform: Option<&Platform>,
+) -> Result<Dialer, String> {
     let why = |e: crate::error::Error| crate::cause::root_cause(&e);
-    let group = Store::from_env()
+    let group = store
         .get(builder)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| {
@@ -76,15 +64,13 @@ pub(crate) async fn dialer(builder: &str, platform: Option<&Platform>) -> Result
         })?;
     match Builder::from_node_group(group) {
         Builder::Container(container) => {
-            let docker = crate::buildkit::container::engine(&container)
+            let docker = container::engine(&container).await.map_err(why)?;
+            container::bootstrap(&docker, &container)
                 .await
                 .map_err(why)?;
-            crate::buildkit::container::bootstrap(&docker, &container)
-                .await
-                .map_err(why)?;
-            Ok(crate::buildkit::container::dialer(&docker, &container))
+            Ok(container::dialer(&docker, &container))
         }
-        Builder::Remote(remote) => crate::buildkit::remote::dialer(&remote).map_err(why),
+        Builder::Remote(remote) => remote::dialer(&remote).map_err(why),
         _ => Ok(Dialer::Buildx {
             builder: builder.to_string(),
             platform: platform.map(Platform::to_string),
@@ -96,9 +82,9 @@ pub(crate) async fn dialer(builder: &str, platform: Option<&Platform>) -> Result
 ///
 /// # Errors
 /// Why not: the kit's words, or buildx's own last ones (its node does not start, ...).
-pub async fn describe(builder: &str) -> Result<DaemonInfo, String> {
+pub async fn describe(store: &Store, builder: &str) -> Result<DaemonInfo, String> {
     let asked = async {
-        let dialer = dialer(builder, None).await?;
+        let dialer = dialer(store, builder, None).await?;
         let through_buildx = matches!(dialer, Dialer::Buildx { .. });
         let described = async {
             let channel = dialer.channel().await.map_err(|e| e.to_string())?;
@@ -115,6 +101,14 @@ pub async fn describe(builder: &str) -> Result<DaemonInfo, String> {
     tokio::time::timeout(ANSWER_TIMEOUT, asked)
         .await
         .unwrap_or_else(|_| Err(format!("no answer within {} s", ANSWER_TIMEOUT.as_secs())))
+}
+
+/// Its status: what its BuildKit says of itself, or buildx's words for why not.
+pub(crate) async fn info(store: &Store, builder: &str) -> Answer {
+    match describe(store, builder).await {
+        Ok(info) => Answer::running(info.version, info.platforms),
+        Err(why) => Answer::silent(Status::Unreachable(why)),
+    }
 }
 
 /// What `docker buildx dial-stdio` says when it cannot reach the builder: its last line.
@@ -141,8 +135,8 @@ async fn buildx_says(builder: &str) -> Option<String> {
 
 /// The platforms the builder's owner pinned on its nodes (`docker buildx create
 /// --platform`), which buildx's `ls` marks with `*`: such a node is meant for them.
-pub(crate) fn pinned(builder: &str) -> Vec<Platform> {
-    let Ok(Some(group)) = Store::from_env().get(builder) else {
+pub(crate) fn pinned(store: &Store, builder: &str) -> Vec<Platform> {
+    let Ok(Some(group)) = store.get(builder) else {
         return Vec::new();
     };
     group
@@ -175,13 +169,14 @@ pub(crate) fn split_native(info: &DaemonInfo) -> (Vec<Platform>, Vec<Platform>) 
 /// # Errors
 /// The failing step's words, or why the connection went.
 pub(crate) async fn build_platform(
+    store: &Store,
     builder: &str,
     platform: &Platform,
     options: ImageBuildFrontendOptions,
     context: bytes::Bytes,
     on_line: impl Fn(String),
 ) -> Result<Vec<u8>, String> {
-    let dialer = dialer(builder, Some(platform)).await?;
+    let dialer = dialer(store, builder, Some(platform)).await?;
     let bridge = Bridge::start(dialer, 2)
         .map_err(|e| format!("cannot open a private socket for BuildKit's connection: {e}"))?;
     let scratch = tempfile::Builder::new()
@@ -202,7 +197,7 @@ pub(crate) async fn build_platform(
         None,
         Some(build_ref.clone()),
     );
-    let (solved, progress) = image::solve_following(
+    let (solved, progress) = solve::solve_following(
         Some(bridge.lazy_channel()),
         build_ref.as_ref(),
         solve,
@@ -213,7 +208,7 @@ pub(crate) async fn build_platform(
         Some(step) => step.to_string(),
         None => format!(
             "the connection to its BuildKit was lost in the middle of the build ({})",
-            image::grpc_message(&e)
+            solve::grpc_message(&e)
         ),
     })?;
     std::fs::read(&layout).map_err(|e| format!("its result did not arrive: {e}"))

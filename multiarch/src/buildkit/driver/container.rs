@@ -10,6 +10,9 @@
 //! - reached only through the engine (`buildctl dial-stdio` in an exec,
 //!   [`crate::buildkit::dial`]): BuildKit opens no port.
 //!
+//! New builders run the pinned BuildKit image, or the stand-in built from Debian's
+//! sources where nothing can be pulled ([`default_image`]).
+//!
 //! Labels mark what the kit created, but nothing relies on them: a container buildx
 //! recreated has none.
 
@@ -21,9 +24,14 @@ use bollard::models::{
 };
 
 use crate::buildkit::BuildError;
-use crate::buildkit::builder::{Builders, ContainerBuilder, Created, Status};
+use crate::buildkit::builder::{
+    Builder, Builders, ContainerBuilder, Created, DEFAULT_BUILDKIT_IMAGE, STAND_IN_BUILDKIT_IMAGE,
+    Status,
+};
+use crate::buildkit::buildkit_config::{BuildkitConfig, BuildkitConfigError};
 use crate::buildkit::control::{self, DaemonInfo};
 use crate::buildkit::dial::Dialer;
+use crate::buildkit::driver::Answer;
 use crate::engine::endpoint::EngineEndpoint;
 use crate::engine::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::error::{Error, Result};
@@ -38,14 +46,6 @@ pub const CREATED_BY_LABEL: &str = "io.github.multiarch.builder-created-by";
 pub(crate) const STATE_IN_CONTAINER: &str = "/var/lib/buildkit";
 /// Where BuildKit reads its configuration inside the container.
 pub(crate) const CONFIG_IN_CONTAINER: &str = "/etc/buildkit/buildkitd.toml";
-
-/// The engine a new builder runs on, as buildx records it: `$DOCKER_HOST`, else the
-/// local socket.
-pub fn local_endpoint() -> String {
-    crate::engine::endpoint::docker_host()
-        .unwrap_or(crate::engine::endpoint::LOCAL_SOCKET)
-        .to_string()
-}
 
 /// The engine the builder's container runs on.
 ///
@@ -115,7 +115,7 @@ pub(crate) fn container_body(builder: &ContainerBuilder) -> ContainerCreateBody 
 pub async fn create(builders: &Builders, wanted: ContainerBuilder) -> Result<Created> {
     crate::buildkit::buildx_store::check_name(&wanted.name)?;
     match builders.find(&wanted.name)? {
-        Some(crate::buildkit::builder::Builder::Container(existing)) => {
+        Some(Builder::Container(existing)) => {
             let docker = engine(&existing).await?;
             bootstrap(&docker, &existing).await?;
             return Ok(Created::Existing);
@@ -301,6 +301,77 @@ pub async fn remove(builder: &ContainerBuilder, keep_state: bool) -> Result<()> 
         crate::engine::remove_volume(&docker, &builder.state_volume()).await?;
     }
     Ok(())
+}
+
+/// Makes the builder's BuildKit answer ([`bootstrap`]) and says how to dial it.
+///
+/// # Errors
+/// As [`engine`] and [`bootstrap`].
+pub(crate) async fn boot(builder: &ContainerBuilder) -> Result<(Docker, Dialer)> {
+    let docker = engine(builder).await?;
+    bootstrap(&docker, builder).await?;
+    let dialer = dialer(&docker, builder);
+    Ok((docker, dialer))
+}
+
+/// Its buildkitd.toml, the copy kept in its buildx entry.
+pub(crate) fn config(
+    builder: &ContainerBuilder,
+) -> std::result::Result<BuildkitConfig, BuildkitConfigError> {
+    match &builder.config {
+        Some(bytes) => BuildkitConfig::parse(
+            &String::from_utf8_lossy(bytes),
+            &format!("buildkitd.toml of builder `{}`", builder.name),
+        ),
+        None => Ok(BuildkitConfig::default()),
+    }
+}
+
+/// Its status and, when it runs, what its BuildKit says of itself.
+pub(crate) async fn info(builder: &ContainerBuilder) -> Answer {
+    let unreachable = |e: Error| Answer::silent(Status::Unreachable(crate::cause::root_cause(&e)));
+    let docker = match engine(builder).await {
+        Ok(docker) => docker,
+        Err(e) => return unreachable(e),
+    };
+    match status(&docker, builder).await {
+        Status::Running => match describe(&docker, builder).await {
+            Ok(info) => Answer::running(info.version, info.platforms),
+            Err(e) => unreachable(e),
+        },
+        other => Answer::silent(other),
+    }
+}
+
+/// What `inspect` shows of a container builder.
+pub(crate) fn details(builder: &ContainerBuilder) -> Vec<(&'static str, String)> {
+    vec![
+        ("endpoint", builder.endpoint.clone()),
+        ("container", builder.container_name()),
+        ("image", builder.image().to_string()),
+        ("cache", format!("volume {}", builder.state_volume())),
+        ("flags", builder.flags.join(" ")),
+        (
+            "config",
+            if builder.config.is_some() {
+                format!("{CONFIG_IN_CONTAINER} (kept in the buildx entry)")
+            } else {
+                "none".into()
+            },
+        ),
+    ]
+}
+
+/// The image a new docker-container builder runs: the pinned upstream tag when the
+/// engine has it, else the Debian stand-in when the engine has that, else the upstream
+/// tag (to be pulled).
+pub async fn default_image(docker: &Docker) -> String {
+    for image in [DEFAULT_BUILDKIT_IMAGE, STAND_IN_BUILDKIT_IMAGE] {
+        if docker.inspect_image(image).await.is_ok() {
+            return image.to_string();
+        }
+    }
+    DEFAULT_BUILDKIT_IMAGE.to_string()
 }
 
 #[cfg(test)]

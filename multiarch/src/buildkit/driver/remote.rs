@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use crate::buildkit::BuildError;
-use crate::buildkit::builder::{Builder, Builders, Created, RemoteBuilder};
+use crate::buildkit::builder::{Builder, Builders, Created, RemoteBuilder, Status};
 use crate::buildkit::control::{self, DaemonInfo};
 use crate::buildkit::dial::Dialer;
+use crate::buildkit::driver::Answer;
 use crate::error::{Error, Result};
 
 /// How the builder's daemon is dialled: as buildx dials it, over TLS when buildx was
@@ -124,4 +125,23 @@ pub async fn describe(remote: &RemoteBuilder) -> Result<DaemonInfo> {
     };
     let channel = dialer.channel().await.map_err(|e| down(e.into()))?;
     control::describe(channel).await.map_err(|e| down(e.into()))
+}
+
+/// How to dial the daemon, once it answers: a daemon that does not is named before
+/// anything is packed.
+///
+/// # Errors
+/// As [`describe`].
+pub(crate) async fn boot(remote: &RemoteBuilder) -> Result<Dialer> {
+    let dialer = dialer(remote)?;
+    describe(remote).await?;
+    Ok(dialer)
+}
+
+/// Its status: what the daemon says of itself, or why it does not answer.
+pub(crate) async fn info(remote: &RemoteBuilder) -> Answer {
+    match describe(remote).await {
+        Ok(info) => Answer::running(info.version, info.platforms),
+        Err(e) => Answer::silent(Status::Unreachable(crate::cause::root_cause(&e))),
+    }
 }
