@@ -13,6 +13,7 @@ if ! [ -x "$venv/bin/check-jsonschema" ] || ! [ -x "$venv/bin/hadolint" ]; then
 fi
 
 "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
+"$venv/bin/check-jsonschema" --builtin-schema vendor.github-actions action.yml
 "$venv/bin/check-jsonschema" --builtin-schema vendor.gitlab-ci ci/gitlab-ci.yml
 # Drone files hold one pipeline per YAML document; the schema describes one document.
 drone=$(mktemp -d)

@@ -21,6 +21,7 @@ mod errors_cli;
 mod faults_cli;
 mod fleet_cli;
 mod image_e2e;
+mod install_cli;
 mod interrupt_cli;
 mod manifest_pull_cli;
 mod mirror_cli;
