@@ -181,6 +181,20 @@ async fn each_platform_builds_on_its_node_into_one_verified_index() {
             && stderr.contains("[here] pushing linux/amd64 by digest"),
         "{stderr}"
     );
+    // The profile names each platform's node.
+    let profile = stderr
+        .split_once("where the time went:")
+        .map(|(_, after)| after)
+        .unwrap_or_else(|| panic!("a profile: {stderr}"));
+    let node_of = |platform: &str| {
+        profile
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|words| words.first() == Some(&platform))
+            .and_then(|words| words.get(1).map(|w| w.to_string()))
+    };
+    assert_eq!(node_of("linux/amd64").as_deref(), Some("here"), "{profile}");
+    assert_eq!(node_of("linux/arm64").as_deref(), Some("far"), "{profile}");
     let (code, stdout, stderr) = common::multiarch(&["verify", &image]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
 }

@@ -292,6 +292,7 @@ async fn build(
             reason: failure_reason(&progress, &e),
         }),
     })?;
+    let started = std::time::Instant::now();
     let own = match &daemon {
         Daemon::Engine => crate::engine::engine_platform(docker).await,
         // BuildKit lists its own platform first.
@@ -301,7 +302,7 @@ async fn build(
             .and_then(|info| info.platforms.first().and_then(|p| p.parse().ok())),
     };
     let dockerfile = read_dockerfile(request);
-    on_event(BuildEvent::Profile(profile::profile(
+    let mut profile = profile::profile(
         &dockerfile,
         &[profile::Solve {
             node: None,
@@ -309,7 +310,9 @@ async fn build(
             platforms: &request.platforms,
             steps: progress.times(),
         }],
-    )));
+    );
+    profile.cost_seconds = started.elapsed().as_secs_f64();
+    on_event(BuildEvent::Profile(profile));
     Ok(())
 }
 

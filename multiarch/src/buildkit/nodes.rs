@@ -230,6 +230,26 @@ pub(crate) fn assign(
     Ok(plan)
 }
 
+/// Platforms sent to a node that emulates them (named for it) while another node of the
+/// builder runs them natively: a routing mistake that costs the emulation's time.
+pub(crate) fn emulated_beside_native(
+    nodes: &[(String, Serves)],
+    plan: &[(Platform, usize, Fit)],
+) -> Vec<String> {
+    plan.iter()
+        .filter(|(platform, node, _)| !nodes[*node].1.native.contains(platform))
+        .filter_map(|(platform, node, _)| {
+            let native = nodes
+                .iter()
+                .find(|(_, serves)| serves.native.contains(platform))?;
+            Some(format!(
+                "{platform} goes to node `{}`, named for it, which does not run it natively; node `{}` does (drop `platforms={platform}` from `{}`, or name `{}` for it)",
+                nodes[*node].0, native.0, nodes[*node].0, native.0
+            ))
+        })
+        .collect()
+}
+
 /// `linux/amd64, linux/arm64`, or `nothing`.
 pub fn list(platforms: &[Platform]) -> String {
     if platforms.is_empty() {
@@ -350,6 +370,30 @@ mod tests {
                 .contains("no node of this builder can build linux/s390x"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_platform_named_for_an_emulating_node_while_another_runs_it_natively_is_named() {
+        let emulating = Serves {
+            declared: vec![p("linux/arm64")],
+            native: vec![p("linux/amd64")],
+            emulated: vec![p("linux/arm64")],
+        };
+        let arm = Serves {
+            native: vec![p("linux/arm64")],
+            ..Serves::default()
+        };
+        let nodes = [("x86".to_string(), emulating), ("pi".to_string(), arm)];
+        let plan = assign(&nodes, &[p("linux/arm64"), p("linux/amd64")]).unwrap();
+        let warnings = emulated_beside_native(&nodes, &plan);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("linux/arm64 goes to node `x86`")
+                && warnings[0].contains("node `pi` does"),
+            "{warnings:?}"
+        );
+        let routed = assign(&nodes[1..], &[p("linux/arm64")]).unwrap();
+        assert!(emulated_beside_native(&nodes[1..], &routed).is_empty());
     }
 
     #[test]

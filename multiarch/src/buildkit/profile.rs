@@ -136,6 +136,9 @@ pub struct Profile {
     pub platforms: Vec<PlatformProfile>,
     /// One per emulated compile worth changing.
     pub hints: Vec<Hint>,
+    /// What making the profile cost, beyond following the build (asking the builder its
+    /// platform, reading the Dockerfile, this arithmetic), in seconds.
+    pub cost_seconds: f64,
 }
 
 /// An emulated step below this share of its platform's time, or this many seconds, gets
@@ -145,6 +148,7 @@ const HINT_SECONDS: f64 = 2.0;
 
 /// The profile of a build made of `solves`, with `dockerfile` (its text) for the lines.
 pub fn profile(dockerfile: &str, solves: &[Solve<'_>]) -> Profile {
+    let started = std::time::Instant::now();
     let lines = StepLines::read(dockerfile);
     let mut platforms: Vec<PlatformProfile> = Vec::new();
     for solve in solves {
@@ -165,7 +169,11 @@ pub fn profile(dockerfile: &str, solves: &[Solve<'_>]) -> Profile {
         }
     }
     let hints = hints(&platforms);
-    Profile { platforms, hints }
+    Profile {
+        platforms,
+        hints,
+        cost_seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
 fn platform_profile(

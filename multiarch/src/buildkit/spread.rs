@@ -26,6 +26,7 @@ use crate::buildkit::driver::nodes::{Reached, connect, serves};
 use crate::buildkit::flags::Features;
 use crate::buildkit::named_contexts::NamedContexts;
 use crate::buildkit::nodes::{self, Node, NodeEndpoint};
+use crate::buildkit::profile::{self, StepTime};
 use crate::buildkit::request::BuildRequest;
 use crate::buildkit::solve::{self, BuildEvent};
 use crate::buildkit::{context, control};
@@ -85,6 +86,9 @@ pub async fn run(
             connected[*node].0.name
         )));
     }
+    for warning in nodes::emulated_beside_native(&views, &plan) {
+        on_event(BuildEvent::Progress(format!("WARNING: {warning}")));
+    }
 
     // The context is packed once; every node gets the same bytes.
     let packed = context::pack(&request.context, request.file.as_deref())?;
@@ -99,6 +103,7 @@ pub async fn run(
     } else {
         NamedContexts::default()
     };
+    let times = std::sync::Mutex::new(Vec::new());
     let builds = connected
         .iter()
         .enumerate()
@@ -111,6 +116,8 @@ pub async fn run(
             (!mine.is_empty()).then(|| {
                 let work = NodeBuild {
                     store,
+                    times: &times,
+                    index: i,
                     node,
                     reached,
                     pushed_contexts: &pushed_contexts,
@@ -142,6 +149,18 @@ pub async fn run(
     registry
         .push_manifest(&request.tag, bytes, &media_type)
         .await?;
+    let times = times.into_inner().expect("not poisoned");
+    let solves: Vec<profile::Solve<'_>> = times
+        .iter()
+        .map(|(i, platforms, steps)| profile::Solve {
+            node: Some(connected[*i].0.name.as_str()),
+            own: connected[*i].2.native.first(),
+            platforms,
+            steps,
+        })
+        .collect();
+    let dockerfile = crate::buildkit::image::read_dockerfile(request);
+    on_event(BuildEvent::Profile(profile::profile(&dockerfile, &solves)));
     Ok(())
 }
 
@@ -191,9 +210,16 @@ pub async fn run_on_buildx(
     })
 }
 
+/// One solve's node (its place in the builder's list), platforms and step times.
+type SolveTimes = (usize, Vec<Platform>, Vec<StepTime>);
+
 /// One node's share of a build.
 struct NodeBuild<'a> {
     store: &'a Store,
+    /// Each solve's platforms and step times, for the profile.
+    times: &'a std::sync::Mutex<Vec<SolveTimes>>,
+    /// This node's place in the builder's list.
+    index: usize,
     node: &'a Node,
     reached: &'a Reached,
     /// Named contexts in the target registry, for buildx builders.
@@ -244,14 +270,24 @@ impl NodeBuild<'_> {
                 false,
             );
             let prefix = &prefix;
-            buildx::build_platform(
-                self.store,
-                builder,
-                platform,
-                options,
-                tar.clone(),
-                move |line| on_event(BuildEvent::Progress(format!("{prefix}{line}"))),
-            )
+            let tar = tar.clone();
+            async move {
+                let (layout, steps) = buildx::build_platform(
+                    self.store,
+                    builder,
+                    platform,
+                    options,
+                    tar,
+                    move |line| on_event(BuildEvent::Progress(format!("{prefix}{line}"))),
+                )
+                .await?;
+                self.times.lock().expect("not poisoned").push((
+                    self.index,
+                    vec![platform.clone()],
+                    steps,
+                ));
+                Ok::<_, String>(layout)
+            }
         }))
         .await?;
         on_event(BuildEvent::Progress(format!(
@@ -339,6 +375,11 @@ impl NodeBuild<'_> {
                 solve::grpc_message(&e)
             ),
         })?;
+        self.times.lock().expect("not poisoned").push((
+            self.index,
+            self.platforms.clone(),
+            progress.times().to_vec(),
+        ));
         on_event(BuildEvent::Progress(format!(
             "{prefix}pushing {} by digest",
             nodes::list(&self.platforms)

@@ -33,6 +33,7 @@ use crate::buildkit::builder::{Builder, Status};
 use crate::buildkit::buildx_store::Store;
 use crate::buildkit::dial::{Bridge, Dialer, dial_stdio};
 use crate::buildkit::driver::{Answer, container, remote};
+use crate::buildkit::profile::StepTime;
 use crate::buildkit::solve;
 
 /// How often a build's connection is pinged: grpc-go servers (BuildKit's) hang up on a
@@ -164,7 +165,7 @@ pub(crate) fn split_native(info: &DaemonInfo) -> (Vec<Platform>, Vec<Platform>) 
 }
 
 /// Solves one platform on the builder's node for it and returns the result as an OCI
-/// image layout (a tar), progress lines going to `on_line`.
+/// image layout (a tar) and the solve's step times, progress lines going to `on_line`.
 ///
 /// # Errors
 /// The failing step's words, or why the connection went.
@@ -175,7 +176,7 @@ pub(crate) async fn build_platform(
     options: ImageBuildFrontendOptions,
     context: bytes::Bytes,
     on_line: impl Fn(String),
-) -> Result<Vec<u8>, String> {
+) -> Result<(Vec<u8>, Vec<StepTime>), String> {
     let dialer = dialer(store, builder, Some(platform)).await?;
     let bridge = Bridge::start(dialer, 2)
         .map_err(|e| format!("cannot open a private socket for BuildKit's connection: {e}"))?;
@@ -211,7 +212,8 @@ pub(crate) async fn build_platform(
             solve::grpc_message(&e)
         ),
     })?;
-    std::fs::read(&layout).map_err(|e| format!("its result did not arrive: {e}"))
+    let layout = std::fs::read(&layout).map_err(|e| format!("its result did not arrive: {e}"))?;
+    Ok((layout, progress.times().to_vec()))
 }
 
 #[cfg(test)]
