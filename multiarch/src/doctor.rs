@@ -113,6 +113,7 @@ pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>
         Err(e) => findings.push(finding("engine", Level::Problem, e.to_string(), None)),
     }
     if let Ok(info) = docker.info().await {
+        findings.extend(check_setup(&info));
         let containerd_store = crate::engine::uses_containerd_store(&info);
         findings.push(if containerd_store {
             finding("image store", Level::Ok, "containerd image store: multi-platform images can be stored and pushed", None)
@@ -149,6 +150,7 @@ pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>
         ),
     });
     let binfmt = Path::new("/proc/sys/fs/binfmt_misc");
+    findings.extend(check_persistence(binfmt, Path::new("/")));
     let found = crate::engine::host::emulators(binfmt);
     if found.is_empty() {
         findings.push(finding(
@@ -169,6 +171,92 @@ pub async fn check_engine(docker: Option<&Docker>, connect_error: Option<String>
         }
     }
     findings
+}
+
+/// Where the engine runs, from its own `docker info`: Docker Desktop (on Apple Silicon,
+/// amd64 runs under Rosetta or QEMU), WSL2, a rootless engine; each with what it means for
+/// emulated builds.
+fn check_setup(info: &bollard::models::SystemInfo) -> Vec<Finding> {
+    let os = info.operating_system.as_deref().unwrap_or_default();
+    let kernel = info.kernel_version.as_deref().unwrap_or_default();
+    let arch = info.architecture.as_deref().unwrap_or_default();
+    let rootless = info
+        .security_options
+        .iter()
+        .flatten()
+        .any(|o| o.contains("name=rootless"));
+    let mut findings = Vec::new();
+    if os.contains("Docker Desktop") {
+        findings.push(if matches!(arch, "aarch64" | "arm64") {
+            finding(
+                "setup",
+                Level::Warn,
+                "Docker Desktop on Apple Silicon: linux/amd64 runs under Rosetta when Settings > General > \"Use Rosetta for x86_64/amd64 emulation\" is on, else under QEMU; Rosetta is going away after macOS 27, and Desktop's built-in builder crashes on some emulated compilers (docker/for-mac#7884)",
+                Some("build with a docker-container builder (`multiarch builder create --driver docker-container`), keep compilers off emulation (`multiarch build` prints which steps ran emulated, and the line to change), and prove amd64 with `multiarch verify --cpu baseline`"),
+            )
+        } else {
+            finding(
+                "setup",
+                Level::Ok,
+                format!("Docker Desktop ({arch}): its VM registers the emulators itself, at every start"),
+                None,
+            )
+        });
+    } else if kernel.contains("microsoft-standard-WSL2") || kernel.ends_with("-WSL2") {
+        findings.push(finding(
+            "setup",
+            Level::Warn,
+            "an engine inside WSL2: the emulators' registrations belong to WSL's VM, shared by every distro, and go when WSL restarts (`wsl --shutdown`, Windows updates)",
+            Some("in the distro that runs dockerd: `apt-get install qemu-user-static binfmt-support` and systemd on (`[boot] systemd=true` in /etc/wsl.conf), so they are registered at each start"),
+        ));
+    }
+    if rootless {
+        findings.push(finding(
+            "setup",
+            Level::Warn,
+            "a rootless engine: emulators are registered for the whole machine, which only root can do, and builders run inside your user namespace",
+            Some("ask the machine's administrator for `apt-get install qemu-user-static binfmt-support`; `multiarch doctor` then lists them"),
+        ));
+    }
+    findings
+}
+
+/// Whether the QEMU handlers registered now come back after a reboot: one registered by
+/// `docker run --privileged tonistiigi/binfmt` (or by hand) is lost, and emulated builds
+/// fail after the next restart (elastic/elasticsearch#155826).
+fn check_persistence(binfmt: &Path, root: &Path) -> Vec<Finding> {
+    let now = crate::engine::host::registered_emulators(binfmt);
+    if now.is_empty() {
+        return Vec::new();
+    }
+    let at_boot = crate::engine::host::registered_at_boot(root);
+    let lost: Vec<&str> = now
+        .iter()
+        .copied()
+        .filter(|name| !at_boot.contains(*name))
+        .collect();
+    if lost.is_empty() {
+        return vec![finding(
+            "emulation",
+            Level::Ok,
+            format!(
+                "{} registered again at boot (binfmt.d or binfmt-support)",
+                now.join(", ")
+            ),
+            None,
+        )];
+    }
+    vec![finding(
+        "emulation",
+        Level::Warn,
+        format!(
+            "{} registered now, but nothing registers them at boot: emulated builds fail after the next restart",
+            lost.join(", ")
+        ),
+        Some(
+            "`sudo apt-get install qemu-user-static binfmt-support` (Debian and Ubuntu register them at every boot), or a line per handler in /etc/binfmt.d/qemu-ARCH.conf; a `tonistiigi/binfmt` registration must be run again after each reboot",
+        ),
+    )]
 }
 
 /// The `--cpu` profiles this machine's QEMU can stand for: each profile's CPU models,
@@ -312,6 +400,91 @@ pub async fn check_registry(docker: Option<&Docker>, registry: &str) -> Vec<Find
 
 #[cfg(test)]
 mod tests {
+
+    /// `docker info` as each setup answers it, the fields the check reads (Docker's
+    /// names): Docker Desktop on Apple Silicon and on Intel, WSL2, rootless, plain Linux.
+    #[rstest::rstest]
+    #[case::desktop_on_apple_silicon(r#"{"OperatingSystem":"Docker Desktop","KernelVersion":"6.10.14-linuxkit","Architecture":"aarch64"}"#, &[(Level::Warn, "Rosetta")])]
+    #[case::desktop_on_intel(r#"{"OperatingSystem":"Docker Desktop","KernelVersion":"6.10.14-linuxkit","Architecture":"x86_64"}"#, &[(Level::Ok, "Docker Desktop (x86_64)")])]
+    #[case::desktop_on_wsl2(r#"{"OperatingSystem":"Docker Desktop","KernelVersion":"5.15.153.1-microsoft-standard-WSL2","Architecture":"x86_64"}"#, &[(Level::Ok, "Docker Desktop")])]
+    #[case::engine_in_wsl2(r#"{"OperatingSystem":"Ubuntu 24.04.1 LTS","KernelVersion":"5.15.153.1-microsoft-standard-WSL2","Architecture":"x86_64"}"#, &[(Level::Warn, "inside WSL2")])]
+    #[case::rootless(r#"{"OperatingSystem":"Debian GNU/Linux 13 (trixie)","KernelVersion":"6.12.48+deb13-amd64","Architecture":"x86_64","SecurityOptions":["name=seccomp,profile=builtin","name=rootless","name=cgroupns"]}"#, &[(Level::Warn, "rootless")])]
+    #[case::plain_linux(r#"{"OperatingSystem":"Debian GNU/Linux 13 (trixie)","KernelVersion":"6.12.48+deb13-amd64","Architecture":"x86_64","SecurityOptions":["name=seccomp,profile=builtin","name=cgroupns"]}"#, &[])]
+    fn each_setup_is_named_with_what_it_means_for_emulation(
+        #[case] info: &str,
+        #[case] expected: &[(Level, &str)],
+    ) {
+        let info: bollard::models::SystemInfo = serde_json::from_str(info).unwrap();
+        let findings = check_setup(&info);
+        assert_eq!(findings.len(), expected.len(), "{findings:?}");
+        for (finding, (level, says)) in findings.iter().zip(expected) {
+            assert_eq!(finding.level, *level, "{finding:?}");
+            assert!(finding.detail.contains(says), "{finding:?}");
+        }
+    }
+
+    #[test]
+    fn qemu_registrations_that_do_not_come_back_at_boot_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let binfmt = dir.path().join("binfmt_misc");
+        std::fs::create_dir_all(&binfmt).unwrap();
+        for name in ["qemu-aarch64", "qemu-arm", "qemu-riscv64"] {
+            std::fs::write(
+                binfmt.join(name),
+                "enabled\ninterpreter /usr/bin/qemu-static\nflags: F\n",
+            )
+            .unwrap();
+        }
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("usr/lib/binfmt.d")).unwrap();
+        std::fs::write(
+            root.join("usr/lib/binfmt.d/qemu-aarch64.conf"),
+            "# comment\n:qemu-aarch64:M::\\x7fELF:\\xff:/usr/libexec/qemu-binfmt/aarch64-binfmt-P:FPC\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join("var/lib/binfmts")).unwrap();
+        std::fs::write(root.join("var/lib/binfmts/qemu-arm"), "qemu-user-static\n").unwrap();
+        let [warning] = &check_persistence(&binfmt, &root)[..] else {
+            panic!("one finding");
+        };
+        assert_eq!(warning.level, Level::Warn);
+        assert!(
+            warning
+                .detail
+                .starts_with("qemu-riscv64 registered now, but nothing registers them at boot"),
+            "{}",
+            warning.detail
+        );
+        std::fs::write(
+            root.join("usr/lib/binfmt.d/qemu-riscv64.conf"),
+            ":qemu-riscv64:M::x:y:/q:F\n",
+        )
+        .unwrap();
+        let [fine] = &check_persistence(&binfmt, &root)[..] else {
+            panic!("one finding");
+        };
+        assert_eq!(fine.level, Level::Ok, "{}", fine.detail);
+    }
+
+    /// This machine's own registrations come from Debian's packages (scripts/testbed.sh),
+    /// whose binfmt.d files bring them back at boot.
+    #[test]
+    fn this_machines_debian_registrations_come_back_at_boot() {
+        let binfmt = Path::new("/proc/sys/fs/binfmt_misc");
+        if crate::engine::host::registered_emulators(binfmt).is_empty() {
+            // The test bed registers them; outside CI, a machine without it has nothing to check.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs on the test bed, which registers QEMU"
+            );
+            return;
+        }
+        let findings = check_persistence(binfmt, Path::new("/"));
+        assert!(
+            findings.iter().all(|f| f.level == Level::Ok),
+            "{findings:?}"
+        );
+    }
     use super::*;
     use rstest::rstest;
 

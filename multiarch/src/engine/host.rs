@@ -45,6 +45,68 @@ pub fn emulators(binfmt_dir: &Path) -> Vec<(&'static str, bool)> {
         .collect()
 }
 
+/// The QEMU handlers registered with binfmt_misc now (`qemu-aarch64`, ...), enabled.
+pub(crate) fn registered_emulators(binfmt_dir: &Path) -> Vec<&'static str> {
+    EMULATORS
+        .iter()
+        .filter(|(name, _)| {
+            std::fs::read_to_string(binfmt_dir.join(name))
+                .is_ok_and(|text| enabled_handler(&text).is_some())
+        })
+        .map(|(name, _)| *name)
+        .collect()
+}
+
+/// The binfmt_misc handlers something registers again at boot, under `root` (`/`):
+/// systemd-binfmt's `binfmt.d` files (`:NAME:M::...`), and binfmt-support's store
+/// (`/var/lib/binfmts/NAME`), which Debian's qemu-user-static and binfmt-support fill. A
+/// handler registered by hand, or by `docker run --privileged tonistiigi/binfmt`, is in
+/// neither and is gone after a reboot.
+pub(crate) fn registered_at_boot(root: &Path) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for dir in [
+        "etc/binfmt.d",
+        "run/binfmt.d",
+        "usr/local/lib/binfmt.d",
+        "usr/lib/binfmt.d",
+        "lib/binfmt.d",
+    ] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            for line in text.lines().map(str::trim) {
+                // `:name:type:offset:magic:mask:interpreter:flags`, any first character
+                // being the separator.
+                let mut chars = line.chars();
+                let Some(separator) = chars.next().filter(|c| !c.is_alphanumeric() && *c != '#')
+                else {
+                    continue;
+                };
+                if let Some(name) = chars
+                    .as_str()
+                    .split(separator)
+                    .next()
+                    .filter(|n| !n.is_empty())
+                {
+                    names.insert(name.to_string());
+                }
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(root.join("var/lib/binfmts")) {
+        names.extend(
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned()),
+        );
+    }
+    names
+}
+
 /// Whether the engine [`crate::engine::connect`] reaches runs on this machine (no
 /// `DOCKER_HOST`, or a unix socket), so that this machine's binfmt_misc is its own.
 pub(crate) fn engine_on_this_machine() -> bool {
