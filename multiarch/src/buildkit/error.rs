@@ -71,6 +71,8 @@ pub enum BuildError {
         name: String,
         /// Where its API should be.
         address: String,
+        /// It is reached through `docker buildx dial-stdio`, so buildx says why not.
+        through_buildx: bool,
         /// Why the connection failed.
         #[source]
         source: Cause,
@@ -135,6 +137,8 @@ pub enum BuildError {
         node: String,
         /// Its engine's address.
         endpoint: String,
+        /// It is a buildx builder (`buildx://NAME`), reached through buildx.
+        buildx: Option<String>,
         /// Why.
         #[source]
         source: Cause,

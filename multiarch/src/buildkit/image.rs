@@ -285,6 +285,7 @@ async fn build(
         Some((builder, dialer, why)) => Error::Build(BuildError::BuilderDown {
             name: builder.clone(),
             address: dialer.to_string(),
+            through_buildx: matches!(dialer, Dialer::Buildx { .. }),
             source: why.into(),
         }),
         None => Error::Build(BuildError::BuildFailed {

@@ -197,6 +197,7 @@ pub async fn run_on_buildx(
             Error::Build(BuildError::BuilderDown {
                 name: name.to_string(),
                 address: format!("`docker buildx --builder {name} dial-stdio`"),
+                through_buildx: true,
                 source,
             })
         }

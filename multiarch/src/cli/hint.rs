@@ -156,7 +156,7 @@ fn for_build(error: &BuildError) -> Option<String> {
         }
         BuildError::BuildFailed { .. } => "the step's own output is above; fix it, then build again (finished steps come from the cache)".into(),
         BuildError::NeedsPush { .. } => "or build with a `--driver docker` builder, which keeps the image in the engine".into(),
-        BuildError::BuilderDown { name, address, .. } if address.starts_with("`docker buildx") => format!(
+        BuildError::BuilderDown { name, through_buildx: true, .. } => format!(
             "`multiarch builder ls` shows its status; `docker buildx inspect --bootstrap {name}` starts it and says what stops buildx reaching it"
         ),
         BuildError::BuilderDown { name, .. } => format!(
@@ -186,9 +186,8 @@ fn for_build(error: &BuildError) -> Option<String> {
         {
             return source.downcast_ref::<EngineError>().and_then(for_engine);
         }
-        BuildError::NodeUnreachable { node, endpoint, .. } if endpoint.starts_with("buildx://") => format!(
-            "does buildx reach it? `docker buildx inspect --bootstrap {}` starts it and says; `multiarch builder rm BUILDER --node {node}` builds without it",
-            &endpoint["buildx://".len()..]
+        BuildError::NodeUnreachable { node, buildx: Some(builder), .. } => format!(
+            "does buildx reach it? `docker buildx inspect --bootstrap {builder}` starts it and says; `multiarch builder rm BUILDER --node {node}` builds without it"
         ),
         BuildError::NodeUnreachable { node, .. } => format!(
             "is its engine running and reachable? `multiarch builder ls` shows every node's status; `multiarch builder rm BUILDER --node {node}` builds without it"

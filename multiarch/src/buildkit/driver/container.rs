@@ -267,6 +267,7 @@ pub async fn describe(docker: &Docker, builder: &ContainerBuilder) -> Result<Dae
         Error::Build(BuildError::BuilderDown {
             name: builder.name.clone(),
             address: dialer(docker, builder).to_string(),
+            through_buildx: false,
             source,
         })
     };

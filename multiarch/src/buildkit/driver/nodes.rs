@@ -45,6 +45,10 @@ pub async fn connect(store: &Store, node: &Node) -> Result<Reached> {
         Error::Build(BuildError::NodeUnreachable {
             node: node.name.clone(),
             endpoint: node.endpoint.to_string(),
+            buildx: match &node.endpoint {
+                NodeEndpoint::Buildx { buildx } => Some(buildx.clone()),
+                NodeEndpoint::Engine(_) => None,
+            },
             source,
         })
     };

@@ -120,6 +120,7 @@ pub async fn describe(remote: &RemoteBuilder) -> Result<DaemonInfo> {
         Error::Build(BuildError::BuilderDown {
             name: remote.name.clone(),
             address: dialer.to_string(),
+            through_buildx: false,
             source,
         })
     };
