@@ -55,7 +55,7 @@ t0=$(date +%s.%N)
 $m build "$context" -t "$image" --platform linux/amd64,linux/arm64 --push --no-cache \
   --no-preflight --plain --report "$report" 2>"$state/build.log" || { cat "$state/build.log" >&2; exit 1; }
 wall=$(echo "$(date +%s.%N) - $t0" | bc)
-profile=$(sed -n '/^where the time went:/,$p' "$state/build.log")
+profile=$(sed -n '/^where the time went:/,/^pushed /p' "$state/build.log" | grep -v '^pushed ')
 
 figures=$(python3 - "$report" "$wall" <<'PY'
 import json, sys

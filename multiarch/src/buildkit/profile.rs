@@ -188,7 +188,12 @@ fn platform_profile(
         .iter()
         .map(|s| s.start + s.seconds)
         .fold(f64::NEG_INFINITY, f64::max);
-    let sum = |how: How| ran.iter().filter(|s| s.how == how).map(|s| s.seconds).sum();
+    // Folded from 0.0: a float sum of nothing is -0.0, which would print as `-0.0 s`.
+    let sum = |how: How| {
+        ran.iter()
+            .filter(|s| s.how == how)
+            .fold(0.0, |total, s| total + s.seconds)
+    };
     PlatformProfile {
         platform: platform.to_string(),
         node: node.map(String::from),
