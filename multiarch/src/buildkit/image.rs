@@ -302,7 +302,7 @@ async fn build(
             .ok()
             .and_then(|info| info.platforms.first().and_then(|p| p.parse().ok())),
     };
-    let dockerfile = read_dockerfile(request);
+    let dockerfile = request.dockerfile_text();
     let mut profile = profile::profile(
         &dockerfile,
         &[profile::Solve {
@@ -315,16 +315,6 @@ async fn build(
     profile.cost_seconds = started.elapsed().as_secs_f64();
     on_event(BuildEvent::Profile(profile));
     Ok(())
-}
-
-/// The Dockerfile's text, for the profile's line numbers (empty when it cannot be read:
-/// the profile then names no line).
-pub(crate) fn read_dockerfile(request: &BuildRequest) -> String {
-    let path = request
-        .file
-        .clone()
-        .unwrap_or_else(|| request.context.join("Dockerfile"));
-    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// Pushes the multi-platform image the engine built, through the engine, with the

@@ -90,6 +90,18 @@ pub struct BuildRequest {
     pub insecure: Vec<String>,
 }
 
+impl BuildRequest {
+    /// The Dockerfile's text, for the profile's line numbers (empty when it cannot be
+    /// read: the profile then names no line).
+    pub(crate) fn dockerfile_text(&self) -> String {
+        let path = self
+            .file
+            .clone()
+            .unwrap_or_else(|| self.context.join("Dockerfile"));
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

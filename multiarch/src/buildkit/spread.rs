@@ -159,7 +159,7 @@ pub async fn run(
             steps,
         })
         .collect();
-    let dockerfile = crate::buildkit::image::read_dockerfile(request);
+    let dockerfile = request.dockerfile_text();
     on_event(BuildEvent::Profile(profile::profile(&dockerfile, &solves)));
     Ok(())
 }
