@@ -100,6 +100,17 @@ impl Release {
     }
 }
 
+impl Release {
+    /// `dash install.sh` on a new [`Home`], from these assets served over HTTP.
+    async fn install_with_dash(&self) -> (Home, i32, String) {
+        let (url, server) = self.serve().await;
+        let home = Home::new();
+        let (code, _, stderr) = home.install("dash", &url, "/usr/bin:/bin").await;
+        server.abort();
+        (home, code, stderr)
+    }
+}
+
 /// A person's machine: an empty home, a temporary folder, and where the binary goes.
 struct Home {
     dir: tempfile::TempDir,
@@ -181,10 +192,7 @@ fn busybox_path(arch: &str) -> tempfile::TempDir {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dash_installs_this_machines_build_once_its_checksum_matches() {
     let release = Release::new();
-    let (url, server) = release.serve().await;
-    let home = Home::new();
-    let (code, _, stderr) = home.install("dash", &url, "/usr/bin:/bin").await;
-    server.abort();
+    let (home, code, stderr) = release.install_with_dash().await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("checksum: ok"), "{stderr}");
     assert!(
@@ -206,10 +214,7 @@ async fn dash_installs_this_machines_build_once_its_checksum_matches() {
 async fn a_checksum_that_does_not_match_installs_nothing_and_leaves_nothing() {
     let release = Release::new();
     release.sums(&[(&Release::name("linux-amd64"), &"0".repeat(64))]);
-    let (url, server) = release.serve().await;
-    let home = Home::new();
-    let (code, _, stderr) = home.install("dash", &url, "/usr/bin:/bin").await;
-    server.abort();
+    let (home, code, stderr) = release.install_with_dash().await;
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains(
@@ -225,10 +230,7 @@ async fn a_release_without_this_machines_build_says_which_it_has() {
     let release = Release::new();
     std::fs::remove_file(release.dir.path().join(Release::name("linux-amd64"))).unwrap();
     release.sums(&[]);
-    let (url, server) = release.serve().await;
-    let home = Home::new();
-    let (code, _, stderr) = home.install("dash", &url, "/usr/bin:/bin").await;
-    server.abort();
+    let (home, code, stderr) = release.install_with_dash().await;
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("error: this release has no build for linux-amd64 (it has: linux-arm64 )"),

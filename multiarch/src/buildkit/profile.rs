@@ -499,6 +499,19 @@ mod tests {
         assert_eq!(StepName::parse("exporting to image"), None);
     }
 
+    /// The profile of one solve of `platforms` on an amd64 builder, with [`DOCKERFILE`].
+    fn on_amd64(platforms: &[Platform], steps: &[StepTime]) -> Profile {
+        profile(
+            DOCKERFILE,
+            &[Solve {
+                node: None,
+                own: Some(&p("linux/amd64")),
+                platforms,
+                steps,
+            }],
+        )
+    }
+
     const DOCKERFILE: &str = "FROM --platform=$BUILDPLATFORM base AS tools\n\
         ARG TARGETARCH\n\
         RUN make tools\n\
@@ -544,15 +557,7 @@ mod tests {
             ),
         ];
         let platforms = [amd64.clone(), p("linux/arm64")];
-        let profile = profile(
-            DOCKERFILE,
-            &[Solve {
-                node: None,
-                own: Some(&amd64),
-                platforms: &platforms,
-                steps: &steps,
-            }],
-        );
+        let profile = on_amd64(&platforms, &steps);
         let [x86, arm] = &profile.platforms[..] else {
             panic!("two platforms: {profile:?}");
         };
@@ -587,7 +592,6 @@ mod tests {
 
     #[test]
     fn an_emulated_step_that_builds_nothing_or_costs_little_gets_no_hint() {
-        let amd64 = p("linux/amd64");
         let platforms = [p("linux/arm64")];
         let steps = [
             time(
@@ -603,15 +607,7 @@ mod tests {
                 false,
             ),
         ];
-        let profile = profile(
-            DOCKERFILE,
-            &[Solve {
-                node: None,
-                own: Some(&amd64),
-                platforms: &platforms,
-                steps: &steps,
-            }],
-        );
+        let profile = on_amd64(&platforms, &steps);
         assert!(profile.hints.is_empty(), "{:?}", profile.hints);
     }
 
