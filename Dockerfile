@@ -68,6 +68,11 @@ FROM toolchain AS build
 ARG TARGETARCH
 ARG TARGETVARIANT
 ARG PACKAGE=arch-server
+# CARGO_INCREMENTAL=1 keeps rustc's incremental state in the kept target folder, so a
+# rebuild after a change recompiles what the change reaches (a one-line change to the
+# CLI: 10 s instead of 300 s for arm64 on 2 cores); multi-arch.sh passes it for its local
+# CLI image. Unset, as releases leave it, every build of the workspace's crates is whole.
+ARG CARGO_INCREMENTAL
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /src
 ENV CARGO_HOME=/cargo

@@ -90,6 +90,8 @@ build_cli_image() {
   echo "multiarch: building the CLI image $tag from this checkout's Dockerfile (--target cli, $platform):" >&2
   echo "  a few minutes the first time (it compiles every crate; see BENCHMARKS.md, demo-alone), seconds after" >&2
   [ -z "${BUILD_IMAGE:-}" ] || args+=(--build-arg "BUILD_IMAGE=$BUILD_IMAGE")
+  # A second run after an edit recompiles what the edit reaches, not the whole CLI.
+  args+=(--build-arg CARGO_INCREMENTAL=1)
   [ -z "${EXTRA_CERTIFICATES:-}" ] || args+=(--build-context "extra-certificates=$EXTRA_CERTIFICATES")
   log=$(mktemp)
   printf '\n%s$ %s%s\n' "$bold" "docker buildx build --target cli --build-arg PACKAGE=multiarch ${args[*]} --load -t $tag ." "$plain" >&2

@@ -59,6 +59,14 @@ grep -E '^ +(Finished|Executable)' "$build_log" | sed 's/^ */    /' >&2
 # as passed); here the engine is up, so they run too, and fail if it is not.
 say "cargo test ($RUST_TEST_THREADS tests at a time)"
 tests_started=$(date -u +%Y-%m-%dT%H:%M:%S)
+# With no test named, every test runs: the suite's costliest fixture (the CLI image's
+# compile stage, tests/common/fixtures.rs) is begun with the first engine test, beside
+# the others, instead of when its own tests' turn comes.
+whole_suite=1
+for arg in "${test_args[@]}"; do
+  case $arg in -*) ;; *) whole_suite= ;; esac
+done
+[ -z "$whole_suite" ] || export MULTIARCH_WHOLE_SUITE=1
 # Each engine test appends its own time here (tests/common/bed.rs), listed at the end.
 MULTIARCH_TEST_TIMES=$(mktemp)
 export MULTIARCH_TEST_TIMES

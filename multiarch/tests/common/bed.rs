@@ -76,6 +76,7 @@ pub async fn testbed() -> TestBed {
         "the engine's docker0 bridge is missing: restart dockerd (scripts/testbed.sh down && up) before sending traffic to containers"
     );
     super::fixtures::sweep_earlier_runs();
+    super::fixtures::begin_costly_fixtures();
     let run_id = format!(
         "{}-{}",
         super::fixtures::process_tag(),

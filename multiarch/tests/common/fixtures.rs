@@ -1,7 +1,8 @@
 //! What tests only read, made once per run of the test binary and shared: a registry,
-//! the host-built binaries in `dist/`, the eight-platform image. Each is made by the
-//! first test that asks for it (the others wait for it), labelled with this process, and
-//! removed when the process exits; what a crashed run left is removed by the next one.
+//! the host-built binaries in `dist/`, the eight-platform image, the CLI image compiled
+//! by the Dockerfile. Each is made by the first test that asks for it (the others wait
+//! for it), labelled with this process, and removed when the process exits; what a
+//! crashed run left is removed by the next one.
 //!
 //! A test that changes a fixture (restarts a registry, deletes from it, lists its whole
 //! catalog) makes its own instead. What a test pushes to the shared registry is named
@@ -115,6 +116,110 @@ pub async fn eight_platform_image() -> (String, String) {
         })
         .await
         .clone()
+}
+
+/// What the test bed stands in for `debian:trixie-slim` with (scripts/debian-image.sh).
+pub const STAND_IN_BASE: &str = "multiarch-testbed/debian:trixie-slim";
+
+/// The certificates of the TLS-intercepting proxy this machine's traffic passes, for
+/// cargo's downloads in the compile stage: a user behind a company proxy passes the same.
+pub const PROXY_CERTIFICATES: &str = "/usr/local/share/ca-certificates";
+
+/// The build arguments `multi-arch.sh` gives the compile stage for the CLI image
+/// (`BUILD_IMAGE`, incremental compilation in the kept target folder, the proxy's
+/// certificates when this machine has some), with `base` as the compile stage's base.
+pub fn compile_stage_args(base: &str) -> Vec<String> {
+    let mut args = vec![
+        "--build-arg".to_string(),
+        format!("BUILD_IMAGE={base}"),
+        "--build-arg".to_string(),
+        "CARGO_INCREMENTAL=1".to_string(),
+    ];
+    if std::path::Path::new(PROXY_CERTIFICATES).is_dir() {
+        args.push("--build-context".into());
+        args.push(format!("extra-certificates={PROXY_CERTIFICATES}"));
+    }
+    args
+}
+
+/// The platforms the CLI image is compiled for by [`cli_image`].
+pub const CLI_IMAGE_PLATFORMS: &str = "linux/amd64,linux/arm64,linux/arm/v7";
+
+/// The CLI image compiled by the Dockerfile's compile stage for amd64, arm64 and arm/v7,
+/// pushed once to the shared registry; returns the image. The compile stage is the
+/// suite's costliest step (the CLI compiled three times over), so it runs once per run;
+/// it is built by `docker buildx build` with the flags `multi-arch.sh` uses, so the
+/// script's own build of the CLI image (the newcomer's test) finds its amd64 steps in
+/// the engine's BuildKit cache, as a CI system's kept cache gives them.
+pub async fn cli_image() -> String {
+    static IMAGE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    IMAGE
+        .get_or_init(|| async {
+            let registry = shared_registry().await;
+            let image = format!("{registry}/multiarch-cli:shared");
+            let mut args: Vec<String> = [
+                "buildx",
+                "build",
+                "--builder",
+                "default",
+                "--target",
+                "cli",
+                "--build-arg",
+                "PACKAGE=multiarch",
+                "--platform",
+                CLI_IMAGE_PLATFORMS,
+                "--push",
+                "--tag",
+                &image,
+                "--progress",
+                "plain",
+            ]
+            .map(String::from)
+            .to_vec();
+            args.extend(compile_stage_args(STAND_IN_BASE));
+            args.push(repo_root().display().to_string());
+            let output =
+                tokio::task::spawn_blocking(move || Command::new("docker").args(&args).output())
+                    .await
+                    .unwrap()
+                    .expect("the docker CLI runs");
+            let log = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                output.status.success(),
+                "the CLI image did not build; its last lines:\n{}",
+                last_lines(&log, 40)
+            );
+            image
+        })
+        .await
+        .clone()
+}
+
+/// Begins [`cli_image`] on a thread of its own when the whole suite runs
+/// (`MULTIARCH_WHOLE_SUITE`, set by `scripts/test.sh` when no test is named): the
+/// suite's longest step then runs beside every other test instead of waiting for its
+/// test's turn. A single test run by name builds it only if it needs it.
+pub fn begin_costly_fixtures() {
+    static BEGUN: Once = Once::new();
+    if std::env::var_os("MULTIARCH_WHOLE_SUITE").is_none() {
+        return;
+    }
+    BEGUN.call_once(|| {
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            // A failure panics this thread alone: the CLI image's tests ask again, and
+            // fail with the build's own words.
+            runtime.block_on(cli_image());
+        });
+    });
+}
+
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
 }
 
 /// Debian's static busybox for `arch` (`amd64`, `arm64`), which `scripts/testbed.sh up`

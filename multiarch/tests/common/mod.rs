@@ -2,7 +2,7 @@
 //! - [`bed`]: the test bed (the engine, a test's run id and labels, its clean-up) and the
 //!   turns some tests take;
 //! - [`fixtures`]: what tests only read, made once per run and shared (a registry,
-//!   `dist/`, the eight-platform image);
+//!   `dist/`, the eight-platform image, the CLI image);
 //! - [`cli`]: running `multiarch` and reading its output;
 //! - [`images`]: images and contexts the tests build, push and run;
 //! - [`nodes`], [`ssh_host`], [`tls_buildkit`], [`stores`]: second engines, an sshd in
@@ -31,7 +31,9 @@ mod tls_buildkit;
 
 pub use bed::{RUN_LABEL, TestBed, Turn, testbed, testbed_taking, testbed_with_registry};
 pub use cli::{base64, multiarch, multiarch_with, output, redact, row, test_env};
-pub use fixtures::{EIGHT_PLATFORMS, busybox, dist, eight_platform_image, shared_registry};
+pub use fixtures::{
+    EIGHT_PLATFORMS, busybox, cli_image, dist, eight_platform_image, shared_registry,
+};
 pub use http::{free_port, http_get, wait_for_http};
 pub use images::*;
 pub use multiarch_test_macros::engine_test;
