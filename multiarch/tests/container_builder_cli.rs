@@ -460,7 +460,12 @@ async fn the_build_profile_says_which_steps_ran_emulated_and_how_to_stop() {
     let (code, stdout, stderr) = kit.build_push(
         &app,
         context.path(),
-        &["--no-cache", "--report", report_arg],
+        &[
+            "--no-cache",
+            "--report",
+            report_arg,
+            "--provenance=mode=max",
+        ],
     );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stderr.contains("where the time went:"), "{stderr}");
@@ -517,6 +522,61 @@ async fn the_build_profile_says_which_steps_ran_emulated_and_how_to_stop() {
         stderr.contains("hint: Dockerfile:6 `RUN") && stderr.contains("emulated for linux/arm64"),
         "{stderr}"
     );
+
+    // Afterwards, from the image: its mode=max provenance says where each platform was
+    // built and which of its steps ran cross or emulated, with their Dockerfile lines.
+    let pushed = format!("{}/profiled:{}", kit.registry, kit.bed.run_id);
+    let (_, stdout, stderr) = common::multiarch(&[
+        "verify",
+        "--static-only",
+        &pushed,
+        "--evidence",
+        "provenance",
+    ]);
+    let evidence = &stdout[stdout
+        .find("BUILT ON")
+        .unwrap_or_else(|| panic!("no evidence table:\n{stdout}\n{stderr}"))..];
+    let arm_row = common::row(evidence, "linux/arm64");
+    assert!(
+        arm_row.contains("linux/amd64 (1 emulated [")
+            && arm_row.contains("], 1 cross [")
+            && arm_row.contains("] of 2 steps)"),
+        "{evidence}"
+    );
+    // `row` brings each numbered detail of the row along.
+    assert!(
+        arm_row.contains("linux/arm64: emulated: Dockerfile:6 `")
+            && arm_row.contains("linux/arm64: cross: Dockerfile:3 `"),
+        "each step is named by its line: {arm_row}"
+    );
+    assert!(
+        common::row(evidence, "linux/amd64")
+            .contains("linux/amd64 (2 steps, none cross or emulated)"),
+        "{evidence}"
+    );
+    let (_, json, _) = common::multiarch(&[
+        "verify",
+        "--static-only",
+        &pushed,
+        "--evidence",
+        "provenance",
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let arm_evidence = json["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["platform"] == "linux/arm64")
+        .unwrap()
+        .clone();
+    assert_eq!(arm_evidence["built_on"], "linux/amd64", "{arm_evidence:#}");
+    let steps = &arm_evidence["provenance_steps"];
+    assert_eq!(steps["total"], 2, "{arm_evidence:#}");
+    assert_eq!(steps["emulated"][0]["line"], 6, "{arm_evidence:#}");
+    assert_eq!(steps["emulated"][0]["platform"], "linux/arm64");
+    assert_eq!(steps["other_platform"][0]["line"], 3, "{arm_evidence:#}");
+    assert_eq!(steps["other_platform"][0]["platform"], "linux/amd64");
 
     // Built again: every step comes from the cache, nothing ran emulated, no hint; and
     // `--quiet` prints no profile.

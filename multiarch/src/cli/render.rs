@@ -113,7 +113,8 @@ pub fn verify_table(reports: &[PlatformReport]) -> String {
 }
 
 /// The evidence table: one row per platform, one column per kind asked for, each detail
-/// numbered under it; BUILT ON is the platform the provenance says the builder ran on.
+/// numbered under it; BUILT ON is the platform the provenance says the builder ran on,
+/// with how many steps ran cross or emulated when a `mode=max` provenance says.
 pub fn evidence_table(evidence: &[multiarch::verify::evidence::PlatformEvidence]) -> String {
     use multiarch::verify::evidence::Found;
     let Some(first) = evidence.first() else {
@@ -140,11 +141,7 @@ pub fn evidence_table(evidence: &[multiarch::verify::evidence::PlatformEvidence]
                 details.push(format!("[{}] {}: {detail}", details.len() + 1, e.platform));
                 row.push(format!("{word} [{}]", details.len()));
             }
-            row.push(match &e.built_on {
-                Some(on) if on == &e.platform => format!("{on} (itself)"),
-                Some(on) => format!("{on} (cross or emulated)"),
-                None => "-".into(),
-            });
+            row.push(built_on(e, &mut details));
             row
         })
         .collect();
@@ -156,6 +153,51 @@ pub fn evidence_table(evidence: &[multiarch::verify::evidence::PlatformEvidence]
         out.push('\n');
     }
     out
+}
+
+/// The BUILT ON cell of a platform: the builder's platform and, from a `mode=max`
+/// provenance, how its steps ran, each such step numbered in `details`.
+fn built_on(
+    e: &multiarch::verify::evidence::PlatformEvidence,
+    details: &mut Vec<String>,
+) -> String {
+    let Some(on) = &e.built_on else {
+        return "-".into();
+    };
+    let Some(steps) = &e.provenance_steps else {
+        return if on == &e.platform {
+            format!("{on} (itself)")
+        } else {
+            format!("{on} (cross or emulated)")
+        };
+    };
+    let mut said = Vec::new();
+    for (how, found) in [
+        ("emulated", &steps.emulated),
+        ("cross", &steps.other_platform),
+    ] {
+        if found.is_empty() {
+            continue;
+        }
+        let named: Vec<String> = found
+            .iter()
+            .map(|s| format!("{} for {}", s.describe(), s.platform))
+            .collect();
+        details.push(format!(
+            "[{}] {}: {how}: {}",
+            details.len() + 1,
+            e.platform,
+            named.join("; ")
+        ));
+        said.push(format!("{} {how} [{}]", found.len(), details.len()));
+    }
+    if steps.total == 0 {
+        format!("{on} (no RUN step)")
+    } else if said.is_empty() {
+        format!("{on} ({} steps, none cross or emulated)", steps.total)
+    } else {
+        format!("{on} ({} of {} steps)", said.join(", "), steps.total)
+    }
 }
 
 /// `manifest referrers`: one row per attestation moved, its digest before and as a
@@ -332,7 +374,10 @@ pub fn profile_lines(profile: &Profile) -> String {
                 seconds(p.native_seconds),
                 seconds(p.cross_seconds),
                 format!("{}{emulator}", seconds(p.emulated_seconds)),
-                format!("{} steps", p.cached_steps),
+                match p.cached_steps {
+                    1 => "1 step".to_string(),
+                    n => format!("{n} steps"),
+                },
             ]);
             row
         })
@@ -436,6 +481,52 @@ mod tests {
         assert!(
             table.lines().all(|l| l.starts_with('[') || l.len() <= 120),
             "{table}"
+        );
+    }
+
+    #[test]
+    fn the_profile_counts_cached_steps_in_words_and_names_the_costliest_step() {
+        use multiarch::buildkit::profile::{How, PlatformProfile, Step};
+        let step = |instruction: &str, seconds: f64, cached: bool| Step {
+            instruction: instruction.into(),
+            stage: Some("build".into()),
+            line: Some(7),
+            start: 0.0,
+            seconds,
+            cached,
+            how: How::Emulated,
+            runs_on: "linux/arm64".into(),
+            emulator: Some("qemu-aarch64".into()),
+        };
+        let platform = |name: &str, cached_steps: usize, steps: Vec<Step>| PlatformProfile {
+            platform: name.into(),
+            node: None,
+            wall_seconds: 12.0,
+            native_seconds: 0.0,
+            cross_seconds: 0.0,
+            emulated_seconds: 12.0,
+            cached_steps,
+            steps,
+        };
+        let profile = Profile {
+            platforms: vec![
+                platform("linux/arm64", 1, vec![step("RUN make", 12.0, false)]),
+                platform("linux/riscv64", 2, vec![step("COPY . .", 0.0, true)]),
+            ],
+            hints: Vec::new(),
+            cost_seconds: 0.0,
+        };
+        let lines = profile_lines(&profile);
+        let row = |name: &str| lines.lines().find(|l| l.starts_with(name)).unwrap();
+        assert!(row("linux/arm64").ends_with("1 step"), "{lines}");
+        assert!(row("linux/riscv64").ends_with("2 steps"), "{lines}");
+        assert!(
+            lines.contains("12.0 s  emulated  linux/arm64  Dockerfile:7  RUN make"),
+            "{lines}"
+        );
+        assert!(
+            !lines.contains("COPY . ."),
+            "a cached step is no cost: {lines}"
         );
     }
 }

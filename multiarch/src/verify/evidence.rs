@@ -8,8 +8,9 @@
 //!
 //! With a cosign public key, each signature is checked: the payload names the platform's
 //! digest, and the ECDSA P-256 signature over it verifies against the key. From the
-//! provenance, the platform the builder ran on is read: a platform built on another is a
-//! cross-compile or emulation, which the provenance alone cannot tell apart.
+//! provenance, the platform the builder ran on is read, and from a `mode=max` one which
+//! steps ran cross or emulated ([`super::provenance`]); `mode=min` names the builder
+//! alone, which cannot tell a cross-compile from emulation.
 
 use oci_client::Reference;
 use serde::Serialize;
@@ -19,6 +20,7 @@ use multiarch_platform::Platform;
 use crate::error::Result;
 use crate::oci::index::{Entry, EntryKind, Manifest};
 use crate::registry::{Registry, RegistryError};
+use crate::verify::provenance::{self, Provenance, StepsRun};
 
 /// A kind of evidence `--evidence` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -91,6 +93,9 @@ pub struct PlatformEvidence {
     pub found: Vec<(Kind, Found)>,
     /// The platform the builder ran on, from the provenance.
     pub built_on: Option<Platform>,
+    /// Which steps ran cross or emulated, from a `mode=max` provenance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance_steps: Option<StepsRun>,
 }
 
 /// A cosign public key (ECDSA P-256, as `cosign generate-key-pair` makes it).
@@ -173,8 +178,9 @@ pub async fn gather(
             digest: entry.digest.clone(),
             found: Vec::new(),
             built_on: None,
+            provenance_steps: None,
         };
-        let attested = attestations(registry, reference, entries, &entry.digest).await?;
+        let attested = attestations(registry, reference, entries, &entry.digest, platform).await?;
         for kind in wanted {
             let found = match kind {
                 Kind::Signature => signature(registry, reference, &entry.digest, key).await?,
@@ -191,7 +197,10 @@ pub async fn gather(
             evidence.found.push((*kind, found));
         }
         if let Some(provenance) = attested.iter().find(|a| a.kind == Kind::Provenance) {
-            evidence.built_on = provenance.built_on.clone();
+            if let Some(read) = &provenance.read {
+                evidence.built_on = read.built_on.clone();
+                evidence.provenance_steps = read.steps.clone();
+            }
         }
         all.push(evidence);
     }
@@ -202,16 +211,18 @@ pub async fn gather(
 struct Attested {
     kind: Kind,
     at: String,
-    built_on: Option<Platform>,
+    /// What a provenance statement says (`None` for an SBOM, or a statement unread).
+    read: Option<Provenance>,
 }
 
-/// Every in-toto statement about `digest`: in the attestation manifests the index lists
-/// for it, and in its referrers.
+/// Every in-toto statement about `digest` (the image of `platform`): in the attestation
+/// manifests the index lists for it, and in its referrers.
 async fn attestations(
     registry: &Registry,
     reference: &Reference,
     entries: &[Entry],
     digest: &str,
+    platform: &Platform,
 ) -> Result<Vec<Attested>> {
     let mut manifests: Vec<(String, String)> = entries
         .iter()
@@ -255,33 +266,22 @@ async fn attestations(
             let Some(kind) = predicate_kind(&predicate) else {
                 continue;
             };
-            let built_on = if kind == Kind::Provenance {
+            let read = if kind == Kind::Provenance {
                 let statement = registry
                     .fetch_blob(&reference.clone_with_digest(manifest.clone()), layer)
                     .await?;
-                builder_platform(&statement)
+                provenance::read(&statement, platform)
             } else {
                 None
             };
             found.push(Attested {
                 kind,
                 at: at.clone(),
-                built_on,
+                read,
             });
         }
     }
     Ok(found)
-}
-
-/// The platform BuildKit ran on, from a provenance statement: SLSA v0.2's
-/// `invocation.environment.platform`, v1's `internalParameters.builderPlatform`.
-fn builder_platform(statement: &[u8]) -> Option<Platform> {
-    let statement: serde_json::Value = serde_json::from_slice(statement).ok()?;
-    let predicate = &statement["predicate"];
-    predicate["invocation"]["environment"]["platform"]
-        .as_str()
-        .or_else(|| predicate["buildDefinition"]["internalParameters"]["builderPlatform"].as_str())
-        .and_then(|p| p.parse().ok())
 }
 
 /// cosign's signatures of `digest`: its `sha256-<hex>.sig` tag (cosign 2), and the
@@ -438,12 +438,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_provenance_statement_says_where_it_was_built() {
-        let v02 = br#"{"predicateType":"https://slsa.dev/provenance/v0.2","predicate":{"invocation":{"environment":{"platform":"linux/amd64"}}}}"#;
-        assert_eq!(builder_platform(v02), Some(Platform::linux_amd64()));
-        let v1 = br#"{"predicate":{"buildDefinition":{"internalParameters":{"builderPlatform":"linux/arm64"}}}}"#;
-        assert_eq!(builder_platform(v1), Some(Platform::linux_arm64()));
-        assert_eq!(builder_platform(b"{}"), None);
+    fn provenance_and_sboms_are_told_by_their_predicate_type() {
         assert_eq!(
             predicate_kind("https://slsa.dev/provenance/v0.2"),
             Some(Kind::Provenance)

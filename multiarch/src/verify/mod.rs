@@ -19,6 +19,7 @@ pub mod evidence;
 mod native_qemu;
 pub mod page_size;
 pub mod parity;
+pub mod provenance;
 mod running;
 mod static_check;
 pub mod userland;
