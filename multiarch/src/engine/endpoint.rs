@@ -191,7 +191,9 @@ fn context_endpoint(config_dir: &Path, name: &str) -> Result<EngineEndpoint> {
     EngineEndpoint::new(host, certs)
 }
 
-/// Connects to the engine at `endpoint` and checks, within 5 s, that it answers.
+/// Connects to the engine at `endpoint` and checks that it answers: within 5 s for a
+/// socket or TCP, within 30 s through ssh, where every request starts an ssh connection
+/// (a handshake over a slow link, or on a loaded machine, takes seconds of its own).
 ///
 /// # Errors
 /// [`EngineError::BadEndpoint`] for an address that cannot be used, [`EngineError::Unreachable`]
@@ -200,7 +202,12 @@ pub async fn connect(endpoint: &EngineEndpoint) -> Result<Docker> {
     const TIMEOUT: u64 = 120;
     let version = bollard::API_DEFAULT_VERSION;
     let unreachable = |e: bollard::errors::Error| EngineError::Unreachable { source: e.into() };
-    let docker = match endpoint.transport()? {
+    let transport = endpoint.transport()?;
+    let answer_within = match transport {
+        Transport::Ssh(_) => Duration::from_secs(30),
+        _ => Duration::from_secs(5),
+    };
+    let docker = match transport {
         Transport::Unix(path) => {
             Docker::connect_with_unix(&path.to_string_lossy(), TIMEOUT, version)
                 .map_err(unreachable)?
@@ -254,12 +261,12 @@ pub async fn connect(endpoint: &EngineEndpoint) -> Result<Docker> {
             .map_err(unreachable)?
         }
     };
-    match tokio::time::timeout(Duration::from_secs(5), docker.ping()).await {
+    match tokio::time::timeout(answer_within, docker.ping()).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return Err(unreachable(e)),
         Err(_) => {
             return Err(EngineError::Unreachable {
-                source: "no answer within 5 s".into(),
+                source: format!("no answer within {} s", answer_within.as_secs()).into(),
             });
         }
     }

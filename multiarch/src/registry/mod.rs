@@ -279,9 +279,16 @@ impl Registry {
                     if http.contains(registry) {
                         continue;
                     }
-                    let speaks_https =
-                        probe::plain_http(registry, std::time::Duration::from_secs(3)).await
-                            == probe::PlainHttp::HttpsServer;
+                    let ask = |seconds| {
+                        probe::plain_http(registry, std::time::Duration::from_secs(seconds))
+                    };
+                    // Silence is no answer: a registry on a loaded machine can take more
+                    // than 3 s, and taking it for plain HTTP would send HTTP to HTTPS.
+                    let mut answer = ask(3).await;
+                    if answer == probe::PlainHttp::Silent {
+                        answer = ask(15).await;
+                    }
+                    let speaks_https = answer == probe::PlainHttp::HttpsServer;
                     if speaks_https {
                         tracing::debug!(%registry, "a local registry that speaks HTTPS");
                     } else {
