@@ -64,15 +64,72 @@ pub(crate) async fn check_running(
         ));
     }
     let image = reference.clone_with_digest(digest.to_string()).whole();
-    let platform_text = platform.to_string();
     // Leave the engine as it was: an image pulled only for this check goes again.
     let already_there = docker.inspect_image(&image).await.is_ok();
+    let spec = RunSpec {
+        image: image.clone(),
+        platform: Some(platform.clone()),
+        container_port: probe.port,
+        labels,
+        cmd: probe.exec.clone(),
+        env: emulation.env(),
+        ..Default::default()
+    };
+    let mut pulls = 0;
+    let check = loop {
+        pull(docker, reference, &image, platform).await?;
+        pulls += 1;
+        // Judged apart, so that the image goes again on every path, errors included.
+        let check = async {
+            let mut spec = spec.clone();
+            if emulation.in_container {
+                let cpu = emulation.cpu.unwrap_or("max");
+                match native_qemu::wrap(docker, &image, platform, cpu, probe.exec.as_deref())
+                    .await?
+                {
+                    Ok(wrapped) => {
+                        spec.entrypoint = Some(wrapped.entrypoint);
+                        spec.cmd = None;
+                        spec.files = vec![wrapped.qemu];
+                    }
+                    Err(why) => return Ok((Check::Fail(format!("{emulation}: {why}")), None)),
+                }
+            }
+            run_and_judge(docker, &spec, platform, emulation, probe).await
+        }
+        .await;
+        // Another verify of the same image on this engine, which pulled it too and leaves
+        // the engine as it found it, may remove it between this pull and this start:
+        // the engine then says "No such image", and it is pulled once more.
+        let gone = matches!(&check, Ok((Check::Fail(why), _)) if why.contains("No such image"));
+        if !(gone && pulls == 1) {
+            break check;
+        }
+    };
+    if !already_there {
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
+            .force(true)
+            .build();
+        if let Err(e) = docker.remove_image(&image, Some(options), None).await {
+            tracing::debug!(%image, error = %e, "could not remove the image pulled for the check");
+        }
+    }
+    check
+}
+
+/// Pulls `image` (a digest of `reference`) for `platform` into the engine.
+async fn pull(
+    docker: &Docker,
+    reference: &Reference,
+    image: &str,
+    platform: &Platform,
+) -> Result<()> {
     docker
         .create_image(
             Some(
                 CreateImageOptionsBuilder::new()
-                    .from_image(&image)
-                    .platform(&platform_text)
+                    .from_image(image)
+                    .platform(&platform.to_string())
                     .build(),
             ),
             None,
@@ -83,41 +140,7 @@ pub(crate) async fn check_running(
         .map_err(crate::engine::refused(format!(
             "pull `{image}` for `{platform}`"
         )))?;
-    let spec = RunSpec {
-        image: image.clone(),
-        platform: Some(platform.clone()),
-        container_port: probe.port,
-        labels,
-        cmd: probe.exec.clone(),
-        env: emulation.env(),
-        ..Default::default()
-    };
-    // Judged apart, so that the image goes again on every path, errors included.
-    let check = async {
-        let mut spec = spec;
-        if emulation.in_container {
-            let cpu = emulation.cpu.unwrap_or("max");
-            match native_qemu::wrap(docker, &image, platform, cpu, probe.exec.as_deref()).await? {
-                Ok(wrapped) => {
-                    spec.entrypoint = Some(wrapped.entrypoint);
-                    spec.cmd = None;
-                    spec.files = vec![wrapped.qemu];
-                }
-                Err(why) => return Ok((Check::Fail(format!("{emulation}: {why}")), None)),
-            }
-        }
-        run_and_judge(docker, &spec, platform, emulation, probe).await
-    }
-    .await;
-    if !already_there {
-        let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
-            .force(true)
-            .build();
-        if let Err(e) = docker.remove_image(&image, Some(options), None).await {
-            tracing::debug!(%image, error = %e, "could not remove the image pulled for the check");
-        }
-    }
-    check
+    Ok(())
 }
 
 /// Runs the pulled image as `spec` says and judges what it answers (or how it ended),
