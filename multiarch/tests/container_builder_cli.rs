@@ -405,6 +405,16 @@ async fn rm_keep_state_keeps_the_cache_volume_and_rm_removes_it_as_buildx_rm_doe
     );
 }
 
+/// The entry of a JSON list (a profile's platforms, verify's evidence) for `platform`.
+fn entry_of(list: &serde_json::Value, platform: &str) -> serde_json::Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("no list: {list:#}"))
+        .iter()
+        .find(|entry| entry["platform"] == platform)
+        .unwrap_or_else(|| panic!("{platform} in {list:#}"))
+        .clone()
+}
+
 /// The machine's host name, which must resolve to a loopback address for this test.
 fn hostname_on_loopback() -> String {
     let name = std::fs::read_to_string("/etc/hostname")
@@ -472,15 +482,7 @@ async fn the_build_profile_says_which_steps_ran_emulated_and_how_to_stop() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
     assert_eq!(report["builder"], kit.name.as_str(), "{report:#}");
-    let platform = |name: &str| {
-        report["platforms"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["platform"] == name)
-            .unwrap_or_else(|| panic!("{name} in {report:#}"))
-            .clone()
-    };
+    let platform = |name: &str| entry_of(&report["platforms"], name);
     let step = |platform: &serde_json::Value, says: &str| {
         platform["steps"]
             .as_array()
@@ -563,13 +565,7 @@ async fn the_build_profile_says_which_steps_ran_emulated_and_how_to_stop() {
         "--json",
     ]);
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let arm_evidence = json["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["platform"] == "linux/arm64")
-        .unwrap()
-        .clone();
+    let arm_evidence = entry_of(&json["evidence"], "linux/arm64");
     assert_eq!(arm_evidence["built_on"], "linux/amd64", "{arm_evidence:#}");
     let steps = &arm_evidence["provenance_steps"];
     assert_eq!(steps["total"], 2, "{arm_evidence:#}");
@@ -586,13 +582,7 @@ async fn the_build_profile_says_which_steps_ran_emulated_and_how_to_stop() {
     assert!(!stderr.contains("where the time went"), "{stderr}");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
-    let arm = report["platforms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["platform"] == "linux/arm64")
-        .unwrap()
-        .clone();
+    let arm = entry_of(&report["platforms"], "linux/arm64");
     assert!(arm["cached_steps"].as_u64().unwrap() >= 2, "{arm:#}");
     assert_eq!(arm["emulated_seconds"], 0.0, "{arm:#}");
     assert!(report["hints"].as_array().unwrap().is_empty(), "{report:#}");
