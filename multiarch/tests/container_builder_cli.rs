@@ -82,6 +82,17 @@ impl Kit {
     /// A build of `context` for both platforms through the container builder, pushed by
     /// BuildKit to the registry under the host name.
     fn build_push(&self, tag: &str, context: &Path, extra: &[&str]) -> (i32, String, String) {
+        self.build_push_for("linux/amd64,linux/arm64", tag, context, extra)
+    }
+
+    /// The same for `platforms`.
+    fn build_push_for(
+        &self,
+        platforms: &str,
+        tag: &str,
+        context: &Path,
+        extra: &[&str],
+    ) -> (i32, String, String) {
         let mut args = vec![
             "build",
             "--builder",
@@ -89,7 +100,7 @@ impl Kit {
             "-t",
             tag,
             "--platform",
-            "linux/amd64,linux/arm64",
+            platforms,
             "--push",
             "--insecure",
             self.remote.as_str(),
@@ -586,4 +597,50 @@ async fn the_build_profile_says_which_steps_ran_emulated_and_how_to_stop() {
     assert!(arm["cached_steps"].as_u64().unwrap() >= 2, "{arm:#}");
     assert_eq!(arm["emulated_seconds"], 0.0, "{arm:#}");
     assert!(report["hints"].as_array().unwrap().is_empty(), "{report:#}");
+}
+
+#[engine_test]
+async fn an_emulator_run_for_a_platform_nobody_asked_for_is_named() {
+    let kit = Kit::new().await.with_builder();
+    let base = kit.push_busybox_base();
+    // An amd64 image whose tools stage is pinned to arm64 (as `FROM --platform=linux/amd64`
+    // is written on an Apple Silicon laptop): its RUN goes through QEMU for a platform the
+    // build never asked for.
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!(
+            "FROM --platform=linux/arm64 {base} AS tools\n\
+             RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox uname -m > /tools\"]\n\
+             FROM {base}\n\
+             COPY --from=tools /tools /tools\n"
+        ),
+    )
+    .unwrap();
+    let app = format!("{}/unasked:{}", kit.remote, kit.bed.run_id);
+    let report_file = context.path().join("report.json");
+    let (code, stdout, stderr) = kit.build_push_for(
+        "linux/amd64",
+        &app,
+        context.path(),
+        &["--no-cache", "--report", report_file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("warning: Dockerfile:2 "))
+        .unwrap_or_else(|| panic!("no warning for line 2:\n{stderr}"));
+    assert!(
+        warning.contains("ran as linux/arm64 under qemu-aarch64")
+            && warning.contains("a platform this build did not ask for (it builds linux/amd64)"),
+        "{warning}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
+    let unasked = report["unasked_emulation"].as_array().unwrap();
+    assert_eq!(unasked.len(), 1, "{report:#}");
+    assert_eq!(unasked[0]["runs_on"], "linux/arm64");
+    assert_eq!(unasked[0]["platform"], "linux/amd64");
+    assert_eq!(unasked[0]["line"], 2);
+    assert_eq!(unasked[0]["emulator"], "qemu-aarch64");
 }

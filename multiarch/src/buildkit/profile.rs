@@ -9,6 +9,8 @@
 //! (the platform it runs on, then the target). The step's number counts the stage's
 //! `FROM`, `RUN`, `COPY`, `ADD` and `WORKDIR`, which finds its Dockerfile line. Only `RUN`
 //! runs the image's code; the other steps are BuildKit's own work and count as native.
+//! A single-platform solve names no platform, so a stage's `FROM --platform=` in the
+//! Dockerfile says where its steps ran.
 
 use std::collections::HashMap;
 
@@ -129,6 +131,26 @@ pub struct Hint {
     pub advice: String,
 }
 
+/// An emulator the build ran for a platform none of its platforms asked for: a stage
+/// pinned to another platform (`FROM --platform=linux/amd64 node`), so its `RUN` steps
+/// ran under QEMU for an image of another CPU.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnaskedEmulation {
+    /// The image platform the step was part of.
+    pub platform: String,
+    /// The platform whose code ran, which the build did not ask for.
+    pub runs_on: String,
+    /// The emulator that ran it (`qemu-aarch64`), when the kit knows its name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<String>,
+    /// The Dockerfile line, when found.
+    pub line: Option<usize>,
+    /// The instruction.
+    pub instruction: String,
+    /// How long it ran emulated.
+    pub seconds: f64,
+}
+
 /// Where a build's time went.
 #[derive(Debug, Clone, Serialize)]
 pub struct Profile {
@@ -136,6 +158,8 @@ pub struct Profile {
     pub platforms: Vec<PlatformProfile>,
     /// One per emulated compile worth changing.
     pub hints: Vec<Hint>,
+    /// Each step that ran under an emulator for a platform no one asked for.
+    pub unasked: Vec<UnaskedEmulation>,
     /// What making the profile cost, beyond following the build (asking the builder its
     /// platform, reading the Dockerfile, this arithmetic), in seconds.
     pub cost_seconds: f64,
@@ -149,7 +173,7 @@ const HINT_SECONDS: f64 = 2.0;
 /// The profile of a build made of `solves`, with `dockerfile` (its text) for the lines.
 pub fn profile(dockerfile: &str, solves: &[Solve<'_>]) -> Profile {
     let started = std::time::Instant::now();
-    let lines = StepLines::read(dockerfile);
+    let stages = Stages::read(dockerfile);
     let mut platforms: Vec<PlatformProfile> = Vec::new();
     for solve in solves {
         for platform in solve.platforms {
@@ -162,16 +186,23 @@ pub fn profile(dockerfile: &str, solves: &[Solve<'_>]) -> Profile {
                         // A single-platform solve names no platform.
                         (solve.platforms.len() == 1).then(|| solve.platforms[0].clone())
                     })?;
-                    (&target == platform).then(|| step(&name, time, &target, solve.own, &lines))
+                    (&target == platform).then(|| step(&name, time, &target, solve.own, &stages))
                 })
                 .collect();
             platforms.push(platform_profile(platform, solve.node, steps));
         }
     }
     let hints = hints(&platforms);
+    let asked: Vec<String> = solves
+        .iter()
+        .flat_map(|s| s.platforms)
+        .map(Platform::to_string)
+        .collect();
+    let unasked = unasked(&platforms, &asked);
     Profile {
         platforms,
         hints,
+        unasked,
         cost_seconds: started.elapsed().as_secs_f64(),
     }
 }
@@ -211,9 +242,17 @@ fn step(
     time: &StepTime,
     target: &Platform,
     own: Option<&Platform>,
-    lines: &StepLines,
+    stages: &Stages,
 ) -> Step {
-    let runs_on = name.runs_on.clone().unwrap_or_else(|| target.clone());
+    let stage_runs_on = || match stages.pin(name.stage.as_deref())? {
+        Pin::BuildPlatform => own.cloned(),
+        Pin::Platform(platform) => Some(platform.clone()),
+    };
+    let runs_on = name
+        .runs_on
+        .clone()
+        .or_else(stage_runs_on)
+        .unwrap_or_else(|| target.clone());
     let native = own.is_none_or(|own| crate::engine::host::runs_natively(own, &runs_on));
     let how = if !name.runs_code() || native {
         if &runs_on == target {
@@ -227,7 +266,7 @@ fn step(
     Step {
         instruction: name.instruction.clone(),
         stage: name.stage.clone(),
-        line: lines.line(name.stage.as_deref(), name.number),
+        line: stages.line(name.stage.as_deref(), name.number),
         start: time.start,
         seconds: if time.cached { 0.0 } else { time.seconds },
         cached: time.cached,
@@ -277,6 +316,23 @@ fn hints(platforms: &[PlatformProfile]) -> Vec<Hint> {
         }
     }
     hints
+}
+
+/// The steps that ran under an emulator for a platform none of `asked` is.
+fn unasked(platforms: &[PlatformProfile], asked: &[String]) -> Vec<UnaskedEmulation> {
+    platforms
+        .iter()
+        .flat_map(|p| p.steps.iter().map(move |s| (p, s)))
+        .filter(|(_, s)| s.how == How::Emulated && !s.cached && !asked.contains(&s.runs_on))
+        .map(|(p, s)| UnaskedEmulation {
+            platform: p.platform.clone(),
+            runs_on: s.runs_on.clone(),
+            emulator: s.emulator.clone(),
+            line: s.line,
+            instruction: s.instruction.clone(),
+            seconds: s.seconds,
+        })
+        .collect()
 }
 
 /// The rewrite for a compile or package build in `instruction`, run emulated for
@@ -401,21 +457,37 @@ impl StepName {
     }
 }
 
-/// The Dockerfile line of each numbered step, per stage.
-struct StepLines {
+/// Where a stage's steps run, as its `FROM --platform=` says.
+#[derive(Debug, Clone, PartialEq)]
+enum Pin {
+    /// `$BUILDPLATFORM`: the builder's own.
+    BuildPlatform,
+    /// A platform written out (`linux/amd64`).
+    Platform(Platform),
+}
+
+/// What the Dockerfile says of each stage: the lines of its numbered steps, and the
+/// platform it is pinned to.
+struct Stages {
     /// By stage name (lower case, or `stage-N`): the lines of its FROM and its RUN, COPY,
     /// ADD and WORKDIR, in order.
-    stages: HashMap<String, Vec<usize>>,
+    lines: HashMap<String, Vec<usize>>,
+    /// By stage name: its pin, for a stage pinned to the build platform or a platform
+    /// written out (`$TARGETPLATFORM` and other arguments pin nothing the kit can read).
+    pins: HashMap<String, Pin>,
     /// The last stage's, for names without a stage.
     last: Option<String>,
 }
 
-impl StepLines {
+impl Stages {
     fn read(dockerfile: &str) -> Self {
-        let mut stages = HashMap::new();
-        let mut last = None;
+        let mut stages = Self {
+            lines: HashMap::new(),
+            pins: HashMap::new(),
+            last: None,
+        };
         let Ok(parsed) = parse_dockerfile::parse(dockerfile) else {
-            return Self { stages, last };
+            return stages;
         };
         let line_of = |offset: usize| {
             dockerfile[..offset.min(dockerfile.len())]
@@ -440,19 +512,47 @@ impl StepLines {
                 || format!("stage-{i}"),
                 |(_, name)| name.value.to_lowercase(),
             );
-            stages.insert(format!("stage-{i}"), lines.clone());
-            stages.insert(name.clone(), lines);
-            last = Some(name);
+            let written = stage
+                .from
+                .options
+                .iter()
+                .find(|flag| flag.name.value.eq_ignore_ascii_case("platform"))
+                .and_then(|flag| flag.value.as_ref())
+                .map(|value| value.value.trim().to_string());
+            let pin = match written.as_deref() {
+                Some("$BUILDPLATFORM" | "${BUILDPLATFORM}") => Some(Pin::BuildPlatform),
+                Some(value) if !value.contains('$') => value.parse().ok().map(Pin::Platform),
+                Some(_) => None,
+                // A stage built on an earlier stage runs where that one does.
+                None => stages
+                    .pins
+                    .get(&stage.from.image.value.to_lowercase())
+                    .cloned(),
+            };
+            if let Some(pin) = pin {
+                stages.pins.insert(format!("stage-{i}"), pin.clone());
+                stages.pins.insert(name.clone(), pin);
+            }
+            stages.lines.insert(format!("stage-{i}"), lines.clone());
+            stages.lines.insert(name.clone(), lines);
+            stages.last = Some(name);
         }
-        Self { stages, last }
+        stages
+    }
+
+    fn stage(&self, stage: Option<&str>) -> Option<String> {
+        stage.map(str::to_lowercase).or_else(|| self.last.clone())
     }
 
     fn line(&self, stage: Option<&str>, number: usize) -> Option<usize> {
-        let stage = stage.map(str::to_lowercase).or_else(|| self.last.clone())?;
-        self.stages
-            .get(&stage)?
+        self.lines
+            .get(&self.stage(stage)?)?
             .get(number.checked_sub(1)?)
             .copied()
+    }
+
+    fn pin(&self, stage: Option<&str>) -> Option<&Pin> {
+        self.pins.get(&self.stage(stage)?)
     }
 }
 
@@ -609,6 +709,88 @@ mod tests {
         ];
         let profile = on_amd64(&platforms, &steps);
         assert!(profile.hints.is_empty(), "{:?}", profile.hints);
+    }
+
+    #[test]
+    fn a_stage_pinned_to_a_platform_nobody_asked_for_is_named_with_its_emulator() {
+        // A single-platform solve: BuildKit's names carry no platform, the Dockerfile's
+        // pins say where each stage ran.
+        let dockerfile = "FROM --platform=linux/arm64 base AS tools\n\
+            RUN make tools\n\
+            FROM tools AS more\n\
+            RUN strip /t\n\
+            FROM --platform=$BUILDPLATFORM base AS fetch\n\
+            RUN wget -O /f http://example.com/f\n\
+            FROM base\n\
+            COPY --from=more /t /t\n\
+            RUN cargo build --release\n";
+        let steps = [
+            time("[tools 2/2] RUN make tools", 0.0, 30.0, false),
+            time("[more 2/2] RUN strip /t", 30.0, 2.0, false),
+            time(
+                "[fetch 2/2] RUN wget -O /f http://example.com/f",
+                0.0,
+                1.0,
+                false,
+            ),
+            time("[stage-3 3/3] RUN cargo build --release", 32.0, 8.0, false),
+        ];
+        let platforms = [p("linux/amd64")];
+        let profile = profile(
+            dockerfile,
+            &[Solve {
+                node: None,
+                own: Some(&p("linux/amd64")),
+                platforms: &platforms,
+                steps: &steps,
+            }],
+        );
+        let [amd64] = &profile.platforms[..] else {
+            panic!("one platform: {profile:?}");
+        };
+        let how = |says: &str| {
+            let step = amd64
+                .steps
+                .iter()
+                .find(|s| s.instruction.contains(says))
+                .unwrap();
+            (step.how, step.runs_on.as_str())
+        };
+        assert_eq!(how("make tools"), (How::Emulated, "linux/arm64"));
+        assert_eq!(how("strip"), (How::Emulated, "linux/arm64"), "inherited");
+        assert_eq!(how("wget"), (How::Native, "linux/amd64"), "$BUILDPLATFORM");
+        assert_eq!(how("cargo build"), (How::Native, "linux/amd64"));
+        let named: Vec<(&str, Option<usize>, Option<&str>)> = profile
+            .unasked
+            .iter()
+            .map(|u| (u.runs_on.as_str(), u.line, u.emulator.as_deref()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("linux/arm64", Some(2), Some("qemu-aarch64")),
+                ("linux/arm64", Some(4), Some("qemu-aarch64"))
+            ]
+        );
+        assert_eq!(
+            profile.hints.len(),
+            1,
+            "`make` under QEMU: {:?}",
+            profile.hints
+        );
+    }
+
+    #[test]
+    fn emulating_a_platform_the_build_asked_for_is_not_unasked() {
+        let steps = [time(
+            "[linux/arm64 stage-1 3/3] RUN cargo build --release",
+            0.0,
+            100.0,
+            false,
+        )];
+        let profile = on_amd64(&[p("linux/amd64"), p("linux/arm64")], &steps);
+        assert_eq!(profile.platforms[1].emulated_seconds, 100.0);
+        assert!(profile.unasked.is_empty(), "{:?}", profile.unasked);
     }
 
     #[rstest::rstest]

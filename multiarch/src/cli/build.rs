@@ -290,6 +290,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "driver": chosen.driver_name(),
                 "platforms": profile.platforms,
                 "hints": profile.hints,
+                "unasked_emulation": profile.unasked,
                 "profile_cost_seconds": profile.cost_seconds,
             });
             std::fs::write(path, serde_json::to_vec_pretty(&report)?).with_context(|| {

@@ -416,6 +416,23 @@ pub fn profile_lines(profile: &Profile) -> String {
             hint.advice
         ));
     }
+    for step in &profile.unasked {
+        let at = step
+            .line
+            .map_or(String::new(), |l| format!("Dockerfile:{l} "));
+        let under = step
+            .emulator
+            .as_deref()
+            .map_or_else(|| "an emulator".to_string(), String::from);
+        out.push_str(&format!(
+            "warning: {at}`{}` ran as {} under {under} ({}), a platform this build did not ask for (it builds {}): its stage is pinned to {}; pin it to `$BUILDPLATFORM` or `$TARGETPLATFORM`, or drop the pin\n",
+            step.instruction,
+            step.runs_on,
+            seconds(step.seconds),
+            step.platform,
+            step.runs_on,
+        ));
+    }
     out
 }
 
@@ -514,6 +531,7 @@ mod tests {
                 platform("linux/riscv64", 2, vec![step("COPY . .", 0.0, true)]),
             ],
             hints: Vec::new(),
+            unasked: Vec::new(),
             cost_seconds: 0.0,
         };
         let lines = profile_lines(&profile);
