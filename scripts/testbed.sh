@@ -113,6 +113,25 @@ add_arm64_architecture() {
   fi
 }
 
+# apt-get for more architectures (Debian's names, comma-separated in ARCHS) through a
+# private state in STATE: Debian 13's sources alone, its own lists and cache. dpkg's
+# architectures stay as they are, so the machine's other suites never fetch those
+# architectures' indexes (a mirror in the middle of a sync served a short armhf index of
+# bookworm-security here, and apt-get update failed for the whole machine once armhf was
+# added with dpkg).
+apt_get_private() {
+  local state=$1 archs=$2 arch
+  shift 2
+  add_debian_suite trixie
+  mkdir -p "$state/lists/partial" "$state/cache/archives/partial"
+  local opts=(-o Dir::Etc::sourcelist="$APT_ROOT/etc/apt/sources.list.d/multiarch-trixie.sources"
+    -o Dir::Etc::sourceparts=/dev/null -o Dir::State::Lists="$state/lists"
+    -o Dir::Cache="$state/cache" -o APT::Architectures::="$(dpkg --print-architecture)"
+    -o APT::Sandbox::User=root)
+  for arch in ${archs//,/ }; do opts+=(-o APT::Architectures::="$arch"); done
+  DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" "$@"
+}
+
 containerd_store_on() {
   grep -q 'io.containerd.snapshotter' <<<"$(docker info -f '{{json .DriverStatus}}' 2>/dev/null)"
 }
@@ -461,7 +480,9 @@ ensure_debian_image() {
   beside_apt debian-image "$(dirname "$0")/debian-image.sh" "$DEBIAN_IMAGE"
 }
 
-BUSYBOX_ARCHS=(amd64 arm64)
+# Debian's names: armhf is arm/v7 and armel ARMv5TE (runs on an ARMv6 Pi), for the
+# installer's runs as those machines.
+BUSYBOX_ARCHS=(amd64 arm64 armhf armel)
 
 ensure_busybox() {
   say "busybox for test images (${BUSYBOX_ARCHS[*]})"
@@ -482,16 +503,33 @@ ensure_busybox() {
 }
 
 unpack_busybox() (
-  local debs arch
+  local debs arch found
   debs=$(mktemp -d)
   trap 'rm -rf "$debs"' EXIT
   chmod 755 "$debs"
   cd "$debs"
+  # The architectures dpkg does not know, in one private update.
+  local others=()
   for arch in "$@"; do
-    apt_get download -qq -o APT::Sandbox::User=root "busybox-static:$arch" >&2
+    [ "$arch" = amd64 ] || [ "$arch" = arm64 ] || others+=("$arch")
+  done
+  if [ ${#others[@]} -gt 0 ]; then
+    say "Debian 13's ${others[*]} indexes, in a private apt state"
+    apt_get_private "$debs/apt" "$(IFS=,; echo "${others[*]}")" update -qq >&2
+  fi
+  for arch in "$@"; do
+    if [ "$arch" = amd64 ] || [ "$arch" = arm64 ]; then
+      apt_get download -qq -o APT::Sandbox::User=root "busybox-static:$arch" >&2
+    else
+      apt_get_private "$debs/apt" "$(IFS=,; echo "${others[*]}")" download -qq "busybox-static:$arch" >&2
+    fi
     dpkg-deb -x busybox-static_*_"$arch".deb "$debs/$arch"
     mkdir -p "$BUSYBOX_DIR/$arch"
-    cp "$debs/$arch/bin/busybox" "$BUSYBOX_DIR/$arch/busybox"
+    # Debian 13 moved it to /usr/bin.
+    for found in "$debs/$arch/usr/bin/busybox" "$debs/$arch/bin/busybox"; do
+      [ ! -e "$found" ] || break
+    done
+    cp "$found" "$BUSYBOX_DIR/$arch/busybox"
   done
 )
 

@@ -11,8 +11,8 @@ use multiarch_test_macros::engine_test;
 use crate::common;
 
 /// A release's assets in a folder: `multiarch-9.9.9-linux-amd64.tar.gz` holding the real
-/// binary, and one for arm64 holding a script that says it is the arm64 build (it runs
-/// anywhere, so the machine the installer saw is read from what it installed).
+/// binary, and one each for arm64, arm/v7 and arm/v6 holding a script that says which build it is
+/// (it runs anywhere, so the machine the installer saw is read from what it installed).
 struct Release {
     dir: tempfile::TempDir,
 }
@@ -22,13 +22,15 @@ impl Release {
         let dir = tempfile::tempdir().unwrap();
         let release = Self { dir };
         release.asset("linux-amd64", Path::new(env!("CARGO_BIN_EXE_multiarch")));
-        let script = release.dir.path().join("arm64-multiarch");
-        std::fs::write(
-            &script,
-            "#!/bin/sh\necho 'multiarch 9.9.9 (the arm64 asset)'\n",
-        )
-        .unwrap();
-        release.asset("linux-arm64", &script);
+        for platform in ["linux-arm64", "linux-arm-v7", "linux-arm-v6"] {
+            let script = release.dir.path().join(format!("{platform}-multiarch"));
+            std::fs::write(
+                &script,
+                format!("#!/bin/sh\necho 'multiarch 9.9.9 (the {platform} asset)'\n"),
+            )
+            .unwrap();
+            release.asset(platform, &script);
+        }
         release.sums(&[]);
         release
     }
@@ -136,6 +138,17 @@ impl Home {
     /// `SHELL install.sh` with `url` as the assets' copy, and `path` as PATH; on a
     /// blocking thread, so the test's server goes on answering.
     async fn install(&self, shell: &str, url: &str, path: &str) -> (i32, String, String) {
+        self.install_with(shell, url, path, &[]).await
+    }
+
+    /// The same with `env` added to the installer's environment.
+    async fn install_with(
+        &self,
+        shell: &str,
+        url: &str,
+        path: &str,
+        env: &[(&str, &str)],
+    ) -> (i32, String, String) {
         let mut command = Command::new(shell);
         command
             .arg(common::repo_root().join("install.sh"))
@@ -144,7 +157,8 @@ impl Home {
             .env("TMPDIR", self.tmp())
             .env("PATH", path)
             .env("MULTIARCH_INSTALL_URL", url)
-            .env("MULTIARCH_INSTALL_DIR", self.bin());
+            .env("MULTIARCH_INSTALL_DIR", self.bin())
+            .envs(env.iter().copied());
         tokio::task::spawn_blocking(move || common::output(&mut command))
             .await
             .unwrap()
@@ -233,14 +247,18 @@ async fn a_release_without_this_machines_build_says_which_it_has() {
     let (home, code, stderr) = release.install_with_dash().await;
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("error: this release has no build for linux-amd64 (it has: linux-arm64 )"),
+        stderr.contains(
+            "error: this release has no build for linux-amd64 (it has: linux-arm-v6 linux-arm-v7 linux-arm64 )"
+        ),
         "{stderr}"
     );
     home.assert_untouched(&stderr);
 }
 
 /// Busybox's sh and tools alone (its wget, not curl), on the host and under QEMU as an
-/// arm64 machine: each gets its own machine's build.
+/// arm64 and an arm/v7 machine (Debian's armhf busybox), and as an ARMv6 Raspberry Pi
+/// (armel busybox on QEMU's ARM1176, whose kernel name is `armv6l`): each gets its own
+/// machine's build, and the Pi not the arm/v7 one that would die on its first v7 instruction.
 #[engine_test]
 async fn busybox_sh_alone_installs_the_build_of_the_machine_it_runs_on() {
     let _bed = common::testbed().await;
@@ -248,16 +266,34 @@ async fn busybox_sh_alone_installs_the_build_of_the_machine_it_runs_on() {
     let (url, server) = release.serve().await;
     for (arch, installed) in [
         ("amd64", "(linux-amd64)"),
-        ("arm64", "multiarch 9.9.9 (the arm64 asset) (linux-arm64)"),
+        (
+            "arm64",
+            "multiarch 9.9.9 (the linux-arm64 asset) (linux-arm64)",
+        ),
+        (
+            "armhf",
+            "multiarch 9.9.9 (the linux-arm-v7 asset) (linux-arm-v7)",
+        ),
+        (
+            "armel",
+            "multiarch 9.9.9 (the linux-arm-v6 asset) (linux-arm-v6)",
+        ),
     ] {
+        // QEMU's ARM1176 is the Pi Zero's and Pi 1's core.
+        let cpu: &[(&str, &str)] = if arch == "armel" {
+            &[("QEMU_CPU", "arm1176")]
+        } else {
+            &[]
+        };
         let tools = busybox_path(arch);
         let home = Home::new();
         let shell = tools.path().join("sh");
         let (code, _, stderr) = home
-            .install(
+            .install_with(
                 shell.to_str().unwrap(),
                 &url,
                 tools.path().to_str().unwrap(),
+                cpu,
             )
             .await;
         assert_eq!(code, 0, "busybox sh for {arch}: {stderr}");
