@@ -11,7 +11,9 @@
 # by cargo-cyclonedx from Cargo.lock); then `SHA256SUMS` over every asset, and `install.sh`.
 #
 # Before anything is written to DIR, every binary is checked with the kit itself: packed
-# as one image per platform, pushed to the local registry, and `multiarch verify
+# as one image per platform, pushed to the local registry (MULTIARCH_RELEASE_REGISTRY,
+# host:port, names another; else `multiarch registry up`'s, started for the check when
+# it is down), and `multiarch verify
 # --exec=--version --cpu baseline` reads each binary's ELF header and level (the CPU and
 # level its platform promises) and runs it on the oldest CPU of its platform, under QEMU
 # for the foreign ones.
@@ -68,9 +70,13 @@ MULTIARCH_DIST_PACKAGE=multiarch MULTIARCH_DIST_OUT="$work/bin" scripts/build-di
 [ -x "$work/bin/amd64/multiarch" ] ||
   MULTIARCH_DIST_PACKAGE=multiarch MULTIARCH_DIST_OUT="$work/bin" scripts/build-dist.sh amd64
 host=$work/bin/amd64/multiarch
-if ! "$host" registry status >/dev/null 2>&1; then
-  registry_was_up=false
-  "$host" registry up >/dev/null
+registry=${MULTIARCH_RELEASE_REGISTRY:-}
+if [ -z "$registry" ]; then
+  registry=localhost:5000
+  if ! "$host" registry status >/dev/null 2>&1; then
+    registry_was_up=false
+    "$host" registry up >/dev/null
+  fi
 fi
 context=$work/context
 mkdir -p "$context"
@@ -88,7 +94,7 @@ COPY ${TARGETARCH}${TARGETVARIANT}/multiarch /multiarch
 ENTRYPOINT ["/multiarch"]
 EOF
 joined=$(IFS=,; echo "${list[*]}")
-image=localhost:5000/multiarch-release-check:$version-$$
+image=$registry/multiarch-release-check:$version-$$
 say "checking every binary with the kit: $image"
 "$host" build --quiet --plain --no-preflight -t "$image" --platform "$joined" --push "$context" >&2 ||
   die "the binaries could not be packed as an image to check" "the test bed must be up: scripts/testbed.sh up"

@@ -78,36 +78,6 @@ fn newcomer_path(dir: &Path) -> String {
     bin.display().to_string()
 }
 
-/// A fresh clone of this checkout: the files git tracks, as they are in the working tree
-/// (what a commit of it would hold), and nothing else: no `target/`, no `dist/`.
-fn fresh_clone(into: &Path) -> std::path::PathBuf {
-    let root = common::repo_root();
-    let listed = Command::new("git")
-        .args([
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ])
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(listed.status.success(), "git ls-files: {listed:?}");
-    let clone = into.join("clone");
-    for file in listed.stdout.split(|b| *b == 0).filter(|f| !f.is_empty()) {
-        let file = Path::new(std::str::from_utf8(file).unwrap());
-        let from = root.join(file);
-        if !from.exists() {
-            continue; // deleted in the working tree, not yet in a commit
-        }
-        let to = clone.join(file);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&from, &to).unwrap();
-    }
-    clone
-}
-
 #[engine_test]
 async fn multi_arch_sh_runs_to_its_end_from_a_fresh_clone_with_docker_alone() {
     // Issue #34: as a workshop attendee meets it. A fresh clone, no CLI image prepared, no
@@ -125,7 +95,7 @@ async fn multi_arch_sh_runs_to_its_end_from_a_fresh_clone_with_docker_alone() {
     let scratch = tempfile::tempdir().unwrap();
     let home = scratch.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let clone = fresh_clone(scratch.path());
+    let clone = common::checkout::fresh_clone(scratch.path());
 
     // The registry the demo uses, from a compose file of this test's own; started first,
     // so the stand-in base can be pushed where the demo's BuildKit container can pull it.

@@ -31,6 +31,7 @@ mod plugin_cli;
 mod preflight_cli;
 mod registry_cli;
 mod registry_faults_cli;
+mod release_assets_cli;
 mod release_cli;
 mod release_gate_cli;
 mod seven_platforms_cli;

@@ -4,6 +4,7 @@
 //! - [`fixtures`]: what tests only read, made once per run and shared (a registry,
 //!   `dist/`, the eight-platform image, the CLI image);
 //! - [`cli`]: running `multiarch` and reading its output;
+//! - [`checkout`]: copies of this checkout (a newcomer's clone, a release's checkout);
 //! - [`images`]: images and contexts the tests build, push and run;
 //! - [`nodes`], [`ssh_host`], [`tls_buildkit`], [`stores`]: second engines, an sshd in
 //!   front of one, a BuildKit behind TLS, a test's own buildx store;
@@ -19,6 +20,7 @@
 #![allow(dead_code)]
 
 pub mod bed;
+pub mod checkout;
 pub mod cli;
 pub mod fault_proxy;
 pub mod fixtures;
