@@ -26,6 +26,10 @@ TARGET=$(scripts/cache-target.sh)
 BUILD_STD_CACHE=${MULTIARCH_CACHE:-/var/cache/multiarch}/build-std
 STATIC='-C target-feature=+crt-static'
 PACKAGE=${MULTIARCH_DIST_PACKAGE:-arch-server}
+# The CLI takes Cargo.toml's `cli` profile, as its images do (release without LTO: the
+# CLI waits on registries, and thin LTO over its ~300 crates is minutes per target).
+PROFILE=release
+[ "$PACKAGE" = multiarch ] && PROFILE=cli
 archs=("$@")
 [ ${#archs[@]} -gt 0 ] || archs=(amd64 arm64)
 
@@ -89,27 +93,27 @@ build() {
   echo "==> building $PACKAGE for linux/$platform ($triple)" >&2
   if [ "$platform" = amd64 ] && [ "$(uname -m)" = x86_64 ]; then
     RUSTFLAGS="$STATIC" CARGO_TARGET_DIR="$TARGET/dist" \
-      cargo build --release --locked -q -p "$PACKAGE" --target "$triple"
-    out=$TARGET/dist/$triple/release/$PACKAGE
+      cargo build --profile "$PROFILE" --locked -q -p "$PACKAGE" --target "$triple"
+    out=$TARGET/dist/$triple/$PROFILE/$PACKAGE
   elif rustup_has "$triple"; then
     env "$linker_var=${gcc:-${triple%%-*}-linux-gnu}-gcc" RUSTFLAGS="$STATIC" CARGO_TARGET_DIR="$TARGET/dist" \
-      cargo build --release --locked -q -p "$PACKAGE" --target "$triple"
-    out=$TARGET/dist/$triple/release/$PACKAGE
+      cargo build --profile "$PROFILE" --locked -q -p "$PACKAGE" --target "$triple"
+    out=$TARGET/dist/$triple/$PROFILE/$PACKAGE
   elif [ -z "$gcc" ] && [ -d "$CROSS_SYSROOT/lib/rustlib/$triple" ]; then
     # Debian's rustc gets a target dir of its own, so the two compilers never
     # rebuild each other's artifacts.
     env RUSTC=/usr/bin/rustc "$linker_var=${triple%%-*}-linux-gnu-gcc" \
       RUSTFLAGS="--sysroot=$CROSS_SYSROOT $STATIC" CARGO_TARGET_DIR="$TARGET/dist-debian-rustc" \
-      cargo build --release --locked -q -p "$PACKAGE" --target "$triple"
-    out=$TARGET/dist-debian-rustc/$triple/release/$PACKAGE
+      cargo build --profile "$PROFILE" --locked -q -p "$PACKAGE" --target "$triple"
+    out=$TARGET/dist-debian-rustc/$triple/$PROFILE/$PACKAGE
   elif [ -n "$gcc" ] && command -v "$gcc-gcc" >/dev/null && [ -d /usr/lib/rustlib/src/rust/library/std ]; then
     local dir
     dir=$BUILD_STD_CACHE/$(/usr/bin/rustc --version | cut -d' ' -f2)/$triple
     mkdir -p "$dir"
     env RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 "$linker_var=$gcc-gcc" RUSTFLAGS="$STATIC" \
       CARGO_TARGET_DIR="$dir" \
-      cargo build -Zbuild-std=std,panic_abort --release --locked -q -p "$PACKAGE" --target "$triple"
-    out=$dir/$triple/release/$PACKAGE
+      cargo build -Zbuild-std=std,panic_abort --profile "$PROFILE" --locked -q -p "$PACKAGE" --target "$triple"
+    out=$dir/$triple/$PROFILE/$PACKAGE
   else
     echo "error: no Rust toolchain for \`$triple\` on this machine" >&2
     echo "hint: run \`sudo scripts/testbed.sh up\`, or \`rustup target add $triple\` with its cross linker" >&2
