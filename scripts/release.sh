@@ -5,8 +5,9 @@
 #   scripts/release.sh DIR [PLATFORM...]   default: amd64 arm64 arm/v7 riscv64;
 #                                           also 386 arm/v6 ppc64le s390x (`all`: the eight)
 #
-# DIR gets, per platform, `multiarch-VERSION-linux-ARCH.tar.gz` (the static binary, as
-# buildx and crane name theirs: arm/v7 is `arm-v7`) and its SBOM
+# DIR gets, per platform, `multiarch-VERSION-linux-ARCH.tar.gz` (named as buildx and
+# crane name theirs: arm/v7 is `arm-v7`; it holds the static binary `multiarch`,
+# `completions/` for bash, zsh, fish and PowerShell, and `man/man1/`) and its SBOM
 # `multiarch-VERSION-linux-ARCH.cdx.json` (CycloneDX, the crates compiled for that target,
 # by cargo-cyclonedx from Cargo.lock); then `SHA256SUMS` over every asset, and `install.sh`.
 #
@@ -103,6 +104,15 @@ say "checking every binary with the kit: $image"
 
 say "assets in $out"
 mkdir -p "$out"
+# Shell completions and man pages travel in every archive, as crane's and oras's users
+# expect; they come from the command line's definition, so the host's build writes them.
+extras=$work/extras
+mkdir -p "$extras/completions"
+"$host" completion bash >"$extras/completions/multiarch.bash"
+"$host" completion zsh >"$extras/completions/_multiarch"
+"$host" completion fish >"$extras/completions/multiarch.fish"
+"$host" completion powershell >"$extras/completions/_multiarch.ps1"
+"$host" man "$extras/man/man1" >/dev/null
 for platform in "${platforms[@]}"; do
   folder=${platform//\//}
   name=multiarch-$version-linux-${platform//\//-}
@@ -110,10 +120,10 @@ for platform in "${platforms[@]}"; do
   staging=$work/stage/$name
   mkdir -p "$staging"
   cp "$work/bin/$folder/multiarch" "$staging/multiarch"
-  touch -d "@$SOURCE_DATE_EPOCH" "$staging/multiarch"
-  # Reproducible archives: names sorted, times, owners and gzip's own stamp fixed.
+  cp -R "$extras/completions" "$extras/man" "$staging/"
+  # Reproducible archives: names sorted, times, modes, owners and gzip's own stamp fixed.
   tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
-    -C "$staging" -cf - multiarch | gzip -n -9 >"$out/$name.tar.gz"
+    --mode=go-w -C "$staging" -cf - multiarch completions man | gzip -n -9 >"$out/$name.tar.gz"
   # The crates compiled into this target's binary, as CycloneDX JSON. The tool writes
   # one file per binary of the workspace beside its Cargo.toml; the CLI's is kept.
   cargo cyclonedx -q --manifest-path multiarch/Cargo.toml --format json --spec-version 1.5 \

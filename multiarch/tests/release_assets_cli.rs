@@ -1,5 +1,6 @@
 //! Issue #40: `scripts/release.sh` as a release job runs it, from a clean checkout into a
-//! scratch folder: a static binary per platform, each for its CPU and answering
+//! scratch folder: a static binary per platform (with its completions and man pages),
+//! each for its CPU and answering
 //! `--version` (checked by the kit before anything is written), reproducible archives,
 //! a CycloneDX SBOM each, `SHA256SUMS` and `install.sh`; then `install.sh` installs from
 //! that folder. The cross builds are cargo's, kept outside the clone by
@@ -98,12 +99,28 @@ async fn the_release_script_makes_checked_static_assets_that_install_sh_installs
     );
 
     for (_, name, machine, bits, _) in PLATFORMS {
-        // The archive holds the binary alone, static, for its CPU (the kit's ELF reading).
+        // The archive holds the binary, static and for its CPU (the kit's ELF reading),
+        // its shell completions and a man page per command.
         let unpacked = scratch.path().join(name);
         std::fs::create_dir_all(&unpacked).unwrap();
         let archive = out.join(format!("multiarch-{version}-{name}.tar.gz"));
         let (code, listing, stderr) = common::output(Command::new("tar").arg("-tzf").arg(&archive));
-        assert_eq!((code, listing.trim()), (0, "multiarch"), "{stderr}");
+        assert_eq!(code, 0, "{stderr}");
+        let entries: Vec<&str> = listing.lines().collect();
+        for entry in [
+            "multiarch",
+            "completions/multiarch.bash",
+            "completions/_multiarch",
+            "completions/multiarch.fish",
+            "completions/_multiarch.ps1",
+            "man/man1/multiarch.1",
+            "man/man1/multiarch-verify.1",
+        ] {
+            assert!(
+                entries.contains(&entry),
+                "{name} lacks {entry}: {entries:?}"
+            );
+        }
         let (code, _, stderr) = common::output(
             Command::new("tar")
                 .arg("-xzf")
