@@ -354,7 +354,7 @@ pub async fn check_registry(docker: Option<&Docker>, registry: &str) -> Vec<Find
             format!("{registry} speaks HTTPS, not plain HTTP"),
             None,
         )),
-        PlainHttp::Silent => {
+        PlainHttp::Silent | PlainHttp::Dropped => {
             findings.push(finding(
                 "registry",
                 Level::Problem,

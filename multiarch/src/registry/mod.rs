@@ -284,9 +284,19 @@ impl Registry {
                     };
                     // Silence is no answer: a registry on a loaded machine can take more
                     // than 3 s, and taking it for plain HTTP would send HTTP to HTTPS.
+                    // Nor is a dropped connection: a registry just started in a container
+                    // is behind Docker's port proxy before it listens; it is asked again
+                    // for up to 15 s.
                     let mut answer = ask(3).await;
                     if answer == probe::PlainHttp::Silent {
                         answer = ask(15).await;
+                    }
+                    let starting = tokio::time::Instant::now();
+                    while answer == probe::PlainHttp::Dropped
+                        && starting.elapsed() < std::time::Duration::from_secs(15)
+                    {
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                        answer = ask(3).await;
                     }
                     let speaks_https = answer == probe::PlainHttp::HttpsServer;
                     if speaks_https {

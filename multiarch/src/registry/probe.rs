@@ -12,7 +12,10 @@ pub enum PlainHttp {
     HttpsServer,
     /// Some other HTTP status: something answers, perhaps not a registry.
     Other(u16),
-    /// Nothing answered.
+    /// The connection was taken and closed with no answer: what Docker's port proxy does
+    /// while the registry in its container is still starting.
+    Dropped,
+    /// Nothing answered: the connection was refused, or the wait ran out.
     Silent,
 }
 
@@ -34,7 +37,8 @@ pub(crate) async fn plain_http(registry: &str, timeout: Duration) -> PlainHttp {
             }
             status => PlainHttp::Other(status),
         },
-        Err(_) => PlainHttp::Silent,
+        Err(error) if error.is_connect() || error.is_timeout() => PlainHttp::Silent,
+        Err(_) => PlainHttp::Dropped,
     }
 }
 
@@ -95,5 +99,18 @@ mod tests {
             listener.local_addr().unwrap().to_string()
         };
         assert_eq!(plain_http(&closed, second).await, PlainHttp::Silent);
+        // A port that takes the connection and closes it unanswered, as Docker's proxy
+        // does before the registry behind it listens.
+        let dropping = {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap().to_string();
+            tokio::spawn(async move {
+                while let Ok((socket, _)) = listener.accept().await {
+                    drop(socket);
+                }
+            });
+            address
+        };
+        assert_eq!(plain_http(&dropping, second).await, PlainHttp::Dropped);
     }
 }
