@@ -19,6 +19,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# ring's C build (through cc-rs) asks to be rerun when CARGO_MANIFEST_DIR, CARGO_PKG_* or
+# SOURCE_DATE_EPOCH change, and cargo compares them in its own environment: inherited from
+# a parent cargo (`cargo test` running this) or set per commit by scripts/release.sh, they
+# recompiled ring and every crate above it on each run. Nothing compiled here reads them.
+while IFS= read -r var; do
+  case $var in
+    CARGO_MANIFEST_* | CARGO_PKG_* | CARGO_CRATE_NAME | CARGO_BIN_* | CARGO_PRIMARY_PACKAGE | CARGO_TARGET_TMPDIR | SOURCE_DATE_EPOCH)
+      unset "$var" ;;
+  esac
+done < <(compgen -e)
+
 CROSS_SYSROOT=${MULTIARCH_CROSS_SYSROOT:-/opt/multiarch-testbed/rust-sysroot}
 # Outside the clone where it can be (scripts/cache-target.sh), so a fresh clone reuses
 # the compiled dependencies; `dist/` itself stays in the checkout.
