@@ -77,10 +77,12 @@ image_bytes=$(crane manifest --insecure --platform linux/amd64 "$cli" |
 say "sizes"
 binary_bytes=$(tar -xzOf "$asset" multiarch | wc -c)
 asset_bytes=$(stat -c %s "$asset")
+# 1234567 -> 1,234,567, whatever the locale.
+commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 size_row() { # NAME BINARY SOURCE
   local gz
   gz=$(gzip -9 -c "$2" | wc -c)
-  echo "| $1 | $(printf "%'d" "$(stat -L -c %s "$2")") | $(printf "%'d" "$gz") | $3 |"
+  echo "| $1 | $(commas "$(stat -L -c %s "$2")") | $(commas "$gz") | $3 |"
 }
 
 out=$(mktemp)
@@ -100,12 +102,12 @@ out=$(mktemp)
   echo
   echo "| binary (linux/amd64) | bytes | gzip -9 | source |"
   echo "|---|---|---|---|"
-  echo "| multiarch $version | $(printf "%'d" "$binary_bytes") | $(printf "%'d" "$asset_bytes") (the release archive) | \`scripts/release.sh\` |"
+  echo "| multiarch $version | $(commas "$binary_bytes") | $(commas "$asset_bytes") (the release archive, with completions and man pages) | \`scripts/release.sh\` |"
   size_row "crane $(dpkg-query -W -f '${Version}' crane)" "$(command -v crane)" "Debian's package (this machine's); its published asset cannot be read from here"
   size_row "oras $(dpkg-query -W -f '${Version}' oras)" "$(command -v oras)" "Debian's package (this machine's)"
   size_row "skopeo $(dpkg-query -W -f '${Version}' skopeo)" "$(command -v skopeo)" "Debian's package (this machine's); skopeo publishes no binaries"
   echo
-  echo "The CLI image's linux/amd64 layers: $(printf "%'d" "$image_bytes") bytes compressed. regctl is not packaged by Debian and its published assets cannot be read from this machine: no figure is written for it."
+  echo "The CLI image's linux/amd64 layers: $(commas "$image_bytes") bytes compressed. regctl is not packaged by Debian and its published assets cannot be read from this machine: no figure is written for it."
   echo "<!-- install:end -->"
 } >"$out"
 write_section install "$out"
