@@ -29,14 +29,14 @@ say "the committed tree, copied to $work/src"
 mkdir "$work/src"
 git archive HEAD | tar -x -C "$work/src"
 
-export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
 static='-C target-feature=+crt-static'
 # arch-server for TRIPLE with LINKER into the target folder DIR; extra rustc flags after.
 arch_server() {
   local triple=$1 linker=$2 dir=$3 var
   shift 3
   var="CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER"
-  (cd "$work/src" && env "$var=$linker" RUSTFLAGS="$* $static" CARGO_TARGET_DIR="$dir" \
+  # Debian's rustc, as build-dist.sh uses for every target it builds the std of.
+  (cd "$work/src" && env RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 "$var=$linker" RUSTFLAGS="$* $static" CARGO_TARGET_DIR="$dir" \
     cargo build ${BUILD_STD:+-Zbuild-std=std,panic_abort} --profile release --locked -q \
     -p arch-server --target "$triple")
 }
