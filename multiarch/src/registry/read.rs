@@ -445,33 +445,22 @@ impl Registry {
     /// # Errors
     /// As [`Registry::fetch`].
     pub async fn catalog(&self, reference: &Reference, page: usize) -> Result<Vec<String>> {
-        let oci = self.oci().await;
-        let auth = auth_for(reference);
-        let mut all: Vec<String> = Vec::new();
-        loop {
-            let last = all.last().map(String::as_str);
+        let oci = &self.oci().await;
+        let auth = &auth_for(reference);
+        every_page(page, |last| async move {
             let answer = self
                 .retrying(
                     || format!("GET the catalog of `{}`", reference.resolve_registry()),
                     || async {
-                        oci.catalog(reference, &auth, Some(page), last)
+                        oci.catalog(reference, auth, Some(page), last.as_deref())
                             .await
                             .map_err(|e| self.classify(reference, e))
                     },
                 )
                 .await?;
-            let got = answer.repositories.len();
-            let new: Vec<String> = answer
-                .repositories
-                .into_iter()
-                .filter(|r| !all.contains(r))
-                .collect();
-            let progressed = !new.is_empty();
-            all.extend(new);
-            if got < page || !progressed {
-                return Ok(all);
-            }
-        }
+            Ok(answer.repositories)
+        })
+        .await
     }
 
     /// Every tag of `reference`'s repository, `page` at a time (the distribution API's
@@ -480,33 +469,42 @@ impl Registry {
     /// # Errors
     /// As [`Registry::fetch`].
     pub async fn tags(&self, reference: &Reference, page: usize) -> Result<Vec<String>> {
-        let oci = self.oci().await;
-        let auth = auth_for(reference);
-        let mut all: Vec<String> = Vec::new();
-        loop {
-            let last = all.last().map(String::as_str);
+        let oci = &self.oci().await;
+        let auth = &auth_for(reference);
+        every_page(page, |last| async move {
             let answer = self
                 .retrying(
                     || format!("GET the tags of `{}`", reference.whole()),
                     || async {
-                        oci.list_tags(reference, &auth, Some(page), last)
+                        oci.list_tags(reference, auth, Some(page), last.as_deref())
                             .await
                             .map_err(|e| self.classify(reference, e))
                     },
                 )
                 .await?;
-            let got = answer.tags.len();
-            // A registry that ignores `last` would send the same page forever.
-            let new: Vec<String> = answer
-                .tags
-                .into_iter()
-                .filter(|t| !all.contains(t))
-                .collect();
-            let progressed = !new.is_empty();
-            all.extend(new);
-            if got < page || !progressed {
-                return Ok(all);
-            }
+            Ok(answer.tags)
+        })
+        .await
+    }
+}
+
+/// Every name of a paged list (the distribution API's `n` and `last`): `next` is asked
+/// for the page after the last name so far, until a page comes back short or brings
+/// nothing new. A registry that ignores `last` would otherwise send the same page
+/// forever; a name sent twice is kept once, in the order it first came.
+async fn every_page<F, Fut>(page: usize, mut next: F) -> Result<Vec<String>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<String>>>,
+{
+    let mut all: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let answer = next(all.last().cloned()).await?;
+        let (got, before) = (answer.len(), all.len());
+        all.extend(answer.into_iter().filter(|name| seen.insert(name.clone())));
+        if got < page || all.len() == before {
+            return Ok(all);
         }
     }
 }
@@ -518,5 +516,72 @@ pub(super) fn oci_descriptor(descriptor: &Descriptor) -> OciDescriptor {
         digest: descriptor.digest().to_string(),
         size: i64::try_from(descriptor.size()).unwrap_or(i64::MAX),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// A registry's list of `names`, `n` at a time after `last`, as the distribution
+    /// API pages it; `ignores_last` sends the first page whatever `last` says.
+    fn pages(names: &[&str], ignores_last: bool) -> impl Fn(Option<String>, usize) -> Vec<String> {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_string()).collect();
+        move |last, n| {
+            let from = match last {
+                Some(last) if !ignores_last => {
+                    names.iter().position(|x| *x == last).map_or(0, |i| i + 1)
+                }
+                _ => 0,
+            };
+            names.iter().skip(from).take(n).cloned().collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn every_name_is_read_across_pages_and_a_full_last_page_ends_the_list() {
+        let registry = pages(&["a", "b", "c", "d"], false);
+        let asked = RefCell::new(Vec::new());
+        let all = every_page(2, |last| {
+            asked.borrow_mut().push(last.clone());
+            let answer = registry(last, 2);
+            async move { Ok(answer) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(all, ["a", "b", "c", "d"]);
+        // The third page is empty: that is how a list of exactly two pages ends.
+        assert_eq!(*asked.borrow(), [None, Some("b".into()), Some("d".into())]);
+    }
+
+    #[tokio::test]
+    async fn a_registry_that_ignores_last_ends_after_one_page_without_repeats() {
+        let registry = pages(&["a", "b", "c"], true);
+        let all = every_page(2, |last| std::future::ready(Ok(registry(last, 2))))
+            .await
+            .unwrap();
+        assert_eq!(all, ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_page_fails_the_list() {
+        let mut calls = 0;
+        let result = every_page(1, |_| {
+            calls += 1;
+            std::future::ready(if calls == 1 {
+                Ok(vec!["a".to_string()])
+            } else {
+                Err(RegistryError::BadAnswer {
+                    reference: "localhost:5000".into(),
+                    reason: "the second page was cut off".into(),
+                })
+            })
+        })
+        .await;
+        assert!(
+            matches!(&result, Err(RegistryError::BadAnswer { reason, .. }) if reason.contains("cut off")),
+            "{result:?}"
+        );
     }
 }
