@@ -502,23 +502,26 @@ ensure_busybox() {
   ok "busybox-static for ${missing[*]} in $BUSYBOX_DIR"
 }
 
+# The package architectures dpkg itself fetches here: the host's and arm64.
+dpkg_knows() { [ "$1" = amd64 ] || [ "$1" = arm64 ]; }
+
 unpack_busybox() (
   local debs arch found
   debs=$(mktemp -d)
   trap 'rm -rf "$debs"' EXIT
   chmod 755 "$debs"
   cd "$debs"
-  # The architectures dpkg does not know, in one private update.
+  # The architectures dpkg does not know (amd64 and arm64 it does), in one private update.
   local others=()
   for arch in "$@"; do
-    [ "$arch" = amd64 ] || [ "$arch" = arm64 ] || others+=("$arch")
+    dpkg_knows "$arch" || others+=("$arch")
   done
   if [ ${#others[@]} -gt 0 ]; then
     say "Debian 13's ${others[*]} indexes, in a private apt state"
     apt_get_private "$debs/apt" "$(IFS=,; echo "${others[*]}")" update -qq >&2
   fi
   for arch in "$@"; do
-    if [ "$arch" = amd64 ] || [ "$arch" = arm64 ]; then
+    if dpkg_knows "$arch"; then
       apt_get download -qq -o APT::Sandbox::User=root "busybox-static:$arch" >&2
     else
       apt_get_private "$debs/apt" "$(IFS=,; echo "${others[*]}")" download -qq "busybox-static:$arch" >&2
