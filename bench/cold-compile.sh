@@ -70,7 +70,7 @@ ppc_shared=$(BUILD_STD=1 seconds arch_server powerpc64le-unknown-linux-gnu power
 
 say "the CLI for amd64 (cli profile): its dependencies as build-dist.sh keeps them, then a change"
 MULTIARCH_DIST_PACKAGE=multiarch MULTIARCH_DIST_OUT="$work/out" scripts/build-dist.sh amd64 2>/dev/null
-touch "$cache/dist-source/multiarch/src/lib.rs"
+touch "$cache/dist-source-multiarch/multiarch/src/lib.rs"
 cli_change=$(seconds env MULTIARCH_DIST_PACKAGE=multiarch MULTIARCH_DIST_OUT="$work/out" scripts/build-dist.sh amd64)
 
 out=$(mktemp)

@@ -41,6 +41,12 @@ PACKAGE=${MULTIARCH_DIST_PACKAGE:-arch-server}
 # CLI waits on registries, and thin LTO over its ~300 crates is minutes per target).
 PROFILE=release
 [ "$PACKAGE" = multiarch ] && PROFILE=cli
+# Each package has its own copy of the sources and its own target folders (below): the
+# CLI's release compile takes minutes after a change to its sources, and would otherwise
+# hold the copy, and cargo's lock on the shared folders, while the tests' eight-platform
+# image waits for arch-server binaries that are already compiled.
+OWN=""
+[ "$PACKAGE" = arch-server ] || OWN=-$PACKAGE
 archs=("$@")
 [ ${#archs[@]} -gt 0 ] || archs=(amd64 arm64)
 
@@ -74,9 +80,10 @@ fi
 # Cargo keys what it compiled of a workspace by the workspace's path, so a fresh clone
 # elsewhere (every CI run) would compile the server, and with -Zbuild-std the std, again
 # for every target: minutes each. The tracked files are copied to one place outside the
-# clone instead, a file only when its content differs (an unchanged file keeps its time,
-# which is what cargo compares), and built there; one build at a time, as the copy is shared.
-SOURCE_COPY=${MULTIARCH_CACHE:-/var/cache/multiarch}/dist-source
+# clone instead (one per package), a file only when its content differs (an unchanged
+# file keeps its time, which is what cargo compares), and built there; one build of a
+# package at a time, as its copy is shared.
+SOURCE_COPY=${MULTIARCH_CACHE:-/var/cache/multiarch}/dist-source$OWN
 checkout=$PWD
 OUT=${MULTIARCH_DIST_OUT:-$checkout/dist}
 if [ -z "${MULTIARCH_DIST_IN_PLACE:-}" ] && git rev-parse --is-inside-work-tree >/dev/null 2>&1 &&
@@ -103,23 +110,23 @@ build() {
   linker_var="CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER"
   echo "==> building $PACKAGE for linux/$platform ($triple)" >&2
   if [ "$platform" = amd64 ] && [ "$(uname -m)" = x86_64 ]; then
-    RUSTFLAGS="$STATIC" CARGO_TARGET_DIR="$TARGET/dist" \
+    RUSTFLAGS="$STATIC" CARGO_TARGET_DIR="$TARGET/dist$OWN" \
       cargo build --profile "$PROFILE" --locked -q -p "$PACKAGE" --target "$triple"
-    out=$TARGET/dist/$triple/$PROFILE/$PACKAGE
+    out=$TARGET/dist$OWN/$triple/$PROFILE/$PACKAGE
   elif rustup_has "$triple"; then
-    env "$linker_var=${gcc:-${triple%%-*}-linux-gnu}-gcc" RUSTFLAGS="$STATIC" CARGO_TARGET_DIR="$TARGET/dist" \
+    env "$linker_var=${gcc:-${triple%%-*}-linux-gnu}-gcc" RUSTFLAGS="$STATIC" CARGO_TARGET_DIR="$TARGET/dist$OWN" \
       cargo build --profile "$PROFILE" --locked -q -p "$PACKAGE" --target "$triple"
-    out=$TARGET/dist/$triple/$PROFILE/$PACKAGE
+    out=$TARGET/dist$OWN/$triple/$PROFILE/$PACKAGE
   elif [ -z "$gcc" ] && [ -d "$CROSS_SYSROOT/lib/rustlib/$triple" ]; then
     # Debian's rustc gets a target dir of its own, so the two compilers never
     # rebuild each other's artifacts.
     env RUSTC=/usr/bin/rustc "$linker_var=${triple%%-*}-linux-gnu-gcc" \
-      RUSTFLAGS="--sysroot=$CROSS_SYSROOT $STATIC" CARGO_TARGET_DIR="$TARGET/dist-debian-rustc" \
+      RUSTFLAGS="--sysroot=$CROSS_SYSROOT $STATIC" CARGO_TARGET_DIR="$TARGET/dist-debian-rustc$OWN" \
       cargo build --profile "$PROFILE" --locked -q -p "$PACKAGE" --target "$triple"
-    out=$TARGET/dist-debian-rustc/$triple/$PROFILE/$PACKAGE
+    out=$TARGET/dist-debian-rustc$OWN/$triple/$PROFILE/$PACKAGE
   elif [ -n "$gcc" ] && command -v "$gcc-gcc" >/dev/null && [ -d /usr/lib/rustlib/src/rust/library/std ]; then
     local dir
-    dir=$BUILD_STD_CACHE/$(/usr/bin/rustc --version | cut -d' ' -f2)/$triple
+    dir=$BUILD_STD_CACHE/$(/usr/bin/rustc --version | cut -d' ' -f2)/$triple$OWN
     mkdir -p "$dir"
     env RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 "$linker_var=$gcc-gcc" RUSTFLAGS="$STATIC" \
       CARGO_TARGET_DIR="$dir" \

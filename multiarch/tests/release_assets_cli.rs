@@ -4,7 +4,8 @@
 //! `--version` (checked by the kit before anything is written), reproducible archives,
 //! a CycloneDX SBOM each, `SHA256SUMS` and `install.sh`; then `install.sh` installs from
 //! that folder. The cross builds are cargo's, kept outside the clone by
-//! `scripts/build-dist.sh` (one copy of the tracked files, one target folder), so a run
+//! `scripts/build-dist.sh` (the CLI's own copy of the tracked files and target folders,
+//! so the eight-platform image's arch-server builds never wait for them), so a run
 //! whose sources did not change compiles nothing.
 
 use std::path::Path;
