@@ -32,6 +32,14 @@ done
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$(scripts/cache-target.sh)}
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-6}
 
+# A first run here compiles what later runs reuse (scripts/build-dist.sh's copy of the
+# sources is its mark): say so before the long wait, with the measured floor.
+if [ ! -d "${MULTIARCH_CACHE:-/var/cache/multiarch}/dist-source" ]; then
+  say "first run on this machine: the tests will compile arch-server for ten targets and the CLI for five"
+  echo "    at least 5,030 processor seconds (42 minutes on 2 cores, $(nproc) here; BENCHMARKS.md," >&2
+  echo "    \"The least a new machine's test run compiles\"); later runs reuse what it compiles" >&2
+fi
+
 # The tests compile while the test bed is set up: neither needs the other, and on a new
 # machine the set-up waits on downloads for minutes.
 build_log=$(mktemp)
