@@ -172,7 +172,10 @@ fn context_endpoint(config_dir: &Path, name: &str) -> Result<EngineEndpoint> {
             certs: None,
         });
     }
-    let id = format!("{:x}", sha2::Sha256::digest(name.as_bytes()));
+    let id: String = sha2::Sha256::digest(name.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let meta = config_dir.join("contexts/meta").join(&id).join("meta.json");
     let text = std::fs::read_to_string(&meta).map_err(|_| {
         bad(format!(
@@ -186,7 +189,7 @@ fn context_endpoint(config_dir: &Path, name: &str) -> Result<EngineEndpoint> {
         .pointer("/Endpoints/docker/Host")
         .and_then(|h| h.as_str())
         .ok_or_else(|| bad(format!("{} names no Docker endpoint", meta.display())))?;
-    let tls = config_dir.join("contexts/tls").join(&id).join("docker");
+    let tls = config_dir.join("contexts/tls").join(id).join("docker");
     let certs = tls.join("ca.pem").is_file().then_some(tls);
     EngineEndpoint::new(host, certs)
 }
@@ -399,17 +402,17 @@ mod tests {
 
     #[test]
     fn a_docker_context_is_found_by_the_hash_of_its_name() {
-        use sha2::Digest;
         let config = tempfile::tempdir().unwrap();
-        let id = format!("{:x}", sha2::Sha256::digest(b"arm-box"));
-        let meta = config.path().join("contexts/meta").join(&id);
+        // What `docker context create arm-box` names its folder: sha256 of the name.
+        let id = "d613672e88e7730de009d95e915a02eeec9fd1d276b2049a86f058f97b692e8e";
+        let meta = config.path().join("contexts/meta").join(id);
         std::fs::create_dir_all(&meta).unwrap();
         std::fs::write(
             meta.join("meta.json"),
             r#"{"Name":"arm-box","Metadata":{},"Endpoints":{"docker":{"Host":"tcp://10.1.2.3:2376","SkipTLSVerify":false}}}"#,
         )
         .unwrap();
-        let tls = config.path().join("contexts/tls").join(&id).join("docker");
+        let tls = config.path().join("contexts/tls").join(id).join("docker");
         std::fs::create_dir_all(&tls).unwrap();
         for file in ["ca.pem", "cert.pem", "key.pem"] {
             std::fs::write(tls.join(file), "x").unwrap();

@@ -387,6 +387,19 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
+    /// Registries name blobs by these digests: the empty blob's is one every registry knows.
+    #[test]
+    fn digests_are_what_registries_compute() {
+        assert_eq!(
+            sha256_digest(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256_digest(b"{}"),
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+    }
+
     #[rstest]
     #[case("localhost:5000", true)]
     #[case("localhost", true)]
