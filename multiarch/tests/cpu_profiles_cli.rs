@@ -104,7 +104,7 @@ async fn the_hosts_own_platform_is_proven_on_the_cpu_asked_for() {
         code, 1,
         "x86-64-v3 code passed on a v2 CPU:\n{stdout}\n{stderr}"
     );
-    let row = common::row(&stdout, "linux/amd64");
+    let row = common::row(&format!("{stdout}\n{stderr}"), "linux/amd64");
     assert!(
         row.contains("FAIL")
             && row.contains("SIGILL: an instruction Nehalem (x86-64-v2) does not have")
@@ -114,7 +114,7 @@ async fn the_hosts_own_platform_is_proven_on_the_cpu_asked_for() {
 
     let (code, stdout, stderr) = verify_on(&image, "linux/amd64", "x86-64-v3");
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let row = common::row(&stdout, "linux/amd64");
+    let row = common::row(&format!("{stdout}\n{stderr}"), "linux/amd64");
     assert!(
         row.contains("x86-64-v3 code ran")
             && row.contains("QEMU in the container as Haswell-noTSX (x86-64-v3)"),
@@ -168,7 +168,7 @@ async fn arm64_code_for_a_newer_core_fails_on_a_pi_4_and_passes_on_graviton_2() 
         code, 1,
         "ARMv8.2 code passed on a Cortex-A72:\n{stdout}\n{stderr}"
     );
-    let row = common::row(&stdout, "linux/arm64");
+    let row = common::row(&format!("{stdout}\n{stderr}"), "linux/arm64");
     assert!(
         row.contains("FAIL")
             && row.contains("SIGILL: an instruction cortex-a72 (pi-4, ARMv8.0) does not have"),
@@ -177,7 +177,7 @@ async fn arm64_code_for_a_newer_core_fails_on_a_pi_4_and_passes_on_graviton_2() 
 
     let (code, stdout, stderr) = verify_on(&image, "linux/amd64,linux/arm64", "graviton-2");
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let arm64 = common::row(&stdout, "linux/arm64");
+    let arm64 = common::row(&format!("{stdout}\n{stderr}"), "linux/arm64");
     assert!(
         arm64.contains("armv8.1 atomics ran")
             && arm64.contains("neoverse-n1 (graviton-2, ARMv8.2)"),
@@ -191,7 +191,7 @@ async fn arm64_code_for_a_newer_core_fails_on_a_pi_4_and_passes_on_graviton_2() 
         "{stdout}"
     );
     // graviton-2 runs no amd64 code: amd64 runs as it does without --cpu.
-    let amd64 = common::row(&stdout, "linux/amd64");
+    let amd64 = common::row(&format!("{stdout}\n{stderr}"), "linux/amd64");
     assert!(amd64.contains("(native)"), "{amd64}");
 
     // A profile that runs none of the platforms, or one named for a platform its machine

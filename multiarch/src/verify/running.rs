@@ -100,9 +100,8 @@ pub(crate) async fn check_running(
         .await;
         // Another verify of the same image on this engine, which pulled it too and leaves
         // the engine as it found it, may remove it between this pull and this start:
-        // the engine then says "No such image", and it is pulled once more.
-        let gone = matches!(&check, Ok((Check::Fail(why), _)) if why.contains("No such image"));
-        if !(gone && pulls == 1) {
+        // it is then pulled once more.
+        if !(removed_meanwhile(&check) && pulls == 1) {
             break check;
         }
     };
@@ -115,6 +114,27 @@ pub(crate) async fn check_running(
         }
     }
     check
+}
+
+/// Whether a check ended because its image left the engine after it was pulled: the
+/// engine's "No such image" when the container was created, or its 404 when the image
+/// was inspected for QEMU in the container (`--cpu` on the host's own platform).
+fn removed_meanwhile(check: &Result<(Check, Option<String>)>) -> bool {
+    match check {
+        Ok((Check::Fail(why), _)) => why.contains("No such image"),
+        Err(crate::error::Error::Engine(EngineError::Refused { source, .. })) => source
+            .downcast_ref::<bollard::errors::Error>()
+            .is_some_and(|e| {
+                matches!(
+                    e,
+                    bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }
+                )
+            }),
+        _ => false,
+    }
 }
 
 /// Pulls `image` (a digest of `reference`) for `platform` into the engine.
@@ -320,6 +340,34 @@ pub(crate) fn machine_from_answer(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_removed_by_another_verify_is_told_from_other_failures() {
+        let engine_said = |status_code: u16, message: &str| {
+            Err(crate::error::Error::Engine(EngineError::Refused {
+                action: "inspect `localhost:5000/x@sha256:a`".into(),
+                source: bollard::errors::Error::DockerResponseServerError {
+                    status_code,
+                    message: message.into(),
+                }
+                .into(),
+            }))
+        };
+        assert!(removed_meanwhile(&engine_said(
+            404,
+            "No such image: localhost:5000/x@sha256:a"
+        )));
+        assert!(removed_meanwhile(&Ok((
+            Check::Fail("the engine could not start it: No such image: x".into()),
+            None
+        ))));
+        // The engine failing otherwise, or the program failing, is no reason to pull again.
+        assert!(!removed_meanwhile(&engine_said(500, "disk full")));
+        assert!(!removed_meanwhile(&Ok((
+            Check::Fail("exited with 132: SIGILL".into()),
+            None
+        ))));
+    }
 
     #[test]
     fn answers_are_read_as_json_or_bare_text() {
