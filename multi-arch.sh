@@ -34,7 +34,7 @@ run() {
 containers=()
 cleanup() {
   if [ ${#containers[@]} -gt 0 ]; then
-    docker rm -f "${containers[@]}" >/dev/null 2>&1 || true
+    docker rm -f -v "${containers[@]}" >/dev/null 2>&1 || true
   fi
 }
 trap cleanup EXIT

@@ -20,7 +20,7 @@ scripts/build-dist.sh "${EIGHT[@]}" 2>/dev/null
 work=$(mktemp -d)
 ids=()
 cleanup() {
-  [ ${#ids[@]} -gt 0 ] && docker rm -f "${ids[@]}" >/dev/null 2>&1
+  [ ${#ids[@]} -gt 0 ] && docker rm -f -v "${ids[@]}" >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
