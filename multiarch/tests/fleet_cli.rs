@@ -213,6 +213,7 @@ async fn one_build_spreads_over_an_engine_two_buildx_builders_and_an_ssh_engine(
         &[
             "rm",
             "-f",
+            "-v",
             &format!("multiarch-tls-buildkit-{}", fleet.bed.run_id),
         ],
     );
